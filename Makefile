@@ -1,0 +1,34 @@
+# One command for each job on a fresh machine; every target does its own set-up.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test lint services bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+## demo: create an embedded queue, fill it, run the example handler through it, show the summary
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+## test: start any missing local service, then run the whole test suite
+test: $(STAMP) services
+	$(VENV)/bin/pytest -q
+
+## lint: ruff and mypy --strict, as CI runs them
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+services:
+	bash scripts/services.sh
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -1,0 +1,124 @@
+"""One exception tree for batchmap.
+
+Every error batchmap raises on purpose derives from ``BatchmapError`` and carries
+its data as attributes, so callers can catch broadly or precisely::
+
+    BatchmapError
+    ├── EventError                 a Lambda event is not a valid batch event
+    │   ├── UnknownEventSourceError    eventSource is missing or not one we know
+    │   └── RecordError                one record is malformed (names the field)
+    ├── HandlerError               the handler toolkit was misused
+    │   ├── UnknownRecordTypeError     the router has no route for a record's type
+    │   └── BatchFailedError           every record failed and raise_on_full_failure was asked for
+    ├── ConfigError                a setting is invalid (names parameter, value, allowed range)
+    │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
+    ├── SourceError                a source cannot be reached or used
+    │   └── MissingExtraError          the client library for a source is not installed
+    ├── FunctionLoadError          ``module:callable`` cannot be imported
+    └── FilterError                a FilterCriteria pattern is invalid
+
+Outcomes of invocations (function error, timeout, partial failure) are values,
+not exceptions: see ``batchmap.engine``.
+
+This module is part of the standard-library-only toolkit: it imports nothing.
+"""
+
+from __future__ import annotations
+
+
+class BatchmapError(Exception):
+    """Root of every error batchmap raises on purpose."""
+
+
+class EventError(BatchmapError):
+    """A Lambda event is not a valid batch event."""
+
+
+class UnknownEventSourceError(EventError):
+    """The event's ``eventSource`` is missing or not one batchmap knows."""
+
+    def __init__(self, event_source: object, where: str = "eventSource") -> None:
+        self.event_source = event_source
+        self.where = where
+        super().__init__(
+            f"{where}: unknown event source {event_source!r}; expected one of "
+            "'aws:sqs', 'aws:kinesis', 'aws:dynamodb', 'aws:kafka', 'SelfManagedKafka'"
+        )
+
+
+class RecordError(EventError):
+    """One record of an event is malformed; ``field`` names what is wrong."""
+
+    def __init__(self, message: str, *, index: int | None = None, field: str | None = None) -> None:
+        self.index = index
+        self.field = field
+        prefix = f"record {index}: " if index is not None else ""
+        super().__init__(prefix + message)
+
+
+class HandlerError(BatchmapError):
+    """The handler toolkit was used in a way it cannot honour."""
+
+
+class UnknownRecordTypeError(HandlerError):
+    """A router received a record whose type field has no route."""
+
+    def __init__(self, field: str, value: object, known: list[str]) -> None:
+        self.field = field
+        self.value = value
+        self.known = known
+        super().__init__(f"no route for {field}={value!r}; known types: {', '.join(known) or '(none)'}")
+
+
+class BatchFailedError(HandlerError):
+    """Every record of the batch failed and the caller asked for an exception."""
+
+    def __init__(self, response: dict[str, object], errors: list[BaseException]) -> None:
+        self.response = response
+        self.errors = errors
+        super().__init__(f"all {len(errors)} records of the batch failed; first error: {errors[0]!r}"
+                         if errors else "every record of the batch failed")
+
+
+class ConfigError(BatchmapError, ValueError):
+    """A setting is invalid: names the parameter, the value and what is allowed."""
+
+    def __init__(self, parameter: str, value: object, allowed: str) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{parameter}: invalid value {value!r} ({allowed})")
+
+
+class TemplateError(ConfigError):
+    """A SAM/CloudFormation template cannot be turned into mappings."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        BatchmapError.__init__(self, f"{where}: {message}")
+        self.parameter = where
+        self.value = None
+        self.allowed = message
+
+
+class SourceError(BatchmapError):
+    """A source cannot be reached, created or used."""
+
+
+class MissingExtraError(SourceError, ImportError):
+    """The client library a source needs is not installed."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"the {extra} source needs the {module!r} package: pip install 'batchmap[{extra}]'"
+        )
+
+
+class FunctionLoadError(BatchmapError):
+    """``module:callable`` could not be imported or is not callable."""
+
+
+class FilterError(BatchmapError, ValueError):
+    """A FilterCriteria pattern is invalid."""
