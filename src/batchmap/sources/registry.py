@@ -51,7 +51,7 @@ def scheme_of(uri: str) -> str:
     if uri.startswith("arn:"):
         parts = uri.split(":")
         if len(parts) < 6:
-            raise ConfigError("EventSourceArn", uri, "an ARN has the form arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE")
+            raise ConfigError("EventSourceArn", uri, "an ARN: arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE")
         return parts[2]
     scheme = urlsplit(uri).scheme
     if not scheme:
