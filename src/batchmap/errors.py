@@ -14,6 +14,7 @@ its data as attributes, so callers can catch broadly or precisely::
     │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
     ├── SourceError                a source cannot be reached or used
     │   └── MissingExtraError          the client library for a source is not installed
+    ├── DestinationError           an on-failure record could not be delivered (names the destination)
     ├── FunctionLoadError          ``module:callable`` cannot be imported
     └── FilterError                a FilterCriteria pattern is invalid
 
@@ -114,6 +115,15 @@ class MissingExtraError(SourceError, ImportError):
         super().__init__(
             f"the {extra} source needs the {module!r} package: pip install 'batchmap[{extra}]'"
         )
+
+
+class DestinationError(BatchmapError):
+    """An on-failure record could not be delivered; the engine counts a DestinationDeliveryFailure."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(f"on-failure destination {uri}: {reason}")
 
 
 class FunctionLoadError(BatchmapError):
