@@ -1,0 +1,175 @@
+"""One mapping on a queue: pollers that batch, invoke and settle as Lambda does for SQS.
+
+Each poller (a "lane") collects its own batch, invokes the function with it,
+and waits for the outcome before collecting the next one, so the number of
+lanes is the number of concurrent batches. The ``Scaler`` grows lanes while
+polls come back full and shrinks them when the queue is quiet.
+
+Settling follows reference §10.2: success deletes the batch; a valid partial
+response deletes all but the reported messages; a failure deletes nothing, so
+the messages reappear after the visibility timeout with a higher receive count
+and the queue's redrive policy moves them to its dead-letter queue. Records
+filtered out are deleted at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from batchmap.engine.batcher import Batch, Batcher
+from batchmap.engine.events import build_event
+from batchmap.engine.outcome import Outcome, judge
+from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.scaling import Scaler
+from batchmap.sources.base import Delivery, QueueSource
+
+log = logging.getLogger("batchmap.engine")
+
+MAX_LONG_POLL_S = 20.0
+
+
+class QueueRunner:
+    """Runs one mapping against a ``QueueSource`` until stopped (or idle)."""
+
+    def __init__(self, settings: RunSettings, source: QueueSource, runtime: Runtime) -> None:
+        self.settings = settings
+        self.source = source
+        self.rt = runtime
+        self.scaler = Scaler(settings.scaling, runtime.clock.now())
+        self._lanes: dict[int, asyncio.Task[None]] = {}
+        self._busy = 0
+
+    async def run(self, until_idle: bool = False) -> None:
+        """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty)."""
+        try:
+            while not self.rt.stop.is_set():
+                self._fit_lanes()
+                if until_idle and await self._idle():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.rt.stop.wait(), 0.05)
+        finally:
+            self.rt.stop.set()
+            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+            self._raise_lane_errors()
+
+    def _fit_lanes(self) -> None:
+        """Start lanes up to the scaler's target; lanes above it exit by themselves."""
+        for lane, task in list(self._lanes.items()):
+            if task.done():
+                del self._lanes[lane]
+                _reraise(task)
+        for lane in range(self.scaler.target):
+            if lane not in self._lanes:
+                self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"lane-{lane}")
+
+    def _raise_lane_errors(self) -> None:
+        for task in self._lanes.values():
+            _reraise(task)
+
+    async def _idle(self) -> bool:
+        """True when no lane holds records and the queue has nothing visible, in flight or delayed."""
+        if self._busy:
+            return False
+        backlog = await self.source.backlog()
+        return backlog.total == 0 and not self._busy
+
+    async def _lane(self, lane: int) -> None:
+        clock = self.rt.clock
+        batcher: Batcher[Delivery] = Batcher(self.settings.batch, clock.now())
+        try:
+            while not self.rt.stop.is_set() and lane < self.scaler.target:
+                for batch in await self._collect(batcher):
+                    await self._process(batch)
+                    batcher.ready(clock.now())
+        finally:
+            leftover = batcher.flush(clock.now())
+            if leftover is not None:
+                await self.source.release(leftover.items, 0.0)
+
+    async def _collect(self, batcher: Batcher[Delivery]) -> list[Batch[Delivery]]:
+        """One receive: add what came to the batch; return the batches that closed."""
+        clock = self.rt.clock
+        due = batcher.due()
+        wait = self.settings.idle_poll_s if due is None else max(0.0, min(due - clock.now(), MAX_LONG_POLL_S))
+        want = self.settings.batch.batch_size - len(batcher)
+        deliveries = await self.source.receive(want, wait)
+        now = clock.now()
+        self._note_poll(len(deliveries), want, now)
+        closed: list[Batch[Delivery]] = []
+        rejected: list[Delivery] = []
+        for delivery in deliveries:
+            if not self._admit(delivery, rejected):
+                continue
+            closed.extend(batcher.add(delivery, delivery.size, now))
+        if rejected:
+            await self._delete(rejected)
+        window = batcher.poll(clock.now())
+        if window is not None:
+            closed.append(window)
+        return closed
+
+    def _note_poll(self, got: int, wanted: int, now: float) -> None:
+        self.rt.hooks.polled(got)
+        if got and got >= wanted:
+            self.scaler.saw_backlog(now)
+        elif not got:
+            self.scaler.saw_idle(now)
+
+    def _admit(self, delivery: Delivery, rejected: list[Delivery]) -> bool:
+        """Whether a record goes into a batch; filtered-out records are deleted, oversized ones left."""
+        if not self.settings.batch.fits_alone(delivery.size):
+            log.error(
+                "record %s is %d bytes, over the 6 MB invocation payload limit: not sent; "
+                "it will be redelivered and reach the queue's dead-letter queue",
+                delivery.id, delivery.size,
+            )
+            self.rt.hooks.oversized(1)
+            return False
+        if not self.rt.accept(delivery):
+            self.rt.hooks.filtered_out(1)
+            rejected.append(delivery)
+            return False
+        return True
+
+    async def _process(self, batch: Batch[Delivery]) -> None:
+        """Invoke the function with one batch and settle the messages."""
+        self._busy += 1
+        try:
+            event = build_event(self.source.shape, batch.items)
+            invocation = await self.rt.invoke(event, batch.items)
+            outcome = judge(
+                invocation,
+                [d.id for d in batch.items],
+                shape=self.source.shape,
+                report_batch_item_failures=self.settings.report_batch_item_failures,
+            )
+            await self._settle(batch.items, outcome)
+        finally:
+            self._busy -= 1
+
+    async def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> None:
+        self.rt.hooks.outcome(len(items), outcome)
+        if outcome.kind == "failure":
+            log.warning("batch of %d failed (%s): messages return after the visibility timeout",
+                        len(items), outcome.reason)
+            self.scaler.saw_function_error(self.rt.clock.now())
+            return
+        failed = set(outcome.failed_ids)
+        await self._delete([d for d in items if d.id not in failed])
+
+    async def _delete(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            deleted = await self.source.delete(deliveries)
+            self.rt.hooks.deleted(deleted)
+
+
+def _reraise(task: asyncio.Task[None]) -> None:
+    """A lane that died of an error (a broken source, a bug) must not die silently."""
+    if task.done() and not task.cancelled():
+        error = task.exception()
+        if error is not None:
+            raise error

@@ -1,0 +1,78 @@
+"""What every runner shares: the function, the clock, the filter, the hooks and the stop signal.
+
+Kept in one value so the queue and stream runners take one argument for their
+collaborators and the settings stay separate (and immutable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchmap.clock import Clock, SystemClock
+from batchmap.engine.batcher import BatchPolicy
+from batchmap.engine.invocation import Invocation, Invoker
+from batchmap.engine.retry import RetryPolicy
+from batchmap.engine.scaling import ScalingPolicy
+from batchmap.sources.base import Delivery, Destination, Position
+
+log = logging.getLogger("batchmap.engine")
+
+RecordFilter = Callable[[Delivery], bool]
+"""True when a record passes the mapping's FilterCriteria (and goes to the function)."""
+
+
+def accept_all(_: Delivery) -> bool:
+    """The filter of a mapping without FilterCriteria."""
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """The resolved settings one runner needs, in engine terms."""
+
+    mapping_id: str
+    function_name: str
+    batch: BatchPolicy
+    report_batch_item_failures: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    scaling: ScalingPolicy = field(default_factory=ScalingPolicy)
+    parallelization_factor: int = 1
+    starting_position: Position = field(default_factory=lambda: Position("TRIM_HORIZON"))
+    tumbling_window_s: int = 0
+    function_timeout_s: float = 3.0
+    poll_interval_s: float = 0.05
+    idle_poll_s: float = 1.0
+
+    @property
+    def function_arn(self) -> str:
+        """The local ARN the function is known by in on-failure records."""
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The collaborators of a runner."""
+
+    invoker: Invoker
+    hooks: Any
+    clock: Clock = field(default_factory=SystemClock)
+    accept: RecordFilter = accept_all
+    destination: Destination | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def request_id(self) -> str:
+        """A fresh request id in AWS's UUID format."""
+        return str(uuid.uuid4())
+
+    async def invoke(self, event: dict[str, Any], batch: Sequence[Delivery]) -> Invocation:
+        """Invoke the function with ``event``, counting the records sent."""
+        self.hooks.invoked(len(batch))
+        result = await self.invoker.invoke(event, self.request_id())
+        return result

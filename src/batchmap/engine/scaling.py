@@ -1,0 +1,62 @@
+"""How many batches a queue mapping runs at once: pure policy.
+
+AWS starts an SQS mapping at a few concurrent batches, adds more while
+messages keep coming (up to ``ScalingConfig.MaximumConcurrency``), scales back
+when the queue goes quiet, and backs off when the function fails, unless
+partial batch responses are on (reference §2.3, §2.6). ``Scaler`` makes the
+same decisions from what each poller saw, one step at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MAXIMUM_CONCURRENCY = 10
+"""Concurrent batches when ``ScalingConfig`` is not set (AWS's own default is the account's concurrency)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingPolicy:
+    """Bounds and pace of scaling."""
+
+    maximum: int = DEFAULT_MAXIMUM_CONCURRENCY
+    minimum: int = 1
+    step_interval_s: float = 0.25
+    back_off_on_errors: bool = True
+
+    @property
+    def initial(self) -> int:
+        """Concurrent batches when the mapping starts (AWS starts small and grows)."""
+        return max(self.minimum, min(2, self.maximum))
+
+
+class Scaler:
+    """Tracks the target number of concurrent batches from poll and outcome signals."""
+
+    def __init__(self, policy: ScalingPolicy, now: float) -> None:
+        self.policy = policy
+        self.target = policy.initial
+        self._last_change = now
+
+    def saw_backlog(self, now: float) -> int:
+        """A poll came back full: more work is waiting, so add a batch slot (paced)."""
+        if self.target < self.policy.maximum and self._may_change(now):
+            self.target += 1
+            self._last_change = now
+        return self.target
+
+    def saw_idle(self, now: float) -> int:
+        """A poll came back empty after waiting: give a slot back (paced)."""
+        if self.target > self.policy.minimum and self._may_change(now):
+            self.target -= 1
+            self._last_change = now
+        return self.target
+
+    def saw_function_error(self, now: float) -> int:
+        """The function failed a whole batch: back off unless partial responses are on."""
+        if self.policy.back_off_on_errors:
+            return self.saw_idle(now)
+        return self.target
+
+    def _may_change(self, now: float) -> bool:
+        return now - self._last_change >= self.policy.step_interval_s

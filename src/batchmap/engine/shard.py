@@ -1,0 +1,189 @@
+"""One shard of a stream: read in order, route records to parallel slots, checkpoint.
+
+Records are routed to one of ``ParallelizationFactor`` slots by a hash of
+their partition key, so one key always lands in the same slot and keeps its
+order; each slot has one batch in flight at a time. The checkpoint moves only
+past records that are done in every slot (``Progress``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Sequence
+
+from batchmap.engine.batcher import Batch, Batcher
+from batchmap.engine.checkpoint import Progress
+from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.stream_batch import StreamBatchProcessor
+from batchmap.sources.base import CheckpointStore, Delivery, Position, Shard, StreamSource
+
+log = logging.getLogger("batchmap.engine")
+
+
+def slot_of(key: str | None, slots: int) -> int:
+    """The slot for a partition key: stable across runs and processes."""
+    if slots == 1 or key is None:
+        return 0
+    digest = hashlib.md5(key.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") % slots
+
+
+class Slot:
+    """One parallel lane of a shard: a queue of records, a batcher, one batch in flight."""
+
+    def __init__(self, worker: ShardWorker) -> None:
+        self.worker = worker
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=max(2 * worker.settings.batch.batch_size, 100))
+        self.batcher: Batcher[Delivery] = Batcher(worker.settings.batch, worker.rt.clock.now())
+        self.busy = False
+        self.processor = StreamBatchProcessor(
+            worker.settings, worker.source, worker.rt, worker.shard.id, worker.finish
+        )
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and self.queue.empty() and len(self.batcher) == 0
+
+    async def run(self) -> None:
+        clock = self.worker.rt.clock
+        while not self.worker.rt.stop.is_set():
+            for batch in await self._collect():
+                self.busy = True
+                try:
+                    await self.processor.process(batch.items)
+                finally:
+                    self.busy = False
+                self.batcher.ready(clock.now())
+            if self.worker.finished_reading and self.idle:
+                return
+
+    async def _collect(self) -> list[Batch[Delivery]]:
+        clock = self.worker.rt.clock
+        due = self.batcher.due()
+        wait = self.worker.settings.idle_poll_s if due is None else max(0.0, due - clock.now())
+        closed: list[Batch[Delivery]] = []
+        for item in await self._take(wait, self.worker.settings.batch.batch_size - len(self.batcher)):
+            closed.extend(self.batcher.add(item, item.size, clock.now()))
+        window = self.batcher.poll(clock.now())
+        if window is not None:
+            closed.append(window)
+        return closed
+
+    async def _take(self, wait: float, room: int) -> list[Delivery]:
+        """The records waiting for this slot: the first within ``wait`` seconds, then what is there."""
+        items: list[Delivery] = []
+        if self.queue.empty() and wait > 0:
+            with contextlib.suppress(TimeoutError):
+                items.append(await asyncio.wait_for(self.queue.get(), wait))
+        while len(items) < room and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
+
+class ShardWorker:
+    """Reads one shard from its checkpoint and feeds its slots until the shard ends or the run stops."""
+
+    def __init__(
+        self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime,
+        shard: Shard,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.checkpoints = checkpoints
+        self.rt = runtime
+        self.shard = shard
+        self.progress = Progress()
+        self.finished_reading = False
+        self.caught_up = False
+        self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
+        self._dirty: str | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Caught up with the shard and nothing collected, in flight or waiting for a retry."""
+        return self.caught_up and all(slot.idle for slot in self.slots) and self._dirty is None
+
+    def finish(self, records: Sequence[Delivery]) -> None:
+        """Records are done (processed, filtered out or discarded): move the checkpoint if it can."""
+        for delivery in records:
+            self.progress.done(delivery.id)
+        moved = self.progress.advance()
+        if moved is not None:
+            self._dirty = moved
+
+    async def run(self) -> None:
+        """Read and process until the shard is finished, or the run stops."""
+        slot_tasks = [asyncio.create_task(slot.run()) for slot in self.slots]
+        flusher = asyncio.create_task(self._flush_checkpoints())
+        try:
+            await self._read_loop()
+            await asyncio.gather(*slot_tasks)
+        finally:
+            await asyncio.gather(*slot_tasks, return_exceptions=True)
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            await asyncio.shield(self._write_checkpoint())
+
+    async def _start_position(self) -> Position:
+        checkpoint = await self.checkpoints.get(self.settings.mapping_id, self.shard.id)
+        if checkpoint is not None:
+            return Position("AFTER_SEQUENCE_NUMBER", sequence_number=checkpoint)
+        return self.settings.starting_position
+
+    async def _read_loop(self) -> None:
+        position = await self._start_position()
+        limit = min(10_000, max(self.settings.batch.batch_size * self.settings.parallelization_factor, 100))
+        while not self.rt.stop.is_set():
+            read = await self.source.read(self.shard.id, position, limit)
+            position = read.next_position
+            await self._route(read.deliveries)
+            if read.shard_ended:
+                break
+            self.caught_up = not read.deliveries
+            if not read.deliveries:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.rt.stop.wait(), self.settings.poll_interval_s)
+        self.caught_up = True
+        self.finished_reading = True
+
+    async def _route(self, deliveries: list[Delivery]) -> None:
+        if not deliveries:
+            return
+        self.rt.hooks.polled(len(deliveries))
+        passed: list[Delivery] = []
+        filtered: list[Delivery] = []
+        for delivery in deliveries:
+            self.progress.read(delivery.id)
+            (passed if self.rt.accept(delivery) else filtered).append(delivery)
+        if filtered:
+            self.rt.hooks.filtered_out(len(filtered))
+            self.finish(filtered)
+        slots = len(self.slots)
+        for delivery in passed:
+            if not self.settings.batch.fits_alone(delivery.size):
+                await self.slots[0].processor.discard([delivery], "MaximumPayloadSizeExceeded", 0)
+                continue
+            await self._put(self.slots[slot_of(delivery.key, slots)], delivery)
+
+    async def _put(self, slot: Slot, delivery: Delivery) -> None:
+        """Hand a record to its slot, waiting while the slot is full (but not past a stop)."""
+        while not self.rt.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(slot.queue.put(delivery), 0.1)
+                return
+
+    async def _flush_checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            await self._write_checkpoint()
+
+    async def _write_checkpoint(self) -> None:
+        pending = self._dirty
+        if pending is None:
+            return
+        await self.checkpoints.put(self.settings.mapping_id, self.shard.id, pending)
+        if self._dirty == pending:
+            self._dirty = None

@@ -1,0 +1,103 @@
+"""One stream batch through invocation, retries, bisection and discard.
+
+The policy lives in ``batchmap.engine.retry``; this module does the I/O it
+decides on: invoking the function, handing finished records back to the
+shard, and sending on-failure records to the destination. While a batch is
+retried its slot is blocked, so records of one partition key stay in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from batchmap.engine.events import build_event
+from batchmap.engine.failure_record import build_failure_record
+from batchmap.engine.outcome import judge
+from batchmap.engine.retry import Work, decide, lowest_failed_index, split_expired
+from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.sources.base import Delivery, StreamSource
+
+log = logging.getLogger("batchmap.engine")
+
+MAX_RETRY_DELAY_S = 2.0
+
+Finish = Callable[[Sequence[Delivery]], None]
+
+
+class StreamBatchProcessor:
+    """Processes batches of one shard slot; ``finish`` is told which records are done."""
+
+    def __init__(
+        self, settings: RunSettings, source: StreamSource, runtime: Runtime, shard_id: str, finish: Finish
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.rt = runtime
+        self.shard_id = shard_id
+        self.finish = finish
+
+    async def process(self, records: Sequence[Delivery], extra: dict[str, Any] | None = None) -> Any:
+        """Run a batch to completion (success, or discard); returns the last successful response."""
+        pending = [Work(tuple(records))]
+        payload: Any = None
+        while pending:
+            work, expired = split_expired(pending.pop(0), self.settings.retry, self.rt.clock.wall_ms())
+            if expired:
+                await self.discard(expired, "MaximumRecordAgeExceeded", work.invokes)
+            if not work.records:
+                continue
+            if work.retries_used and self.rt.stop.is_set():
+                return payload  # stopping: the checkpoint stays before these records
+            if work.retries_used:
+                await self.rt.clock.sleep(min(MAX_RETRY_DELAY_S, 0.05 * 2 ** (work.retries_used - 1)))
+            payload, follow = await self._attempt(work, extra)
+            pending[:0] = follow
+        return payload
+
+    async def _attempt(self, work: Work, extra: dict[str, Any] | None) -> tuple[Any, list[Work]]:
+        event = build_event(self.source.shape, work.records, extra)
+        invocation = await self.rt.invoke(event, work.records)
+        ids = [d.id for d in work.records]
+        outcome = judge(
+            invocation, ids, shape=self.source.shape,
+            report_batch_item_failures=self.settings.report_batch_item_failures,
+            tumbling_window=bool(extra),
+        )
+        self.rt.hooks.outcome(len(work.records), outcome)
+        first = lowest_failed_index(work.records, outcome.failed_ids) if outcome.kind == "partial" else None
+        step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
+        if outcome.kind != "success":
+            log.warning("shard %s: batch of %d %s (%s)", self.shard_id, len(work.records), outcome.kind,
+                        outcome.reason or f"failed: {', '.join(outcome.failed_ids[:5])}")
+        if step.done:
+            self.finish(step.done)
+        if step.discard:
+            await self.discard(step.discard, step.condition, work.invokes + 1)
+        return (invocation.payload if outcome.kind == "success" else None), list(step.next)
+
+    async def discard(self, records: Sequence[Delivery], condition: str, invokes: int) -> None:
+        """Give up on records: on-failure record to the destination (or a loud log), then move on."""
+        destination = self.rt.destination
+        delivered = False
+        if destination is not None:
+            record = build_failure_record(
+                self.source.shape, records, shard_id=self.shard_id, source_arn=self.source.arn,
+                function_arn=self.settings.function_arn, condition=condition,
+                approximate_invoke_count=invokes, request_id=self.rt.request_id(),
+                now_ms=self.rt.clock.wall_ms(),
+            )
+            try:
+                await destination.send(record)
+                delivered = True
+            except Exception:
+                log.exception("on-failure destination %s refused a record", destination.uri)
+                self.rt.hooks.destination_failed(len(records))
+        if delivered:
+            self.rt.hooks.destination_delivered(len(records))
+        else:
+            self.rt.hooks.dropped(len(records))
+            log.error("shard %s: dropped %d records (%s): sequence numbers %s to %s", self.shard_id,
+                      len(records), condition, records[0].id, records[-1].id)
+        self.finish(records)

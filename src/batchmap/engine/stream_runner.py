@@ -1,0 +1,93 @@
+"""One mapping on a stream: a worker per shard, children only after their parents.
+
+Shards are rediscovered periodically so resharding is followed: a child shard
+starts once every parent it has (that still exists) has been read to its end
+and fully processed, which keeps per-key order across a split or merge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.shard import ShardWorker
+from batchmap.sources.base import CheckpointStore, Shard, StreamSource
+
+log = logging.getLogger("batchmap.engine")
+
+DISCOVERY_INTERVAL_S = 5.0
+
+
+class StreamRunner:
+    """Runs one mapping against a ``StreamSource`` until stopped (or caught up)."""
+
+    def __init__(
+        self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.checkpoints = checkpoints
+        self.rt = runtime
+        self.workers: dict[str, ShardWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._finished: set[str] = set()
+
+    async def run(self, until_idle: bool = False) -> None:
+        """Process every shard until ``runtime.stop`` is set, or until all are caught up."""
+        try:
+            shards: list[Shard] = []
+            next_discovery = 0.0
+            while not self.rt.stop.is_set():
+                now = self.rt.clock.now()
+                if now >= next_discovery or self._just_finished():
+                    shards = await self.source.shards()
+                    next_discovery = now + DISCOVERY_INTERVAL_S
+                self._start_ready(shards)
+                self._reap()
+                if until_idle and self._all_idle(shards):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.rt.stop.wait(), 0.05)
+        finally:
+            self.rt.stop.set()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._reap()
+
+    def _start_ready(self, shards: list[Shard]) -> None:
+        known = {shard.id for shard in shards}
+        for shard in shards:
+            if shard.id in self._tasks or shard.id in self._finished:
+                continue
+            parents = [p for p in shard.parent_ids if p in known]
+            if all(p in self._finished for p in parents):
+                worker = ShardWorker(self.settings, self.source, self.checkpoints, self.rt, shard)
+                self.workers[shard.id] = worker
+                self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
+
+    def _just_finished(self) -> bool:
+        return any(task.done() for task in self._tasks.values())
+
+    def _reap(self) -> None:
+        """Collect finished shard workers; a worker that died of an error stops the run loudly."""
+        for shard_id, task in list(self._tasks.items()):
+            if not task.done():
+                continue
+            del self._tasks[shard_id]
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+            if self.workers[shard_id].finished_reading and not self.rt.stop.is_set():
+                self._finished.add(shard_id)
+
+    def _all_idle(self, shards: list[Shard]) -> bool:
+        if not shards:
+            return True
+        for shard in shards:
+            if shard.id in self._finished:
+                continue
+            worker = self.workers.get(shard.id)
+            if worker is None or not worker.idle:
+                return False
+        return True
