@@ -13,7 +13,10 @@ its data as attributes, so callers can catch broadly or precisely::
     ├── ConfigError                a setting is invalid (names parameter, value, allowed range)
     │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
     ├── SourceError                a source cannot be reached or used
-    │   └── MissingExtraError          the client library for a source is not installed
+    │   ├── MissingExtraError          the client library for a source is not installed
+    │   ├── BrokerError                the broker refused a call (names the operation and its error code)
+    │   ├── SettleError                some messages could not be deleted or released (names them)
+    │   └── LeaseLostError             a shard lease is held by another owner: stop, do not checkpoint
     ├── DestinationError           an on-failure record could not be delivered (names the destination)
     ├── FunctionLoadError          ``module:callable`` cannot be imported
     └── FilterError                a FilterCriteria pattern is invalid
@@ -115,6 +118,42 @@ class MissingExtraError(SourceError, ImportError):
         super().__init__(
             f"the {extra} source needs the {module!r} package: pip install 'batchmap[{extra}]'"
         )
+
+
+class BrokerError(SourceError):
+    """The broker refused a call; ``code`` is its own error code (e.g. ``QueueDoesNotExist``)."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(f"{operation}: {code}: {message}")
+
+
+class SettleError(SourceError):
+    """Some messages could not be deleted or released; ``failed`` maps message id to the reason.
+
+    The rest were settled (``settled`` of them): the failed ones come back after
+    their visibility timeout, so they are redelivered, never lost.
+    """
+
+    def __init__(self, action: str, failed: dict[str, str], settled: int) -> None:
+        self.action = action
+        self.failed = failed
+        self.settled = settled
+        first = next(iter(failed.items()), ("", ""))
+        super().__init__(
+            f"{action}: {len(failed)} message(s) failed, {settled} settled; first: {first[0]}: {first[1]}"
+        )
+
+
+class LeaseLostError(SourceError):
+    """The shard's lease is not held by this owner (expired or taken over): stop the shard."""
+
+    def __init__(self, mapping_id: str, shard_id: str, owner: str) -> None:
+        self.mapping_id = mapping_id
+        self.shard_id = shard_id
+        self.owner = owner
+        super().__init__(f"lease on {mapping_id}/{shard_id} is not held by {owner!r}; checkpoint refused")
 
 
 class DestinationError(BatchmapError):
