@@ -1,0 +1,267 @@
+"""What the self-hosted broker sources share.
+
+Redis Streams, RabbitMQ, NATS JetStream and PostgreSQL all hand the user's
+function SQS-shaped records, read their options from the source URI's query
+string, and must ride out a broker outage without losing anything. Those three
+chores live here once, so each broker module is only about its broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from types import ModuleType
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from batchmap.errors import ConfigError, MissingExtraError, SourceError
+from batchmap.sources.base import Delivery
+
+T = TypeVar("T")
+
+DEFAULT_REGION = "local"
+"""``awsRegion`` of records from a self-hosted broker when no region was given."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def import_client(module: str, extra: str) -> ModuleType:
+    """Import a broker's client library, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(extra, module.split(".")[0]) from exc
+
+
+class UriOptions:
+    """The batchmap options of a source URI's query string, read once, typed, checked.
+
+    Every option is named in errors as ``<scheme> URI option <name>``; an option
+    that no one reads is reported by ``check_all_used`` so a typo never passes
+    silently. Options listed in ``passthrough`` are left for the client library.
+    """
+
+    def __init__(self, uri: str, passthrough: frozenset[str] = frozenset()) -> None:
+        parts = urlsplit(uri)
+        self.scheme = parts.scheme
+        self._values: dict[str, str] = {}
+        self._passthrough: list[tuple[str, str]] = []
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name in passthrough:
+                self._passthrough.append((name, value))
+            elif name in self._values:
+                raise ConfigError(self._field(name), value, "given more than once")
+            else:
+                self._values[name] = value
+        self._used: set[str] = set()
+        self._uri = uri
+
+    def _field(self, name: str) -> str:
+        return f"{self.scheme} URI option {name}"
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        """A string option, or ``default`` when absent or empty."""
+        self._used.add(name)
+        value = self._values.get(name, "")
+        return value if value != "" else default
+
+    def required(self, name: str) -> str:
+        """A string option that must be present."""
+        value = self.text(name)
+        if value is None:
+            raise ConfigError(self._field(name), None, f"required: add ?{name}=... to the source URI")
+        return value
+
+    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
+        """A decimal option within ``[minimum, maximum]``."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(self._field(name), raw, f"a number from {minimum:g} to {maximum:g}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(self._field(name), raw, f"a number from {minimum:g} to {maximum:g}")
+        return value
+
+    def integer(self, name: str, default: int | None, minimum: int, maximum: int) -> int | None:
+        """A whole-number option within ``[minimum, maximum]``; ``default`` (maybe ``None``) when absent."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(self._field(name), raw, f"a whole number from {minimum} to {maximum}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(self._field(name), raw, f"a whole number from {minimum} to {maximum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        """A true/false option."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(self._field(name), raw, "true or false")
+
+    def check_all_used(self) -> None:
+        """Fail on options nobody read: most often a typo."""
+        unknown = sorted(set(self._values) - self._used)
+        if unknown:
+            raise ConfigError(
+                self._field(unknown[0]), self._values[unknown[0]],
+                f"unknown option; known: {', '.join(sorted(self._used))}",
+            )
+
+    def client_uri(self) -> str:
+        """The URI without batchmap's options (passthrough options kept) for the client library."""
+        parts = urlsplit(self._uri)
+        query = "&".join(f"{k}={v}" for k, v in self._passthrough)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def checked_name(field: str, value: str, allowed: str = "-_.") -> str:
+    """A queue/stream/table name made only of letters, digits and ``allowed``, at most 200 characters."""
+    if not value or len(value) > 200 or not all(c.isalnum() or c in allowed for c in value):
+        raise ConfigError(field, value, f"1-200 letters, digits or {' '.join(allowed)}")
+    return value
+
+
+def source_id(uri: str, *path: str) -> str:
+    """The ``eventSourceARN`` of a broker queue: its URI without credentials or options."""
+    parts = urlsplit(uri)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    tail = "/".join(p.strip("/") for p in path if p != "")
+    return f"{parts.scheme}://{netloc}/{tail}"
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def message_attribute(value: str) -> dict[str, Any]:
+    """A string message attribute in the SQS event shape."""
+    return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+
+
+def sqs_record(
+    *,
+    message_id: str,
+    receipt_handle: str,
+    body: str,
+    arn: str,
+    region: str,
+    receive_count: int,
+    sent_ms: int,
+    first_receive_ms: int,
+    sender_id: str = "",
+    native: Mapping[str, str] | None = None,
+    message_attributes: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One record exactly as Lambda shapes an SQS message, with the broker's metadata kept as strings.
+
+    ``native`` goes into ``attributes`` (beside SQS's own names), ``message_attributes``
+    into ``messageAttributes`` as String attributes.
+    """
+    attributes = {
+        "ApproximateReceiveCount": str(receive_count),
+        "SentTimestamp": str(sent_ms),
+        "SenderId": sender_id,
+        "ApproximateFirstReceiveTimestamp": str(first_receive_ms),
+    }
+    attributes.update(native or {})
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt_handle,
+        "body": body,
+        "attributes": attributes,
+        "messageAttributes": {k: message_attribute(v) for k, v in (message_attributes or {}).items()},
+        "md5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": region,
+    }
+
+
+def delivery(record: dict[str, Any], *, sent_ms: int, receive_count: int) -> Delivery:
+    """The engine's view of an SQS-shaped record: id, settle handle, size, arrival."""
+    return Delivery(
+        record=record,
+        id=record["messageId"],
+        key=None,
+        shard="",
+        size=len(json.dumps(record, separators=(",", ":"))),
+        arrival_ms=sent_ms,
+        receive_count=receive_count,
+        handle=record["receiptHandle"],
+    )
+
+
+def decode_body(data: bytes, where: str) -> str:
+    """A message body as text; SQS bodies are text, so other bytes are an error naming the message."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{where}: body is not UTF-8 text ({exc}); SQS-shaped records carry text") from exc
+
+
+class Reconnecting:
+    """Runs broker calls again through an outage, with capped exponential back-off.
+
+    The engine must survive a broker restart: a receive or delete that meets a
+    dropped connection waits and tries again until the broker answers or the
+    source is closed. ``reset`` is awaited after each failure so the source can
+    throw away a broken connection before the next try.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        retryable: tuple[type[BaseException], ...],
+        reset: Callable[[], Awaitable[None]],
+        *,
+        initial_s: float = 0.05,
+        max_s: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.retryable = retryable
+        self._reset = reset
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.closed = False
+        self.log = logging.getLogger(f"batchmap.sources.{name}")
+
+    async def run(self, op: Callable[[], Awaitable[T]], what: str) -> T:
+        """``await op()``, retried on a retryable error until it succeeds or the source closes."""
+        delay = self.initial_s
+        attempt = 0
+        while True:
+            if self.closed:
+                raise SourceError(f"{self.name}: {what} on a closed source")
+            try:
+                return await op()
+            except self.retryable as exc:
+                attempt += 1
+                log = self.log.warning if attempt in (1, 10) or attempt % 100 == 0 else self.log.debug
+                log("%s: %s failed (%s: %s); retry %d in %.2fs", self.name, what, type(exc).__name__, exc,
+                    attempt, delay)
+                await self._reset()
+                await asyncio.sleep(delay)
+                delay = min(self.max_s, delay * 2)

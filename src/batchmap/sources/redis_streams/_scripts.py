@@ -1,0 +1,88 @@
+"""Lua scripts that make each Redis Streams settle step atomic.
+
+A script runs without interleaving on the server, so a message is never both
+dead-lettered and still pending, and a stale receipt cannot acknowledge an
+entry another consumer has claimed since. ``XDEL`` runs only when this group
+is the stream's only reader: deleting an entry another group has not read
+would lose it for that group.
+"""
+
+from __future__ import annotations
+
+_ONLY_GROUP = """
+local function only_group(stream)
+  return #redis.call('XINFO', 'GROUPS', stream) == 1
+end
+"""
+
+CLAIM = _ONLY_GROUP + """
+-- KEYS: stream, dead-letter stream
+-- ARGV: group, consumer, min idle ms, cursor, count, max receive count (0 = no dead-lettering)
+local stream, dlq = KEYS[1], KEYS[2]
+local group, consumer = ARGV[1], ARGV[2]
+local max_rc = tonumber(ARGV[6])
+local r = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out, dead, gone = {}, 0, {}
+local xdel = nil
+for _, e in ipairs(r[2]) do
+  local id, fields = e[1], e[2]
+  if not fields then
+    table.insert(gone, id)
+  else
+    local n = redis.call('XPENDING', stream, group, id, id, 1)[1][4]
+    if max_rc > 0 and n > max_rc then
+      local args = {dlq, '*'}
+      for _, f in ipairs(fields) do table.insert(args, f) end
+      table.insert(args, 'dlq.source_id'); table.insert(args, id)
+      table.insert(args, 'dlq.receive_count'); table.insert(args, tostring(n - 1))
+      redis.call('XADD', unpack(args))
+      redis.call('XACK', stream, group, id)
+      if xdel == nil then xdel = only_group(stream) end
+      if xdel then redis.call('XDEL', stream, id) end
+      dead = dead + 1
+    else
+      table.insert(out, {id, fields, n})
+    end
+  end
+end
+for _, id in ipairs(r[3] or {}) do table.insert(gone, id) end
+if #gone > 0 then redis.call('XACK', stream, group, unpack(gone)) end
+return {r[1], out, dead}
+"""
+
+DELETE = _ONLY_GROUP + """
+-- KEYS: stream; ARGV: group, then pairs of entry id and the delivery count it was received with
+local stream, group = KEYS[1], ARGV[1]
+local xdel = only_group(stream)
+local n = 0
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', stream, group, id, id, 1)
+  if #p == 1 and p[1][4] == tonumber(ARGV[i + 1]) then
+    redis.call('XACK', stream, group, id)
+    if xdel then redis.call('XDEL', stream, id) end
+    n = n + 1
+  end
+end
+return n
+"""
+
+RELEASE = """
+-- KEYS: stream; ARGV: group, consumer, ms the entry stays invisible, then pairs of id and delivery count.
+-- Sets the entry's last-delivery time so it is idle for exactly the visibility timeout once the
+-- delay is over; XAUTOCLAIM then hands it out again. JUSTID leaves the delivery count alone.
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local at = now_ms - tonumber(ARGV[3])
+local n = 0
+for i = 4, #ARGV, 2 do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', stream, group, id, id, 1)
+  if #p == 1 and p[1][4] == tonumber(ARGV[i + 1]) then
+    redis.call('XCLAIM', stream, group, consumer, 0, id, 'TIME', at, 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+"""

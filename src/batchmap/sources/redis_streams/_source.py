@@ -1,0 +1,284 @@
+"""Redis Streams as an SQS-like queue: a consumer group shares the work.
+
+Mapping (docs/sources-brokers.md has the long form):
+
+* receive = ``XAUTOCLAIM`` of entries pending longer than the visibility timeout
+  (their consumer died, failed or released them), then ``XREADGROUP >`` for new
+  entries, blocking for long polls. The pending-entries list *is* the visibility
+  timeout; its delivery counter is ``ApproximateReceiveCount``.
+* delete = ``XACK`` (+ ``XDEL`` when no other group reads the stream), only while
+  the entry's delivery count still equals the one received: a stale receipt after
+  another consumer reclaimed the entry deletes nothing, as with SQS handles.
+* release = ``XCLAIM ... TIME ... JUSTID``: back-date the entry's last delivery so
+  ``XAUTOCLAIM`` hands it out once ``delay_s`` has passed (at most the timeout).
+* dead-letter = inside the claim script: an entry about to be delivered for the
+  ``max_receive_count + 1``-th time is ``XADD``-ed to the dead-letter stream and
+  acknowledged in one atomic step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from batchmap.errors import ConfigError, SourceError
+from batchmap.sources._broker import (
+    DEFAULT_REGION,
+    Reconnecting,
+    UriOptions,
+    checked_name,
+    decode_body,
+    default_consumer_name,
+    delivery,
+    import_client,
+    source_id,
+    sqs_record,
+)
+from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.redis_streams import _scripts
+
+BODY_FIELD = b"body"
+MAX_CLAIM = 1000
+"""Entries one claim script handles: keeps Lua's argument stack and the server's pause small."""
+POLL_SLICE_S = 1.0
+"""Longest single BLOCK, so entries whose visibility timeout ran out are noticed during a long poll."""
+BACKLOG_SCAN = 10_000
+"""Pending entries inspected to split in-flight from expired; beyond it the split is approximate."""
+
+
+class RedisStreamsSource:
+    """A Redis stream read through a consumer group, with SQS queue semantics."""
+
+    shape = "sqs"
+    fifo = False
+
+    def __init__(self, client: Any, redis_module: Any, *, uri: str, stream: str, group: str, consumer: str,
+                 visibility_timeout_s: float, max_receive_count: int | None, dead_letter_stream: str,
+                 region: str) -> None:
+        self._r = client
+        self._redis = redis_module
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.visibility_timeout_s = visibility_timeout_s
+        self.max_receive_count = max_receive_count
+        self.dead_letter_stream = dead_letter_stream
+        self.region = region
+        self.arn = source_id(uri, urlsplit_db(uri), stream)
+        self._claim = client.register_script(_scripts.CLAIM)
+        self._delete = client.register_script(_scripts.DELETE)
+        self._release = client.register_script(_scripts.RELEASE)
+        self._cursor = "0-0"
+        errors = redis_module.exceptions
+        self._retry = Reconnecting("redis", (errors.ConnectionError, errors.TimeoutError, OSError), _nothing)
+
+    @property
+    def _vis_ms(self) -> int:
+        return int(self.visibility_timeout_s * 1000)
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if missing, reading from the stream's start."""
+        try:
+            await self._r.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except self._redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
+        """Expired pending entries first, then new ones; a long poll re-checks expiries every second."""
+        if max_records < 1:
+            raise ConfigError("max_records", max_records, "at least 1")
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            remaining = deadline - time.monotonic()
+            block_ms = int(min(remaining, POLL_SLICE_S) * 1000)
+            got = await self._retry.run(partial(self._receive_once, max_records, block_ms), "receive")
+            if got or time.monotonic() >= deadline:
+                return got
+
+    async def _receive_once(self, max_records: int, block_ms: int) -> list[Delivery]:
+        try:
+            out = await self._claim_expired(min(max_records, MAX_CLAIM))
+            if len(out) < max_records:
+                out += await self._read_new(max_records - len(out), block_ms if not out else 0)
+        except self._redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()  # the stream or group vanished (e.g. a restart without persistence)
+            return []
+        return out
+
+    async def _claim_expired(self, count: int) -> list[Delivery]:
+        keys = [self.stream, self.dead_letter_stream]
+        args = [self.group, self.consumer, self._vis_ms, self._cursor, count, self.max_receive_count or 0]
+        cursor, entries, _dead = await self._claim(keys=keys, args=args)
+        self._cursor = _text(cursor)
+        return [self._delivery(_text(eid), fields, int(n)) for eid, fields, n in entries]
+
+    async def _read_new(self, count: int, block_ms: int) -> list[Delivery]:
+        block = block_ms if block_ms > 0 else None  # BLOCK 0 would wait forever
+        reply = await self._r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block)
+        out: list[Delivery] = []
+        for _stream, entries in reply or []:
+            out.extend(self._delivery(_text(eid), fields, 1) for eid, fields in entries)
+        return out
+
+    def _delivery(self, entry_id: str, fields: Any, count: int) -> Delivery:
+        pairs = _pairs(fields)
+        body = decode_body(pairs.pop(BODY_FIELD, b""), f"{self.arn} entry {entry_id}")
+        attributes = {_text(k): decode_body(v, f"{self.arn} entry {entry_id} field {_text(k)}")
+                      for k, v in pairs.items()}
+        now_ms = time.time_ns() // 1_000_000
+        sent_ms = int(entry_id.split("-")[0])
+        record = sqs_record(
+            message_id=entry_id, receipt_handle=f"{entry_id}/{count}", body=body, arn=self.arn,
+            region=self.region, receive_count=count, sent_ms=sent_ms, first_receive_ms=now_ms,
+            native={"RedisStreamEntryId": entry_id, "RedisStream": self.stream,
+                    "RedisConsumerGroup": self.group, "RedisConsumer": self.consumer},
+            message_attributes=attributes,
+        )
+        return delivery(record, sent_ms=sent_ms, receive_count=count)
+
+    async def delete(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge (and delete) entries still held under the receipt given; returns how many."""
+        if not deliveries:
+            return 0
+        args: list[Any] = [self.group, *_handle_args(deliveries)]
+        deleted = await self._retry.run(lambda: self._delete(keys=[self.stream], args=args), "delete")
+        return int(deleted)
+
+    async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
+        """Make entries claimable again after ``delay_s`` (capped at the visibility timeout)."""
+        if not deliveries:
+            return
+        if delay_s < 0:
+            raise ConfigError("delay_s", delay_s, "zero or more seconds")
+        hidden_ms = max(0, self._vis_ms - int(delay_s * 1000))
+        args: list[Any] = [self.group, self.consumer, hidden_ms, *_handle_args(deliveries)]
+        await self._retry.run(lambda: self._release(keys=[self.stream], args=args), "release")
+
+    async def backlog(self) -> Backlog:
+        """New (lag) + expired pending = visible; pending not yet expired = in flight."""
+        return await self._retry.run(self._backlog_once, "backlog")
+
+    async def _backlog_once(self) -> Backlog:
+        groups = await self._r.xinfo_groups(self.stream)
+        info = next((g for g in groups if _text(g["name"]) == self.group), None)
+        if info is None:
+            raise SourceError(f"{self.arn}: consumer group {self.group!r} does not exist")
+        pending = int(info["pending"])
+        lag = info.get("lag")
+        if lag is None:  # Redis cannot tell (deletions after the group's position): estimate
+            lag = max(0, int(await self._r.xlen(self.stream)) - pending)
+        expired = 0
+        if pending:
+            expired = len(await self._r.xpending_range(
+                self.stream, self.group, min="-", max="+", count=BACKLOG_SCAN, idle=self._vis_ms))
+        dead = int(await self._r.xlen(self.dead_letter_stream)) if self.max_receive_count else 0
+        return Backlog(visible=int(lag) + expired, in_flight=pending - expired, delayed=0, dead_lettered=dead)
+
+    async def send(self, bodies: Sequence[str], *, partition_key: str | None = None,
+                   message_group_id: str | None = None, deduplication_id: str | None = None,
+                   delay_s: int = 0, attributes: Mapping[str, str] | None = None) -> list[str]:
+        """``XADD`` each body (field ``body``) with ``attributes`` as further fields; returns entry ids."""
+        _refuse("partition_key", partition_key)
+        _refuse("message_group_id", message_group_id)
+        _refuse("deduplication_id", deduplication_id)
+        if delay_s:
+            raise ConfigError("delay_s", delay_s, "0: Redis streams cannot delay an entry")
+        fields: dict[str | bytes, str] = {k: v for k, v in (attributes or {}).items()}
+        if "body" in fields:
+            raise ConfigError("attributes", "body", "an attribute may not be named 'body'")
+
+        async def add() -> list[str]:
+            async with self._r.pipeline(transaction=False) as pipe:
+                for body in bodies:
+                    pipe.xadd(self.stream, {**fields, BODY_FIELD: body})
+                return [_text(i) for i in await pipe.execute()]
+
+        return await self._retry.run(add, "send")
+
+    async def close(self) -> None:
+        """Leave the group if holding nothing, then drop the connections."""
+        self._retry.closed = True
+        try:
+            consumers = await self._r.xinfo_consumers(self.stream, self.group)
+            mine = next((c for c in consumers if _text(c["name"]) == self.consumer), None)
+            if mine is not None and int(mine["pending"]) == 0:
+                await self._r.xgroup_delconsumer(self.stream, self.group, self.consumer)
+        except (self._redis.exceptions.RedisError, OSError):
+            pass  # best effort: an unreachable broker keeps the (empty) consumer entry
+        finally:
+            await self._r.aclose()
+
+
+async def _nothing() -> None:
+    """redis-py's pool replaces a broken connection by itself."""
+
+
+def _refuse(name: str, value: object) -> None:
+    if value is not None:
+        raise ConfigError(name, value, "not supported by Redis Streams sources (leave it unset)")
+
+
+def _handle_args(deliveries: Sequence[Delivery]) -> list[str]:
+    args: list[str] = []
+    for d in deliveries:
+        entry_id, sep, count = d.handle.rpartition("/")
+        if not sep or not count.isdigit():
+            raise ConfigError("receiptHandle", d.handle, "a Redis Streams receipt: ENTRY_ID/COUNT")
+        args += [entry_id, count]
+    return args
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(fields: Any) -> dict[bytes, bytes]:
+    """Entry fields as a dict, whether redis-py gave a dict or Lua a flat list."""
+    if isinstance(fields, dict):
+        return {_bytes(k): _bytes(v) for k, v in fields.items()}
+    flat = list(fields)
+    return {_bytes(flat[i]): _bytes(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def urlsplit_db(uri: str) -> str:
+    """The database number of a redis URI path (``/0`` by default)."""
+    path = urlsplit(uri).path.strip("/")
+    return path or "0"
+
+
+async def open_source(uri: str, options: Any) -> RedisStreamsSource:
+    """Open ``redis://HOST:PORT/DB?stream=NAME&group=GROUP[&consumer=...&visibility_timeout=30...]``."""
+    redis_asyncio = import_client("redis.asyncio", "redis")
+    redis_module = import_client("redis", "redis")
+    opts = UriOptions(uri)
+    stream = checked_name("redis URI option stream", opts.required("stream"), "-_.:{}")
+    group = checked_name("redis URI option group", opts.text("group", "batchmap") or "", "-_.:")
+    consumer = opts.text("consumer", options.consumer_name) or default_consumer_name()
+    visibility = opts.number("visibility_timeout", 30.0, 1.0, 43_200.0)
+    max_rc = opts.integer("max_receive_count", None, 1, 1000)
+    dlq = opts.text("dead_letter_stream", f"{stream}:dlq") or ""
+    region = opts.text("region", options.region or DEFAULT_REGION) or DEFAULT_REGION
+    opts.check_all_used()
+    if dlq == stream:
+        raise ConfigError("redis URI option dead_letter_stream", dlq, "a stream other than the source stream")
+    client = redis_asyncio.Redis.from_url(opts.client_uri(), client_name=f"batchmap-{consumer}"[:100])
+    source = RedisStreamsSource(
+        client, redis_module, uri=uri, stream=stream, group=group, consumer=consumer,
+        visibility_timeout_s=visibility, max_receive_count=max_rc, dead_letter_stream=dlq, region=region,
+    )
+    try:
+        await source.ensure_group()
+    except (redis_module.exceptions.RedisError, OSError) as exc:
+        await client.aclose()
+        raise SourceError(f"{source.arn}: cannot open the stream's consumer group: {exc}") from exc
+    return source
