@@ -48,8 +48,8 @@ def ddb_delivery(seq: str, arrival_s: int) -> Delivery:
 def kafka_delivery(topic: str, partition: int, offset: int, timestamp_ms: int) -> Delivery:
     record = {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp_ms,
               "timestampType": "CREATE_TIME", "key": "a2V5", "value": "dmFsdWU=", "headers": []}
-    return Delivery(record=record, id=f"{topic}-{partition}:{offset}", key="key", shard=f"{topic}-{partition}",
-                    size=len(json.dumps(record)), arrival_ms=timestamp_ms)
+    return Delivery(record=record, id=f"{topic}-{partition}:{offset}", key="key",
+                    shard=f"{topic}-{partition}", size=len(json.dumps(record)), arrival_ms=timestamp_ms)
 
 
 def common(**overrides: Any) -> dict[str, Any]:
@@ -163,8 +163,8 @@ def test_kafka_payload_size_defaults_to_the_event_bytes() -> None:
 
 def test_payload_size_condition_has_a_null_response_context() -> None:
     batch = [kafka_delivery("t", 0, 1, NOW_MS)]
-    record = build_failure_record("kafka", batch, bootstrap_servers="b:9092",
-                                  **common(condition="MaximumPayloadSizeExceeded", approximate_invoke_count=0))
+    args = common(condition="MaximumPayloadSizeExceeded", approximate_invoke_count=0)
+    record = build_failure_record("kafka", batch, bootstrap_servers="b:9092", **args)
     assert record["responseContext"] is None
     assert record["requestContext"]["approximateInvokeCount"] == 0
 
