@@ -1,0 +1,258 @@
+"""The Redis Streams source against a real Redis on 127.0.0.1, through its public opener."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+import redis
+from redis_outage import OutageProxy
+
+from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.sources.base import QueueSource
+from batchmap.sources.registry import SourceOptions, open_source
+
+T = TypeVar("T")
+SQS_RECORD_KEYS = {
+    "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+    "eventSource", "eventSourceARN", "awsRegion",
+}
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+
+
+async def opened(stream: str, query: str = "", port: int = 6379, consumer: str | None = None) -> Any:
+    uri = f"redis://127.0.0.1:{port}/0?stream={stream}{query}"
+    return await open_source(uri, SourceOptions(consumer_name=consumer))
+
+
+def test_record_has_the_sqs_shape_and_keeps_redis_metadata(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, consumer="c1")
+        assert isinstance(source, QueueSource)
+        assert (source.shape, source.fifo, source.visibility_timeout_s) == ("sqs", False, 30.0)
+        [entry_id] = await source.send(["héllo"], attributes={"tenant": "acme"})
+        [d] = await source.receive(10, 1)
+        await source.close()
+        r = d.record
+        assert set(r) == SQS_RECORD_KEYS
+        assert (r["messageId"], d.id, r["body"]) == (entry_id, entry_id, "héllo")
+        assert r["receiptHandle"] == d.handle
+        assert r["md5OfBody"] == hashlib.md5("héllo".encode()).hexdigest()
+        assert (r["eventSource"], r["eventSourceARN"]) == ("aws:sqs", f"redis://127.0.0.1:6379/0/{stream}")
+        assert r["messageAttributes"] == {"tenant": {
+            "stringValue": "acme", "stringListValues": [], "binaryListValues": [], "dataType": "String"}}
+        attrs = r["attributes"]
+        assert all(isinstance(v, str) for v in attrs.values())
+        assert attrs["ApproximateReceiveCount"] == "1"
+        assert attrs["SentTimestamp"] == entry_id.split("-")[0]
+        assert (attrs["RedisStreamEntryId"], attrs["RedisConsumerGroup"], attrs["RedisConsumer"]) == (
+            entry_id, "batchmap", "c1")
+        assert d.arrival_ms == int(entry_id.split("-")[0]) and d.receive_count == 1
+
+    run(scenario)
+
+
+def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream)
+        await source.send([f"m{i}" for i in range(5)])
+        first = await source.receive(3, 1)
+        rest = await source.receive(10, 1)
+        assert [d.record["body"] for d in first + rest] == [f"m{i}" for i in range(5)]
+        assert len(first) == 3
+        assert await source.receive(10, 0) == []
+
+        poll = asyncio.create_task(source.receive(10, 45))
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        await source.send(["late"])
+        got = await asyncio.wait_for(poll, timeout=20)  # far less than the 45 s asked for
+        assert [d.record["body"] for d in got] == ["late"]
+        await source.close()
+
+    run(scenario)
+
+
+def test_delete_removes_and_a_stale_receipt_deletes_nothing(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, "&visibility_timeout=1")
+        await source.send(["a", "b"])
+        a, b = await source.receive(10, 1)
+        assert await source.delete([a]) == 1
+        assert await source.delete([a]) == 0
+        await asyncio.sleep(1.1)
+        [b2] = await source.receive(10, 2)  # b came back; a did not
+        assert (b2.id, b2.receive_count) == (b.id, 2)
+        assert await source.delete([b]) == 0  # the first receipt is stale now
+        assert await source.delete([b2]) == 1
+        assert await source.backlog() == (await source.backlog()).__class__(0, 0, 0, 0)
+        assert redis.Redis().xlen(stream) == 0  # the only group: entries are XDEL-ed too
+        await source.close()
+
+    run(scenario)
+
+
+def test_release_makes_a_message_visible_again_with_the_count_going_up(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, "&visibility_timeout=30")
+        await source.send(["x"])
+        [d] = await source.receive(10, 1)
+        assert await source.receive(10, 0) == []
+        await source.release([d])
+        [again] = await source.receive(10, 2)
+        assert (again.id, again.receive_count, again.record["attributes"]["ApproximateReceiveCount"]) == (
+            d.id, 2, "2")
+        await source.release([again], delay_s=1.0)
+        assert await source.receive(10, 0) == []
+        backlog = await source.backlog()
+        assert (backlog.visible, backlog.in_flight) == (0, 1)
+        [third] = await source.receive(10, 5)
+        assert third.receive_count == 3
+        await source.close()
+
+    run(scenario)
+
+
+def test_redelivery_after_the_visibility_timeout_then_dead_letter(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, "&visibility_timeout=1&max_receive_count=2")
+        await source.send(["poison"], attributes={"kind": "bad"})
+        counts = []
+        for _ in range(2):
+            [d] = await source.receive(10, 3)
+            counts.append(d.receive_count)
+        assert counts == [1, 2]
+        assert await source.receive(10, 2.5) == []  # third delivery: dead-lettered instead
+        backlog = await source.backlog()
+        assert (backlog.total, backlog.dead_lettered) == (0, 1)
+        [(_, fields)] = redis.Redis().xrange(f"{stream}:dlq")
+        assert fields[b"body"] == b"poison" and fields[b"kind"] == b"bad"
+        assert fields[b"dlq.source_id"] == d.id.encode() and fields[b"dlq.receive_count"] == b"2"
+        await source.close()
+
+        dlq = await opened(f"{stream}:dlq")  # a dead-letter stream is a source like any other
+        [dead] = await dlq.receive(10, 1)
+        assert dead.record["body"] == "poison"
+        assert dead.record["messageAttributes"]["dlq.source_id"]["stringValue"] == d.id
+        await dlq.close()
+
+    run(scenario)
+
+
+def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str) -> None:
+    async def scenario() -> None:
+        a = await opened(stream, consumer="a")
+        b = await opened(stream, consumer="b")
+        await a.send([str(i) for i in range(200)])
+        held: dict[str, list[str]] = {"a": [], "b": []}
+
+        async def consume(name: str, source: Any) -> None:
+            while got := await source.receive(7, 0.3):
+                held[name] += [d.record["body"] for d in got]
+                await asyncio.sleep(0)
+
+        await asyncio.gather(consume("a", a), consume("b", b))
+        assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
+        assert held["a"] and held["b"]
+        assert not set(held["a"]) & set(held["b"])
+        await a.close()
+        await b.close()
+
+    run(scenario)
+
+
+def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> None:
+    async def scenario() -> None:
+        dying = await opened(stream, "&visibility_timeout=1", consumer="dying")
+        await dying.send(["1", "2", "3"])
+        held = await dying.receive(10, 1)
+        await dying.close()  # never deletes: as if the process were killed
+        survivor = await opened(stream, "&visibility_timeout=1", consumer="survivor")
+        assert await survivor.receive(10, 0) == []
+        back = await survivor.receive(10, 3)  # all three went idle together
+        assert sorted(d.id for d in back) == sorted(d.id for d in held)
+        assert {d.receive_count for d in back} == {2}
+        assert {d.record["attributes"]["RedisConsumer"] for d in back} == {"survivor"}
+        assert await survivor.delete(back) == 3
+        await survivor.close()
+
+    run(scenario)
+
+
+def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
+    """Receives and deletes during an outage wait and retry; in-flight messages come back."""
+
+    async def scenario() -> None:
+        proxy = OutageProxy(6379)
+        await proxy.up()
+        source = await opened(stream, "&visibility_timeout=3", port=proxy.port)
+        await source.send([str(i) for i in range(60)])
+        done: set[str] = set()
+        first = await source.receive(10, 1)
+        await source.delete(first[:5])  # the other 5 are in flight when the broker goes away
+        done |= {d.record["body"] for d in first[:5]}
+
+        await proxy.down()
+        blocked = asyncio.create_task(source.receive(10, 1))
+        settle = asyncio.create_task(source.delete(first[5:6]))
+        await asyncio.sleep(1.0)
+        assert not blocked.done() and not settle.done()  # retrying, not failing
+        await proxy.up()
+        assert await asyncio.wait_for(settle, 20) == 1
+        done.add(first[5].record["body"])
+        got = await asyncio.wait_for(blocked, 20)
+        while got:
+            assert await source.delete(got) == len(got)
+            done |= {d.record["body"] for d in got}
+            got = await source.receive(10, 4)
+        assert done == {str(i) for i in range(60)}
+        assert (await source.backlog()).total == 0
+        await source.close()
+        await proxy.down()
+
+    run(scenario)
+
+
+def test_killed_connections_are_replaced(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, consumer=f"kill-{stream}")
+        await source.send(["a"])
+        admin = redis.Redis()
+        ours = [c for c in admin.client_list() if c["name"] == f"batchmap-kill-{stream}"]
+        assert ours
+        for c in ours:
+            admin.client_kill_filter(_id=c["id"])
+        [d] = await source.receive(10, 2)
+        assert await source.delete([d]) == 1
+        await source.close()
+
+    run(scenario)
+
+
+def test_bad_uris_name_the_option(stream: str) -> None:
+    async def scenario() -> None:
+        with pytest.raises(ConfigError, match="stream"):
+            await open_source("redis://127.0.0.1:6379/0")
+        with pytest.raises(ConfigError, match="visibility_timeout.*'soon'"):
+            await opened(stream, "&visibility_timeout=soon")
+        with pytest.raises(ConfigError, match="max_recieve_count"):
+            await opened(stream, "&max_recieve_count=3")
+        source = await opened(stream)
+        with pytest.raises(ConfigError, match="delay_s"):
+            await source.send(["x"], delay_s=5)
+        await source.close()
+
+    run(scenario)
+
+
+def test_a_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatch, redis_up: None) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'batchmap\[redis\]'"):
+        asyncio.run(open_source("redis://127.0.0.1:6379/0?stream=s"))
