@@ -240,7 +240,7 @@ def test_bad_uris_name_the_option(stream: str) -> None:
     async def scenario() -> None:
         with pytest.raises(ConfigError, match="stream"):
             await open_source("redis://127.0.0.1:6379/0")
-        with pytest.raises(ConfigError, match="visibility_timeout.*'soon'"):
+        with pytest.raises(ConfigError, match=r"visibility_timeout.*'soon'"):
             await opened(stream, "&visibility_timeout=soon")
         with pytest.raises(ConfigError, match="max_recieve_count"):
             await opened(stream, "&max_recieve_count=3")
