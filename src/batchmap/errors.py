@@ -19,6 +19,7 @@ its data as attributes, so callers can catch broadly or precisely::
     │   └── LeaseLostError             a shard lease is held by another owner: stop, do not checkpoint
     ├── DestinationError           an on-failure record could not be delivered (names the destination)
     ├── FunctionLoadError          ``module:callable`` cannot be imported
+    ├── MeasurementError           the tuner could not time a handler (it raised, or a plan is empty)
     └── FilterError                a FilterCriteria pattern is invalid
 
 Outcomes of invocations (function error, timeout, partial failure) are values,
@@ -167,6 +168,14 @@ class DestinationError(BatchmapError):
 
 class FunctionLoadError(BatchmapError):
     """``module:callable`` could not be imported or is not callable."""
+
+
+class MeasurementError(BatchmapError):
+    """The tuner could not measure a handler: it raised on a sample batch, or nothing was measurable."""
+
+    def __init__(self, message: str, *, batch_size: int | None = None) -> None:
+        self.batch_size = batch_size
+        super().__init__(message)
 
 
 class FilterError(BatchmapError, ValueError):
