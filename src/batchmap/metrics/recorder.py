@@ -1,0 +1,209 @@
+"""Counters under AWS's event source mapping metric names, with AWS's counting rules (reference §6).
+
+``MetricsRecorder`` is the ``MetricsHook`` that aggregates: one per mapping,
+thread-safe (one lock, taken once per batch event), and read through
+``snapshot()``, a frozen value the exporters (Prometheus, EMF) and the CLI
+summary share.
+
+Counting rules:
+
+* ``PolledEventCount``: records a poll returned; an empty poll adds 0.
+* ``FilteredOutEventCount``: records FilterCriteria removed.
+* ``InvokedEventCount``: records sent to the function; retries count again,
+  so it can pass ``PolledEventCount``. ``Invocations`` counts the invocations.
+* ``FailedInvokeEventCount``: every record of an invocation that failed
+  (function error, timeout, malformed response) and, partial responses being
+  on, of an invocation whose response listed failures.
+* ``Errors``: invocations that ended in a function error or a timeout.
+* ``DroppedEventCount``: records discarded (retries or record age used up)
+  that no destination holds: none configured, or the send failed.
+* ``OnFailureDestinationDeliveredEventCount``: records named by an on-failure
+  record the destination accepted. A refused send adds nothing here, 1 to
+  ``DestinationDeliveryFailures`` and the records to ``DroppedEventCount``.
+* ``DeletedEventCount``: queue messages deleted (0 when a delete fails).
+* ``CommittedEventCount``: Kafka offset advances (see ``committed_event_count``).
+* ``IteratorAge`` (ms): age of the last record of a stream batch when sent.
+* ``OffsetLag``: Kafka lag summed over partitions (``MaxOffsetLag``: the largest).
+* ``OversizedEventCount`` (ours, no AWS twin): records over the 6 MB payload.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from batchmap.errors import ConfigError
+from batchmap.metrics.histogram import DurationStats, Histogram
+from batchmap.metrics.hook import MetricsHook
+
+if TYPE_CHECKING:  # the engine imports metrics; metrics needs the engine only for types
+    from batchmap.engine.outcome import Outcome
+
+POLLED = "PolledEventCount"
+FILTERED_OUT = "FilteredOutEventCount"
+INVOKED = "InvokedEventCount"
+FAILED_INVOKE = "FailedInvokeEventCount"
+DROPPED = "DroppedEventCount"
+DESTINATION_DELIVERED = "OnFailureDestinationDeliveredEventCount"
+DELETED = "DeletedEventCount"
+COMMITTED = "CommittedEventCount"
+INVOCATIONS = "Invocations"
+ERRORS = "Errors"
+DESTINATION_DELIVERY_FAILURES = "DestinationDeliveryFailures"
+OVERSIZED = "OversizedEventCount"
+
+COUNTERS: tuple[str, ...] = (
+    POLLED, FILTERED_OUT, INVOKED, FAILED_INVOKE, DROPPED, DESTINATION_DELIVERED, DELETED, COMMITTED,
+    INVOCATIONS, ERRORS, DESTINATION_DELIVERY_FAILURES, OVERSIZED,
+)
+"""Every counter, in the order exporters list them."""
+
+_FUNCTION_ERRORS = ("FunctionError", "Timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """The metrics of one mapping at one moment."""
+
+    function_name: str
+    event_source_mapping_uuid: str
+    counters: Mapping[str, int]
+    duration: DurationStats = field(default_factory=DurationStats)
+    iterator_age_ms: int | None = None
+    iterator_age_max_ms: int | None = None
+    offset_lag: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __getitem__(self, name: str) -> int:
+        """A counter by its AWS name: ``snapshot["PolledEventCount"]``."""
+        return self.counters[name]
+
+    @property
+    def offset_lag_sum(self) -> int | None:
+        """``OffsetLag`` / ``SumOffsetLag``: the lag of every partition added up."""
+        return sum(self.offset_lag.values()) if self.offset_lag else None
+
+    @property
+    def offset_lag_max(self) -> int | None:
+        """``MaxOffsetLag``: the lag of the partition furthest behind."""
+        return max(self.offset_lag.values()) if self.offset_lag else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON: counters by AWS name, then statistic sets named as CloudWatch names them."""
+        out: dict[str, Any] = dict(self.counters)
+        d = self.duration
+        out["Duration"] = {"SampleCount": d.count, "Sum": d.sum_ms, "Minimum": d.min_ms, "Maximum": d.max_ms,
+                           "Average": d.mean_ms}
+        out["IteratorAge"] = {"Latest": self.iterator_age_ms, "Maximum": self.iterator_age_max_ms}
+        out["OffsetLag"] = {"Sum": self.offset_lag_sum, "Maximum": self.offset_lag_max}
+        return out
+
+
+class MetricsRecorder(MetricsHook):
+    """Aggregates one mapping's metrics; safe to call from any thread."""
+
+    def __init__(self, function_name: str = "batchmap-function", event_source_mapping_uuid: str = "") -> None:
+        self.function_name = function_name
+        self.event_source_mapping_uuid = event_source_mapping_uuid
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(COUNTERS, 0)
+        self._duration = Histogram()
+        self._age: int | None = None
+        self._age_max: int | None = None
+        self._lag: dict[str, int] = {}
+
+    def _add(self, name: str, records: int) -> None:
+        if records < 0:
+            raise ConfigError(name, records, "a record count >= 0")
+        with self._lock:
+            self._counts[name] += records
+
+    def polled(self, records: int) -> None:
+        self._add(POLLED, records)
+
+    def filtered_out(self, records: int) -> None:
+        self._add(FILTERED_OUT, records)
+
+    def oversized(self, records: int) -> None:
+        self._add(OVERSIZED, records)
+
+    def invoked(self, records: int) -> None:
+        if records < 0:
+            raise ConfigError(INVOKED, records, "a record count >= 0")
+        with self._lock:
+            self._counts[INVOCATIONS] += 1
+            self._counts[INVOKED] += records
+
+    def outcome(self, records: int, outcome: Outcome) -> None:
+        if records < 0:
+            raise ConfigError(FAILED_INVOKE, records, "a record count >= 0")
+        with self._lock:
+            if outcome.kind != "success":
+                self._counts[FAILED_INVOKE] += records
+            if outcome.reason in _FUNCTION_ERRORS:
+                self._counts[ERRORS] += 1
+            self._duration.observe(outcome.duration_ms)
+
+    def dropped(self, records: int) -> None:
+        self._add(DROPPED, records)
+
+    def destination_delivered(self, records: int) -> None:
+        self._add(DESTINATION_DELIVERED, records)
+
+    def destination_failed(self, records: int) -> None:
+        if records < 0:
+            raise ConfigError(DROPPED, records, "a record count >= 0")
+        with self._lock:
+            self._counts[DESTINATION_DELIVERY_FAILURES] += 1
+            self._counts[DROPPED] += records
+
+    def deleted(self, records: int) -> None:
+        self._add(DELETED, records)
+
+    def committed(self, records: int) -> None:
+        self._add(COMMITTED, records)
+
+    def iterator_age(self, age_ms: int) -> None:
+        age = max(0, int(age_ms))
+        with self._lock:
+            self._age = age
+            self._age_max = age if self._age_max is None or age > self._age_max else self._age_max
+
+    def offset_lag(self, partition: str, lag: int) -> None:
+        with self._lock:
+            self._lag[partition] = max(0, int(lag))
+
+    def snapshot(self) -> MetricsSnapshot:
+        """A consistent copy of every metric."""
+        with self._lock:
+            return MetricsSnapshot(
+                function_name=self.function_name,
+                event_source_mapping_uuid=self.event_source_mapping_uuid,
+                counters=MappingProxyType(dict(self._counts)),
+                duration=self._duration.stats(),
+                iterator_age_ms=self._age,
+                iterator_age_max_ms=self._age_max,
+                offset_lag=MappingProxyType(dict(self._lag)),
+            )
+
+
+def iterator_age_ms(last_arrival_ms: int, sent_at_ms: int) -> int:
+    """``IteratorAge`` of a batch: how long its last record waited in the stream before being sent."""
+    return max(0, int(sent_at_ms) - int(last_arrival_ms))
+
+
+def committed_event_count(previous: Mapping[str, int], new: Mapping[str, int]) -> int:
+    """``CommittedEventCount`` of a commit: the sum over partitions of the committed offset's advance.
+
+    ``previous`` must name every partition in ``new`` (for a first commit, the
+    offset the consumer started from). A partition moved backwards adds 0.
+    """
+    total = 0
+    for partition, offset in new.items():
+        if partition not in previous:
+            raise ConfigError("previous committed offsets", partition,
+                              "the starting or last committed offset of every partition being committed")
+        total += max(0, offset - previous[partition])
+    return total
