@@ -1,0 +1,233 @@
+"""EventBridge's comparison operators, each compiled once into a predicate on one leaf value.
+
+A predicate receives a single leaf (string, number, boolean or ``None``; never
+an object, an array or ``MISSING``) and answers whether it matches. Arrays and
+``exists`` are handled one level up, in ``pattern``; exact values never get here
+(they are looked up in a set).
+
+Validation mirrors EventBridge's rule compiler so a pattern AWS would reject is
+rejected here too, before anything is consumed; each message names the path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+from batchmap.errors import FilterError
+from batchmap.filters.values import is_number
+
+Predicate = Callable[[Any], bool]
+
+OPERATORS: tuple[str, ...] = (
+    "prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr",
+)
+"""Every operator name a match expression may use."""
+
+_LOWER = {">": operator.gt, ">=": operator.ge}
+_UPPER = {"<": operator.lt, "<=": operator.le}
+
+
+def compile_expression(expr: dict[str, Any], where: str) -> Predicate:
+    """The predicate for one operator object such as ``{"prefix": "us-"}`` (``exists`` excluded)."""
+    if len(expr) != 1:
+        raise FilterError(f"{where}: an operator object holds exactly one operator, got keys {sorted(expr)}")
+    ((name, arg),) = expr.items()
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise FilterError(f"{where}: unknown operator {name!r}; supported: {', '.join(OPERATORS)}")
+    return builder(arg, f"{where}: {name}")
+
+
+def _string(arg: Any, where: str, *, allow_empty: bool = True) -> str:
+    if type(arg) is not str:
+        raise FilterError(f"{where}: the value must be a string, got {arg!r}")
+    if not allow_empty and not arg:
+        raise FilterError(f"{where}: the value must not be empty")
+    return arg
+
+
+def _strings(arg: Any, where: str) -> list[str]:
+    """A string or a non-empty list of strings."""
+    values = arg if type(arg) is list else [arg]
+    if not values:
+        raise FilterError(f"{where}: the list must not be empty")
+    return [_string(value, where) for value in values]
+
+
+def _case_insensitive(arg: Any, where: str) -> str | None:
+    """The folded text of ``{"equals-ignore-case": "x"}``, or ``None`` when ``arg`` is a plain string."""
+    if type(arg) is not dict:
+        return None
+    if set(arg) != {"equals-ignore-case"}:
+        raise FilterError(f"{where}: only {{\"equals-ignore-case\": \"...\"}} may be nested here, got {arg!r}")
+    return _string(arg["equals-ignore-case"], where).casefold()
+
+
+def _prefix(arg: Any, where: str) -> Predicate:
+    folded = _case_insensitive(arg, where)
+    if folded is not None:
+        return lambda v: type(v) is str and v.casefold().startswith(folded)
+    text = _string(arg, where)
+    return lambda v: type(v) is str and v.startswith(text)
+
+
+def _suffix(arg: Any, where: str) -> Predicate:
+    folded = _case_insensitive(arg, where)
+    if folded is not None:
+        return lambda v: type(v) is str and v.casefold().endswith(folded)
+    text = _string(arg, where)
+    return lambda v: type(v) is str and v.endswith(text)
+
+
+def _equals_ignore_case(arg: Any, where: str) -> Predicate:
+    folded = _string(arg, where).casefold()
+    return lambda v: type(v) is str and v.casefold() == folded
+
+
+def wildcard_regex(text: str, where: str) -> re.Pattern[str]:
+    """``*`` matches any run of characters; ``\\*`` is a literal star, ``\\\\`` a literal backslash."""
+    parts: list[str] = []
+    literal: list[str] = []
+    previous_star = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            if index + 1 >= len(text) or text[index + 1] not in "*\\":
+                raise FilterError(f"{where}: a backslash may only escape '*' or '\\' in {text!r}")
+            literal.append(text[index + 1])
+            index += 2
+            previous_star = False
+            continue
+        if char == "*":
+            if previous_star:
+                raise FilterError(f"{where}: consecutive wildcard characters ('**') are not allowed in {text!r}")
+            parts.append(re.escape("".join(literal)))
+            parts.append(".*")
+            literal = []
+            previous_star = True
+        else:
+            literal.append(char)
+            previous_star = False
+        index += 1
+    parts.append(re.escape("".join(literal)))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _wildcard(arg: Any, where: str) -> Predicate:
+    full = wildcard_regex(_string(arg, where), where).fullmatch
+    return lambda v: type(v) is str and full(v) is not None
+
+
+def _number(arg: Any, where: str) -> float:
+    if not is_number(arg):
+        raise FilterError(f"{where}: expected a number, got {arg!r}")
+    return float(arg)
+
+
+def _numeric(arg: Any, where: str) -> Predicate:
+    """``["=", n]``, ``[">"|">=", n]``, ``["<"|"<=", n]`` or ``[">"|">=", n, "<"|"<=", m]`` with n < m."""
+    if type(arg) is not list or len(arg) not in (2, 4):
+        raise FilterError(f"{where}: expected a list such as [\">\", 0, \"<=\", 5], got {arg!r}")
+    op = arg[0]
+    if op == "=" and len(arg) == 2:
+        target = _number(arg[1], where)
+        return lambda v: is_number(v) and v == target
+    checks: list[tuple[Callable[[Any, Any], bool], float]] = []
+    if op in _LOWER:
+        checks.append((_LOWER[op], _number(arg[1], where)))
+        if len(arg) == 4:
+            if arg[2] not in _UPPER:
+                raise FilterError(f"{where}: the second operator must be '<' or '<=', got {arg[2]!r}")
+            checks.append((_UPPER[arg[2]], _number(arg[3], where)))
+            if checks[0][1] >= checks[1][1]:
+                raise FilterError(f"{where}: the lower bound must be below the upper bound in {arg!r}")
+    elif op in _UPPER and len(arg) == 2:
+        checks.append((_UPPER[op], _number(arg[1], where)))
+    else:
+        raise FilterError(
+            f"{where}: {arg!r} is not a numeric expression; use '=', '<', '<=', '>', '>=' "
+            "with a number, or a range ['>' or '>=', low, '<' or '<=', high]"
+        )
+    bounds = tuple(checks)
+
+    def in_range(v: Any) -> bool:
+        if not is_number(v):
+            return False
+        return all(compare(v, bound) for compare, bound in bounds)
+
+    return in_range
+
+
+def _anything_but_object(arg: dict[str, Any], where: str) -> Predicate:
+    if len(arg) != 1:
+        raise FilterError(f"{where}: expected one nested operator, got keys {sorted(arg)}")
+    ((name, inner),) = arg.items()
+    nested = f"{where}: {name}"
+    if name == "prefix":
+        text = _string(inner, nested, allow_empty=False)
+        return lambda v: not (type(v) is str and v.startswith(text))
+    if name == "suffix":
+        text = _string(inner, nested, allow_empty=False)
+        return lambda v: not (type(v) is str and v.endswith(text))
+    if name == "equals-ignore-case":
+        folded = frozenset(text.casefold() for text in _strings(inner, nested))
+        return lambda v: not (type(v) is str and v.casefold() in folded)
+    if name == "wildcard":
+        fulls = tuple(wildcard_regex(text, nested).fullmatch for text in _strings(inner, nested))
+        return lambda v: not (type(v) is str and any(full(v) is not None for full in fulls))
+    raise FilterError(
+        f"{where}: only prefix, suffix, equals-ignore-case or wildcard may be nested, got {name!r}"
+    )
+
+
+def _anything_but(arg: Any, where: str) -> Predicate:
+    """Matches a present leaf that is not one of the values (or does not fit the nested operator)."""
+    if type(arg) is dict:
+        return _anything_but_object(arg, where)
+    values = arg if type(arg) is list else [arg]
+    if values and all(type(value) is str for value in values):
+        excluded = frozenset(values)
+        return lambda v: not (type(v) is str and v in excluded)
+    if values and all(is_number(value) for value in values):
+        excluded_numbers = frozenset(float(value) for value in values)
+        return lambda v: not (is_number(v) and v in excluded_numbers)
+    raise FilterError(
+        f"{where}: expected a string, a number, or a non-empty list of only strings or only numbers, "
+        f"got {arg!r}"
+    )
+
+
+def _cidr(arg: Any, where: str) -> Predicate:
+    text = _string(arg, where)
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise FilterError(f"{where}: {text!r} is not an IPv4 or IPv6 network ({exc})") from None
+
+    def in_network(v: Any) -> bool:
+        if type(v) is not str:
+            return False
+        try:
+            address = ipaddress.ip_address(v)
+        except ValueError:
+            return False
+        return address.version == network.version and address in network
+
+    return in_network
+
+
+_BUILDERS: dict[str, Callable[[Any, str], Predicate]] = {
+    "prefix": _prefix,
+    "suffix": _suffix,
+    "equals-ignore-case": _equals_ignore_case,
+    "wildcard": _wildcard,
+    "anything-but": _anything_but,
+    "numeric": _numeric,
+    "cidr": _cidr,
+}
+"""Builders for every operator but ``exists``, which ``pattern`` handles with the field's value list."""
