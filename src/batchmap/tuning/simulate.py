@@ -1,0 +1,221 @@
+"""A discrete-event simulation of an event source mapping, driving the engine's own ``Batcher``.
+
+Each lane (poller, shard × PF) gets its share of the arrivals and runs the real
+batching policy (``batchmap.engine.batcher``) on simulated time: records that
+arrive while the lane's invocation runs wait, the window opens when the lane is
+ready (or at the first record, for Kafka), and a closed batch is invoked for
+D(n). Lanes are merged in time order, so a callback (the adaptive controller)
+sees every completed batch before any lane starts a batch after it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from batchmap.engine.batcher import Batch, Batcher, BatchPolicy, CloseReason
+from batchmap.errors import ConfigError
+from batchmap.tuning.candidate import Candidate
+from batchmap.tuning.cost import Cost, billed_seconds, lambda_cost, lambda_floor, source_cost, sqs_batch_requests
+from batchmap.tuning.extras import require
+from batchmap.tuning.model import batch_caps, lane_count
+from batchmap.tuning.prices import Prices
+from batchmap.tuning.profile import HandlerProfile
+from batchmap.tuning.workload import Workload
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+WARMUP_SHARE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRun:
+    """One simulated invocation: what a live engine would observe after a batch."""
+
+    lane: int
+    size: int
+    reason: CloseReason
+    opened_at: float
+    closed_at: float
+    started_at: float
+    finished_at: float
+    oldest_arrival: float
+    mean_arrival: float
+    policy: BatchPolicy
+
+    @property
+    def duration_s(self) -> float:
+        return self.finished_at - self.started_at
+
+
+OnBatch = Callable[[BatchRun], BatchPolicy | None]
+"""Called after each batch completes; a returned policy applies from each lane's next batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """What the simulation observed after its warm-up (latencies in seconds, cost per million records)."""
+
+    lanes: int
+    records: int
+    batches: int
+    mean_batch: float
+    mean_latency_s: float
+    p50_latency_s: float
+    p99_latency_s: float
+    max_latency_s: float
+    invocations_per_hour: float
+    concurrency: float
+    close_reasons: dict[str, int]
+    cost: Cost
+    runs: tuple[BatchRun, ...] = field(repr=False, compare=False, default=())
+
+
+def simulate(profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
+             arrivals: NDArray[np.float64], *, seed: int = 0, warmup_s: float | None = None,
+             on_batch: OnBatch | None = None, keep_runs: bool = False) -> SimulationResult:
+    """Run ``arrivals`` (sorted seconds) through ``candidate`` and measure what happens."""
+    xp = require("numpy")
+    if arrivals.size < 2:
+        raise ConfigError("arrivals", int(arrivals.size), "at least two arrival times")
+    rng = xp.random.default_rng(seed)
+    caps = batch_caps(profile, workload, candidate)
+    size_cap = min(value for name, value in caps.items() if name != "payload")
+    if size_cap < 1 or caps["payload"] < 1:
+        raise ConfigError("batch_size", candidate.batch_size, f"room for at least one record (limits: {caps})")
+    lanes = lane_count(profile, workload, candidate, prices, min(caps.values()))
+    shares = rng.integers(0, lanes, size=arrivals.size) if lanes > 1 else xp.zeros(arrivals.size, dtype=int)
+    lane_times = [arrivals[shares == lane] for lane in range(lanes)]
+    current = [BatchPolicy(batch_size=size_cap, window_s=candidate.window_s,
+                           window_start=workload.traits.window_start)]
+    service = _service(profile, candidate.memory_size, rng)
+    runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
+    lane_runs = [
+        _lane(lane, times.tolist(), lambda: current[0], service, workload.event_record_bytes)
+        for lane, times in enumerate(lane_times)
+    ]
+    heap: list[tuple[float, int, BatchRun]] = []
+    for lane, gen in enumerate(lane_runs):
+        _push(heap, lane, gen)
+    while heap:
+        _, lane, run = heapq.heappop(heap)
+        runs_by_lane[lane].append(run)
+        if on_batch is not None:
+            update = on_batch(run)
+            if update is not None:
+                current[0] = update
+        _push(heap, lane, lane_runs[lane])
+    start = float(arrivals[0]) + (WARMUP_SHARE * float(arrivals[-1] - arrivals[0]) if warmup_s is None
+                                  else warmup_s)
+    return _summarise(runs_by_lane, lane_times, start, float(arrivals[-1]), profile, workload, candidate,
+                      prices, keep_runs)
+
+
+def _push(heap: list[tuple[float, int, BatchRun]], lane: int, gen: Iterator[BatchRun]) -> None:
+    run = next(gen, None)
+    if run is not None:
+        heapq.heappush(heap, (run.finished_at, lane, run))
+
+
+def _service(profile: HandlerProfile, memory_mb: int, rng: np.random.Generator) -> Callable[[int], float]:
+    """D(n), with lognormal jitter of the profile's CV and cold starts at the profile's rate."""
+    t0, t1 = profile.times_at(memory_mb)
+    cv, cold, init = profile.duration_cv, profile.cold_start_rate, profile.init_s
+    sigma = math.sqrt(math.log1p(cv * cv))
+
+    def duration(n: int) -> float:
+        d = t0 + t1 * n
+        if cv > 0:
+            d *= float(rng.lognormal(-sigma * sigma / 2.0, sigma))
+        if cold > 0 and float(rng.random()) < cold:
+            d += init
+        return d
+
+    return duration
+
+
+def _lane(lane: int, times: list[float], policy_of: Callable[[], BatchPolicy],
+          service: Callable[[int], float], size: int) -> Iterator[BatchRun]:
+    """One lane: collect with the ``Batcher``, invoke, wait D(n), become ready again."""
+    i, free_at = 0, 0.0
+    batcher: Batcher[int] = Batcher(policy_of(), free_at)
+    while True:
+        closed, now, i = _collect(batcher, times, i, free_at, size)
+        if not closed:
+            return
+        for batch in closed:
+            started = max(now, free_at)
+            free_at = started + service(len(batch))
+            first, last = batch.items[0], batch.items[-1]
+            yield BatchRun(lane, len(batch), batch.reason, batch.opened_at, batch.closed_at, started, free_at,
+                           times[first], math.fsum(times[first:last + 1]) / len(batch), batcher.policy)
+        policy = policy_of()
+        if policy != batcher.policy:
+            batcher = Batcher(policy, free_at)
+        else:
+            batcher.ready(free_at)
+
+
+def _collect(batcher: Batcher[int], times: list[float], i: int, free_at: float,
+             size: int) -> tuple[list[Batch[int]], float, int]:
+    """Feed records (available at max(arrival, free_at)) until a batch closes or they run out."""
+    n = len(times)
+    while True:
+        due = batcher.due()
+        t = max(times[i], free_at) if i < n else math.inf
+        if due is not None and due < t:
+            batch = batcher.poll(due)
+            assert batch is not None
+            return [batch], due, i
+        if i >= n:
+            return [], free_at, i
+        closed = batcher.add(i, size, t)
+        i += 1
+        if closed:
+            return closed, t, i
+
+
+def _summarise(runs_by_lane: list[list[BatchRun]], lane_times: list[NDArray[np.float64]], start: float,
+               end: float, profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
+               keep_runs: bool) -> SimulationResult:
+    xp = require("numpy")
+    latencies = []
+    for runs, times in zip(runs_by_lane, lane_times, strict=True):
+        finished = xp.repeat([r.finished_at for r in runs], [r.size for r in runs])
+        lat = finished - times[: finished.size]
+        latencies.append(lat[times[: finished.size] >= start])
+    lat_all = xp.concatenate(latencies) if latencies else xp.zeros(0)
+    measured = [r for runs in runs_by_lane for r in runs if r.closed_at >= start]
+    if lat_all.size == 0 or not measured:
+        raise ConfigError("horizon", end, "a horizon long enough for batches after the warm-up")
+    records = sum(r.size for r in measured)
+    span = max(end - start, 1e-9)
+    reasons: dict[str, int] = {}
+    for r in measured:
+        reasons[r.reason] = reasons.get(r.reason, 0) + 1
+    memory, arch = candidate.memory_size, candidate.architecture
+    billed = math.fsum(billed_seconds(r.duration_s) for r in measured)
+    requests = math.fsum(sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes)
+                         for r in measured)
+    cost = Cost(
+        lambda_usd=lambda_cost(records=records, invocations=len(measured), billed_s=billed, memory_mb=memory,
+                               architecture=arch, prices=prices, rate=workload.rate),
+        source_usd=source_cost(records=records, batch_requests=requests, lanes=len(runs_by_lane),
+                               workload=workload, prices=prices),
+        lambda_floor_usd=lambda_floor(t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch,
+                                      prices=prices),
+    )
+    all_runs = tuple(sorted((r for runs in runs_by_lane for r in runs), key=lambda r: r.finished_at))
+    return SimulationResult(
+        lanes=len(runs_by_lane), records=int(lat_all.size), batches=len(measured),
+        mean_batch=records / len(measured), mean_latency_s=float(lat_all.mean()),
+        p50_latency_s=float(xp.percentile(lat_all, 50)), p99_latency_s=float(xp.percentile(lat_all, 99)),
+        max_latency_s=float(lat_all.max()), invocations_per_hour=3600.0 * len(measured) / span,
+        concurrency=math.fsum(r.duration_s for r in measured) / span, close_reasons=reasons, cost=cost,
+        runs=all_runs if keep_runs else (),
+    )
