@@ -126,11 +126,12 @@ def judge(
     if tumbling_window and shape not in ("kinesis", "dynamodb"):
         raise ConfigError("TumblingWindowInSeconds", shape, "kinesis or dynamodb only")
     duration = invocation.duration_ms
+    error = invocation.error or {}
     if invocation.status == "timeout":
-        return Outcome("failure", reason="Timeout", error_type="Sandbox.Timedout", function_error=UNHANDLED,
+        error_type = str(error.get("errorType") or "Sandbox.Timedout")
+        return Outcome("failure", reason="Timeout", error_type=error_type, function_error=UNHANDLED,
                        detail="the function ran past its timeout", duration_ms=duration)
     if invocation.status == "error":
-        error = invocation.error or {}
         error_type = str(error.get("errorType") or "Unhandled")
         message = str(error.get("errorMessage") or "")
         return Outcome("failure", reason="FunctionError", error_type=error_type, function_error=UNHANDLED,

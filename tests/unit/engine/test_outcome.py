@@ -126,6 +126,7 @@ def test_timeout_fails_the_batch() -> None:
     outcome = judge(Invocation("timeout", duration_ms=3000.0), SEQ_IDS, shape="kinesis",
                     report_batch_item_failures=False)
     assert (outcome.kind, outcome.reason, outcome.function_error) == ("failure", "Timeout", "Unhandled")
+    assert outcome.error_type == "Sandbox.Timedout"
 
 
 # --- failure: invalid responses ----------------------------------------------------------------
