@@ -43,7 +43,9 @@ Condition = Literal["RetryAttemptsExhausted", "MaximumRecordAgeExceeded", "Maxim
 RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
 MAXIMUM_RECORD_AGE_EXCEEDED = "MaximumRecordAgeExceeded"
 MAXIMUM_PAYLOAD_SIZE_EXCEEDED = "MaximumPayloadSizeExceeded"
-CONDITIONS: tuple[str, ...] = (RETRY_ATTEMPTS_EXHAUSTED, MAXIMUM_RECORD_AGE_EXCEEDED, MAXIMUM_PAYLOAD_SIZE_EXCEEDED)
+CONDITIONS: tuple[str, ...] = (
+    RETRY_ATTEMPTS_EXHAUSTED, MAXIMUM_RECORD_AGE_EXCEEDED, MAXIMUM_PAYLOAD_SIZE_EXCEEDED,
+)
 
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
@@ -221,8 +223,8 @@ def kafka_topic_failure_records(
     for delivery in records:
         key = _topic_partition(delivery)
         payload = {**event_meta, "records": {key: [delivery.record]}}
-        envelope = _envelope([delivery], function_arn, condition, approximate_invoke_count, request_id, now_ms,
-                             function_error)
+        envelope = _envelope([delivery], function_arn, condition, approximate_invoke_count, request_id,
+                             now_ms, function_error)
         info: dict[str, Any] = {"batchSize": 1}
         if event_meta.get("eventSourceArn"):
             info["eventSourceArn"] = event_meta["eventSourceArn"]
