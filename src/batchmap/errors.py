@@ -167,7 +167,16 @@ class DestinationError(BatchmapError):
 
 
 class FunctionLoadError(BatchmapError):
-    """``module:callable`` could not be imported or is not callable."""
+    """``module:callable`` could not be imported or is not callable.
+
+    ``handler`` is the handler string as given; ``error_type`` is Lambda's name
+    for the failure (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``, ...).
+    """
+
+    def __init__(self, message: str, *, handler: str = "", error_type: str = "Runtime.ImportModuleError") -> None:
+        self.handler = handler
+        self.error_type = error_type
+        super().__init__(message)
 
 
 class MeasurementError(BatchmapError):

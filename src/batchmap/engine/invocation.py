@@ -2,7 +2,9 @@
 
 Invokers never raise for a failing function: a function error, a crash, a
 hang past the timeout are all values, so the outcome policy can treat them
-exactly as Lambda does.
+exactly as Lambda does. The only exception is start-up: ``Invoker.start()``
+raises ``FunctionLoadError`` when the function cannot be loaded at all, before
+the engine consumes anything.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from batchmap.errors import ConfigError
+
 InvocationStatus = Literal["ok", "error", "timeout"]
+
+MAX_TIMEOUT_S = 900.0
+"""Lambda's longest function timeout (15 minutes)."""
+MIN_MEMORY_MB = 128
+MAX_MEMORY_MB = 10_240
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionConfig:
     """The function a mapping invokes, with Lambda's own settings.
 
-    ``handler`` is ``module:callable`` (or ``module.callable``) for local
-    invokers, or a function name / ARN / URL for remote ones.
+    ``handler`` is ``module:callable``, Lambda's ``module.callable`` or SAM's
+    ``folder/module.callable`` (relative to ``code_path``) for local invokers;
+    an ``http(s)://`` endpoint for the HTTP invoker; a function name or ARN for
+    AWS Lambda (``endpoint_url`` and ``region`` then work as in boto3).
     """
 
     handler: str
@@ -27,6 +38,23 @@ class FunctionConfig:
     memory_mb: int = 128
     environment: dict[str, str] = field(default_factory=dict)
     code_path: str | None = None  # folder added to sys.path (SAM CodeUri)
+    endpoint_url: str | None = None  # Lambda API endpoint for the boto3 invoker
+    region: str | None = None  # AWS region for the boto3 invoker
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.handler, str) or not self.handler.strip():
+            raise ConfigError("handler", self.handler, "module:callable, an http(s) URL, a function name or ARN")
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError("name", self.name, "a non-empty function name")
+        timeout = self.timeout_s
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT_S:
+            raise ConfigError("timeout_s", timeout, f"seconds, greater than 0 and at most {MAX_TIMEOUT_S:g}")
+        memory = self.memory_mb
+        if isinstance(memory, bool) or not isinstance(memory, int) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
+            raise ConfigError("memory_mb", memory, f"an integer from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}")
+        for key, value in self.environment.items():
+            if not isinstance(key, str) or not key or not isinstance(value, str):
+                raise ConfigError("environment", {key: value}, "string names and string values")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +65,13 @@ class Invocation:
     decoded JSON return value), ``error`` when it raised, crashed or exited
     (``error`` holds Lambda's ``errorType``/``errorMessage`` shape), and
     ``timeout`` when it ran past the function timeout.
+
+    ``invoked`` is ``False`` when the event never reached the function (the
+    endpoint refused the request, throttled it, or failed before running it):
+    AWS retries those without counting them against ``MaximumRetryAttempts``.
+    ``init_duration_ms`` is set on the invocation that paid a cold start (the
+    import of the function's module); ``max_memory_used_mb`` is the execution
+    environment's peak resident memory where the invoker can see it.
     """
 
     status: InvocationStatus
@@ -44,11 +79,26 @@ class Invocation:
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
     request_id: str = ""
+    init_duration_ms: float | None = None
+    max_memory_used_mb: int | None = None
+    invoked: bool = True
+
+    @property
+    def error_type(self) -> str | None:
+        """The error document's ``errorType`` (``None`` on success)."""
+        if self.error is None:
+            return None
+        value = self.error.get("errorType")
+        return value if isinstance(value, str) else None
 
 
 @runtime_checkable
 class Invoker(Protocol):
     """Runs the function for one event at a time; may be called concurrently."""
+
+    async def start(self) -> None:
+        """Load or reach the function once; raises ``FunctionLoadError`` if that cannot work."""
+        ...
 
     async def invoke(self, event: dict[str, Any], request_id: str) -> Invocation:
         """Invoke the function synchronously (as an ESM does) and describe the result."""

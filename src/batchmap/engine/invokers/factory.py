@@ -1,0 +1,65 @@
+"""Choosing an invoker from the function's handler string, or as asked.
+
+``auto`` reads the handler:
+
+* ``http://...`` or ``https://...``: the HTTP invoker (Lambda Invoke API);
+* a Lambda ARN (``arn:aws:lambda:...``, or ``123456789012:function:NAME``) or a
+  bare function name (no ``.``, ``:`` or ``/``, which Lambda function names
+  never contain and Python handlers always do): AWS Lambda through boto3;
+* anything else (``module:callable``, ``module.callable``,
+  ``folder/module.callable``): in-process, the fastest. Ask for ``subprocess``
+  to isolate the function (crashes, hangs, memory limit) from the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from batchmap.engine.invocation import FunctionConfig, Invoker
+from batchmap.engine.invokers.http_invoker import HttpInvoker
+from batchmap.engine.invokers.in_process import InProcessInvoker
+from batchmap.engine.invokers.lambda_invoker import LambdaInvoker
+from batchmap.engine.invokers.subprocess_invoker import SubprocessInvoker
+from batchmap.errors import ConfigError
+
+InvokerKind = Literal["auto", "inprocess", "subprocess", "http", "lambda"]
+INVOKER_KINDS: tuple[str, ...] = get_args(InvokerKind)
+
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$")
+_PARTIAL_ARN = re.compile(r"^\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def resolve_kind(handler: str) -> Literal["inprocess", "http", "lambda"]:
+    """What ``auto`` picks for ``handler`` (see the module docstring)."""
+    text = handler.strip()
+    if text.startswith(("http://", "https://")):
+        return "http"
+    if text.startswith("arn:"):
+        if not _LAMBDA_ARN.match(text):
+            raise ConfigError(
+                "handler", handler, "a Lambda function ARN: arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]"
+            )
+        return "lambda"
+    if _PARTIAL_ARN.match(text) or _FUNCTION_NAME.match(text):
+        return "lambda"
+    return "inprocess"
+
+
+def make_invoker(function: FunctionConfig, kind: str = "auto", concurrency: int = 1) -> Invoker:
+    """Build the invoker of ``kind`` for ``function``, running at most ``concurrency`` invocations at once.
+
+    Nothing is loaded or contacted yet: ``await invoker.start()`` does that and
+    raises ``FunctionLoadError`` if the function cannot be reached.
+    """
+    if kind not in INVOKER_KINDS:
+        raise ConfigError("invoker", kind, f"one of {', '.join(INVOKER_KINDS)}")
+    chosen = resolve_kind(function.handler) if kind == "auto" else kind
+    if chosen == "inprocess":
+        return InProcessInvoker(function, concurrency)
+    if chosen == "subprocess":
+        return SubprocessInvoker(function, concurrency)
+    if chosen == "http":
+        return HttpInvoker(function, concurrency)
+    return LambdaInvoker(function, concurrency)

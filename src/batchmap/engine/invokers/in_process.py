@@ -1,0 +1,192 @@
+"""The in-process invoker: the handler runs on a thread of the engine's own process.
+
+The fastest invoker (no serialisation across a process boundary, the module is
+imported once), and the one with the least isolation:
+
+* ``concurrency`` invocations run at once, each on its own daemon thread.
+* A sync handler that runs past the timeout **cannot be stopped**: Python has
+  no way to kill a thread. The invocation still returns a ``timeout`` outcome
+  at the deadline and frees its concurrency slot, so the engine carries on;
+  the stuck thread keeps running in the background (``abandoned`` counts them)
+  and, being a daemon thread, never blocks the engine's exit. An ``async``
+  handler is cancelled at the deadline (``asyncio.CancelledError`` is raised
+  inside it at its next ``await``).
+* ``sys.exit`` inside the handler fails that invocation (``Runtime.ExitError``)
+  instead of stopping the engine. There is no memory limit: use the subprocess
+  invoker to enforce ``memory_mb``, contain crashes and kill hung handlers.
+* The function's environment variables are set in the engine's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from batchmap.engine.context import LambdaContext, log_stream_name
+from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.engine.invokers import faults
+from batchmap.engine.invokers.runner import CallResult, CancelScope, HandlerRunner
+from batchmap.engine.loader import load_function
+from batchmap.errors import ConfigError
+
+_STOP = object()
+
+
+class _DaemonThreads:
+    """A pool of daemon threads that grows past threads stuck in a hung handler.
+
+    A thread returns to the idle list when its job ends, however late; at most
+    ``keep_idle`` idle threads are kept, the rest exit.
+    """
+
+    def __init__(self, name: str, keep_idle: int) -> None:
+        self._name = name
+        self._keep_idle = keep_idle
+        self._idle: list[queue.SimpleQueue[Any]] = []
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+            if inbox is None:
+                self._count += 1
+                number = self._count
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            thread = threading.Thread(target=self._work, args=(inbox,), name=f"{self._name}-{number}", daemon=True)
+            thread.start()
+        inbox.put(job)
+
+    def _work(self, inbox: queue.SimpleQueue[Any]) -> None:
+        while True:
+            job = inbox.get()
+            if job is _STOP:
+                return
+            job()
+            with self._lock:
+                if len(self._idle) >= self._keep_idle:
+                    return
+                self._idle.append(inbox)
+
+    def shutdown(self) -> None:
+        """Let idle threads exit; busy ones exit when their job ends."""
+        with self._lock:
+            idle, self._idle, self._keep_idle = self._idle, [], 0
+        for inbox in idle:
+            inbox.put(_STOP)
+
+
+class InProcessInvoker:
+    """Runs ``module:callable`` on threads of this process, ``concurrency`` invocations at a time."""
+
+    def __init__(self, function: FunctionConfig, concurrency: int = 1) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError("concurrency", concurrency, "an integer of at least 1")
+        self.function = function
+        self.concurrency = concurrency
+        self._runner: HandlerRunner | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._threads = _DaemonThreads(f"batchmap-{function.name}", keep_idle=concurrency)
+        self._log_stream = log_stream_name()
+        self._pending_init_ms: float | None = None
+        self._abandoned = 0
+        self._abandoned_lock = threading.Lock()
+
+    @property
+    def abandoned(self) -> int:
+        """Handler calls still running after their invocation timed out."""
+        return self._abandoned
+
+    async def start(self) -> None:
+        """Import the function (once); ``FunctionLoadError`` if it cannot be loaded."""
+        if self._runner is None:
+            loaded = load_function(self.function)
+            self._runner = HandlerRunner(loaded, in_process=True)
+            self._pending_init_ms = loaded.init_duration_ms
+
+    async def invoke(self, event: dict[str, Any], request_id: str) -> Invocation:
+        """Run the handler on a thread; returns at the timeout even if the handler does not."""
+        if self._runner is None:
+            await self.start()
+        runner = self._runner
+        assert runner is not None
+        async with self._slots:
+            init_ms, self._pending_init_ms = self._pending_init_ms, None
+            return await self._run(runner, event, request_id, init_ms)
+
+    async def _run(
+        self, runner: HandlerRunner, event: dict[str, Any], request_id: str, init_ms: float | None
+    ) -> Invocation:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[CallResult] = loop.create_future()
+        scope = CancelScope()
+        timeout_s = self.function.timeout_s
+        started = time.perf_counter()
+        self._threads.submit(lambda: self._job(runner, event, request_id, scope, loop, done))
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await asyncio.shield(done)
+        except TimeoutError:
+            scope.cancel()
+            with self._abandoned_lock:
+                self._abandoned += 1
+            done.add_done_callback(self._release_abandoned)
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return faults.timeout_invocation(request_id, timeout_s, elapsed, init_duration_ms=init_ms)
+        return _to_invocation(result, request_id, init_ms)
+
+    def _job(
+        self,
+        runner: HandlerRunner,
+        event: dict[str, Any],
+        request_id: str,
+        scope: CancelScope,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[CallResult],
+    ) -> None:
+        function = self.function
+        context = LambdaContext.start(
+            function.name, function.timeout_s, function.memory_mb, request_id, log_stream=self._log_stream
+        )
+        result = runner.call(event, context, scope)
+        with contextlib.suppress(RuntimeError):  # the engine's loop is gone: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, done, result)
+
+    def _release_abandoned(self, _: asyncio.Future[CallResult]) -> None:
+        with self._abandoned_lock:
+            self._abandoned -= 1
+
+    async def close(self) -> None:
+        """Stop idle threads. Threads stuck in a hung handler are daemons and end with the process."""
+        self._threads.shutdown()
+
+
+def _settle(done: asyncio.Future[CallResult], result: CallResult) -> None:
+    if not done.done():
+        done.set_result(result)
+
+
+def _to_invocation(result: CallResult, request_id: str, init_ms: float | None) -> Invocation:
+    if result.error is not None:
+        return Invocation(
+            "error",
+            error=result.error,
+            duration_ms=result.duration_ms,
+            request_id=request_id,
+            init_duration_ms=init_ms,
+        )
+    assert result.payload_json is not None
+    return Invocation(
+        "ok",
+        payload=json.loads(result.payload_json),
+        duration_ms=result.duration_ms,
+        request_id=request_id,
+        init_duration_ms=init_ms,
+    )

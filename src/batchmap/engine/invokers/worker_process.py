@@ -1,0 +1,176 @@
+"""The engine's handle on one worker process: spawn it, send it an event, kill it when it hangs.
+
+A worker that exits, crashes, runs out of memory or overruns the timeout is
+finished: ``alive`` turns false and the pool starts a new one. Every failure is
+a ``WorkerReply``, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from batchmap.engine.context import log_stream_name
+from batchmap.engine.invocation import FunctionConfig
+from batchmap.engine.invokers import faults
+from batchmap.engine.loader import code_root
+
+LINE_LIMIT = 16 * 1024 * 1024
+"""Longest reply line accepted (a 6 MB response plus its envelope, with room to spare)."""
+
+STOP_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReply:
+    """One invocation as the worker (or its death) reported it."""
+
+    status: str  # "ok" | "error" | "timeout" | "died"
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    max_memory_mb: int | None = None
+    returncode: int | None = None
+
+
+def lambda_environment(function: FunctionConfig, log_stream: str, code_dir: str) -> dict[str, str]:
+    """The worker's environment: ours, Lambda's reserved variables, then the function's own."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "LAMBDA_TASK_ROOT": code_dir,
+            "_HANDLER": function.handler,
+        }
+    )
+    env.update(function.environment)
+    return env
+
+
+class WorkerProcess:
+    """One live worker; ``call`` must not be used by two invocations at once (the pool ensures it)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, init_ms: float) -> None:
+        self._proc = proc
+        self.init_ms = init_ms
+        self.pid = proc.pid
+        self.alive = True
+
+    @classmethod
+    async def spawn(
+        cls, function: FunctionConfig, *, limit_memory: bool, init_timeout_s: float = 10.0
+    ) -> tuple[WorkerProcess | None, Any]:
+        """Start a worker and wait for its init; returns ``(worker, init_ms)`` or ``(None, error document)``.
+
+        Like Lambda's init phase, importing the function may take at most ``init_timeout_s``.
+        """
+        stream = log_stream_name()
+        code_dir = code_root(function.code_path)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "batchmap.engine.invokers.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=lambda_environment(function, stream, code_dir),
+            limit=LINE_LIMIT,
+        )
+        init = {
+            "handler": function.handler,
+            "name": function.name,
+            "memory_mb": function.memory_mb,
+            "code_path": code_dir,
+            "sys_path": [code_dir, *sys.path],
+            "log_stream": stream,
+            "limit_memory": limit_memory,
+        }
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(init).encode() + b"\n")
+        try:
+            async with asyncio.timeout(init_timeout_s):
+                await proc.stdin.drain()
+                line = await proc.stdout.readline()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            message = f"Error: init did not finish within {init_timeout_s:g} seconds"
+            return None, faults.error_document(faults.INIT_TIMEOUT_TYPE, message, "")
+        except (ConnectionError, ValueError, asyncio.LimitOverrunError):
+            line = b""
+        reply = json.loads(line) if line else None
+        if not isinstance(reply, dict) or not reply.get("ready"):
+            await _reap(proc)
+            if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+                return None, reply["error"]
+            return None, faults.exit_document(proc.returncode, "")
+        return cls(proc, float(reply["init_ms"])), float(reply["init_ms"])
+
+    async def call(self, event: dict[str, Any], request_id: str, timeout_s: float) -> WorkerReply:
+        """Send one event and wait at most ``timeout_s`` for the answer; kill the worker past it."""
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        message = {"id": request_id, "budget_ms": int(timeout_s * 1000), "event": event}
+        try:
+            stdin.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            async with asyncio.timeout(timeout_s):
+                await stdin.drain()
+                line = await stdout.readline()
+        except TimeoutError:
+            await self.kill()
+            return WorkerReply("timeout", returncode=self._proc.returncode)
+        except (ConnectionError, ValueError, asyncio.LimitOverrunError):
+            line = b""
+        if not line:
+            self.alive = False
+            await _reap(self._proc)
+            return WorkerReply("died", returncode=self._proc.returncode)
+        return self._parse(line)
+
+    def _parse(self, line: bytes) -> WorkerReply:
+        reply = json.loads(line)
+        memory = reply.get("m")
+        if reply["s"] == "ok":
+            return WorkerReply("ok", payload=reply.get("p"), duration_ms=reply["d"], max_memory_mb=memory)
+        if reply.get("x"):
+            self.alive = False  # the worker exits after this reply (out of memory)
+        return WorkerReply("error", error=reply["e"], duration_ms=reply["d"], max_memory_mb=memory)
+
+    async def kill(self) -> None:
+        """Stop the worker now (SIGKILL) and reap it."""
+        self.alive = False
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+        await self._proc.wait()
+
+    async def stop(self) -> None:
+        """Close the worker's input so it exits by itself; kill it if it does not within the grace time."""
+        self.alive = False
+        stdin = self._proc.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            async with asyncio.timeout(STOP_GRACE_S):
+                await self._proc.wait()
+        except TimeoutError:
+            await self.kill()
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Wait for a worker that is ending anyway (its output closed); kill it if it lingers."""
+    try:
+        async with asyncio.timeout(STOP_GRACE_S):
+            await proc.wait()
+    except TimeoutError:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
