@@ -1,0 +1,114 @@
+"""One SQLite connection to a database file, set up for many processes at once.
+
+WAL mode lets readers run beside the single writer; every write is a short
+``BEGIN IMMEDIATE`` transaction, so the writer lock is taken up front and
+``busy_timeout`` (not an error) absorbs contention. Async callers run the
+blocking calls on one dedicated thread per ``Database``, which also serialises
+use of the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
+from typing import TypeVar
+
+from batchmap.errors import SourceError
+from batchmap.sources.sqlite.schema import DDL, SCHEMA_VERSION
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a statement waits for another process's write lock before failing."""
+
+
+class Database:
+    """A connection to one database file, with the schema in place."""
+
+    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = path
+        try:
+            self.conn = sqlite3.connect(
+                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.OperationalError as exc:
+            raise SourceError(f"cannot open the database file {path!r}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._local_writes = 0
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        self._setup(synchronous)
+
+    def _setup(self, synchronous: str) -> None:
+        try:
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise SourceError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            self.conn.execute(f"PRAGMA synchronous = {synchronous}")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                self._create_schema()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise SourceError(f"{self.path}: not a usable SQLite database: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        # IF NOT EXISTS everywhere: two processes opening a fresh file at once both succeed.
+        try:
+            self.conn.executescript(f"BEGIN IMMEDIATE;{DDL}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            self._local_writes += 1
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot for several statements."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    def change_counter(self) -> int:
+        """Changes whenever anyone (this connection or another process) commits a write.
+
+        ``PRAGMA data_version`` only moves for other connections' commits, so
+        this connection's own commits are counted alongside it.
+        """
+        with self._lock:
+            version: int = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return version * 1_000_003 + self._local_writes
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a blocking call on this database's own thread."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchmap-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
+    def close(self) -> None:
+        """Close the connection and stop the thread."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        with self._lock:
+            self.conn.close()

@@ -1,0 +1,159 @@
+"""``SqliteQueue``: the embedded queue as an async ``QueueSource`` and ``Producer``.
+
+The SQL lives in ``QueueStore``; this class runs it on the database's own
+thread and adds long polling: an empty receive waits for a commit by anyone
+(``PRAGMA data_version``) or for a hidden message's visibility to run out,
+checking with short sleeps that back off, so an idle consumer costs no CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from batchmap.clock import Clock, SystemClock
+from batchmap.errors import ConfigError
+from batchmap.sources.base import Backlog, Delivery, RecordShape
+from batchmap.sources.sqlite.attributes import QueueAttributes
+from batchmap.sources.sqlite.database import Database
+from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, message_attributes_json
+from batchmap.sources.sqlite.queue_store import QueueStore, Received
+from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
+
+POLL_MIN_S = 0.001
+POLL_MAX_S = 0.020
+"""Long-poll check interval bounds: a new message is seen within about 20 ms."""
+
+
+class SqliteQueue:
+    """An SQS-like queue in a SQLite file, shared safely by any number of processes."""
+
+    shape: RecordShape = "sqs"
+
+    def __init__(self, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
+                 clock: Clock | None = None) -> None:
+        """Open (creating on first use) the queue a ``sqlite:///FILE?queue=NAME`` URI names.
+
+        ``attributes`` creates the queue with them, or checks an existing
+        queue has them; without, an existing queue's stored attributes are used.
+        Blocking: use ``await SqliteQueue.open(...)`` from async code.
+        """
+        self.location = parse_uri(source) if isinstance(source, str) else source
+        if self.location.kind != "queue":
+            raise ConfigError("--source", self.location.uri(), "a queue URI (?queue=NAME)")
+        self.clock: Clock = clock or SystemClock()
+        self.db = Database(self.location.path, self.location.synchronous)
+        try:
+            self.store = QueueStore(self.db, self.location.name, attributes, now_ms=self.clock.wall_ms())
+        except BaseException:
+            self.db.close()
+            raise
+        self.uri = self.location.uri()
+        self.arn = self.store.row.arn
+        self.name = self.location.name
+        self.fifo = self.store.attributes.fifo
+        self.visibility_timeout_s = float(self.store.attributes.visibility_timeout_s)
+        self.dead_lettered = 0
+        """Messages this object's receives moved to the dead-letter queue."""
+
+    @classmethod
+    async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
+                   clock: Clock | None = None) -> SqliteQueue:
+        """Open without blocking the event loop."""
+        return await asyncio.to_thread(cls, source, attributes=attributes, clock=clock)
+
+    @property
+    def attributes(self) -> QueueAttributes:
+        return self.store.attributes
+
+    async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
+        """Up to ``max_records`` messages (no 10-per-call cap), waiting at most ``wait_s`` for the first."""
+        deadline = self.clock.now() + max(0.0, wait_s)
+        while True:
+            seen, received, wake_ms = await self.db.run(self._receive_once, max_records, self.clock.wall_ms())
+            self.dead_lettered += received.dead_lettered
+            if received.deliveries or self.clock.now() >= deadline:
+                return received.deliveries
+            await self._wait_for_change(seen, deadline, wake_ms)
+
+    def _receive_once(self, max_records: int, now_ms: int) -> tuple[int, Received, int | None]:
+        # One trip to the database thread. The counter is read first, so no later commit by
+        # anyone is missed; the receive's own commit (always exactly one) is added in.
+        seen = self.db.change_counter()
+        received = self.store.receive(max_records, now_ms)
+        seen += 1
+        wake_ms = None if received.deliveries else self.store.next_visible_ms(now_ms)
+        return seen, received, wake_ms
+
+    async def _wait_for_change(self, seen: int, deadline: float, wake_ms: int | None) -> None:
+        pause = POLL_MIN_S
+        while True:
+            now = self.clock.now()
+            if now >= deadline or (wake_ms is not None and self.clock.wall_ms() >= wake_ms):
+                return
+            await self.clock.sleep(min(pause, deadline - now))
+            pause = min(pause * 2, POLL_MAX_S)
+            if await self.db.run(self.db.change_counter) != seen:
+                return
+
+    async def delete(self, deliveries: Sequence[Delivery]) -> int:
+        """Delete by receipt handle; a handle from an earlier receive no longer deletes anything."""
+        if not deliveries:
+            return 0
+        return await self.db.run(self.store.delete, [d.handle for d in deliveries])
+
+    async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
+        """ChangeMessageVisibility: visible again after ``delay_s`` seconds."""
+        if deliveries:
+            handles = [d.handle for d in deliveries]
+            await self.db.run(self.store.release, handles, delay_s, self.clock.wall_ms())
+
+    async def change_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> int:
+        """Like ``release`` but returns how many messages were still held by these handles."""
+        return await self.db.run(self.store.release, [d.handle for d in deliveries], timeout_s,
+                                 self.clock.wall_ms())
+
+    async def backlog(self) -> Backlog:
+        return await self.db.run(self.store.backlog, self.clock.wall_ms())
+
+    async def send(
+        self,
+        bodies: Sequence[str],
+        *,
+        partition_key: str | None = None,
+        message_group_id: str | None = None,
+        deduplication_id: str | None = None,
+        delay_s: int | None = None,
+    ) -> list[str]:
+        """Send bodies; returns their message ids (a FIFO duplicate returns the original's id).
+
+        ``delay_s`` None uses the queue's DelaySeconds. Raises ConfigError
+        before anything is sent if any body or setting is invalid.
+        """
+        if partition_key is not None:
+            raise ConfigError("--partition-key", partition_key,
+                              "only for streams; queues take --message-group-id")
+        if deduplication_id is not None and len(bodies) > 1:
+            raise ConfigError("--message-deduplication-id", deduplication_id, "one id names one message; "
+                              f"got {len(bodies)} bodies")
+        messages = [OutgoingMessage(body, message_group_id, deduplication_id, delay_s) for body in bodies]
+        return [result.message_id for result in await self.send_messages(messages)]
+
+    async def send_messages(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """Send fully specified messages in one transaction."""
+        return await self.db.run(self.store.send, list(messages), self.clock.wall_ms())
+
+    async def send_message(self, body: str, *, message_group_id: str | None = None,
+                           deduplication_id: str | None = None, delay_s: int | None = None,
+                           message_attributes: dict[str, dict[str, Any]] | None = None) -> SendResult:
+        """SendMessage with everything SQS's takes, message attributes included."""
+        attrs_json, attrs_size = message_attributes_json(message_attributes)
+        message = OutgoingMessage(body, message_group_id, deduplication_id, delay_s, attrs_json, attrs_size)
+        return (await self.send_messages([message]))[0]
+
+    async def purge(self) -> int:
+        return await self.db.run(self.store.purge)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.db.close)
