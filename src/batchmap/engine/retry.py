@@ -15,7 +15,6 @@ AWS's rules (reference §3.3–3.4, §10.3), as decisions over values:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -113,11 +112,3 @@ def _retry_or_discard(work: Work, policy: RetryPolicy, now_ms: int, done: tuple[
         return Step(done=done, discard=work.records, condition=RETRIES_EXHAUSTED)
     return Step(done=done, next=(Work(work.records, work.retries_used + 1, work.invokes),))
 
-
-def lowest_failed_index(records: Sequence[Delivery], failed_ids: Sequence[str]) -> int:
-    """Index of the record with the lowest sequence number among the failed ones (the rewind point)."""
-    failed = set(failed_ids)
-    for index, delivery in enumerate(records):
-        if delivery.id in failed:
-            return index
-    return 0

@@ -19,6 +19,7 @@ from batchmap.engine.batcher import BatchPolicy
 from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.scaling import ScalingPolicy
+from batchmap.metrics import MetricsHook
 from batchmap.sources.base import Delivery, Destination, Position
 
 log = logging.getLogger("batchmap.engine")
@@ -60,7 +61,7 @@ class Runtime:
     """The collaborators of a runner."""
 
     invoker: Invoker
-    hooks: Any
+    hooks: MetricsHook
     clock: Clock = field(default_factory=SystemClock)
     accept: RecordFilter = accept_all
     destination: Destination | None = None

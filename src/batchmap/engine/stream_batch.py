@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from batchmap.engine.events import build_event
+from batchmap.engine.destinations import wants_payload
 from batchmap.engine.failure_record import build_failure_record
 from batchmap.engine.outcome import judge
-from batchmap.engine.retry import Work, decide, lowest_failed_index, split_expired
+from batchmap.engine.retry import Work, decide, split_expired
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.sources.base import Delivery, StreamSource
 
@@ -66,7 +67,7 @@ class StreamBatchProcessor:
             tumbling_window=bool(extra),
         )
         self.rt.hooks.outcome(len(work.records), outcome)
-        first = lowest_failed_index(work.records, outcome.failed_ids) if outcome.kind == "partial" else None
+        first = outcome.rewind_index if outcome.kind == "partial" else None
         step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
         if outcome.kind != "success":
             log.warning("shard %s: batch of %d %s (%s)", self.shard_id, len(work.records), outcome.kind,
@@ -74,30 +75,32 @@ class StreamBatchProcessor:
         if step.done:
             self.finish(step.done)
         if step.discard:
-            await self.discard(step.discard, step.condition, work.invokes + 1)
+            await self.discard(step.discard, step.condition, work.invokes + 1, outcome.function_error, event)
         return (invocation.payload if outcome.kind == "success" else None), list(step.next)
 
-    async def discard(self, records: Sequence[Delivery], condition: str, invokes: int) -> None:
+    async def discard(
+        self, records: Sequence[Delivery], condition: str, invokes: int,
+        function_error: str | None = "Unhandled", event: dict[str, Any] | None = None,
+    ) -> None:
         """Give up on records: on-failure record to the destination (or a loud log), then move on."""
         destination = self.rt.destination
-        delivered = False
-        if destination is not None:
+        if destination is None:
+            self.rt.hooks.dropped(len(records))
+            log.error("shard %s: dropped %d records (%s), no on-failure destination: sequence numbers %s to %s",
+                      self.shard_id, len(records), condition, records[0].id, records[-1].id)
+        else:
             record = build_failure_record(
                 self.source.shape, records, shard_id=self.shard_id, source_arn=self.source.arn,
                 function_arn=self.settings.function_arn, condition=condition,
                 approximate_invoke_count=invokes, request_id=self.rt.request_id(),
-                now_ms=self.rt.clock.wall_ms(),
+                now_ms=self.rt.clock.wall_ms(), function_error=function_error,
+                event=event if wants_payload(destination) else None,
             )
             try:
                 await destination.send(record)
-                delivered = True
+                self.rt.hooks.destination_delivered(len(records))
             except Exception:
-                log.exception("on-failure destination %s refused a record", destination.uri)
+                log.exception("shard %s: on-failure destination %s refused the record for %d records (%s to %s)",
+                              self.shard_id, destination.uri, len(records), records[0].id, records[-1].id)
                 self.rt.hooks.destination_failed(len(records))
-        if delivered:
-            self.rt.hooks.destination_delivered(len(records))
-        else:
-            self.rt.hooks.dropped(len(records))
-            log.error("shard %s: dropped %d records (%s): sequence numbers %s to %s", self.shard_id,
-                      len(records), condition, records[0].id, records[-1].id)
         self.finish(records)

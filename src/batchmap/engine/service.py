@@ -1,0 +1,203 @@
+"""The engine: turns mappings into running pollers, and stops them cleanly.
+
+``Engine.prepare()`` does everything that can fail on bad input (settings for
+the source kind, the function import, the destination, the queue's visibility
+timeout) before a single message is received, so a bad config fails fast and
+consumes nothing. ``Engine.run()`` then drives one runner per mapping until
+``stop()`` (or, with ``until_idle``, until every source is drained).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchmap.clock import Clock, SystemClock
+from batchmap.config import EventSourceMapping, ResolvedMapping
+from batchmap.engine.destinations import open_destination
+from batchmap.engine.invocation import Invoker
+from batchmap.engine.invokers import make_invoker
+from batchmap.engine.queue_runner import QueueRunner
+from batchmap.engine.retry import RetryPolicy
+from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime
+from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY, ScalingPolicy
+from batchmap.engine.stream_runner import StreamRunner
+from batchmap.errors import ConfigError
+from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
+from batchmap.sources.base import CheckpointStore, Delivery, Position, QueueSource, StreamSource
+from batchmap.sources.registry import Source, SourceOptions, open_source
+
+log = logging.getLogger("batchmap.engine")
+
+STREAM_INVOKER_CONCURRENCY = 64
+"""Invocations a stream mapping may have at once (shards x ParallelizationFactor, bounded)."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One mapping, ready to run: resolved settings, open source, started invoker."""
+
+    resolved: ResolvedMapping
+    source: Source
+    invoker: Invoker
+    runtime: Runtime
+    recorder: MetricsRecorder
+    checkpoints: CheckpointStore | None = None
+
+    @property
+    def settings(self) -> RunSettings:
+        return run_settings(self.resolved)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a run did: counters per mapping (AWS metric names) and how long it took."""
+
+    metrics: dict[str, dict[str, Any]]
+    elapsed_s: float
+
+    def total(self, name: str) -> int:
+        """A counter summed over every mapping."""
+        return sum(int(m.get(name, 0)) for m in self.metrics.values())
+
+
+@dataclass
+class Engine:
+    """Runs event source mappings: ``await Engine([...]).run(until_idle=True)``."""
+
+    mappings: Sequence[EventSourceMapping]
+    invoker: str = "auto"
+    source_options: SourceOptions = field(default_factory=SourceOptions)
+    checkpoint_store: CheckpointStore | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    hooks: Sequence[MetricsHook] = ()
+    prepared: list[Prepared] = field(default_factory=list)
+    _stop: asyncio.Event | None = None
+
+    async def prepare(self) -> list[Prepared]:
+        """Validate, open and load everything; nothing is received yet. Idempotent."""
+        if not self.prepared:
+            if not self.mappings:
+                raise ConfigError("mappings", [], "at least one event source mapping")
+            self._stop = asyncio.Event()
+            for mapping in self.mappings:
+                self.prepared.append(await self._prepare_one(mapping))
+        return self.prepared
+
+    async def _prepare_one(self, mapping: EventSourceMapping) -> Prepared:
+        source = await open_source(mapping.source, self.source_options)
+        try:
+            fifo = bool(getattr(source, "fifo", False))
+            resolved = mapping.resolve(source.shape, fifo=fifo)
+            if isinstance(source, QueueSource):
+                resolved.check_visibility_timeout(source.visibility_timeout_s)
+            destination = None
+            if resolved.on_failure_destination:
+                destination = await open_destination(resolved.on_failure_destination, self.source_options)
+            invoker = make_invoker(resolved.function, self.invoker, _invoker_concurrency(resolved, source))
+            await invoker.start()
+        except BaseException:
+            await source.close()
+            raise
+        recorder = MetricsRecorder(resolved.function.name, resolved.uuid)
+        assert self._stop is not None
+        runtime = Runtime(
+            invoker=invoker, hooks=HookChain(recorder, *self.hooks), clock=self.clock,
+            accept=_acceptor(resolved), destination=destination,
+            stop=self._stop,
+        )
+        checkpoints = None if isinstance(source, QueueSource) else self._checkpoints_for(source)
+        return Prepared(resolved, source, invoker, runtime, recorder, checkpoints)
+
+    def _checkpoints_for(self, source: Source) -> CheckpointStore:
+        if self.checkpoint_store is not None:
+            return self.checkpoint_store
+        own = getattr(source, "checkpoint_store", None)
+        if callable(own):
+            store: CheckpointStore = own()
+            return store
+        raise ConfigError("checkpoint_store", None, f"a checkpoint store for {source.arn} (pass --checkpoint-store)")
+
+    async def run(self, until_idle: bool = False) -> RunReport:
+        """Run every enabled mapping until ``stop()``; with ``until_idle``, until all are drained."""
+        started = time.monotonic()
+        prepared = await self.prepare()
+        try:
+            await asyncio.gather(*(self._run_one(p, until_idle) for p in prepared if p.resolved.enabled))
+        finally:
+            await self.close()
+        return RunReport(
+            {p.resolved.uuid: p.recorder.snapshot().as_dict() for p in prepared}, time.monotonic() - started
+        )
+
+    async def _run_one(self, p: Prepared, until_idle: bool) -> None:
+        if isinstance(p.source, QueueSource):
+            await QueueRunner(p.settings, p.source, p.runtime).run(until_idle)
+        else:
+            assert isinstance(p.source, StreamSource) and p.checkpoints is not None
+            await StreamRunner(p.settings, p.source, p.checkpoints, p.runtime).run(until_idle)
+
+    def stop(self) -> None:
+        """Graceful stop: no new batches; in-flight ones finish and are settled/checkpointed."""
+        if self._stop is not None:
+            self._stop.set()
+
+    async def close(self) -> None:
+        """Stop invokers and close sources."""
+        for p in self.prepared:
+            await p.invoker.close()
+            await p.source.close()
+
+
+def _acceptor(resolved: ResolvedMapping) -> RecordFilter:
+    """The runtime's filter: the compiled FilterCriteria applied to the AWS-shaped record."""
+    matches = resolved.record_filter.matches
+
+    def accept(delivery: Delivery) -> bool:
+        return matches(delivery.record)
+
+    return accept
+
+
+def _invoker_concurrency(resolved: ResolvedMapping, source: Source) -> int:
+    if isinstance(source, QueueSource):
+        return resolved.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY
+    return STREAM_INVOKER_CONCURRENCY
+
+
+def run_settings(r: ResolvedMapping) -> RunSettings:
+    """The engine's view of a resolved mapping."""
+    return RunSettings(
+        mapping_id=r.uuid,
+        function_name=r.function.name,
+        batch=r.batch_policy(),
+        report_batch_item_failures=r.report_batch_item_failures,
+        retry=RetryPolicy(r.maximum_retry_attempts, r.maximum_record_age_in_seconds, r.bisect_batch_on_function_error),
+        scaling=ScalingPolicy(
+            maximum=r.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY,
+            back_off_on_errors=not r.report_batch_item_failures,
+        ),
+        parallelization_factor=r.parallelization_factor,
+        starting_position=starting_position(r),
+        tumbling_window_s=r.tumbling_window_in_seconds,
+        function_timeout_s=r.function.timeout_s,
+    )
+
+
+def starting_position(r: ResolvedMapping) -> Position:
+    """Where a never-checkpointed shard starts (TRIM_HORIZON when unset, e.g. for queues)."""
+    if r.starting_position == "AT_TIMESTAMP":
+        return Position("AT_TIMESTAMP", timestamp=r.starting_position_timestamp)
+    if r.starting_position == "LATEST":
+        return Position("LATEST")
+    return Position("TRIM_HORIZON")
+
+
+def run(mappings: Sequence[EventSourceMapping], *, until_idle: bool = False, invoker: str = "auto") -> RunReport:
+    """Run mappings from synchronous code (blocks; Ctrl-C stops gracefully)."""
+    engine = Engine(mappings, invoker=invoker)
+    return asyncio.run(engine.run(until_idle=until_idle))
