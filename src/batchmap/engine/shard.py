@@ -97,6 +97,7 @@ class ShardWorker:
         self.shard = shard
         self.progress = Progress()
         self.finished_reading = False
+        self.revoked = False
         self.caught_up = False
         self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
         self._dirty: str | None = None
@@ -140,7 +141,8 @@ class ShardWorker:
             read = await self.source.read(self.shard.id, position, limit)
             position = read.next_position
             await self._route(read.deliveries)
-            if read.shard_ended:
+            if read.shard_ended or read.revoked:
+                self.revoked = read.revoked
                 break
             self.caught_up = not read.deliveries
             if not read.deliveries:

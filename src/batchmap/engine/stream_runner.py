@@ -78,7 +78,8 @@ class StreamRunner:
             error = None if task.cancelled() else task.exception()
             if error is not None:
                 raise error
-            if self.workers[shard_id].finished_reading and not self.rt.stop.is_set():
+            worker = self.workers[shard_id]
+            if worker.finished_reading and not worker.revoked and not self.rt.stop.is_set():
                 self._finished.add(shard_id)
 
     def _all_idle(self, shards: list[Shard]) -> bool:

@@ -112,12 +112,17 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class StreamRead:
-    """The result of one read: records in order, where to read next, whether the shard ended."""
+    """The result of one read: records in order, where to read next, whether the shard ended.
+
+    ``revoked`` says this consumer no longer owns the shard (a Kafka rebalance,
+    a lost lease): the engine stops reading it without treating it as ended.
+    """
 
     deliveries: list[Delivery]
     next_position: Position
     shard_ended: bool = False
     millis_behind_latest: int | None = None
+    revoked: bool = False
 
 
 @runtime_checkable
