@@ -18,6 +18,7 @@ from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.checkpoint import Progress
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.stream_batch import StreamBatchProcessor
+from batchmap.engine.tumbling import TumblingWindow, window_start_ms
 from batchmap.sources.base import CheckpointStore, Delivery, Position, Shard, StreamSource
 
 log = logging.getLogger("batchmap.engine")
@@ -36,41 +37,77 @@ class Slot:
 
     def __init__(self, worker: ShardWorker) -> None:
         self.worker = worker
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=max(2 * worker.settings.batch.batch_size, 100))
+        size = worker.settings.batch.batch_size
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=max(2 * size, 100))
         self.batcher: Batcher[Delivery] = Batcher(worker.settings.batch, worker.rt.clock.now())
         self.busy = False
+        self.window: TumblingWindow | None = None
         self.processor = StreamBatchProcessor(
             worker.settings, worker.source, worker.rt, worker.shard.id, worker.finish
         )
 
     @property
     def idle(self) -> bool:
-        return not self.busy and self.queue.empty() and len(self.batcher) == 0
+        return not self.busy and self.queue.empty() and len(self.batcher) == 0 and self.window is None
 
     async def run(self) -> None:
         clock = self.worker.rt.clock
         while not self.worker.rt.stop.is_set():
-            for batch in await self._collect():
+            for action in await self._collect():
                 self.busy = True
                 try:
-                    await self.processor.process(batch.items)
+                    if isinstance(action, TumblingWindow):
+                        await self._close_window(action)
+                    else:
+                        await self.processor.process(action.items, self.window)
+                        if self.window is not None and self.window.terminated_early:
+                            await self._close_window(self.window)
                 finally:
                     self.busy = False
                 self.batcher.ready(clock.now())
             if self.worker.finished_reading and self.idle:
                 return
 
-    async def _collect(self) -> list[Batch[Delivery]]:
+    async def _close_window(self, window: TumblingWindow) -> None:
+        if await self.processor.final_invoke(window) and self.window is window:
+            self.window = None
+
+    async def _collect(self) -> list[Batch[Delivery] | TumblingWindow]:
+        """Batches that closed (and, with tumbling windows, windows that ended), in order."""
         clock = self.worker.rt.clock
         due = self.batcher.due()
         wait = self.worker.settings.idle_poll_s if due is None else max(0.0, due - clock.now())
-        closed: list[Batch[Delivery]] = []
+        actions: list[Batch[Delivery] | TumblingWindow] = []
         for item in await self._take(wait, self.worker.settings.batch.batch_size - len(self.batcher)):
-            closed.extend(self.batcher.add(item, item.size, clock.now()))
-        window = self.batcher.poll(clock.now())
-        if window is not None:
-            closed.append(window)
-        return closed
+            self._enter_window(item, actions)
+            actions.extend(self.batcher.add(item, item.size, clock.now()))
+        closed = self.batcher.poll(clock.now())
+        if closed is not None:
+            actions.append(closed)
+        self._end_window_on_time(actions)
+        return actions
+
+    def _enter_window(self, item: Delivery, actions: list[Batch[Delivery] | TumblingWindow]) -> None:
+        """With tumbling windows, a record of a later window closes the current batch and window."""
+        size = self.worker.settings.tumbling_window_s
+        if not size:
+            return
+        if self.window is not None and not self.window.holds(item):
+            flushed = self.batcher.flush(self.worker.rt.clock.now())
+            if flushed is not None:
+                actions.append(flushed)
+            actions.append(self.window)
+            self.window = None
+        if self.window is None:
+            self.window = TumblingWindow(window_start_ms(item.arrival_ms, size), size)
+
+    def _end_window_on_time(self, actions: list[Batch[Delivery] | TumblingWindow]) -> None:
+        """A window whose end has passed closes once the shard is caught up and its records are sent."""
+        window = self.window
+        if window is None or actions or len(self.batcher) or not self.queue.empty():
+            return
+        if self.worker.caught_up and self.worker.rt.clock.wall_ms() >= window.end_ms:
+            actions.append(window)
 
     async def _take(self, wait: float, room: int) -> list[Delivery]:
         """The records waiting for this slot: the first within ``wait`` seconds, then what is there."""

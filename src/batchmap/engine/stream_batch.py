@@ -12,17 +12,23 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from batchmap.engine.events import build_event
 from batchmap.engine.destinations import wants_payload
+from batchmap.engine.events import build_event
 from batchmap.engine.failure_record import build_failure_record
-from batchmap.engine.outcome import judge
-from batchmap.engine.retry import Work, decide, split_expired
+from batchmap.engine.outcome import Outcome, judge
+from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expired
 from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.tumbling import TumblingWindow
 from batchmap.sources.base import Delivery, StreamSource
 
 log = logging.getLogger("batchmap.engine")
 
 MAX_RETRY_DELAY_S = 2.0
+
+
+def retry_delay_s(retries_used: int) -> float:
+    """A short exponential pause between retries, so a failing function does not spin the shard."""
+    return float(min(MAX_RETRY_DELAY_S, 0.05 * 2 ** (retries_used - 1)))
 
 Finish = Callable[[Sequence[Delivery]], None]
 
@@ -39,44 +45,65 @@ class StreamBatchProcessor:
         self.shard_id = shard_id
         self.finish = finish
 
-    async def process(self, records: Sequence[Delivery], extra: dict[str, Any] | None = None) -> Any:
-        """Run a batch to completion (success, or discard); returns the last successful response."""
+    async def process(self, records: Sequence[Delivery], window: TumblingWindow | None = None) -> None:
+        """Run a batch to completion: success, or discard after retries (bisecting if asked)."""
         pending = [Work(tuple(records))]
-        payload: Any = None
         while pending:
             work, expired = split_expired(pending.pop(0), self.settings.retry, self.rt.clock.wall_ms())
             if expired:
-                await self.discard(expired, "MaximumRecordAgeExceeded", work.invokes)
+                await self.discard(expired, RECORD_AGE_EXCEEDED, work.invokes)
             if not work.records:
                 continue
             if work.retries_used and self.rt.stop.is_set():
-                return payload  # stopping: the checkpoint stays before these records
+                return  # stopping: the checkpoint stays before these records
             if work.retries_used:
-                await self.rt.clock.sleep(min(MAX_RETRY_DELAY_S, 0.05 * 2 ** (work.retries_used - 1)))
-            payload, follow = await self._attempt(work, extra)
-            pending[:0] = follow
-        return payload
+                await self.rt.clock.sleep(retry_delay_s(work.retries_used))
+            pending[:0] = await self._attempt(work, window)
 
-    async def _attempt(self, work: Work, extra: dict[str, Any] | None) -> tuple[Any, list[Work]]:
-        event = build_event(self.source.shape, work.records, extra)
-        invocation = await self.rt.invoke(event, work.records)
-        ids = [d.id for d in work.records]
+    async def final_invoke(self, window: TumblingWindow) -> bool:
+        """The window's closing invocation, retried until it succeeds (the shard waits, as on AWS)."""
+        attempt = 0
+        while not self.rt.stop.is_set():
+            event = build_event(self.source.shape, (), window.event_fields(self.shard_id, self.source.arn, True))
+            outcome = await self._invoke(event, (), tumbling=True)
+            if outcome.kind == "success":
+                window.update(outcome.state)
+                self.finish(window.pending)
+                return True
+            attempt += 1
+            log.warning("shard %s: final invocation of window %s failed (%s); retrying", self.shard_id,
+                        event["window"]["start"], outcome.reason)
+            await self.rt.clock.sleep(retry_delay_s(attempt))
+        return False
+
+    async def _invoke(self, event: dict[str, Any], records: Sequence[Delivery], *, tumbling: bool) -> Outcome:
+        invocation = await self.rt.invoke(event, records)
         outcome = judge(
-            invocation, ids, shape=self.source.shape,
-            report_batch_item_failures=self.settings.report_batch_item_failures,
-            tumbling_window=bool(extra),
+            invocation, [d.id for d in records], shape=self.source.shape,
+            report_batch_item_failures=self.settings.report_batch_item_failures, tumbling_window=tumbling,
         )
-        self.rt.hooks.outcome(len(work.records), outcome)
+        self.rt.hooks.outcome(len(records), outcome)
+        return outcome
+
+    async def _attempt(self, work: Work, window: TumblingWindow | None) -> list[Work]:
+        extra = window.event_fields(self.shard_id, self.source.arn, False) if window else None
+        event = build_event(self.source.shape, work.records, extra)
+        outcome = await self._invoke(event, work.records, tumbling=window is not None)
         first = outcome.rewind_index if outcome.kind == "partial" else None
         step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
         if outcome.kind != "success":
             log.warning("shard %s: batch of %d %s (%s)", self.shard_id, len(work.records), outcome.kind,
-                        outcome.reason or f"failed: {', '.join(outcome.failed_ids[:5])}")
+                        outcome.detail or outcome.reason or f"failed: {', '.join(outcome.failed_ids[:5])}")
+        elif window is not None:
+            window.update(outcome.state)
         if step.done:
-            self.finish(step.done)
+            if window is None:
+                self.finish(step.done)
+            else:
+                window.pending.extend(step.done)
         if step.discard:
             await self.discard(step.discard, step.condition, work.invokes + 1, outcome.function_error, event)
-        return (invocation.payload if outcome.kind == "success" else None), list(step.next)
+        return list(step.next)
 
     async def discard(
         self, records: Sequence[Delivery], condition: str, invokes: int,
