@@ -1,0 +1,56 @@
+"""Mapping settings with AWS's names, defaults and limits, validated before anything is consumed.
+
+>>> mapping = EventSourceMapping(source="sqlite:///orders.db?queue=orders", function="app:handler",
+...                              batch_size=100, maximum_batching_window_in_seconds=1)
+>>> resolved = mapping.resolve("sqs")
+>>> resolved.batch_size, resolved.window_s, resolved.report_batch_item_failures
+(100, 1.0, False)
+>>> EventSourceMapping(source="sqlite:///o.db?queue=o", function="app:handler", batch_size=100).resolve("sqs")
+Traceback (most recent call last):
+...
+batchmap.errors.ConfigError: MaximumBatchingWindowInSeconds (--maximum-batching-window-in-seconds): \
+invalid value 0 (Maximum batch window in seconds must be greater than 0 if maximum batch size is greater \
+than 10 (BatchSize is 100; set at least 1 second))
+"""
+
+from __future__ import annotations
+
+from batchmap.config.arguments import (
+    add_mapping_arguments,
+    mapping_from_args,
+    parse_filter_criteria,
+    parse_function_response_types,
+)
+from batchmap.config.mapping import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
+from batchmap.config.parameters import PARAMETERS
+from batchmap.config.properties import IGNORED_PROPERTIES, KNOWN_PROPERTIES, from_api, to_api
+from batchmap.config.resolved import (
+    ResolvedMapping,
+    SourceKind,
+    check_visibility_timeout,
+    default_uuid,
+    resolve,
+)
+from batchmap.config.shorthand import parse_shorthand
+
+__all__ = [
+    "IGNORED_PROPERTIES",
+    "KNOWN_PROPERTIES",
+    "PARAMETERS",
+    "DestinationConfig",
+    "EventSourceMapping",
+    "OnFailure",
+    "ResolvedMapping",
+    "ScalingConfig",
+    "SourceKind",
+    "add_mapping_arguments",
+    "check_visibility_timeout",
+    "default_uuid",
+    "from_api",
+    "mapping_from_args",
+    "parse_filter_criteria",
+    "parse_function_response_types",
+    "parse_shorthand",
+    "resolve",
+    "to_api",
+]

@@ -1,0 +1,242 @@
+"""``resolve``: a mapping plus its source kind -> the immutable ``ResolvedMapping`` the engine runs.
+
+The source kind decides AWS's defaults and which settings apply (reference §0):
+
+==============  ==========  =====  ==========  ================================  ==========
+kind            BatchSize   max    window      StartingPosition                  settings
+==============  ==========  =====  ==========  ================================  ==========
+sqs             10          10000  0           not allowed                       ScalingConfig
+sqs (FIFO)      10          10     none        not allowed                       ScalingConfig
+kinesis         100         10000  0           TRIM_HORIZON, LATEST, AT_TIMESTAMP  stream + retry
+dynamodb        100         10000  0           TRIM_HORIZON, LATEST              stream + retry
+kafka           100         10000  0.5         TRIM_HORIZON, LATEST, AT_TIMESTAMP  retry
+==============  ==========  =====  ==========  ================================  ==========
+
+"stream" settings are ``ParallelizationFactor`` and ``TumblingWindowInSeconds``;
+"retry" settings are ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts``,
+``MaximumRecordAgeInSeconds`` and ``DestinationConfig``. Setting one where it
+does not apply is a ``ConfigError``, as AWS answers ``InvalidParameterValue``.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from typing import Final
+
+from batchmap.config.mapping import EventSourceMapping
+from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail
+from batchmap.engine.batcher import BatchPolicy, WindowStart
+from batchmap.engine.invocation import FunctionConfig
+from batchmap.errors import ConfigError
+from batchmap.filters import FilterCriteria, RecordFilter
+from batchmap.sources.base import RecordShape
+
+SourceKind = RecordShape
+"""``"sqs"``, ``"kinesis"``, ``"dynamodb"`` or ``"kafka"``: which AWS rules a source follows."""
+
+KAFKA_MAX_TIMEOUT_S: Final = 840.0
+"""Functions used by Kafka event source mappings may run at most 14 minutes."""
+
+KAFKA_RETRIES_WITH_DESTINATION: Final = 10
+"""Kafka: with infinite retries and an on-failure destination, AWS caps retries at 10."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    label: str
+    batch_size: int
+    max_batch_size: int
+    window_s: float
+    window_start: WindowStart
+    positions: tuple[str, ...]
+    stream: bool
+    retry: bool
+    scaling: bool
+
+
+_ALL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_KINDS: Final[dict[tuple[str, bool], _Kind]] = {
+    ("sqs", False): _Kind("SQS queues", 10, 10_000, 0.0, "on_ready", (), False, False, True),
+    ("sqs", True): _Kind("SQS FIFO queues", 10, 10, 0.0, "on_ready", (), False, False, True),
+    ("kinesis", False): _Kind("Kinesis streams", 100, 10_000, 0.0, "on_ready", _ALL_POSITIONS, True, True, False),
+    ("dynamodb", False): _Kind(
+        "DynamoDB streams", 100, 10_000, 0.0, "on_ready", ("TRIM_HORIZON", "LATEST"), True, True, False
+    ),
+    ("kafka", False): _Kind("Kafka topics", 100, 10_000, 0.5, "on_first_record", _ALL_POSITIONS, False, True, False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedMapping:
+    """Every setting with its value for this source: what the engine reads, never ``None`` for "default".
+
+    ``maximum_retry_attempts`` and ``maximum_record_age_in_seconds`` are -1 for
+    "infinite" (and for SQS, where they do not apply);
+    ``tumbling_window_in_seconds`` is 0 when off; ``maximum_concurrency`` is
+    ``None`` when unset. ``record_filter`` is the compiled ``FilterCriteria``.
+    """
+
+    mapping: EventSourceMapping = field(repr=False)
+    kind: SourceKind
+    fifo: bool
+    source: str
+    function: FunctionConfig
+    uuid: str
+    batch_size: int
+    window_s: float
+    window_start: WindowStart
+    starting_position: str | None
+    starting_position_timestamp: float | None
+    parallelization_factor: int
+    bisect_batch_on_function_error: bool
+    maximum_retry_attempts: int
+    maximum_record_age_in_seconds: int
+    on_failure_destination: str | None
+    filter_criteria: FilterCriteria
+    tumbling_window_in_seconds: int
+    maximum_concurrency: int | None
+    report_batch_item_failures: bool
+    enabled: bool
+    record_filter: RecordFilter = field(repr=False, compare=False)
+
+    def batch_policy(self) -> BatchPolicy:
+        """The batcher's settings: size, window and where the window clock starts."""
+        return BatchPolicy(self.batch_size, self.window_s, self.window_start)
+
+    def check_visibility_timeout(self, visibility_timeout_s: float) -> None:
+        """For queues: AWS refuses a mapping whose function may outlive the message's invisibility."""
+        check_visibility_timeout(visibility_timeout_s, self.function.timeout_s)
+
+
+def check_visibility_timeout(visibility_timeout_s: float, function_timeout_s: float) -> None:
+    """Raise AWS's error when the queue's visibility timeout is shorter than the function timeout."""
+    if visibility_timeout_s < function_timeout_s:
+        raise ConfigError(
+            "VisibilityTimeout",
+            visibility_timeout_s,
+            f"Queue visibility timeout: {visibility_timeout_s:g} seconds is less than "
+            f"Function timeout: {function_timeout_s:g} seconds",
+        )
+
+
+def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False) -> ResolvedMapping:
+    """Fill AWS's defaults for ``kind`` (``fifo`` for SQS FIFO queues) and check its limits."""
+    spec = _KINDS.get((kind, fifo))
+    if spec is None:
+        raise ConfigError("kind", (kind, fifo) if fifo else kind, "sqs (optionally FIFO), kinesis, dynamodb or kafka")
+    batch_size = _batch_size(mapping, spec)
+    window_s = _window(mapping, spec, fifo, batch_size)
+    _check_starting_position(mapping, spec)
+    _check_applicable(mapping, spec)
+    function = _function(mapping, kind)
+    criteria = mapping.filter_criteria or FilterCriteria()
+    on_failure = mapping.destination_config.on_failure if mapping.destination_config else None
+    destination = on_failure.destination if on_failure else None
+    return ResolvedMapping(
+        mapping=mapping,
+        kind=kind,
+        fifo=fifo,
+        source=mapping.source,
+        function=function,
+        uuid=mapping.uuid or default_uuid(mapping.source, function.handler),
+        batch_size=batch_size,
+        window_s=window_s,
+        window_start=spec.window_start,
+        starting_position=mapping.starting_position,
+        starting_position_timestamp=mapping.starting_position_timestamp,
+        parallelization_factor=mapping.parallelization_factor or 1,
+        bisect_batch_on_function_error=mapping.bisect_batch_on_function_error,
+        maximum_retry_attempts=_retries(mapping, kind, destination),
+        maximum_record_age_in_seconds=_or_infinite(mapping.maximum_record_age_in_seconds),
+        on_failure_destination=destination,
+        filter_criteria=criteria,
+        tumbling_window_in_seconds=mapping.tumbling_window_in_seconds or 0,
+        maximum_concurrency=mapping.scaling_config.maximum_concurrency if mapping.scaling_config else None,
+        report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in mapping.function_response_types,
+        enabled=mapping.enabled,
+        record_filter=criteria.for_shape(kind),
+    )
+
+
+def default_uuid(source: str, handler: str) -> str:
+    """A stable id for a mapping without one, so stream checkpoints survive restarts."""
+    return str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"batchmap:{source}|{handler}"))
+
+
+def _batch_size(mapping: EventSourceMapping, spec: _Kind) -> int:
+    size = spec.batch_size if mapping.batch_size is None else mapping.batch_size
+    if size > spec.max_batch_size:
+        raise fail("batch_size", size, f"an integer from 1 to {spec.max_batch_size:,} for {spec.label}")
+    return size
+
+
+def _window(mapping: EventSourceMapping, spec: _Kind, fifo: bool, batch_size: int) -> float:
+    given = mapping.maximum_batching_window_in_seconds
+    window = spec.window_s if given is None else float(given)
+    if fifo and window > 0:
+        raise fail("maximum_batching_window_in_seconds", given, "not supported for SQS FIFO queues; leave it unset")
+    if spec.scaling and batch_size > 10 and window < 1:
+        raise fail(
+            "maximum_batching_window_in_seconds",
+            given if given is not None else 0,
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10 "
+            f"(BatchSize is {batch_size:,}; set at least 1 second)",
+        )
+    return window
+
+
+def _check_starting_position(mapping: EventSourceMapping, spec: _Kind) -> None:
+    position = mapping.starting_position
+    if not spec.positions:
+        if position is not None:
+            raise fail("starting_position", position, f"not supported for {spec.label}; leave it unset")
+        return
+    if position is None:
+        raise fail("starting_position", None, f"required for {spec.label}: one of {', '.join(spec.positions)}")
+    if position not in spec.positions:
+        raise fail("starting_position", position, f"one of {', '.join(spec.positions)} for {spec.label}")
+
+
+def _check_applicable(mapping: EventSourceMapping, spec: _Kind) -> None:
+    """Settings that only some sources take: set anywhere else, they are an error, not ignored."""
+    on_failure = mapping.destination_config is not None and mapping.destination_config.on_failure is not None
+    scaling = mapping.scaling_config is not None and mapping.scaling_config.maximum_concurrency is not None
+    checks: tuple[tuple[str, object, bool, bool, str], ...] = (
+        ("parallelization_factor", mapping.parallelization_factor, mapping.parallelization_factor is not None,
+         spec.stream, "only for Kinesis and DynamoDB streams"),
+        ("tumbling_window_in_seconds", mapping.tumbling_window_in_seconds,
+         mapping.tumbling_window_in_seconds is not None, spec.stream, "only for Kinesis and DynamoDB streams"),
+        ("bisect_batch_on_function_error", True, mapping.bisect_batch_on_function_error, spec.retry,
+         "only for Kinesis, DynamoDB and Kafka sources"),
+        ("maximum_retry_attempts", mapping.maximum_retry_attempts, mapping.maximum_retry_attempts is not None,
+         spec.retry, "only for Kinesis, DynamoDB and Kafka sources; a queue retries up to its maxReceiveCount"),
+        ("maximum_record_age_in_seconds", mapping.maximum_record_age_in_seconds,
+         mapping.maximum_record_age_in_seconds is not None, spec.retry,
+         "only for Kinesis, DynamoDB and Kafka sources; a queue's messages expire with its retention period"),
+        ("destination_config", mapping.destination_config, on_failure, spec.retry,
+         "only for Kinesis, DynamoDB and Kafka sources; a queue's failures go to its dead-letter queue"),
+        ("scaling_config", mapping.scaling_config, scaling, spec.scaling, "only for SQS queues"),
+    )
+    for name, value, is_set, applies, allowed in checks:
+        if is_set and not applies:
+            raise fail(name, value, f"{allowed}, not {spec.label}")
+
+
+def _function(mapping: EventSourceMapping, kind: SourceKind) -> FunctionConfig:
+    function = mapping.function
+    config = function if isinstance(function, FunctionConfig) else FunctionConfig(handler=function.strip())
+    if kind == "kafka" and config.timeout_s > KAFKA_MAX_TIMEOUT_S:
+        raise fail("timeout", config.timeout_s, f"at most {KAFKA_MAX_TIMEOUT_S:g} seconds for Kafka topics")
+    return config
+
+
+def _retries(mapping: EventSourceMapping, kind: SourceKind, destination: str | None) -> int:
+    retries = _or_infinite(mapping.maximum_retry_attempts)
+    if kind == "kafka" and destination is not None and retries == -1:
+        return KAFKA_RETRIES_WITH_DESTINATION
+    return retries
+
+
+def _or_infinite(value: int | None) -> int:
+    return -1 if value is None else value
