@@ -1,0 +1,95 @@
+"""One botocore client per source and the threads its blocking calls run on.
+
+boto3 is blocking; botocore clients are thread-safe. Each source owns a small
+thread pool sized for its concurrent calls (SQS runs several long polls at
+once), so it never starves the event loop's default executor. ``boto3`` is
+imported here, lazily: without it the error names the extra to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from batchmap.errors import BrokerError, MissingExtraError, SourceError
+
+T = TypeVar("T")
+
+
+def _import_boto3(extra: str) -> Any:
+    try:
+        import boto3
+    except ImportError as exc:
+        raise MissingExtraError(extra, "boto3") from exc
+    return boto3
+
+
+def _botocore_errors() -> tuple[type[Exception], type[Exception]]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+class AwsClient:
+    """A botocore client whose calls are awaited; failures come back as ``BrokerError``/``SourceError``."""
+
+    def __init__(self, client: Any, threads: int, service: str) -> None:
+        self.raw = client
+        self.service = service
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"batchmap-{service}")
+        self._client_error, self._core_error = _botocore_errors()
+
+    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """Run ``operation`` (boto3 snake_case name) in the pool and return its response."""
+        return await self.run(self.sync_call, operation, **params)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking function that uses this client in the pool."""
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Start a blocking function in the pool; ``RuntimeError`` once the client is closed."""
+        return self._executor.submit(functools.partial(fn, *args, **kwargs))
+
+    def sync_call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """The blocking call, with botocore's errors turned into ours (for use inside the pool)."""
+        try:
+            response: dict[str, Any] = getattr(self.raw, operation)(**params)
+        except self._client_error as exc:
+            error = getattr(exc, "response", {}).get("Error", {})
+            raise BrokerError(
+                operation, str(error.get("Code", "Unknown")), str(error.get("Message", exc))
+            ) from exc
+        except self._core_error as exc:
+            raise SourceError(f"{self.service} {operation}: {exc}") from exc
+        return response
+
+    def close(self) -> None:
+        """Stop taking calls; calls in flight finish on their own (a long poll within 20 s)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.raw.close()
+
+
+async def open_client(
+    service: str, extra: str, *, region: str, endpoint_url: str | None, threads: int = 8
+) -> AwsClient:
+    """A client for ``service`` with credentials found the boto3 way (env, profile, role)."""
+    boto3 = _import_boto3(extra)
+    from botocore.config import Config
+
+    config = Config(
+        max_pool_connections=threads,
+        retries={"mode": "standard", "max_attempts": 5},
+        read_timeout=70,
+        connect_timeout=10,
+    )
+
+    def make() -> Any:
+        session = boto3.session.Session()
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+    raw = await asyncio.to_thread(make)
+    return AwsClient(raw, threads, service)
