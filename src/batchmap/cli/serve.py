@@ -1,0 +1,141 @@
+"""``batchmap serve``: a local function behind the Lambda Invoke API, on 127.0.0.1.
+
+    batchmap serve --function app:handler [--port 9001] [--timeout 3] [--memory-size 128]
+
+Then invoke it as you would invoke Lambda or the Runtime Interface Emulator::
+
+    curl -d '{"Records": []}' http://127.0.0.1:9001/2015-03-31/functions/function/invocations
+    aws lambda invoke --endpoint-url http://127.0.0.1:9001 --function-name function out.json
+
+Flags follow ``aws lambda create-function`` (``--timeout``, ``--memory-size``,
+``--environment``, ``--function-name``); ``--code-uri`` is SAM's ``CodeUri``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from batchmap.engine.invocation import FunctionConfig
+from batchmap.engine.invokers import make_invoker
+from batchmap.engine.lambda_api import LambdaApiServer
+from batchmap.errors import ConfigError
+
+DEFAULT_PORT = 9001
+
+
+def parse_environment(text: str) -> dict[str, str]:
+    """``--environment`` as the AWS CLI takes it: ``Variables={K=V,K2=V2}`` or JSON ``{"Variables": {...}}``."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data: Any = json.loads(stripped)
+        except ValueError as exc:
+            raise ConfigError("--environment", text, f'JSON like {{"Variables": {{"KEY": "value"}}}}: {exc}') from exc
+        variables = data.get("Variables", {}) if isinstance(data, dict) else None
+        if not isinstance(variables, dict):
+            raise ConfigError("--environment", text, 'a "Variables" object of names to values')
+        return {str(key): str(value) for key, value in variables.items()}
+    if not (stripped.startswith("Variables={") and stripped.endswith("}")):
+        raise ConfigError("--environment", text, "Variables={KEY=value,KEY2=value2} or JSON")
+    body = stripped[len("Variables={") : -1]
+    variables = {}
+    for pair in filter(None, (item.strip() for item in body.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("--environment", text, f"KEY=value pairs; {pair!r} has no '='")
+        variables[key.strip()] = value.strip()
+    return variables
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``batchmap serve`` and its flags."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="serve a local function over the Lambda Invoke API (127.0.0.1)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--function", required=True, help="handler: module:callable, module.callable or dir/module.fn")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks one)"
+    )
+    parser.add_argument("--timeout", type=float, default=3.0, help="function timeout in seconds (default 3)")
+    parser.add_argument("--memory-size", type=int, default=128, help="function memory in MB (default 128)")
+    parser.add_argument("--function-name", default="function", help="name the function reports (default 'function')")
+    parser.add_argument(
+        "--code-uri", default=None, help="folder holding the code (SAM CodeUri; default: current folder)"
+    )
+    parser.add_argument(
+        "--environment", default=None, help="Variables={KEY=value,...} or JSON, as the AWS CLI takes it"
+    )
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)")
+    parser.add_argument(
+        "--invoker",
+        choices=("subprocess", "inprocess"),
+        default="subprocess",
+        help="how the function runs: isolated worker processes (default) or threads of this process",
+    )
+    parser.add_argument("--log-requests", action="store_true", help="log each HTTP request to stderr")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def build_function(args: argparse.Namespace) -> FunctionConfig:
+    """The served function's settings from the flags (validated by ``FunctionConfig``)."""
+    if not 0 <= args.port <= 65535:
+        raise ConfigError("--port", args.port, "a TCP port from 0 to 65535")
+    environment = parse_environment(args.environment) if args.environment else {}
+    return FunctionConfig(
+        handler=args.function,
+        name=args.function_name,
+        timeout_s=args.timeout,
+        memory_mb=args.memory_size,
+        environment=environment,
+        code_path=args.code_uri,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; a function that cannot be loaded stops it before it listens."""
+    function = build_function(args)
+    invoker = make_invoker(function, args.invoker, args.concurrency)
+    server = LambdaApiServer(invoker, function, args.port, log_requests=args.log_requests)
+    server.start()
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        url = f"{server.url}/2015-03-31/functions/{function.name}/invocations"
+        print(f"batchmap: serving {function.handler} at {url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    print("batchmap: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``serve`` on its own (``python -m batchmap.cli.serve``), with batchmap's error reporting."""
+    from batchmap.errors import BatchmapError
+
+    parser = argparse.ArgumentParser(prog="batchmap")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        code: int = args.func(args)
+    except BatchmapError as exc:
+        print(f"batchmap: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
