@@ -1,0 +1,275 @@
+"""NATS JetStream as an SQS-like queue: a durable pull consumer shared by competing clients.
+
+Mapping (docs/sources-brokers.md has the long form):
+
+* receive = ``fetch`` on the durable pull consumer (a long poll with ``expires``);
+  several clients on one durable share the work.
+* the visibility timeout is the consumer's ``ack_wait``; ``num_delivered`` is
+  ``ApproximateReceiveCount``.
+* delete = ``+ACK`` (as a request, so the count returned is what the server
+  confirmed); release = ``-NAK`` with a delay.
+* dead-letter: with ``dead_letter_subject``, a message delivered for the
+  ``max_deliver + 1``-th time is published there (JetStream-acknowledged, with a
+  ``Nats-Msg-Id`` derived from its stream sequence) and only then terminated
+  (``+TERM``). A crash between the two redelivers it and publishes it again, and
+  JetStream's duplicate window drops the second copy: nothing lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from batchmap.errors import ConfigError, SourceError
+from batchmap.sources._broker import (
+    DEFAULT_REGION,
+    Reconnecting,
+    UriOptions,
+    checked_name,
+    decode_body,
+    delivery,
+    import_client,
+    source_id,
+    sqs_record,
+)
+from batchmap.sources.base import Backlog, Delivery
+
+ACK_TIMEOUT_S = 5.0
+
+
+class NatsSource:
+    """A JetStream stream read through one durable pull consumer."""
+
+    shape = "sqs"
+    fifo = False
+
+    def __init__(self, nats: Any, nc: Any, *, uri: str, stream: str, subject: str, durable: str,
+                 ack_wait_s: float, max_deliver: int | None, dead_letter_subject: str | None,
+                 region: str) -> None:
+        self._nats = nats
+        self._nc = nc
+        self._js = nc.jetstream()
+        self.stream = stream
+        self.subject = subject
+        self.durable = durable
+        self.visibility_timeout_s = ack_wait_s
+        self.max_deliver = max_deliver
+        self.dead_letter_subject = dead_letter_subject
+        self.dead_letter_stream: str | None = None
+        self.region = region
+        self.arn = source_id(uri, stream, durable)
+        self._sub: Any = None
+        self._fetching = asyncio.Lock()  # one fetch at a time per subscription inbox
+        errors = nats.errors
+        retryable = (errors.ConnectionClosedError, errors.ConnectionReconnectingError, errors.TimeoutError,
+                     errors.NoRespondersError, errors.StaleConnectionError, nats.js.errors.ServiceUnavailableError,
+                     TimeoutError, OSError)
+        self._retry = Reconnecting("nats", retryable, _nothing)
+
+    async def ensure(self) -> None:
+        """Create the stream (work-queue retention), the durable consumer and the dead-letter stream if missing."""
+        api = self._nats.js.api
+        not_found = self._nats.js.errors.NotFoundError
+        try:
+            await self._js.stream_info(self.stream)
+        except not_found:
+            await self._js.add_stream(api.StreamConfig(
+                name=self.stream, subjects=[self.subject], retention=api.RetentionPolicy.WORK_QUEUE))
+        if self.dead_letter_subject is not None:
+            await self._ensure_dead_letter_stream()
+        server_max = -1 if self.max_deliver is None else self.max_deliver + (1 if self.dead_letter_subject else 0)
+        try:
+            info = await self._js.consumer_info(self.stream, self.durable)
+        except not_found:
+            info = await self._js.add_consumer(self.stream, api.ConsumerConfig(
+                durable_name=self.durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=self.visibility_timeout_s,
+                max_deliver=server_max, filter_subject=self.subject))
+        self._check_consumer(info.config, server_max)
+        self._sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+
+    async def _ensure_dead_letter_stream(self) -> None:
+        assert self.dead_letter_subject is not None
+        try:
+            self.dead_letter_stream = await self._js.find_stream_name_by_subject(self.dead_letter_subject)
+        except self._nats.js.errors.NotFoundError:
+            self.dead_letter_stream = f"{self.stream}_DLQ"
+            await self._js.add_stream(name=self.dead_letter_stream, subjects=[self.dead_letter_subject])
+        if self.dead_letter_stream == self.stream:
+            raise ConfigError("nats URI option dead_letter_subject", self.dead_letter_subject,
+                              f"a subject outside stream {self.stream!r} (it would be read again)")
+
+    def _check_consumer(self, config: Any, server_max: int) -> None:
+        """An existing durable must match what the URI asks, or the settings would silently differ."""
+        found = {"ack_wait": config.ack_wait, "max_deliver": config.max_deliver or -1}
+        wanted = {"ack_wait": self.visibility_timeout_s, "max_deliver": server_max}
+        for name, value in wanted.items():
+            if found[name] is not None and abs(float(found[name]) - float(value)) > 1e-6:
+                raise ConfigError(f"nats URI option {name}", value,
+                                  f"durable consumer {self.durable!r} already exists with {name}={found[name]}")
+
+    async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
+        """Fetch up to ``max_records``; exhausted messages go to the dead-letter subject instead."""
+        if max_records < 1:
+            raise ConfigError("max_records", max_records, "at least 1")
+        timeout = max(wait_s, 0.05)
+        async with self._fetching:
+            try:
+                msgs = await self._sub.fetch(max_records, timeout=timeout)
+            except (TimeoutError, self._nats.errors.TimeoutError):
+                return []
+            except self._retry.retryable:
+                await asyncio.sleep(min(timeout, 0.5))  # disconnected: nats-py reconnects by itself
+                return []
+        out: list[Delivery] = []
+        for msg in msgs:
+            if self._exhausted(msg):
+                await self._dead_letter(msg)
+            else:
+                out.append(self._delivery(msg))
+        return out
+
+    def _exhausted(self, msg: Any) -> bool:
+        return (self.dead_letter_subject is not None and self.max_deliver is not None
+                and msg.metadata.num_delivered > self.max_deliver)
+
+    async def _dead_letter(self, msg: Any) -> None:
+        """Publish (JetStream-acknowledged, de-duplicated) first, terminate second: never lose it."""
+        assert self.dead_letter_subject is not None
+        seq = msg.metadata.sequence.stream
+        headers = dict(msg.headers or {})
+        headers.update({"Nats-Msg-Id": f"dlq-{self.stream}-{seq}", "Batchmap-Source-Stream": self.stream,
+                        "Batchmap-Source-Sequence": str(seq), "Batchmap-Source-Subject": msg.subject,
+                        "Batchmap-Receive-Count": str(msg.metadata.num_delivered - 1)})
+        try:
+            await self._js.publish(self.dead_letter_subject, msg.data, headers=headers)
+        except self._nats.errors.Error as exc:
+            self._retry.log.error("nats: could not dead-letter %s seq %s (%s); it stays and comes back",
+                                  self.stream, seq, exc)
+            return
+        await msg.term()
+
+    def _delivery(self, msg: Any) -> Delivery:
+        meta = msg.metadata
+        seq = str(meta.sequence.stream)
+        count = int(meta.num_delivered)
+        sent_ms = int(meta.timestamp.timestamp() * 1000)
+        record = sqs_record(
+            message_id=seq, receipt_handle=msg.reply, body=decode_body(msg.data, f"{self.arn} sequence {seq}"),
+            arn=self.arn, region=self.region, receive_count=count, sent_ms=sent_ms,
+            first_receive_ms=time.time_ns() // 1_000_000,
+            native={"NatsStream": self.stream, "NatsSubject": msg.subject, "NatsStreamSequence": seq,
+                    "NatsConsumer": self.durable, "NatsConsumerSequence": str(meta.sequence.consumer)},
+            message_attributes=dict(msg.headers or {}),
+        )
+        return delivery(record, sent_ms=sent_ms, receive_count=count)
+
+    async def delete(self, deliveries: Sequence[Delivery]) -> int:
+        """``+ACK`` each message as a request; returns how many the server confirmed."""
+
+        async def ack(handle: str) -> bool:
+            await self._retry.run(lambda: self._nc.request(handle, b"+ACK", timeout=ACK_TIMEOUT_S), "delete")
+            return True
+
+        return sum(await asyncio.gather(*(ack(d.handle) for d in deliveries)))
+
+    async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
+        """``-NAK`` each message, redelivered after ``delay_s``."""
+        if delay_s < 0:
+            raise ConfigError("delay_s", delay_s, "zero or more seconds")
+        payload = b"-NAK" if delay_s == 0 else b"-NAK " + json.dumps({"delay": int(delay_s * 1e9)}).encode()
+
+        async def nak() -> None:
+            for d in deliveries:
+                await self._nc.publish(d.handle, payload)
+            await self._nc.flush(timeout=ACK_TIMEOUT_S)
+
+        await self._retry.run(nak, "release")
+
+    async def backlog(self) -> Backlog:
+        """Undelivered (visible) and unacknowledged (in flight: also expired and nak-delayed) from the server."""
+
+        async def counts() -> Backlog:
+            info = await self._js.consumer_info(self.stream, self.durable)
+            dead = 0
+            if self.dead_letter_stream is not None:
+                dead = (await self._js.stream_info(self.dead_letter_stream)).state.messages
+            return Backlog(visible=int(info.num_pending or 0), in_flight=int(info.num_ack_pending or 0),
+                           delayed=0, dead_lettered=int(dead))
+
+        return await self._retry.run(counts, "backlog")
+
+    async def send(self, bodies: Sequence[str], *, partition_key: str | None = None,
+                   message_group_id: str | None = None, deduplication_id: str | None = None,
+                   delay_s: int = 0, attributes: Mapping[str, str] | None = None) -> list[str]:
+        """JetStream-publish each body to the subject; ``deduplication_id`` becomes ``Nats-Msg-Id``.
+
+        Returns the stream sequences, which are the records' ``messageId``.
+        """
+        for name, value in (("partition_key", partition_key), ("message_group_id", message_group_id)):
+            if value is not None:
+                raise ConfigError(name, value, "not supported by NATS sources (leave it unset)")
+        if delay_s:
+            raise ConfigError("delay_s", delay_s, "0: JetStream cannot delay a message")
+        if deduplication_id is not None and len(bodies) > 1:
+            raise ConfigError("deduplication_id", deduplication_id, "one id per message: send one body")
+        if "*" in self.subject or ">" in self.subject:
+            raise ConfigError("nats URI option subject", self.subject, "a concrete subject to publish to")
+        ids: list[str] = []
+        for body in bodies:
+            headers = dict(attributes or {})
+            if deduplication_id is not None:
+                headers["Nats-Msg-Id"] = deduplication_id
+
+            async def publish(body: str = body, headers: dict[str, str] = headers) -> Any:
+                return await self._js.publish(self.subject, body.encode("utf-8"), headers=headers or None)
+
+            ack = await self._retry.run(publish, "send")
+            ids.append(str(ack.seq))
+        return ids
+
+    async def close(self) -> None:
+        """Unsubscribe and drain: unacknowledged messages come back after ``ack_wait``."""
+        self._retry.closed = True
+        if not self._nc.is_closed:
+            await self._nc.close()
+
+
+async def _nothing() -> None:
+    """nats-py reconnects by itself."""
+
+
+async def open_source(uri: str, options: Any) -> NatsSource:
+    """Open ``nats://HOST:PORT?stream=NAME[&subject=S&durable=D&ack_wait=30&max_deliver=N...]``."""
+    nats = import_client("nats", "nats")
+    import_client("nats.js.api", "nats")
+    opts = UriOptions(uri)
+    stream = checked_name("nats URI option stream", opts.required("stream"), "-_")
+    subject = opts.text("subject", stream) or stream
+    durable = checked_name("nats URI option durable", opts.text("durable", "batchmap") or "", "-_")
+    ack_wait = opts.number("ack_wait", opts.number("visibility_timeout", 30.0, 1.0, 43_200.0), 1.0, 43_200.0)
+    max_deliver = opts.integer("max_deliver", opts.integer("max_receive_count", None, 1, 1000), 1, 1000)
+    dead_letter_subject = opts.text("dead_letter_subject")
+    region = opts.text("region", options.region or DEFAULT_REGION) or DEFAULT_REGION
+    opts.check_all_used()
+    if dead_letter_subject is not None and max_deliver is None:
+        raise ConfigError("nats URI option dead_letter_subject", dead_letter_subject, "needs max_deliver=N too")
+    parts = urlsplit(uri)
+    server = parts._replace(query="", path="").geturl()
+    try:
+        nc = await nats.connect(servers=[server], name=f"batchmap-{stream}-{durable}",
+                                max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5,
+                                allow_reconnect=True)
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise SourceError(f"{source_id(uri, stream, durable)}: cannot connect to NATS: {exc}") from exc
+    source = NatsSource(nats, nc, uri=uri, stream=stream, subject=subject, durable=durable, ack_wait_s=ack_wait,
+                        max_deliver=max_deliver, dead_letter_subject=dead_letter_subject, region=region)
+    try:
+        await source.ensure()
+    except BaseException:
+        await nc.close()
+        raise
+    return source

@@ -1,0 +1,207 @@
+"""The NATS JetStream source against a real nats-server on 127.0.0.1, through its public opener."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.sources.base import QueueSource
+from batchmap.sources.registry import SourceOptions, open_source
+
+T = TypeVar("T")
+URL = "nats://127.0.0.1:4222"
+SQS_RECORD_KEYS = {
+    "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+    "eventSource", "eventSourceARN", "awsRegion",
+}
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+
+
+async def opened(stream: str, query: str = "") -> Any:
+    return await open_source(f"{URL}?stream={stream}{query}", SourceOptions())
+
+
+def test_record_has_the_sqs_shape_and_keeps_nats_metadata(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, "&subject=orders.new")
+        assert isinstance(source, QueueSource)
+        assert (source.shape, source.fifo, source.visibility_timeout_s) == ("sqs", False, 30.0)
+        [seq] = await source.send(["héllo"], attributes={"tenant": "acme"})
+        [d] = await source.receive(10, 2)
+        await source.close()
+        r = d.record
+        assert set(r) == SQS_RECORD_KEYS
+        assert (r["messageId"], d.id, r["body"]) == (seq, seq, "héllo")
+        assert r["md5OfBody"] == hashlib.md5("héllo".encode()).hexdigest()
+        assert (r["eventSource"], r["eventSourceARN"]) == ("aws:sqs", f"nats://127.0.0.1:4222/{stream}/batchmap")
+        assert r["messageAttributes"]["tenant"]["stringValue"] == "acme"
+        attrs = r["attributes"]
+        assert all(isinstance(v, str) for v in attrs.values())
+        assert attrs["ApproximateReceiveCount"] == "1"
+        assert (attrs["NatsStream"], attrs["NatsSubject"], attrs["NatsStreamSequence"]) == (
+            stream, "orders.new", seq)
+        assert int(attrs["SentTimestamp"]) == d.arrival_ms > 0
+
+    run(scenario)
+
+
+def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream)
+        await source.send([f"m{i}" for i in range(5)])
+        first = await source.receive(3, 2)
+        rest = await source.receive(10, 2)
+        assert len(first) == 3
+        assert [d.record["body"] for d in first + rest] == [f"m{i}" for i in range(5)]
+        assert await source.receive(10, 0) == []
+
+        poll = asyncio.create_task(source.receive(10, 45))
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        await source.send(["late"])
+        got = await asyncio.wait_for(poll, timeout=20)  # far less than the 45 s asked for
+        assert [d.record["body"] for d in got] == ["late"]
+        await source.close()
+
+    run(scenario)
+
+
+def test_delete_acks_and_the_message_is_gone(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream, "&ack_wait=1")
+        await source.send(["a", "b"])
+        a, b = await source.receive(10, 2)
+        assert await source.delete([a]) == 1
+        await asyncio.sleep(1.2)
+        [b2] = await source.receive(10, 3)  # b came back after ack_wait; a did not
+        assert (b2.id, b2.receive_count) == (b.id, 2)
+        assert await source.delete([b2]) == 1
+        assert (await source.backlog()).total == 0
+        assert await source.receive(10, 1.5) == []
+        await source.close()
+
+    run(scenario)
+
+
+def test_release_naks_now_or_after_a_delay(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream)
+        await source.send(["x"])
+        [d] = await source.receive(10, 2)
+        await source.release([d])
+        [again] = await source.receive(10, 3)
+        assert (again.id, again.receive_count) == (d.id, 2)
+        await source.release([again], delay_s=1.0)
+        assert await source.receive(10, 0.3) == []
+        [third] = await source.receive(10, 5)
+        assert third.receive_count == 3
+        await source.close()
+
+    run(scenario)
+
+
+def test_exhausted_messages_go_to_the_dead_letter_subject(stream: str) -> None:
+    async def scenario() -> None:
+        query = f"&ack_wait=1&max_deliver=2&dead_letter_subject={stream}.dead"
+        source = await opened(stream, query)
+        await source.send(["poison"], attributes={"kind": "bad"})
+        [first] = await source.receive(10, 2)
+        await source.release([first])
+        [second] = await source.receive(10, 3)  # this one is left to run out its ack_wait
+        assert (first.receive_count, second.receive_count) == (1, 2)
+        assert await source.receive(10, 2.5) == []
+        backlog = await source.backlog()
+        assert (backlog.visible, backlog.dead_lettered) == (0, 1)
+        await source.close()
+
+        dlq = await opened(f"{stream}_DLQ", f"&subject={stream}.dead")  # a source like any other
+        [dead] = await dlq.receive(10, 2)
+        attrs = dead.record["messageAttributes"]
+        assert dead.record["body"] == "poison" and attrs["kind"]["stringValue"] == "bad"
+        assert attrs["Batchmap-Source-Sequence"]["stringValue"] == first.id
+        assert attrs["Batchmap-Receive-Count"]["stringValue"] == "2"
+        await dlq.close()
+
+    run(scenario)
+
+
+def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str) -> None:
+    async def scenario() -> None:
+        a = await opened(stream)
+        b = await opened(stream)
+        await a.send([str(i) for i in range(200)])
+        held: dict[str, list[str]] = {"a": [], "b": []}
+
+        async def consume(name: str, source: Any) -> None:
+            while got := await source.receive(7, 0.5):
+                held[name] += [d.record["body"] for d in got]
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(consume("a", a), consume("b", b))
+        assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
+        assert held["a"] and held["b"]
+        assert not set(held["a"]) & set(held["b"])
+        await a.close()
+        await b.close()
+
+    run(scenario)
+
+
+def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> None:
+    async def scenario() -> None:
+        dying = await opened(stream, "&ack_wait=1")
+        await dying.send(["1", "2", "3"])
+        held = await dying.receive(10, 2)
+        await dying.close()
+        survivor = await opened(stream, "&ack_wait=1")
+        back = await survivor.receive(10, 3)
+        assert sorted(d.id for d in back) == sorted(d.id for d in held)
+        assert {d.receive_count for d in back} == {2}
+        assert await survivor.delete(back) == 3
+        await survivor.close()
+
+    run(scenario)
+
+
+def test_publishing_with_a_deduplication_id_stores_the_message_once(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream)
+        first = await source.send(["once"], deduplication_id="order-42")
+        again = await source.send(["once"], deduplication_id="order-42")
+        assert first == again
+        got = await source.receive(10, 1)
+        assert [d.record["messageAttributes"]["Nats-Msg-Id"]["stringValue"] for d in got] == ["order-42"]
+        await source.close()
+
+    run(scenario)
+
+
+def test_bad_uris_name_the_option(stream: str) -> None:
+    async def scenario() -> None:
+        with pytest.raises(ConfigError, match="stream"):
+            await open_source(URL)
+        with pytest.raises(ConfigError, match=r"ack_wait.*'long'"):
+            await opened(stream, "&ack_wait=long")
+        with pytest.raises(ConfigError, match="needs max_deliver"):
+            await opened(stream, f"&dead_letter_subject={stream}.dead")
+        source = await opened(stream, "&ack_wait=5")
+        await source.close()
+        with pytest.raises(ConfigError, match="already exists with ack_wait"):
+            await opened(stream, "&ack_wait=9")
+
+    run(scenario)
+
+
+def test_a_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nats", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'batchmap\[nats\]'"):
+        asyncio.run(open_source(f"{URL}?stream=s"))
