@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from batchmap.errors import BatchmapError
 
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "serve")
 """Modules under ``batchmap.cli`` that register a subcommand."""
 
 

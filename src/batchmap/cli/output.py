@@ -86,8 +86,8 @@ def summary_text(snapshot: Mapping[str, Any], elapsed_s: float) -> str:
     """The end-of-run summary, one metric per line, AWS's names."""
     lines = [f"batchmap run finished in {elapsed_s:.2f} s"]
     for name in SUMMARY_ORDER:
-        if name in snapshot:
-            value = snapshot[name]
+        value = snapshot.get(name)
+        if value is not None and not (isinstance(value, Mapping) and all(v is None for v in value.values())):
             lines.append(f"  {name:<42} {value:,}" if isinstance(value, int) else f"  {name:<42} {value}")
     invoked = snapshot.get("InvokedEventCount", 0)
     if isinstance(invoked, int) and elapsed_s > 0:

@@ -1,0 +1,108 @@
+"""``batchmap run``: run event source mappings, with the flags of ``aws lambda create-event-source-mapping``.
+
+Everything that can be wrong with the settings, the function or the source is
+checked before the first message is received; then the engine runs until
+SIGINT/SIGTERM (graceful: in-flight batches finish and are settled) or, with
+``--until-idle``, until the source holds nothing at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from batchmap.cli.output import configure_logging, show_progress, write_summary
+from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
+from batchmap.engine.invokers import INVOKER_KINDS
+from batchmap.engine.service import Engine
+from batchmap.sources.base import QueueSource
+from batchmap.sources.registry import SourceOptions
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``run`` and its flags."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run", help="poll a source, batch, invoke a function (an event source mapping you run yourself)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_mapping_arguments(parser)
+    add_engine_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the engine itself (not AWS settings)."""
+    group = parser.add_argument_group("engine")
+    group.add_argument("--until-idle", action="store_true",
+                       help="drain: exit once the source holds nothing visible, in flight or waiting for a retry")
+    group.add_argument("--invoker", choices=INVOKER_KINDS, default="auto",
+                       help="how the function runs: in this process, in worker processes, over HTTP, on AWS Lambda")
+    group.add_argument("--endpoint-url", help="the AWS endpoint for AWS sources (a local emulator)")
+    group.add_argument("--region", help="the AWS region for AWS sources")
+    group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    group.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None,
+                       help="JSON log lines (default: when stderr is not a terminal)")
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="a live progress line (default: when stderr is a terminal)")
+    group.add_argument("--summary-json", action="store_true", help="print the end summary as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the mapping from the flags and run it."""
+    configure_logging(sys.stderr, args.log_level, args.json_logs)
+    mappings = [mapping_from_args(args)]
+    return asyncio.run(run_mappings(mappings, args))
+
+
+async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:
+    """Prepare (fail fast), then run with signal handling, progress and a summary."""
+    engine = Engine(mappings, invoker=args.invoker,
+                    source_options=SourceOptions(endpoint_url=args.endpoint_url, region=args.region))
+    started = time.monotonic()
+    await engine.prepare()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, engine.stop)
+    progress = None
+    if args.progress or (args.progress is None and sys.stderr.isatty()):
+        progress = asyncio.create_task(show_progress(lambda: _snapshot(engine), lambda: _backlog(engine), sys.stderr))
+    try:
+        report = await engine.run(until_idle=args.until_idle)
+    finally:
+        if progress is not None:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
+    write_summary(_combined(report.metrics), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
+    return 0
+
+
+def _snapshot(engine: Engine) -> Mapping[str, Any]:
+    return _combined({p.resolved.uuid: p.recorder.snapshot().as_dict() for p in engine.prepared})
+
+
+def _combined(per_mapping: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Counters summed over mappings (one mapping: its own counters)."""
+    if len(per_mapping) == 1:
+        return dict(next(iter(per_mapping.values())))
+    total: dict[str, Any] = {}
+    for counters in per_mapping.values():
+        for name, value in counters.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total[name] = total.get(name, 0) + value
+    return total
+
+
+async def _backlog(engine: Engine) -> int | None:
+    depth = 0
+    for p in engine.prepared:
+        if not isinstance(p.source, QueueSource):
+            return None
+        depth += (await p.source.backlog()).total
+    return depth
