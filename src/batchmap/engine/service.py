@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,12 @@ from batchmap.engine.stream_runner import StreamRunner
 from batchmap.errors import ConfigError
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
 from batchmap.sources.base import CheckpointStore, Delivery, Position, QueueSource, StreamSource
-from batchmap.sources.registry import Source, SourceOptions, open_source
+from batchmap.sources.registry import Source, SourceOptions, open_source, scheme_of
 
 log = logging.getLogger("batchmap.engine")
+
+DEFAULT_CHECKPOINTS = ".batchmap/checkpoints.db"
+"""Where stream positions of non-embedded streams are kept when no store is given (relative to the cwd)."""
 
 STREAM_INVOKER_CONCURRENCY = 64
 """Invocations a stream mapping may have at once (shards x ParallelizationFactor, bounded)."""
@@ -110,17 +114,23 @@ class Engine:
             accept=_acceptor(resolved), destination=destination,
             stop=self._stop,
         )
-        checkpoints = None if isinstance(source, QueueSource) else self._checkpoints_for(source)
+        checkpoints = None if isinstance(source, QueueSource) else self._checkpoints_for(source, mapping.source)
         return Prepared(resolved, source, invoker, runtime, recorder, checkpoints)
 
-    def _checkpoints_for(self, source: Source) -> CheckpointStore:
+    def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
+        """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``."""
         if self.checkpoint_store is not None:
             return self.checkpoint_store
         own = getattr(source, "checkpoint_store", None)
         if callable(own):
             store: CheckpointStore = own()
             return store
-        raise ConfigError("checkpoint_store", None, f"a checkpoint store for {source.arn} (pass --checkpoint-store)")
+        from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
+
+        if scheme_of(uri) == "sqlite":
+            return SqliteCheckpointStore(uri)
+        os.makedirs(os.path.dirname(DEFAULT_CHECKPOINTS), exist_ok=True)
+        return SqliteCheckpointStore(DEFAULT_CHECKPOINTS)
 
     async def run(self, until_idle: bool = False) -> RunReport:
         """Run every enabled mapping until ``stop()``; with ``until_idle``, until all are drained."""
@@ -151,6 +161,11 @@ class Engine:
         for p in self.prepared:
             await p.invoker.close()
             await p.source.close()
+            closer = getattr(p.checkpoints, "close", None)
+            if closer is not None and p.checkpoints is not self.checkpoint_store:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
 
 
 def _acceptor(resolved: ResolvedMapping) -> RecordFilter:
