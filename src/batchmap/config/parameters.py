@@ -51,7 +51,9 @@ STARTING_POSITIONS: Final = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 
 
 def label(name: str) -> str:
-    """``BatchSize (--batch-size)`` for ``batch_size``."""
+    """``BatchSize (--batch-size)`` for ``batch_size``; a name not in ``PARAMETERS`` is used as given."""
+    if name not in PARAMETERS:
+        return name
     api, flag = PARAMETERS[name]
     return f"{api} ({flag})"
 

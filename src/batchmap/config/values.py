@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from batchmap.config.mapping import DestinationConfig, OnFailure, ScalingConfig
-from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail, is_int, is_real
+from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail, is_int, is_real, label
 from batchmap.config.shorthand import parse_shorthand
 
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
@@ -138,7 +138,11 @@ def _env_value(value: Any) -> str:
 
 
 def structured(name: str, value: str, raw_json: frozenset[str] = frozenset()) -> Any:
-    """A flag's text as the AWS CLI reads it: ``file://path``, JSON, or shorthand syntax."""
+    """A flag's text as the AWS CLI reads it: ``file://path``, JSON, or shorthand syntax.
+
+    ``name`` is a mapping setting (errors then read ``ScalingConfig (--scaling-config)``) or, for
+    other commands' flags, the label to put in errors as it is (``--attributes``).
+    """
     if value.startswith("file://"):
         path = Path(value.removeprefix("file://")).expanduser()
         try:
@@ -151,8 +155,6 @@ def structured(name: str, value: str, raw_json: frozenset[str] = frozenset()) ->
             return json.loads(stripped)
         except ValueError as exc:
             raise fail(name, value, f"valid JSON ({exc})") from None
-    from batchmap.config.parameters import label
-
     return parse_shorthand(stripped, label(name), raw_json)
 
 

@@ -17,6 +17,7 @@ from batchmap.config import (
     add_mapping_arguments,
     mapping_from_args,
     parse_shorthand,
+    values,
 )
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import ConfigError, FilterError
@@ -192,3 +193,13 @@ class TestShorthand:
         assert caught.value.parameter == "ScalingConfig (--scaling-config)"
         assert caught.value.value == text
         assert "shorthand syntax error at character" in caught.value.allowed
+
+
+def test_structured_text_for_other_commands_flags() -> None:
+    assert values.structured("--attributes", "VisibilityTimeout=30,RedrivePolicy={maxReceiveCount=5}") == {
+        "VisibilityTimeout": "30", "RedrivePolicy": {"maxReceiveCount": "5"},
+    }
+    assert values.structured("--attributes", '{"DelaySeconds": "5"}') == {"DelaySeconds": "5"}
+    with pytest.raises(ConfigError) as caught:
+        values.structured("--attributes", "VisibilityTimeout")
+    assert caught.value.parameter == "--attributes"
