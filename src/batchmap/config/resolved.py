@@ -24,7 +24,7 @@ import uuid as uuid_module
 from dataclasses import dataclass, field
 from typing import Final
 
-from batchmap.config.mapping import EventSourceMapping
+from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ScalingConfig
 from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail
 from batchmap.engine.batcher import BatchPolicy, WindowStart
 from batchmap.engine.invocation import FunctionConfig
@@ -198,28 +198,34 @@ def _check_starting_position(mapping: EventSourceMapping, spec: _Kind) -> None:
         raise fail("starting_position", position, f"one of {', '.join(spec.positions)} for {spec.label}")
 
 
+_ONLY_FOR: Final = (
+    ("parallelization_factor", "stream", "only for Kinesis and DynamoDB streams"),
+    ("tumbling_window_in_seconds", "stream", "only for Kinesis and DynamoDB streams"),
+    ("bisect_batch_on_function_error", "retry", "only for Kinesis, DynamoDB and Kafka sources"),
+    ("maximum_retry_attempts", "retry",
+     "only for Kinesis, DynamoDB and Kafka sources; a queue retries up to its maxReceiveCount"),
+    ("maximum_record_age_in_seconds", "retry",
+     "only for Kinesis, DynamoDB and Kafka sources; a queue's messages expire with its retention period"),
+    ("destination_config", "retry",
+     "only for Kinesis, DynamoDB and Kafka sources; a queue's failures go to its dead-letter queue"),
+    ("scaling_config", "scaling", "only for SQS queues"),
+)
+"""(setting, the ``_Kind`` flag saying whether it applies, what the error says)."""
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, DestinationConfig):
+        return value.on_failure is not None
+    if isinstance(value, ScalingConfig):
+        return value.maximum_concurrency is not None
+    return value is not None and value is not False
+
+
 def _check_applicable(mapping: EventSourceMapping, spec: _Kind) -> None:
     """Settings that only some sources take: set anywhere else, they are an error, not ignored."""
-    on_failure = mapping.destination_config is not None and mapping.destination_config.on_failure is not None
-    scaling = mapping.scaling_config is not None and mapping.scaling_config.maximum_concurrency is not None
-    checks: tuple[tuple[str, object, bool, bool, str], ...] = (
-        ("parallelization_factor", mapping.parallelization_factor, mapping.parallelization_factor is not None,
-         spec.stream, "only for Kinesis and DynamoDB streams"),
-        ("tumbling_window_in_seconds", mapping.tumbling_window_in_seconds,
-         mapping.tumbling_window_in_seconds is not None, spec.stream, "only for Kinesis and DynamoDB streams"),
-        ("bisect_batch_on_function_error", True, mapping.bisect_batch_on_function_error, spec.retry,
-         "only for Kinesis, DynamoDB and Kafka sources"),
-        ("maximum_retry_attempts", mapping.maximum_retry_attempts, mapping.maximum_retry_attempts is not None,
-         spec.retry, "only for Kinesis, DynamoDB and Kafka sources; a queue retries up to its maxReceiveCount"),
-        ("maximum_record_age_in_seconds", mapping.maximum_record_age_in_seconds,
-         mapping.maximum_record_age_in_seconds is not None, spec.retry,
-         "only for Kinesis, DynamoDB and Kafka sources; a queue's messages expire with its retention period"),
-        ("destination_config", mapping.destination_config, on_failure, spec.retry,
-         "only for Kinesis, DynamoDB and Kafka sources; a queue's failures go to its dead-letter queue"),
-        ("scaling_config", mapping.scaling_config, scaling, spec.scaling, "only for SQS queues"),
-    )
-    for name, value, is_set, applies, allowed in checks:
-        if is_set and not applies:
+    for name, group, allowed in _ONLY_FOR:
+        value = getattr(mapping, name)
+        if _is_set(value) and not getattr(spec, group):
             raise fail(name, value, f"{allowed}, not {spec.label}")
 
 
