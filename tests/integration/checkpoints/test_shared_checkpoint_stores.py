@@ -6,11 +6,12 @@ Several store objects on one backend stand for several engines sharing a stream.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from batchmap.errors import ConfigError, LeaseLostError, SourceError
+from batchmap.errors import ConfigError, LeaseLostError, MissingExtraError, SourceError
 from batchmap.sources.checkpoints import LeaseStore, open_checkpoint_store
 
 StoreFactory = Callable[..., Awaitable[LeaseStore]]  # the ``connect`` fixture
@@ -36,6 +37,9 @@ def test_checkpoint_round_trip_per_mapping_and_shard(connect: StoreFactory) -> N
             assert await store.get("mapping-2", SHARD) == "3"
             await store.put(MAPPING, SHARD, "49590338271490256608559692538361571095921575989136588899")
             assert await store.get(MAPPING, SHARD) == "49590338271490256608559692538361571095921575989136588899"
+            assert await store.checkpoints(MAPPING) == {
+                SHARD: "49590338271490256608559692538361571095921575989136588899", "shardId-000000000001": "7"}
+            assert await store.checkpoints("unknown") == {}
         finally:
             await store.close()
         reopened = await connect()  # another engine (or a restart) sees the same checkpoints
@@ -131,12 +135,13 @@ def test_release_frees_the_shard_at_once_and_only_for_its_owner(connect: StoreFa
         a, b = await connect(), await connect()
         try:
             assert await a.acquire(MAPPING, SHARD, "engine-a", 30)
-            await b.release(MAPPING, SHARD, "engine-b")  # not b's lease: nothing happens
+            assert not await b.release(MAPPING, SHARD, "engine-b")  # not b's lease: nothing happens
             assert await a.owners(MAPPING) == {SHARD: "engine-a"}
-            await a.release(MAPPING, SHARD, "engine-a")
+            assert await a.release(MAPPING, SHARD, "engine-a")
             assert await a.owners(MAPPING) == {}
             assert await b.acquire(MAPPING, SHARD, "engine-b", 30)
             assert not await a.renew(MAPPING, SHARD, "engine-a", 30)
+            assert not await a.release(MAPPING, SHARD, "engine-a")
         finally:
             await _close(a, b)
 
@@ -202,3 +207,15 @@ def test_unknown_scheme_and_unreachable_store_are_clear_errors() -> None:
             await open_checkpoint_store("postgresql://postgres@127.0.0.1:1/test")
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize(
+    ("uri", "blocked", "extra"),
+    [("redis://127.0.0.1:6379/0", "redis.asyncio", "redis"), ("postgresql://127.0.0.1/test", "psycopg", "postgres")],
+)
+def test_a_missing_client_library_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, uri: str, blocked: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, blocked, None)
+    with pytest.raises(MissingExtraError, match=rf"pip install 'batchmap\[{extra}\]'"):
+        asyncio.run(open_checkpoint_store(uri))

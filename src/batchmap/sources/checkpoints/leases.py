@@ -1,5 +1,7 @@
 """The lease API shared by every checkpoint store that several engines can share.
 
+The embedded ``SqliteCheckpointStore`` has the same method names and signatures.
+
 Each shard of a mapping has at most one owner at a time: an engine
 ``acquire``s a shard's lease for ``ttl_s`` seconds, ``renew``s it well before it
 expires, and ``release``s it when it stops. An owner that dies simply stops
@@ -33,8 +35,12 @@ class LeaseStore(CheckpointStore, Protocol):
         """Extend ``owner``'s live lease; ``False`` when it was lost (expired or taken over)."""
         ...
 
-    async def release(self, mapping_id: str, shard_id: str, owner: str) -> None:
-        """Give the lease up if ``owner`` holds it, so another engine can take it at once."""
+    async def release(self, mapping_id: str, shard_id: str, owner: str) -> bool:
+        """Give the lease up if ``owner`` holds it, so another engine can take it at once; ``False`` if not."""
+        ...
+
+    async def checkpoints(self, mapping_id: str) -> dict[str, str]:
+        """Shard id -> checkpointed sequence number, for every shard of the mapping."""
         ...
 
     async def owners(self, mapping_id: str) -> dict[str, str]:

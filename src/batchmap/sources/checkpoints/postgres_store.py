@@ -51,8 +51,11 @@ UPDATE {p}_leases SET expires_at = clock_timestamp() + make_interval(secs => %(t
 WHERE mapping_id = %(m)s AND shard_id = %(s)s AND owner = %(o)s AND expires_at > clock_timestamp()
 RETURNING owner
 """
-RELEASE = "DELETE FROM {p}_leases WHERE mapping_id = %(m)s AND shard_id = %(s)s AND owner = %(o)s"
+RELEASE = """
+DELETE FROM {p}_leases WHERE mapping_id = %(m)s AND shard_id = %(s)s AND owner = %(o)s RETURNING owner
+"""
 OWNERS = "SELECT shard_id, owner FROM {p}_leases WHERE mapping_id = %(m)s AND expires_at > clock_timestamp()"
+ALL = "SELECT shard_id, sequence_number FROM {p}_checkpoints WHERE mapping_id = %(m)s"
 GET = "SELECT sequence_number FROM {p}_checkpoints WHERE mapping_id = %(m)s AND shard_id = %(s)s"
 UPSERT = """
 INSERT INTO {p}_checkpoints (mapping_id, shard_id, sequence_number) VALUES (%(m)s, %(s)s, %(q)s)
@@ -162,9 +165,14 @@ class PostgresCheckpointStore:
         ttl = check_ttl(ttl_s) / 1000
         return bool(await self._fetch(RENEW, {**self._lease_params(mapping_id, shard_id, owner), "ttl": ttl}))
 
-    async def release(self, mapping_id: str, shard_id: str, owner: str) -> None:
-        """Delete the lease only if ``owner`` holds it."""
-        await self._fetch(RELEASE, self._lease_params(mapping_id, shard_id, owner))
+    async def release(self, mapping_id: str, shard_id: str, owner: str) -> bool:
+        """Delete the lease only if ``owner`` holds it; ``False`` if it did not."""
+        return bool(await self._fetch(RELEASE, self._lease_params(mapping_id, shard_id, owner)))
+
+    async def checkpoints(self, mapping_id: str) -> dict[str, str]:
+        """Shard -> checkpointed sequence number for the mapping."""
+        rows = await self._fetch(ALL, {"m": check_name("mapping_id", mapping_id)})
+        return {str(shard): str(sequence) for shard, sequence in rows}
 
     async def owners(self, mapping_id: str) -> dict[str, str]:
         """Shard -> owner for every live lease of the mapping."""

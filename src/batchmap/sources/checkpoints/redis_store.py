@@ -150,11 +150,17 @@ class RedisCheckpointStore:
         ))
         return bool(int(renewed))
 
-    async def release(self, mapping_id: str, shard_id: str, owner: str) -> None:
-        """Delete the lease only if ``owner`` holds it."""
-        await self._run(self._scripts["release"](
+    async def release(self, mapping_id: str, shard_id: str, owner: str) -> bool:
+        """Delete the lease only if ``owner`` holds it; ``False`` if it did not."""
+        released = await self._run(self._scripts["release"](
             keys=[self._lease(mapping_id, shard_id)], args=[check_name("owner", owner)]
         ))
+        return bool(int(released))
+
+    async def checkpoints(self, mapping_id: str) -> dict[str, str]:
+        """Shard -> checkpointed sequence number for the mapping."""
+        values = await self._run(self._client.hgetall(f"{self._base(mapping_id)}:checkpoints"))
+        return {_text(shard): _text(sequence) for shard, sequence in values.items()}
 
     async def owners(self, mapping_id: str) -> dict[str, str]:
         """Shard -> owner for every live lease of the mapping."""
