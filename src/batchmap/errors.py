@@ -9,7 +9,8 @@ its data as attributes, so callers can catch broadly or precisely::
     │   └── RecordError                one record is malformed (names the field)
     ├── HandlerError               the handler toolkit was misused
     │   ├── UnknownRecordTypeError     the router has no route for a record's type
-    │   └── BatchFailedError           every record failed and raise_on_full_failure was asked for
+    │   ├── BatchFailedError           every record failed and raise_on_full_failure was asked for
+    │   └── BatchAbortedError          a record handler stopped the batch: every record is reported
     ├── ConfigError                a setting is invalid (names parameter, value, allowed range)
     │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
     ├── SourceError                a source cannot be reached or used
@@ -83,6 +84,12 @@ class BatchFailedError(HandlerError):
         self.errors = errors
         super().__init__(f"all {len(errors)} records of the batch failed; first error: {errors[0]!r}"
                          if errors else "every record of the batch failed")
+
+
+class BatchAbortedError(HandlerError):
+    """Raised by a record handler to stop its batch: no record starts after it and every record
+    of the batch, finished or not, is reported, so Lambda delivers them all again (for example
+    when a database transaction covering the batch was rolled back)."""
 
 
 class ConfigError(BatchmapError, ValueError):
