@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
+from nats_outage import OutageProxy
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
@@ -205,3 +206,36 @@ def test_a_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "nats", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'batchmap\[nats\]'"):
         asyncio.run(open_source(f"{URL}?stream=s"))
+
+
+def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
+    """nats-py reconnects by itself; receives and acks during the outage wait or come back empty."""
+
+    async def scenario() -> None:
+        proxy = OutageProxy(4222)
+        await proxy.up()
+        source = await open_source(f"nats://127.0.0.1:{proxy.port}?stream={stream}&ack_wait=3", SourceOptions())
+        await source.send([str(i) for i in range(40)])
+        first = await source.receive(10, 2)
+        assert await source.delete(first[:5]) == 5
+        done = {d.record["body"] for d in first[:5]}
+
+        await proxy.down()
+        settle = asyncio.create_task(source.delete(first[5:6]))
+        assert await source.receive(10, 0.5) == []
+        await asyncio.sleep(0.5)
+        assert not settle.done()  # waiting for the server, not failing
+        await proxy.up()
+        assert await asyncio.wait_for(settle, 30) == 1
+        done.add(first[5].record["body"])
+        for _ in range(40):
+            got = await source.receive(10, 1)
+            assert await source.delete(got) == len(got)
+            done |= {d.record["body"] for d in got}
+            if len(done) == 40:
+                break
+        assert done == {str(i) for i in range(40)}  # the 4 left in flight came back after ack_wait
+        await source.close()
+        await proxy.down()
+
+    run(scenario)
