@@ -1,0 +1,56 @@
+"""The in-Lambda toolkit: run a handler over a batch event, return the exact partial-batch response.
+
+Standard library only; imports nothing of batchmap but ``records`` and
+``errors``. Names load on first use, so a cold start pays only for what the
+function touches::
+
+    from batchmap.handler import batch_handler
+
+    @batch_handler(concurrency=10)
+    def handler(record):
+        save(record.json())
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from batchmap.handler.connection import ConnectionCache
+    from batchmap.handler.decorator import batch_handler
+    from batchmap.handler.emf import EmfMetrics
+    from batchmap.handler.memory import MemoryBudget
+    from batchmap.handler.options import BatchOptions
+    from batchmap.handler.processor import arun_batch, process_batch, run_batch
+    from batchmap.handler.result import BatchResult, RecordResult
+    from batchmap.handler.router import Router
+    from batchmap.handler.strategy import Analysis, Strategy
+    from batchmap.handler.transaction import process_batch_in_transaction, run_batch_in_transaction
+
+_HOME = {
+    "process_batch": "processor", "run_batch": "processor", "arun_batch": "processor",
+    "batch_handler": "decorator", "BatchOptions": "options", "BatchResult": "result",
+    "RecordResult": "result", "Router": "router", "Analysis": "strategy", "Strategy": "strategy",
+    "MemoryBudget": "memory", "EmfMetrics": "emf", "ConnectionCache": "connection",
+    "process_batch_in_transaction": "transaction", "run_batch_in_transaction": "transaction",
+}
+
+__all__ = [
+    "Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget", "RecordResult",
+    "Router", "Strategy", "arun_batch", "batch_handler", "process_batch", "process_batch_in_transaction",
+    "run_batch", "run_batch_in_transaction",
+]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'batchmap.handler' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"batchmap.handler.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,93 @@
+"""The memory budget: slow down above a soft threshold, stop cleanly near the hard limit.
+
+Lambda kills a function that exceeds its memory size, and a killed invocation
+fails its whole batch. The budget measures the process's resident memory
+(``/proc/self/statm``; the peak from ``getrusage`` where there is no ``/proc``)
+at most every ``check_interval_ms`` between records:
+
+* above ``soft`` (a fraction of the limit) the concurrency is halved and the
+  references batchmap still holds to finished records are dropped (the
+  tracebacks of failed records, already logged), then the garbage collector runs;
+* above ``hard`` no record is started any more: the rest are reported as
+  failures, so Lambda delivers them again, instead of the process being killed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from batchmap.errors import ConfigError
+from batchmap.records._value import Value, _set
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """Resident set size of this process, in bytes."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except OSError:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class MemoryBudget(Value):
+    """How much memory a batch may use, and what to do as it fills.
+
+    ``limit_mb`` defaults to the Lambda context's ``memory_limit_in_mb``; with
+    neither, the budget is off. ``soft`` and ``hard`` are fractions of the
+    limit; ``probe`` returns the bytes in use (``resident_bytes`` by default).
+    """
+
+    __slots__ = ("check_interval_ms", "hard", "limit_mb", "probe", "soft")
+
+    limit_mb: float | None
+    soft: float
+    hard: float
+    check_interval_ms: float
+    probe: Callable[[], int]
+
+    def __init__(self, limit_mb: float | None = None, *, soft: float = 0.75, hard: float = 0.9,
+                 check_interval_ms: float = 10.0, probe: Callable[[], int] | None = None) -> None:
+        if limit_mb is not None and not limit_mb > 0:
+            raise ConfigError("limit_mb", limit_mb, "a positive number of megabytes, or None for the context's")
+        if not 0 < soft < hard <= 1:
+            raise ConfigError("soft", (soft, hard), "0 < soft < hard <= 1 (fractions of the limit)")
+        if not check_interval_ms >= 0:
+            raise ConfigError("check_interval_ms", check_interval_ms, ">= 0 (0 checks before every record)")
+        _set(self, "limit_mb", limit_mb)
+        _set(self, "soft", soft)
+        _set(self, "hard", hard)
+        _set(self, "check_interval_ms", check_interval_ms)
+        _set(self, "probe", probe or resident_bytes)
+
+    def limit_bytes(self, context: object) -> int | None:
+        """The limit for this invocation: ``limit_mb``, else the context's memory size, else ``None``."""
+        limit = self.limit_mb
+        if limit is None:
+            size = getattr(context, "memory_limit_in_mb", None)
+            if size is None:
+                return None
+            try:
+                limit = float(size)
+            except (TypeError, ValueError):
+                return None
+        return int(limit * 1024 * 1024)
+
+
+def relieve(outcomes: list[object]) -> None:
+    """Drop what batchmap holds for finished records (tracebacks, already logged) and collect garbage."""
+    import gc
+
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            outcome.__traceback__ = None
+    gc.collect()
