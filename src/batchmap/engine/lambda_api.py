@@ -221,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
     app: LambdaApiServer
     protocol_version = "HTTP/1.1"
     server_version = "batchmap-lambda-api"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
 
     def do_POST(self) -> None:
         path, query = self._route()

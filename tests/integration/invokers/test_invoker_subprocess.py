@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from typing import Any
 
 import pytest
@@ -174,3 +175,36 @@ def test_a_function_that_cannot_load_fails_at_start(handler: str, error_type: st
         run(invoker.start())
     assert caught.value.error_type == error_type
     assert handler in str(caught.value)
+
+
+def test_ctrl_c_in_the_terminal_does_not_kill_a_worker() -> None:
+    async def go() -> list[Invocation]:
+        invoker = SubprocessInvoker(function("inv_basic:count"))
+        await invoker.start()
+        first = await invoker.invoke({}, "a")
+        os.kill(first.payload["pid"], signal.SIGINT)  # what Ctrl-C sends the whole process group
+        second = await invoker.invoke({}, "b")
+        await invoker.close()
+        return [first, second]
+
+    first, second = run(go())
+    assert second.status == "ok"
+    assert second.payload == {"calls": 2, "pid": first.payload["pid"]}
+
+
+def test_a_cancelled_invocation_kills_its_worker_and_the_next_one_starts_fresh() -> None:
+    async def go() -> tuple[int, Invocation]:
+        invoker = SubprocessInvoker(function("inv_basic:pid_after", timeout_s=30.0))
+        await invoker.start()
+        task = asyncio.ensure_future(invoker.invoke({"seconds": 30}, "cancelled"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        after = await invoker.invoke({"seconds": 0}, "after")
+        await invoker.close()
+        return invoker.workers_started, after
+
+    started, after = run(go())
+    assert after.status == "ok" and after.init_duration_ms is not None
+    assert started == 2

@@ -6,15 +6,35 @@
 * ``LambdaInvoker``: AWS Lambda itself, through boto3.
 
 ``make_invoker`` picks one from the handler string (see ``resolve_kind``).
+
+The names are imported on first use: a worker process imports
+``batchmap.engine.invokers.worker`` and must not pay for asyncio, http.client
+and the other invokers in its cold start.
 """
 
 from __future__ import annotations
 
-from batchmap.engine.invokers.factory import INVOKER_KINDS, InvokerKind, make_invoker, resolve_kind
-from batchmap.engine.invokers.http_invoker import HttpInvoker, invocations_url
-from batchmap.engine.invokers.in_process import InProcessInvoker
-from batchmap.engine.invokers.lambda_invoker import LambdaInvoker
-from batchmap.engine.invokers.subprocess_invoker import SubprocessInvoker
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchmap.engine.invokers.factory import INVOKER_KINDS, InvokerKind, make_invoker, resolve_kind
+    from batchmap.engine.invokers.http_invoker import HttpInvoker, invocations_url
+    from batchmap.engine.invokers.in_process import InProcessInvoker
+    from batchmap.engine.invokers.lambda_invoker import LambdaInvoker
+    from batchmap.engine.invokers.subprocess_invoker import SubprocessInvoker
+
+_HOMES = {
+    "INVOKER_KINDS": "factory",
+    "InvokerKind": "factory",
+    "make_invoker": "factory",
+    "resolve_kind": "factory",
+    "HttpInvoker": "http_invoker",
+    "invocations_url": "http_invoker",
+    "InProcessInvoker": "in_process",
+    "LambdaInvoker": "lambda_invoker",
+    "SubprocessInvoker": "subprocess_invoker",
+}
 
 __all__ = [
     "INVOKER_KINDS",
@@ -27,3 +47,16 @@ __all__ = [
     "make_invoker",
     "resolve_kind",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

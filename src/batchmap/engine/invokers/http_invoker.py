@@ -95,6 +95,8 @@ class HttpInvoker:
         for attempt in (1, 2):
             conn, reused = self._connection()
             try:
+                if conn.sock is None:
+                    _connect(conn)
                 conn.request("POST", self._path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
@@ -103,20 +105,24 @@ class HttpInvoker:
                 if reused and attempt == 1:
                     continue  # a kept-alive connection the server had closed: retry once on a new one
                 return _unreachable(exc, request_id, _ms(started))
-            except TimeoutError as exc:
-                connected = conn.sock is not None
-                conn.close()
-                if not connected:
-                    return _unreachable(exc, request_id, _ms(started))
-                return faults.timeout_invocation(request_id, self.function.timeout_s, _ms(started))
             except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                return _unreachable(exc, request_id, _ms(started))
+                return self._failed(conn, exc, request_id, started)
             self._release(conn, response)
             return read_response(response.status, response.headers, data, request_id, _ms(started))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _failed(
+        self, conn: http.client.HTTPConnection, exc: BaseException, request_id: str, started: float
+    ) -> Invocation:
+        """A request that broke: a timeout once connected, else the endpoint could not be reached."""
+        connected = conn.sock is not None
+        conn.close()
+        if isinstance(exc, TimeoutError) and connected:
+            return faults.timeout_invocation(request_id, self.function.timeout_s, _ms(started))
+        return _unreachable(exc, request_id, _ms(started))
+
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """A kept-alive connection from the pool, or a new (not yet connected) one."""
         with self._lock:
             if self._pool:
                 return self._pool.pop(), True
@@ -179,6 +185,12 @@ def api_error(status: int, headers: Any, data: bytes, request_id: str) -> dict[s
     if not message:
         message = body if isinstance(body, str) and body else f"HTTP status {status}"
     return faults.error_document(error_type, str(message), request_id)
+
+
+def _connect(conn: http.client.HTTPConnection) -> None:
+    conn.connect()
+    if conn.sock is not None:  # small requests must not wait for the server's delayed ACK (Nagle)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _unreachable(exc: BaseException, request_id: str, duration_ms: float) -> Invocation:

@@ -83,7 +83,12 @@ class SubprocessInvoker:
                 if spawned is None:
                     return _init_failure(init, request_id, (time.perf_counter() - started) * 1000.0)
                 worker, init_ms = spawned, init
-            reply = await worker.call(event, request_id, self.function.timeout_s)
+            try:
+                reply = await worker.call(event, request_id, self.function.timeout_s)
+            except asyncio.CancelledError:  # the caller gave up: this worker's state is unknown now
+                self._all.discard(worker)
+                worker.abandon()
+                raise
             await self._settle(worker)
             return self._to_invocation(reply, request_id, init_ms)
 

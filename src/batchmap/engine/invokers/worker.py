@@ -46,18 +46,27 @@ ALLOWANCE_MB = 64
 MB = 1024 * 1024
 
 
-def data_segment_bytes() -> int:
-    """This process's private writable memory (``VmData``), in bytes."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def data_segment_bytes() -> int | None:
+    """This process's private writable memory (``VmData``), in bytes; ``None`` where Linux's /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
-def limit_memory(memory_mb: int) -> int:
-    """Cap this process's data segment at its current size + ``memory_mb`` + the allowance; returns the cap."""
-    cap = data_segment_bytes() + (memory_mb + ALLOWANCE_MB) * MB
+def limit_memory(memory_mb: int) -> int | None:
+    """Cap the data segment at its current size + ``memory_mb`` + the allowance; returns the cap.
+
+    Only on Linux, where ``RLIMIT_DATA`` also covers ``mmap``; elsewhere nothing is limited (``None``).
+    """
+    base = data_segment_bytes()
+    if base is None or not sys.platform.startswith("linux"):
+        return None
+    cap = base + (memory_mb + ALLOWANCE_MB) * MB
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
@@ -84,7 +93,8 @@ def _send(out: IO[bytes], text: str) -> None:
 
 
 def _max_rss_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux: kilobytes
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // MB if sys.platform == "darwin" else peak // 1024  # bytes on macOS, kilobytes on Linux
 
 
 def _reply(result: CallResult) -> str:

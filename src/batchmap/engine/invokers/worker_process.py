@@ -144,6 +144,13 @@ class WorkerProcess:
             self.alive = False  # the worker exits after this reply (out of memory)
         return WorkerReply("error", error=reply["e"], duration_ms=reply["d"], max_memory_mb=memory)
 
+    def abandon(self) -> None:
+        """Kill the worker without waiting (asyncio reaps it when it exits)."""
+        self.alive = False
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+
     async def kill(self) -> None:
         """Stop the worker now (SIGKILL) and reap it."""
         self.alive = False
