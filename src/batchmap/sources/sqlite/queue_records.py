@@ -137,31 +137,36 @@ def sequence_number(seq: int) -> str:
 def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> list[Delivery]:
     """Turn received rows into Deliveries carrying SQS-shaped records, in queue order."""
     rows.sort(key=lambda row: row[0])
-    fixed = _FIXED_SIZE + len(_quote(arn))
+    fixed = _FIXED_SIZE + len(_quote(arn)) + _SENDER_SIZE
     out = []
     for seq, message_id, body, md5, attrs, group_id, dedup_id, sent_ms, count, first_ms in rows:
         handle = f"{seq}.{token}"
-        attributes = {"ApproximateReceiveCount": str(count), "SentTimestamp": str(sent_ms)}
+        count_text, sent_text, first_text = str(count), str(sent_ms), str(first_ms)
+        # Attribute values that are all digits need no JSON escaping: their size is len + 2 quotes.
+        size = fixed + len(count_text) + len(sent_text) + len(first_text)
         if fifo:
-            attributes["SequenceNumber"] = sequence_number(seq)
-            attributes["MessageGroupId"] = group_id or ""
+            sequence = sequence_number(seq)
+            group, dedup = group_id or "", dedup_id or ""
+            attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
+                          "SequenceNumber": sequence, "MessageGroupId": group, "SenderId": SENDER_ID,
+                          "MessageDeduplicationId": dedup, "ApproximateFirstReceiveTimestamp": first_text}
+            size += _FIFO_KEYS_SIZE + len(sequence) + len(_quote(group)) + len(_quote(dedup))
         elif group_id is not None:
-            attributes["MessageGroupId"] = group_id
-        attributes["SenderId"] = SENDER_ID
-        if fifo:
-            attributes["MessageDeduplicationId"] = dedup_id or ""
-        attributes["ApproximateFirstReceiveTimestamp"] = str(first_ms)
+            attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
+                          "MessageGroupId": group_id, "SenderId": SENDER_ID,
+                          "ApproximateFirstReceiveTimestamp": first_text}
+            size += _GROUP_KEY_SIZE + len(_quote(group_id))
+        else:
+            attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
+                          "SenderId": SENDER_ID, "ApproximateFirstReceiveTimestamp": first_text}
         record = {
             "messageId": message_id, "receiptHandle": handle, "body": body, "attributes": attributes,
             "messageAttributes": json.loads(attrs) if attrs else {}, "md5OfBody": md5,
             "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
         }
-        size = (fixed + len(message_id) + len(handle) + len(_quote(body)) + _string_dict_size(attributes)
-                + (len(attrs) if attrs else 2) + len(md5))
-        out.append(Delivery(
-            record=record, id=message_id, key=group_id if fifo else None, shard="",
-            size=size, arrival_ms=sent_ms, receive_count=count, handle=handle,
-        ))
+        size += len(message_id) + len(handle) + len(_quote(body)) + (len(attrs) if attrs else 2) + len(md5)
+        # Positional arguments: several times faster than keywords for a frozen slotted dataclass.
+        out.append(Delivery(record, message_id, group_id if fifo else None, "", size, sent_ms, count, handle))
     return out
 
 
@@ -172,15 +177,14 @@ def record_size(record: dict[str, Any]) -> int:
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _FIXED_SIZE = len(
-    '{"messageId":"","receiptHandle":"","body":,"attributes":,"messageAttributes":,"md5OfBody":"",'
-    '"eventSource":"aws:sqs","eventSourceARN":,"awsRegion":"local"}'
+    '{"messageId":"","receiptHandle":"","body":,"attributes":{"ApproximateReceiveCount":"",'
+    '"SentTimestamp":"","SenderId":,"ApproximateFirstReceiveTimestamp":""},"messageAttributes":,'
+    '"md5OfBody":"","eventSource":"aws:sqs","eventSourceARN":,"awsRegion":"local"}'
 )
-"""Bytes of an SQS record without its variable parts; sizes are summed, not serialised, for speed."""
-
-
-def _string_dict_size(values: dict[str, str]) -> int:
-    # {"k":"v","k2":"v2"}: braces, commas, and per item two key quotes and a colon.
-    return 1 + sum(len(key) + 3 + len(_quote(value)) for key, value in values.items()) + len(values)
+"""Bytes of a standard-queue record without its variable parts; sizes are summed, not serialised."""
+_SENDER_SIZE = len(_quote(SENDER_ID))
+_FIFO_KEYS_SIZE = len(',"SequenceNumber":"","MessageGroupId":,"MessageDeduplicationId":')
+_GROUP_KEY_SIZE = len(',"MessageGroupId":')
 
 
 def parse_handle(handle: str) -> tuple[int, str]:

@@ -56,6 +56,6 @@ def deliveries(rows: list[StoredRecord], shard_id: str, arn: str) -> list[Delive
             "awsRegion": REGION, "eventSourceARN": arn,
         }
         size = fixed + len(_quote(partition_key)) + 2 * len(sequence) + len(encoded) + len(repr(arrival_s))
-        out.append(Delivery(record=record, id=sequence, key=partition_key, shard=shard_id, size=size,
-                            arrival_ms=arrival_ms, handle=sequence))
+        # Positional arguments: several times faster than keywords for a frozen slotted dataclass.
+        out.append(Delivery(record, sequence, partition_key, shard_id, size, arrival_ms, 1, sequence))
     return out

@@ -62,6 +62,20 @@ def test_records_are_exactly_sqs_shaped(db_file: str, clock: FakeClock) -> None:
     asyncio.run(scenario())
 
 
+def test_a_message_group_on_a_standard_queue_is_shown_but_not_ordered(db_file: str, clock: FakeClock) -> None:
+    queue = open_queue(db_file, clock)
+
+    async def scenario() -> None:
+        await queue.send(['tenant "a"'], message_group_id='tenant-"a"')
+        [delivery] = await queue.receive(1, 0)
+        assert delivery.record["attributes"]["MessageGroupId"] == 'tenant-"a"'
+        assert delivery.key is None
+        assert delivery.size == record_size(delivery.record)
+        await queue.close()
+
+    asyncio.run(scenario())
+
+
 def test_message_attributes_reach_the_record(db_file: str, clock: FakeClock) -> None:
     queue = open_queue(db_file, clock)
 
