@@ -1,4 +1,4 @@
-"""``batchmap tune``: measure a handler, model cost and latency, recommend batch size, window, concurrency, memory.
+"""``batchmap tune``: measure a handler, model cost and latency, recommend batching, concurrency and memory.
 
     batchmap tune --function app:handler --sample-event event.json --rate 50 --latency-p99 2 --out tune-report
 
@@ -27,10 +27,14 @@ SOURCES = ("sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka")
 def add_parser(subparsers: Any) -> None:
     """Register ``tune`` and its flags."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "tune", help="recommend BatchSize, window, concurrency and memory from a measured handler",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "tune",
+        help="recommend BatchSize, window, concurrency and memory from a measured handler",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("template", nargs="?", help="a SAM template (with --function-name) instead of --function")
+    parser.add_argument(
+        "template", nargs="?", help="a SAM template (with --function-name) instead of --function"
+    )
     _function_flags(parser.add_argument_group("function"))
     _traffic_flags(parser.add_argument_group("traffic and source"))
     _grid_flags(parser.add_argument_group("settings to try (lists: 10,100 or 10 100)"))
@@ -50,38 +54,70 @@ def _function_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--sample-event", help="JSON file: an event, a list of records, or one record")
     g.add_argument("--t0-ms", type=float, help="skip measuring: fixed time per invocation (ms)")
     g.add_argument("--t1-ms", type=float, help="skip measuring: time per record (ms)")
-    g.add_argument("--cpu-share", type=float, help="share of t0/t1 that is CPU (0-1) when stated with --t0-ms")
-    g.add_argument("--measured-memory-size", type=int, default=1769,
-                   help="MB the measured times stand for (default 1769 = one vCPU; with --t0-ms: the first "
-                        "--memory-size)")
-    g.add_argument("--measure-batch-sizes", nargs="+", default=["1,2,5,10,20,50,100"],
-                   help="batch sizes to time (default: %(default)s)")
-    g.add_argument("--measure-concurrency", nargs="+", default=["1"],
-                   help="in-batch concurrencies to time for the speed-up S(c) (e.g. 1,2,4,8)")
-    g.add_argument("--record-concurrency", type=int, default=1,
-                   help="records the handler processes at once inside a batch (c; default 1)")
+    g.add_argument(
+        "--cpu-share", type=float, help="share of t0/t1 that is CPU (0-1) when stated with --t0-ms"
+    )
+    g.add_argument(
+        "--measured-memory-size",
+        type=int,
+        default=1769,
+        help="MB the measured times stand for (default 1769 = one vCPU; with --t0-ms: the first "
+        "--memory-size)",
+    )
+    g.add_argument(
+        "--measure-batch-sizes",
+        nargs="+",
+        default=["1,2,5,10,20,50,100"],
+        help="batch sizes to time (default: %(default)s)",
+    )
+    g.add_argument(
+        "--measure-concurrency",
+        nargs="+",
+        default=["1"],
+        help="in-batch concurrencies to time for the speed-up S(c) (e.g. 1,2,4,8)",
+    )
+    g.add_argument(
+        "--record-concurrency",
+        type=int,
+        default=1,
+        help="records the handler processes at once inside a batch (c; default 1)",
+    )
     g.add_argument("--repeats", type=int, default=5, help="timed calls per batch size (default 5)")
     g.add_argument("--warmup", type=int, default=2, help="untimed calls per batch size first (default 2)")
     g.add_argument("--cold-starts", type=int, default=3, help="fresh interpreters to time INIT (default 3)")
-    g.add_argument("--cold-start-rate", type=float, default=0.005,
-                   help="share of invocations that start cold (default 0.005)")
+    g.add_argument(
+        "--cold-start-rate",
+        type=float,
+        default=0.005,
+        help="share of invocations that start cold (default 0.005)",
+    )
     g.add_argument("--init-duration-ms", type=float, default=0.0, help="INIT time with --t0-ms (default 0)")
 
 
 def _traffic_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--rate", type=float, required=True, help="mean arrival rate, records per second")
     g.add_argument("--source", choices=SOURCES, default="sqs", help="event source (default: %(default)s)")
-    g.add_argument("--record-size", type=int, help="payload bytes per record (default: from the sample, else 1024)")
+    g.add_argument(
+        "--record-size", type=int, help="payload bytes per record (default: from the sample, else 1024)"
+    )
     g.add_argument("--shards", type=int, help="Kinesis/DynamoDB shards (default: what the rate needs)")
     g.add_argument("--lanes", type=int, default=1, help="Kafka: concurrent pollers (default 1)")
-    g.add_argument("--sqs-pollers", type=int, default=5, help="SQS pollers at low traffic (AWS: 5, down to 2)")
-    g.add_argument("--poll-interval", type=float, help="seconds between polls of an idle shard (Kinesis 1, DDB 0.25)")
+    g.add_argument(
+        "--sqs-pollers", type=int, default=5, help="SQS pollers at low traffic (AWS: 5, down to 2)"
+    )
+    g.add_argument(
+        "--poll-interval", type=float, help="seconds between polls of an idle shard (Kinesis 1, DDB 0.25)"
+    )
     g.add_argument("--producer-batch", type=int, default=1, help="messages per SendMessageBatch (1-10)")
     g.add_argument("--efo-consumers", type=int, default=0, help="Kinesis enhanced fan-out consumers")
     g.add_argument("--timeout", type=float, help="the function's Timeout in seconds (default: recommended)")
     g.add_argument("--visibility-timeout", type=float, help="the SQS queue's VisibilityTimeout, to check it")
-    g.add_argument("--platform", choices=("aws", "batchmap"), default="aws",
-                   help="aws: whole-second windows only; batchmap: the engine also takes fractions")
+    g.add_argument(
+        "--platform",
+        choices=("aws", "batchmap"),
+        default="aws",
+        help="aws: whole-second windows only; batchmap: the engine also takes fractions",
+    )
 
 
 def _grid_flags(g: argparse._ArgumentGroup) -> None:
@@ -96,16 +132,24 @@ def _grid_flags(g: argparse._ArgumentGroup) -> None:
 def _goal_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--latency-p99", type=float, help="target p99 latency, seconds (arrival to batch success)")
     g.add_argument("--latency-mean", type=float, help="target mean latency, seconds")
-    g.add_argument("--goal", choices=("cost", "balanced", "pareto"), default="cost",
-                   help="cost: cheapest meeting the target; balanced: Power Tuning's score; pareto: show the front")
+    g.add_argument(
+        "--goal",
+        choices=("cost", "balanced", "pareto"),
+        default="cost",
+        help="cost: cheapest meeting the target; balanced: Power Tuning's score; pareto: show the front",
+    )
     g.add_argument("--balanced-weight", type=float, default=0.5, help="weight of cost in the balanced score")
     g.add_argument("--lambda-only", action="store_true", help="leave the source's own cost out")
     g.add_argument("--downstream-limit", type=int, help="cap on lanes x record concurrency (calls at once)")
 
 
 def _simulation_flags(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
-                   help="confirm the best candidates in the simulator (default: on)")
+    g.add_argument(
+        "--simulate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="confirm the best candidates in the simulator (default: on)",
+    )
     g.add_argument("--arrivals", choices=("poisson", "bursty", "daily", "trace"), default="poisson")
     g.add_argument("--trace", help="file of arrival timestamps, one per line (with --arrivals trace)")
     g.add_argument("--trace-unit", choices=("s", "ms"), default="s")
@@ -130,16 +174,31 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
 
     function = _function(args)
     samples = _samples(args, function is not None)
-    measurement = _measure(args, function, samples, stream) if function is not None and args.t0_ms is None else None
+    measurement = (
+        _measure(args, function, samples, stream) if function is not None and args.t0_ms is None else None
+    )
     profile = _profile(args, measurement)
     workload = _workload(args, samples)
-    objective = Objective(latency_p99_s=args.latency_p99, latency_mean_s=args.latency_mean, goal=args.goal,
-                          balanced_weight=args.balanced_weight, include_source_cost=not args.lambda_only,
-                          downstream_limit=args.downstream_limit)
+    objective = Objective(
+        latency_p99_s=args.latency_p99,
+        latency_mean_s=args.latency_mean,
+        goal=args.goal,
+        balanced_weight=args.balanced_weight,
+        include_source_cost=not args.lambda_only,
+        downstream_limit=args.downstream_limit,
+    )
     prices = load_prices(args.prices)
     arrivals = _arrivals(args) if args.simulate else None
-    rec = recommend(profile, workload, _grid(args), objective, prices, arrivals=arrivals,
-                    confirm_top=args.confirm_top, seed=args.seed)
+    rec = recommend(
+        profile,
+        workload,
+        _grid(args),
+        objective,
+        prices,
+        arrivals=arrivals,
+        confirm_top=args.confirm_top,
+        seed=args.seed,
+    )
     files = write_report(rec, args.out, measurement)
     if args.json:
         stream.write(json.dumps(summarise(rec), indent=2) + "\n")
@@ -162,7 +221,9 @@ def _function(args: argparse.Namespace) -> tuple[str, str | None] | None:
     if args.function:
         return args.function, args.code_path
     if args.t0_ms is None or args.t1_ms is None:
-        raise ConfigError("--function", None, "a handler to measure (module:callable), or both --t0-ms and --t1-ms")
+        raise ConfigError(
+            "--function", None, "a handler to measure (module:callable), or both --t0-ms and --t1-ms"
+        )
     return None
 
 
@@ -176,19 +237,25 @@ def _samples(args: argparse.Namespace, needed: bool) -> Any:
     return None
 
 
-def _measure(args: argparse.Namespace, function: tuple[str, str | None], samples: Any, stream: IO[str]) -> Any:
+def _measure(
+    args: argparse.Namespace, function: tuple[str, str | None], samples: Any, stream: IO[str]
+) -> Any:
     from batchmap.tuning.measure import MeasurePlan, measure
 
     plan = MeasurePlan(
         batch_sizes=parse_list(args.measure_batch_sizes, int, "--measure-batch-sizes") or (),
         concurrencies=parse_list(args.measure_concurrency, int, "--measure-concurrency") or (1,),
-        repeats=args.repeats, warmup=args.warmup, cold_starts=args.cold_starts,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        cold_starts=args.cold_starts,
     )
     handler, code_path = function
     stream.write(f"measuring {handler} on batches of {', '.join(map(str, plan.batch_sizes))} ...\n")
     stream.flush()
     m = measure(handler, samples, plan, code_path=code_path, memory_mb=args.measured_memory_size)
-    stream.write(f"fit: D(n) = {m.t0_s * 1000:.4g} ms + {m.t1_s * 1000:.4g} ms x n (R² {m.duration.r_squared:.4f})\n\n")
+    stream.write(
+        f"fit: D(n) = {m.t0_s * 1000:.4g} ms + {m.t1_s * 1000:.4g} ms x n (R² {m.duration.r_squared:.4f})\n\n"
+    )
     return m
 
 
@@ -196,19 +263,29 @@ def _profile(args: argparse.Namespace, measurement: Any) -> Any:
     from batchmap.tuning import HandlerProfile
 
     if measurement is not None:
-        return measurement.profile(concurrency=args.record_concurrency,
-                                   reference_memory_mb=args.measured_memory_size,
-                                   cold_start_rate=args.cold_start_rate)
+        return measurement.profile(
+            concurrency=args.record_concurrency,
+            reference_memory_mb=args.measured_memory_size,
+            cold_start_rate=args.cold_start_rate,
+        )
     if args.t0_ms is None or args.t1_ms is None:
-        raise ConfigError("--t1-ms" if args.t0_ms is not None else "--t0-ms", None,
-                          "both --t0-ms and --t1-ms when not measuring")
+        raise ConfigError(
+            "--t1-ms" if args.t0_ms is not None else "--t0-ms",
+            None,
+            "both --t0-ms and --t1-ms when not measuring",
+        )
     memories = parse_list(args.memory_size, int, "--memory-size")
     share = args.cpu_share if args.cpu_share is not None else 0.0
-    return HandlerProfile(t0_s=args.t0_ms / 1000, t1_s=args.t1_ms / 1000,
-                          reference_memory_mb=memories[0] if memories else args.measured_memory_size,
-                          cpu_share_t0=share, cpu_share_t1=share, concurrency=args.record_concurrency,
-                          init_s=args.init_duration_ms / 1000,
-                          cold_start_rate=args.cold_start_rate if args.init_duration_ms else 0.0)
+    return HandlerProfile(
+        t0_s=args.t0_ms / 1000,
+        t1_s=args.t1_ms / 1000,
+        reference_memory_mb=memories[0] if memories else args.measured_memory_size,
+        cpu_share_t0=share,
+        cpu_share_t1=share,
+        concurrency=args.record_concurrency,
+        init_s=args.init_duration_ms / 1000,
+        cold_start_rate=args.cold_start_rate if args.init_duration_ms else 0.0,
+    )
 
 
 def _workload(args: argparse.Namespace, samples: Any) -> Any:
@@ -216,11 +293,21 @@ def _workload(args: argparse.Namespace, samples: Any) -> Any:
 
     size = args.record_size or (samples.record_bytes if samples is not None else 1024)
     envelope = samples.envelope_bytes if samples is not None and args.record_size is None else None
-    return Workload(rate=args.rate, source=args.source, record_bytes=size, envelope_bytes=envelope,
-                    shards=args.shards, lanes=args.lanes, sqs_pollers=args.sqs_pollers,
-                    poll_interval_s=args.poll_interval, producer_batch=args.producer_batch,
-                    efo_consumers=args.efo_consumers, function_timeout_s=args.timeout,
-                    visibility_timeout_s=args.visibility_timeout, platform=args.platform)
+    return Workload(
+        rate=args.rate,
+        source=args.source,
+        record_bytes=size,
+        envelope_bytes=envelope,
+        shards=args.shards,
+        lanes=args.lanes,
+        sqs_pollers=args.sqs_pollers,
+        poll_interval_s=args.poll_interval,
+        producer_batch=args.producer_batch,
+        efo_consumers=args.efo_consumers,
+        function_timeout_s=args.timeout,
+        visibility_timeout_s=args.visibility_timeout,
+        platform=args.platform,
+    )
 
 
 def _grid(args: argparse.Namespace) -> Any:
@@ -228,11 +315,14 @@ def _grid(args: argparse.Namespace) -> Any:
 
     given: dict[str, Any] = {
         "batch_sizes": parse_list(args.batch_size, int, "--batch-size"),
-        "windows_s": parse_list(args.maximum_batching_window_in_seconds, float,
-                                "--maximum-batching-window-in-seconds"),
+        "windows_s": parse_list(
+            args.maximum_batching_window_in_seconds, float, "--maximum-batching-window-in-seconds"
+        ),
         "memory_sizes": parse_list(args.memory_size, int, "--memory-size"),
         "architectures": parse_list(args.architectures, _architecture, "--architectures"),
-        "maximum_concurrency": parse_list(args.maximum_concurrency, parse_concurrency, "--maximum-concurrency"),
+        "maximum_concurrency": parse_list(
+            args.maximum_concurrency, parse_concurrency, "--maximum-concurrency"
+        ),
         "parallelization_factors": parse_list(args.parallelization_factor, int, "--parallelization-factor"),
     }
     return Grid(**{k: v for k, v in given.items() if v is not None})
@@ -242,9 +332,17 @@ def _arrivals(args: argparse.Namespace) -> Any:
     from batchmap.tuning import ArrivalSpec
 
     horizon = args.horizon or (args.daily_period if args.arrivals == "daily" else 600.0)
-    return ArrivalSpec(kind=args.arrivals, rate=args.rate, horizon_s=horizon, burst_factor=args.burst_factor,
-                       burst_s=args.burst_seconds, amplitude=args.daily_amplitude, period_s=args.daily_period,
-                       trace_path=args.trace, trace_unit=args.trace_unit)
+    return ArrivalSpec(
+        kind=args.arrivals,
+        rate=args.rate,
+        horizon_s=horizon,
+        burst_factor=args.burst_factor,
+        burst_s=args.burst_seconds,
+        amplitude=args.daily_amplitude,
+        period_s=args.daily_period,
+        trace_path=args.trace,
+        trace_unit=args.trace_unit,
+    )
 
 
 def _architecture(item: str) -> str:
@@ -266,7 +364,9 @@ def parse_list(values: Sequence[str] | None, convert: Callable[[str], T], flag: 
             try:
                 out.append(convert(item))
             except ValueError:
-                raise ConfigError(flag, item, f"a comma- or space-separated list ({_kind(convert)})") from None
+                raise ConfigError(
+                    flag, item, f"a comma- or space-separated list ({_kind(convert)})"
+                ) from None
     if not out:
         raise ConfigError(flag, list(values), "at least one value")
     return tuple(out)
@@ -278,6 +378,9 @@ def parse_concurrency(item: str) -> int | None:
 
 
 def _kind(convert: Callable[[str], Any]) -> str:
-    return {"int": "integers", "float": "numbers", "_architecture": "x86_64 or arm64",
-            "parse_concurrency": "integers or none"}.get(getattr(convert, "__name__", ""), "values")
-
+    return {
+        "int": "integers",
+        "float": "numbers",
+        "_architecture": "x86_64 or arm64",
+        "parse_concurrency": "integers or none",
+    }.get(getattr(convert, "__name__", ""), "values")

@@ -52,7 +52,9 @@ class ArrivalSpec:
                 raise ConfigError("trace_path", self.trace_path, "a file of timestamps for trace arrivals")
             return
         _check(math.isfinite(self.rate) and self.rate > 0, "rate", self.rate, "records per second > 0")
-        _check(math.isfinite(self.horizon_s) and self.horizon_s > 0, "horizon_s", self.horizon_s, "seconds > 0")
+        _check(
+            math.isfinite(self.horizon_s) and self.horizon_s > 0, "horizon_s", self.horizon_s, "seconds > 0"
+        )
         _check(self.burst_factor > 1, "burst_factor", self.burst_factor, "a peak-to-mean ratio > 1")
         _check(self.burst_s > 0, "burst_s", self.burst_s, "seconds > 0")
         _check(0 <= self.amplitude <= 1, "amplitude", self.amplitude, "a fraction between 0 and 1")
@@ -81,11 +83,12 @@ def poisson(rate: float, horizon_s: float, rng: np.random.Generator) -> NDArray[
     return times
 
 
-def bursty(rate: float, horizon_s: float, rng: np.random.Generator, *, burst_factor: float,
-           burst_s: float) -> NDArray[np.float64]:
+def bursty(
+    rate: float, horizon_s: float, rng: np.random.Generator, *, burst_factor: float, burst_s: float
+) -> NDArray[np.float64]:
     """On/off MMPP: exponential bursts at ``burst_factor·rate``, exponential silences between them."""
     xp = require("numpy")
-    off_s = burst_s * (burst_factor - 1.0)       # keeps the long-run mean at ``rate``
+    off_s = burst_s * (burst_factor - 1.0)  # keeps the long-run mean at ``rate``
     cycles = int(horizon_s / (burst_s + off_s) * 2) + 16
     starts: list[float] = []
     ends: list[float] = []
@@ -106,14 +109,16 @@ def bursty(rate: float, horizon_s: float, rng: np.random.Generator, *, burst_fac
     return times
 
 
-def daily(rate: float, horizon_s: float, rng: np.random.Generator, *, amplitude: float,
-          period_s: float) -> NDArray[np.float64]:
+def daily(
+    rate: float, horizon_s: float, rng: np.random.Generator, *, amplitude: float, period_s: float
+) -> NDArray[np.float64]:
     """A rate that follows the day: Poisson at the peak rate, thinned by λ(t)/λ_peak."""
     xp = require("numpy")
     peak = rate * (1.0 + amplitude)
     times = poisson(peak, horizon_s, rng)
     keep = rng.uniform(0.0, 1.0, size=times.size) * peak < rate * (
-        1.0 - amplitude * xp.cos(2.0 * xp.pi * times / period_s))
+        1.0 - amplitude * xp.cos(2.0 * xp.pi * times / period_s)
+    )
     kept: NDArray[np.float64] = times[keep]
     return kept
 

@@ -31,8 +31,8 @@ class Candidate:
     maximum_batching_window_in_seconds: float = 0.0
     memory_size: int = 512
     architecture: Architecture = "x86_64"
-    maximum_concurrency: int | None = None     # SQS ScalingConfig.MaximumConcurrency
-    parallelization_factor: int = 1            # Kinesis / DynamoDB Streams
+    maximum_concurrency: int | None = None  # SQS ScalingConfig.MaximumConcurrency
+    parallelization_factor: int = 1  # Kinesis / DynamoDB Streams
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:

@@ -15,7 +15,7 @@ from batchmap.tuning.workload import Workload
 
 PER_MILLION = 1_000_000
 SECONDS_PER_MONTH = 30 * 24 * 3600
-RECEIVE_MAX_MESSAGES = 10          # ReceiveMessage and DeleteMessageBatch carry at most 10
+RECEIVE_MAX_MESSAGES = 10  # ReceiveMessage and DeleteMessageBatch carry at most 10
 LONG_POLL_S = 20.0
 GIB = 1024**3
 
@@ -26,7 +26,7 @@ class Cost:
 
     lambda_usd: float
     source_usd: float
-    lambda_floor_usd: float   # what Lambda would cost with infinitely large batches
+    lambda_floor_usd: float  # what Lambda would cost with infinitely large batches
 
     @property
     def total_usd(self) -> float:
@@ -38,8 +38,16 @@ def billed_seconds(duration_s: float) -> float:
     return math.ceil(round(duration_s * 1000.0, 6)) / 1000.0
 
 
-def lambda_cost(*, records: float, invocations: float, billed_s: float, memory_mb: int,
-                architecture: Architecture, prices: Prices, rate: float) -> float:
+def lambda_cost(
+    *,
+    records: float,
+    invocations: float,
+    billed_s: float,
+    memory_mb: int,
+    architecture: Architecture,
+    prices: Prices,
+    rate: float,
+) -> float:
     """Lambda's $ per million records for ``invocations`` that billed ``billed_s`` seconds in total.
 
     The duration price is the month's blended tier price for the GB-seconds
@@ -63,8 +71,9 @@ def sqs_batch_requests(n: float, record_bytes: int, chunk_bytes: int) -> float:
     return receives + calls
 
 
-def sqs_cost(*, records: float, batch_requests: float, lanes: int, workload: Workload,
-             prices: Prices) -> float:
+def sqs_cost(
+    *, records: float, batch_requests: float, lanes: int, workload: Workload, prices: Prices
+) -> float:
     """SQS $ per million records: producer sends, the pollers' receives and deletes, empty receives."""
     price = prices.sqs.fifo_request if workload.source == "sqs-fifo" else prices.sqs.standard_request
     size, send = workload.record_bytes, workload.producer_batch
@@ -99,12 +108,14 @@ def kinesis_cost(workload: Workload, prices: Prices) -> float:
     return PER_MILLION * per_record
 
 
-def source_cost(*, records: float, batch_requests: float, lanes: int, workload: Workload,
-                prices: Prices) -> float:
-    """The source's $ per million records (DynamoDB Streams reads and Kafka brokers bill nothing per record)."""
+def source_cost(
+    *, records: float, batch_requests: float, lanes: int, workload: Workload, prices: Prices
+) -> float:
+    """The source's $ per million records (DynamoDB Streams and Kafka bill nothing per record)."""
     if workload.is_sqs:
-        return sqs_cost(records=records, batch_requests=batch_requests, lanes=lanes,
-                        workload=workload, prices=prices)
+        return sqs_cost(
+            records=records, batch_requests=batch_requests, lanes=lanes, workload=workload, prices=prices
+        )
     if workload.source == "kinesis":
         return kinesis_cost(workload, prices)
     return 0.0

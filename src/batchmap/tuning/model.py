@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from batchmap.engine.batcher import MAX_PAYLOAD_BYTES
@@ -26,7 +26,7 @@ from batchmap.tuning.cost import (
     source_cost,
     sqs_batch_requests,
 )
-from batchmap.tuning.prices import Prices
+from batchmap.tuning.prices import Architecture, Prices
 from batchmap.tuning.profile import HandlerProfile
 from batchmap.tuning.workload import Workload
 
@@ -34,9 +34,10 @@ Regime = Literal["size", "window", "idle", "unstable", "impossible"]
 _Duration = Callable[[float], float]
 CapReason = Literal["batch_size", "payload", "timeout", "memory"]
 
-TIMEOUT_MARGIN = 0.8     # keep a batch within 80 % of the function timeout
-MEMORY_MARGIN = 0.9      # and its memory within 90 % of the function's
-P99_COLD_SHARE = 0.01    # cold starts reach the p99 once more than 1 % of invocations are cold
+TIMEOUT_MARGIN = 0.8  # keep a batch within 80 % of the function timeout
+DEFAULT_TIMEOUT_S = 3  # Lambda's default; a recommended timeout is never shorter
+MEMORY_MARGIN = 0.9  # and its memory within 90 % of the function's
+P99_COLD_SHARE = 0.01  # cold starts reach the p99 once more than 1 % of invocations are cold
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +87,53 @@ def predict(profile: HandlerProfile, workload: Workload, candidate: Candidate, p
         regime, mean, p99 = _latency(profile, workload, candidate, rate_p, cap, n_bar, duration)
     d_bar = duration(n_bar)
     return Prediction(
-        candidate=candidate, lanes=lanes, rate_per_lane=rate_p, batch_cap=cap, cap_reason=reason,
-        mean_batch=n_bar, duration_s=d_bar, full_duration_s=full, regime=regime, utilisation=utilisation,
-        mean_latency_s=mean, p99_latency_s=p99,
+        candidate=candidate,
+        lanes=lanes,
+        rate_per_lane=rate_p,
+        batch_cap=cap,
+        cap_reason=reason,
+        mean_batch=n_bar,
+        duration_s=d_bar,
+        full_duration_s=full,
+        regime=regime,
+        utilisation=utilisation,
+        mean_latency_s=mean,
+        p99_latency_s=p99,
         invocations_per_hour=3600.0 * workload.rate / n_bar,
         concurrency=workload.rate * (d_bar + profile.cold_start_rate * profile.init_s) / n_bar,
-        timeout_s=_timeout(workload, full), cost=_cost(profile, workload, candidate, prices, n_bar, lanes),
+        timeout_s=_timeout(workload, full),
+        cost=_cost(profile, workload, candidate, prices, n_bar, lanes),
     )
+
+
+def for_architecture(
+    prediction: Prediction,
+    architecture: Architecture,
+    profile: HandlerProfile,
+    workload: Workload,
+    prices: Prices,
+) -> Prediction:
+    """The same prediction on another architecture: only the price differs, batching is shared."""
+    candidate = replace(prediction.candidate, architecture=architecture)
+    cost = _cost(profile, workload, candidate, prices, prediction.mean_batch, prediction.lanes)
+    return replace(prediction, candidate=candidate, cost=cost)
 
 
 def batch_caps(profile: HandlerProfile, workload: Workload, candidate: Candidate) -> dict[CapReason, int]:
     """Every limit on records per batch: BatchSize, 6 MB payload, timeout and memory (reference §2.2)."""
-    caps: dict[CapReason, int] = {"batch_size": candidate.batch_size,
-                                  "payload": MAX_PAYLOAD_BYTES // workload.event_record_bytes}
+    caps: dict[CapReason, int] = {
+        "batch_size": candidate.batch_size,
+        "payload": MAX_PAYLOAD_BYTES // workload.event_record_bytes,
+    }
     t0, t1 = profile.times_at(candidate.memory_size)
     if workload.function_timeout_s is not None and t1 > 0:
         caps["timeout"] = max(0, math.floor((TIMEOUT_MARGIN * workload.function_timeout_s - t0) / t1))
     if profile.memory_base_mb is not None:
         room = MEMORY_MARGIN * candidate.memory_size - profile.memory_base_mb
         per = profile.memory_per_record_mb
-        caps["memory"] = max(0, math.floor(room / per) if per > 0 else (candidate.batch_size if room >= 0 else 0))
+        caps["memory"] = max(
+            0, math.floor(room / per) if per > 0 else (candidate.batch_size if room >= 0 else 0)
+        )
     return caps
 
 
@@ -116,8 +144,9 @@ def batch_cap(profile: HandlerProfile, workload: Workload, candidate: Candidate)
     return caps[reason], reason
 
 
-def lane_count(profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
-               cap: int) -> int:
+def lane_count(
+    profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices, cap: int
+) -> int:
     """k: concurrent batch collectors (reference §2.1).
 
     SQS keeps ``sqs_pollers`` at low traffic and scales up to what the rate
@@ -151,8 +180,11 @@ def mean_batch(rate_p: float, window_s: float, cap: int, duration: _Duration, wi
         busy = rate_p * duration(n)
         if window_start == "on_first_record":
             no_backlog = poisson.exp_neg(busy)
-            new = (poisson.expected_min(busy + y_mean, cap) - no_backlog * poisson.expected_min(y_mean, cap)
-                   + no_backlog * idle_batch)
+            new = (
+                poisson.expected_min(busy + y_mean, cap)
+                - no_backlog * poisson.expected_min(y_mean, cap)
+                + no_backlog * idle_batch
+            )
         else:
             m = busy + y_mean
             new = poisson.expected_min(m, cap) + poisson.exp_neg(m) * idle_batch
@@ -163,8 +195,15 @@ def mean_batch(rate_p: float, window_s: float, cap: int, duration: _Duration, wi
     return min(float(cap), max(1.0, n))
 
 
-def _latency(profile: HandlerProfile, workload: Workload, candidate: Candidate, rate_p: float, cap: int,
-             n_bar: float, duration: _Duration) -> tuple[Regime, float, float]:
+def _latency(
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    rate_p: float,
+    cap: int,
+    n_bar: float,
+    duration: _Duration,
+) -> tuple[Regime, float, float]:
     window = candidate.window_s
     d = duration(n_bar)
     m = rate_p * (d + window)
@@ -224,11 +263,17 @@ def _timeout(workload: Workload, full_duration_s: float) -> float:
     if workload.function_timeout_s is not None:
         return workload.function_timeout_s
     wanted = math.ceil(full_duration_s / TIMEOUT_MARGIN) if math.isfinite(full_duration_s) else math.inf
-    return float(min(max(1, wanted), workload.traits.max_function_timeout_s))
+    return float(min(max(DEFAULT_TIMEOUT_S, wanted), workload.traits.max_function_timeout_s))
 
 
-def _cost(profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
-          n_bar: float, lanes: int) -> Cost:
+def _cost(
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    prices: Prices,
+    n_bar: float,
+    lanes: int,
+) -> Cost:
     memory, arch = candidate.memory_size, candidate.architecture
     low = math.floor(n_bar)
     frac = n_bar - low
@@ -236,8 +281,15 @@ def _cost(profile: HandlerProfile, workload: Workload, candidate: Candidate, pri
     billed = (1 - frac) * billed_seconds(profile.duration(low, memory))
     billed += frac * billed_seconds(profile.duration(low + 1, memory)) if frac > 0 else 0.0
     billed += profile.cold_start_rate * billed_seconds(profile.init_s)
-    lam = lambda_cost(records=n_bar, invocations=1.0, billed_s=billed, memory_mb=memory, architecture=arch,
-                      prices=prices, rate=workload.rate)
+    lam = lambda_cost(
+        records=n_bar,
+        invocations=1.0,
+        billed_s=billed,
+        memory_mb=memory,
+        architecture=arch,
+        prices=prices,
+        rate=workload.rate,
+    )
     requests = sqs_batch_requests(n_bar, workload.record_bytes, prices.sqs.chunk_bytes)
     src = source_cost(records=n_bar, batch_requests=requests, lanes=lanes, workload=workload, prices=prices)
     floor = lambda_floor(t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch, prices=prices)

@@ -132,13 +132,19 @@ def _tier(row: object, field: str) -> DurationTier:
     bound = row.get("up_to_gb_s")
     if bound is not None and (not isinstance(bound, int | float) or bound <= 0):
         raise ConfigError(f"{field}.up_to_gb_s", bound, "a positive number of GB-seconds")
-    return DurationTier(gb_second=_number(row, "gb_second", field),
-                        up_to_gb_s=None if bound is None else float(bound))
+    return DurationTier(
+        gb_second=_number(row, "gb_second", field), up_to_gb_s=None if bound is None else float(bound)
+    )
 
 
 def _number(table: dict[str, Any], key: str, where: str, *, positive: bool = False) -> float:
     value = table.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (positive and value == 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or (positive and value == 0)
+    ):
         allowed = "a positive number" if positive else "a number >= 0"
         raise ConfigError(f"{where}.{key}", value, allowed)
     return float(value)

@@ -51,8 +51,12 @@ class HandlerProfile:
         _check(self.t0_s >= 0 and math.isfinite(self.t0_s), "t0", self.t0_s, "seconds >= 0")
         _check(self.t1_s >= 0 and math.isfinite(self.t1_s), "t1", self.t1_s, "seconds >= 0")
         _check(self.t0_s + self.t1_s > 0, "t0 + t1", self.t0_s + self.t1_s, "a positive duration")
-        _check(MIN_MEMORY_MB <= self.reference_memory_mb <= MAX_MEMORY_MB, "reference_memory_mb",
-               self.reference_memory_mb, f"{MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB")
+        _check(
+            MIN_MEMORY_MB <= self.reference_memory_mb <= MAX_MEMORY_MB,
+            "reference_memory_mb",
+            self.reference_memory_mb,
+            f"{MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB",
+        )
         for name in ("cpu_share_t0", "cpu_share_t1", "cold_start_rate"):
             value = getattr(self, name)
             _check(0.0 <= value <= 1.0, name, value, "a fraction between 0 and 1")

@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING
 
 from batchmap.engine.batcher import Batch, Batcher, BatchPolicy, CloseReason
 from batchmap.errors import ConfigError
+from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 from batchmap.tuning.candidate import Candidate
-from batchmap.tuning.cost import Cost, billed_seconds, lambda_cost, lambda_floor, source_cost, sqs_batch_requests
+from batchmap.tuning.cost import (
+    Cost,
+    billed_seconds,
+    lambda_cost,
+    lambda_floor,
+    source_cost,
+    sqs_batch_requests,
+)
 from batchmap.tuning.extras import require
 from batchmap.tuning.model import batch_caps, lane_count
 from batchmap.tuning.prices import Prices
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 WARMUP_SHARE = 0.05
+"""Share of the horizon left out at each end: the lanes start empty, and the last batches close early."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +85,18 @@ class SimulationResult:
     runs: tuple[BatchRun, ...] = field(repr=False, compare=False, default=())
 
 
-def simulate(profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
-             arrivals: NDArray[np.float64], *, seed: int = 0, warmup_s: float | None = None,
-             on_batch: OnBatch | None = None, keep_runs: bool = False) -> SimulationResult:
+def simulate(
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    prices: Prices,
+    arrivals: NDArray[np.float64],
+    *,
+    seed: int = 0,
+    warmup_s: float | None = None,
+    on_batch: OnBatch | None = None,
+    keep_runs: bool = False,
+) -> SimulationResult:
     """Run ``arrivals`` (sorted seconds) through ``candidate`` and measure what happens."""
     xp = require("numpy")
     if arrivals.size < 2:
@@ -87,12 +105,17 @@ def simulate(profile: HandlerProfile, workload: Workload, candidate: Candidate, 
     caps = batch_caps(profile, workload, candidate)
     size_cap = min(value for name, value in caps.items() if name != "payload")
     if size_cap < 1 or caps["payload"] < 1:
-        raise ConfigError("batch_size", candidate.batch_size, f"room for at least one record (limits: {caps})")
+        raise ConfigError(
+            "batch_size", candidate.batch_size, f"room for at least one record (limits: {caps})"
+        )
     lanes = lane_count(profile, workload, candidate, prices, min(caps.values()))
     shares = rng.integers(0, lanes, size=arrivals.size) if lanes > 1 else xp.zeros(arrivals.size, dtype=int)
     lane_times = [arrivals[shares == lane] for lane in range(lanes)]
-    current = [BatchPolicy(batch_size=size_cap, window_s=candidate.window_s,
-                           window_start=workload.traits.window_start)]
+    current = [
+        BatchPolicy(
+            batch_size=size_cap, window_s=candidate.window_s, window_start=workload.traits.window_start
+        )
+    ]
     service = _service(profile, candidate.memory_size, rng)
     runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
     lane_runs = [
@@ -110,10 +133,12 @@ def simulate(profile: HandlerProfile, workload: Workload, candidate: Candidate, 
             if update is not None:
                 current[0] = update
         _push(heap, lane, lane_runs[lane])
-    start = float(arrivals[0]) + (WARMUP_SHARE * float(arrivals[-1] - arrivals[0]) if warmup_s is None
-                                  else warmup_s)
-    return _summarise(runs_by_lane, lane_times, start, float(arrivals[-1]), profile, workload, candidate,
-                      prices, keep_runs)
+    first, last = float(arrivals[0]), float(arrivals[-1])
+    edge = WARMUP_SHARE * (last - first)
+    start = first + (edge if warmup_s is None else warmup_s)
+    return _summarise(
+        runs_by_lane, lane_times, start, last - edge, profile, workload, candidate, prices, keep_runs
+    )
 
 
 def _push(heap: list[tuple[float, int, BatchRun]], lane: int, gen: Iterator[BatchRun]) -> None:
@@ -139,8 +164,13 @@ def _service(profile: HandlerProfile, memory_mb: int, rng: np.random.Generator) 
     return duration
 
 
-def _lane(lane: int, times: list[float], policy_of: Callable[[], BatchPolicy],
-          service: Callable[[int], float], size: int) -> Iterator[BatchRun]:
+def _lane(
+    lane: int,
+    times: list[float],
+    policy_of: Callable[[], BatchPolicy],
+    service: Callable[[int], float],
+    size: int,
+) -> Iterator[BatchRun]:
     """One lane: collect with the ``Batcher``, invoke, wait D(n), become ready again."""
     i, free_at = 0, 0.0
     batcher: Batcher[int] = Batcher(policy_of(), free_at)
@@ -152,8 +182,18 @@ def _lane(lane: int, times: list[float], policy_of: Callable[[], BatchPolicy],
             started = max(now, free_at)
             free_at = started + service(len(batch))
             first, last = batch.items[0], batch.items[-1]
-            yield BatchRun(lane, len(batch), batch.reason, batch.opened_at, batch.closed_at, started, free_at,
-                           times[first], math.fsum(times[first:last + 1]) / len(batch), batcher.policy)
+            yield BatchRun(
+                lane,
+                len(batch),
+                batch.reason,
+                batch.opened_at,
+                batch.closed_at,
+                started,
+                free_at,
+                times[first],
+                math.fsum(times[first : last + 1]) / len(batch),
+                batcher.policy,
+            )
         policy = policy_of()
         if policy != batcher.policy:
             batcher = Batcher(policy, free_at)
@@ -161,8 +201,9 @@ def _lane(lane: int, times: list[float], policy_of: Callable[[], BatchPolicy],
             batcher.ready(free_at)
 
 
-def _collect(batcher: Batcher[int], times: list[float], i: int, free_at: float,
-             size: int) -> tuple[list[Batch[int]], float, int]:
+def _collect(
+    batcher: Batcher[int], times: list[float], i: int, free_at: float, size: int
+) -> tuple[list[Batch[int]], float, int]:
     """Feed records (available at max(arrival, free_at)) until a batch closes or they run out."""
     n = len(times)
     while True:
@@ -180,17 +221,26 @@ def _collect(batcher: Batcher[int], times: list[float], i: int, free_at: float,
             return closed, t, i
 
 
-def _summarise(runs_by_lane: list[list[BatchRun]], lane_times: list[NDArray[np.float64]], start: float,
-               end: float, profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices,
-               keep_runs: bool) -> SimulationResult:
+def _summarise(
+    runs_by_lane: list[list[BatchRun]],
+    lane_times: list[NDArray[np.float64]],
+    start: float,
+    end: float,
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    prices: Prices,
+    keep_runs: bool,
+) -> SimulationResult:
     xp = require("numpy")
     latencies = []
     for runs, times in zip(runs_by_lane, lane_times, strict=True):
         finished = xp.repeat([r.finished_at for r in runs], [r.size for r in runs])
         lat = finished - times[: finished.size]
-        latencies.append(lat[times[: finished.size] >= start])
+        arrived = times[: finished.size]
+        latencies.append(lat[(arrived >= start) & (arrived <= end)])
     lat_all = xp.concatenate(latencies) if latencies else xp.zeros(0)
-    measured = [r for runs in runs_by_lane for r in runs if r.closed_at >= start]
+    measured = [r for runs in runs_by_lane for r in runs if start <= r.closed_at <= end]
     if lat_all.size == 0 or not measured:
         raise ConfigError("horizon", end, "a horizon long enough for batches after the warm-up")
     records = sum(r.size for r in measured)
@@ -200,22 +250,64 @@ def _summarise(runs_by_lane: list[list[BatchRun]], lane_times: list[NDArray[np.f
         reasons[r.reason] = reasons.get(r.reason, 0) + 1
     memory, arch = candidate.memory_size, candidate.architecture
     billed = math.fsum(billed_seconds(r.duration_s) for r in measured)
-    requests = math.fsum(sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes)
-                         for r in measured)
+    requests = math.fsum(
+        sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes) for r in measured
+    )
     cost = Cost(
-        lambda_usd=lambda_cost(records=records, invocations=len(measured), billed_s=billed, memory_mb=memory,
-                               architecture=arch, prices=prices, rate=workload.rate),
-        source_usd=source_cost(records=records, batch_requests=requests, lanes=len(runs_by_lane),
-                               workload=workload, prices=prices),
-        lambda_floor_usd=lambda_floor(t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch,
-                                      prices=prices),
+        lambda_usd=lambda_cost(
+            records=records,
+            invocations=len(measured),
+            billed_s=billed,
+            memory_mb=memory,
+            architecture=arch,
+            prices=prices,
+            rate=workload.rate,
+        ),
+        source_usd=source_cost(
+            records=records,
+            batch_requests=requests,
+            lanes=len(runs_by_lane),
+            workload=workload,
+            prices=prices,
+        ),
+        lambda_floor_usd=lambda_floor(
+            t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch, prices=prices
+        ),
     )
     all_runs = tuple(sorted((r for runs in runs_by_lane for r in runs), key=lambda r: r.finished_at))
     return SimulationResult(
-        lanes=len(runs_by_lane), records=int(lat_all.size), batches=len(measured),
-        mean_batch=records / len(measured), mean_latency_s=float(lat_all.mean()),
-        p50_latency_s=float(xp.percentile(lat_all, 50)), p99_latency_s=float(xp.percentile(lat_all, 99)),
-        max_latency_s=float(lat_all.max()), invocations_per_hour=3600.0 * len(measured) / span,
-        concurrency=math.fsum(r.duration_s for r in measured) / span, close_reasons=reasons, cost=cost,
+        lanes=len(runs_by_lane),
+        records=int(lat_all.size),
+        batches=len(measured),
+        mean_batch=records / len(measured),
+        mean_latency_s=float(lat_all.mean()),
+        p50_latency_s=float(xp.percentile(lat_all, 50)),
+        p99_latency_s=float(xp.percentile(lat_all, 99)),
+        max_latency_s=float(lat_all.max()),
+        invocations_per_hour=3600.0 * len(measured) / span,
+        concurrency=math.fsum(r.duration_s for r in measured) / span,
+        close_reasons=reasons,
+        cost=cost,
         runs=all_runs if keep_runs else (),
     )
+
+
+def adaptive_driver(controller: AdaptiveController) -> OnBatch:
+    """An ``on_batch`` callback that feeds each simulated batch to ``controller`` and applies its answer."""
+
+    def on_batch(run: BatchRun) -> BatchPolicy:
+        seen = BatchObservation(
+            size=run.size,
+            duration_s=run.duration_s,
+            oldest_latency_s=run.finished_at - run.oldest_arrival,
+            mean_latency_s=run.finished_at - run.mean_arrival,
+        )
+        settings = controller.observe(seen)
+        return BatchPolicy(
+            batch_size=settings.batch_size,
+            window_s=settings.window_s,
+            window_start=run.policy.window_start,
+            max_payload_bytes=run.policy.max_payload_bytes,
+        )
+
+    return on_batch

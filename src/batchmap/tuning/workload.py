@@ -25,9 +25,9 @@ class SourceTraits:
     """What AWS fixes for one kind of source."""
 
     window_start: WindowStart
-    envelope_bytes: int          # h: ids and attributes around each record in the event
-    payload_expansion: float     # base64 makes stream data 4/3 larger in the event
-    poll_interval_s: float       # how often an idle shard is polled (0: long polling)
+    envelope_bytes: int  # h: ids and attributes around each record in the event
+    payload_expansion: float  # base64 makes stream data 4/3 larger in the event
+    poll_interval_s: float  # how often an idle shard is polled (0: long polling)
     max_batch_size: int
     window_allowed: bool
     max_function_timeout_s: float
@@ -76,21 +76,41 @@ class Workload:
             raise ConfigError("source", self.source, f"one of {', '.join(SOURCES)}")
         _check(math.isfinite(self.rate) and self.rate > 0, "rate", self.rate, "records per second > 0")
         _check(self.record_bytes >= 1, "record_bytes", self.record_bytes, "bytes >= 1")
-        _check(self.envelope_bytes is None or self.envelope_bytes >= 0, "envelope_bytes",
-               self.envelope_bytes, "bytes >= 0")
+        _check(
+            self.envelope_bytes is None or self.envelope_bytes >= 0,
+            "envelope_bytes",
+            self.envelope_bytes,
+            "bytes >= 0",
+        )
         _check(self.shards is None or self.shards >= 1, "shards", self.shards, "an integer >= 1")
         _check(self.lanes >= 1, "lanes", self.lanes, "an integer >= 1")
         _check(2 <= self.sqs_pollers <= 1000, "sqs_pollers", self.sqs_pollers, "2-1000")
-        _check(self.poll_interval_s is None or self.poll_interval_s >= 0, "poll_interval_s",
-               self.poll_interval_s, "seconds >= 0")
-        _check(1 <= self.producer_batch <= 10, "producer_batch", self.producer_batch,
-               "1-10 messages per SendMessageBatch")
+        _check(
+            self.poll_interval_s is None or self.poll_interval_s >= 0,
+            "poll_interval_s",
+            self.poll_interval_s,
+            "seconds >= 0",
+        )
+        _check(
+            1 <= self.producer_batch <= 10,
+            "producer_batch",
+            self.producer_batch,
+            "1-10 messages per SendMessageBatch",
+        )
         _check(self.efo_consumers >= 0, "efo_consumers", self.efo_consumers, "an integer >= 0")
         limit = self.traits.max_function_timeout_s
-        _check(self.function_timeout_s is None or 0 < self.function_timeout_s <= limit,
-               "function_timeout_s", self.function_timeout_s, f"seconds in (0, {limit:g}] for {self.source}")
-        _check(self.visibility_timeout_s is None or self.visibility_timeout_s >= 0,
-               "visibility_timeout_s", self.visibility_timeout_s, "seconds >= 0")
+        _check(
+            self.function_timeout_s is None or 0 < self.function_timeout_s <= limit,
+            "function_timeout_s",
+            self.function_timeout_s,
+            f"seconds in (0, {limit:g}] for {self.source}",
+        )
+        _check(
+            self.visibility_timeout_s is None or self.visibility_timeout_s >= 0,
+            "visibility_timeout_s",
+            self.visibility_timeout_s,
+            "seconds >= 0",
+        )
         _check(self.sqs_idle_wait_s >= 0, "sqs_idle_wait_s", self.sqs_idle_wait_s, "seconds >= 0")
         _check(self.platform in ("aws", "batchmap"), "platform", self.platform, "'aws' or 'batchmap'")
 

@@ -1,0 +1,150 @@
+"""PNG plots of the search: cost and p99 latency against batch size and window, the chosen point marked.
+
+Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global
+backend switch), at a fixed size so reports are comparable: 1100 × 420 pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from batchmap.tuning.extras import require
+from batchmap.tuning.measure import Measurement
+from batchmap.tuning.recommend import Recommendation
+from batchmap.tuning.search import Evaluation
+
+FIG_SIZE_IN = (11.0, 4.2)
+DPI = 100
+PNG_SIZE = (1100, 420)
+"""Width and height in pixels of every PNG the tuner writes."""
+
+MAX_LINES = 7
+
+
+def plot_metric(rec: Recommendation, metric: str, path: Path) -> Path:
+    """``metric`` is ``"cost"`` (total $/M) or ``"p99"``: left panel against B, right against W."""
+    value: Callable[[Evaluation], float] = (
+        (lambda e: e.cost_usd) if metric == "cost" else (lambda e: e.prediction.p99_latency_s)
+    )
+    ylabel = "total $ per million records" if metric == "cost" else "p99 latency (s)"
+    fig, canvas = _figure()
+    slice_ = _slice(rec)
+    windows = sorted({e.candidate.window_s for e in slice_})
+    sizes = sorted({e.candidate.batch_size for e in slice_})
+    left, right = fig.subplots(1, 2)
+    for w in _spread(windows):
+        by_size = [
+            (float(e.candidate.batch_size), value(e))
+            for e in slice_
+            if e.candidate.window_s == w and e.allowed
+        ]
+        _line(left, by_size, f"W={w:g}s")
+    for b in _spread(sizes):
+        by_window = [
+            (e.candidate.window_s, value(e)) for e in slice_ if e.candidate.batch_size == b and e.allowed
+        ]
+        _line(right, by_window, f"B={b}")
+    left.set_xscale("log")
+    left.set_xlabel("BatchSize")
+    right.set_xlabel("MaximumBatchingWindowInSeconds")
+    for ax in (left, right):
+        ax.set_ylabel(ylabel)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        if metric == "p99" and rec.objective.latency_p99_s:
+            ax.axhline(rec.objective.latency_p99_s, color="red", linestyle="--", linewidth=1, label="target")
+    if rec.chosen is not None:
+        c, y = rec.chosen.candidate, value(rec.chosen)
+        left.plot(
+            [c.batch_size], [y], marker="*", markersize=16, color="red", linestyle="none", label="chosen"
+        )
+        right.plot(
+            [c.window_s], [y], marker="*", markersize=16, color="red", linestyle="none", label="chosen"
+        )
+    left.legend(fontsize=7, loc="best")
+    right.legend(fontsize=7, loc="best")
+    fig.suptitle(_title(rec, metric), fontsize=10)
+    return _save(fig, canvas, path)
+
+
+def plot_fit(measurement: Measurement, path: Path) -> Path:
+    """Measured duration against batch size, with the fitted line and its R²."""
+    fig, canvas = _figure()
+    ax, resid = fig.subplots(1, 2)
+    xs = [s.batch_size for s in measurement.samples if s.concurrency == 1]
+    ys = [s.wall_s * 1000 for s in measurement.samples if s.concurrency == 1]
+    ax.plot(xs, ys, "o", alpha=0.6, label="measured")
+    top = max(xs)
+    fit = measurement.duration
+    ax.plot(
+        [0, top],
+        [fit(0) * 1000, fit(top) * 1000],
+        "-",
+        color="red",
+        label=f"{fit.intercept * 1000:.3g} ms + {fit.slope * 1000:.3g} ms x n (R² {fit.r_squared:.4f})",
+    )
+    ax.set_xlabel("records in the batch")
+    ax.set_ylabel("duration (ms)")
+    ax.legend(fontsize=8)
+    resid.plot(xs, [r * 1000 for r in fit.residuals], "o", alpha=0.6)
+    resid.axhline(0, color="grey", linewidth=1)
+    resid.set_xlabel("records in the batch")
+    resid.set_ylabel("residual (ms)")
+    fig.suptitle(f"{measurement.handler}: duration fit", fontsize=10)
+    return _save(fig, canvas, path)
+
+
+def _figure() -> tuple[Any, Any]:
+    figure_mod = require("matplotlib.figure")
+    agg = require("matplotlib.backends.backend_agg")
+    fig = figure_mod.Figure(figsize=FIG_SIZE_IN, dpi=DPI, layout="constrained")
+    return fig, agg.FigureCanvasAgg(fig)
+
+
+def _save(fig: Any, canvas: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.draw()
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def _slice(rec: Recommendation) -> list[Evaluation]:
+    """The evaluations sharing the chosen (or cheapest) memory, architecture and concurrency."""
+    anchor = rec.chosen or min(
+        (e for e in rec.evaluations if e.allowed), key=lambda e: e.cost_usd, default=rec.evaluations[0]
+    )
+    a = anchor.candidate
+    return [
+        e
+        for e in rec.evaluations
+        if (
+            e.candidate.memory_size,
+            e.candidate.architecture,
+            e.candidate.maximum_concurrency,
+            e.candidate.parallelization_factor,
+        )
+        == (a.memory_size, a.architecture, a.maximum_concurrency, a.parallelization_factor)
+    ]
+
+
+def _spread(values: Sequence[Any]) -> list[Any]:
+    """At most ``MAX_LINES`` values, evenly spread, always keeping both ends."""
+    if len(values) <= MAX_LINES:
+        return list(values)
+    step = (len(values) - 1) / (MAX_LINES - 1)
+    return [values[round(i * step)] for i in range(MAX_LINES)]
+
+
+def _line(ax: Any, points: Sequence[tuple[float, float]], label: str) -> None:
+    pts = sorted((x, y) for x, y in points if math.isfinite(y) and y > 0)
+    if pts:
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, linewidth=1, label=label)
+
+
+def _title(rec: Recommendation, metric: str) -> str:
+    what = "Total cost" if metric == "cost" else "p99 latency"
+    chosen = f"; chosen {rec.chosen.candidate.label()}" if rec.chosen else "; nothing meets the target"
+    return f"{what} at {rec.workload.rate:g} records/s ({rec.workload.source}){chosen}"

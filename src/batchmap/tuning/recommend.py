@@ -1,0 +1,245 @@
+"""From a grid to one recommendation, with the reasoning a user can check.
+
+``recommend`` evaluates the grid with the model, picks the best allowed
+candidate (``search.select``), optionally confirms the top few in the
+simulator under the real arrival pattern (reference §2.7 step 5: bursts and
+daily cycles are what the steady-state formulas cannot see), and explains the
+choice in plain sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from batchmap.tuning.arrivals import ArrivalSpec, generate
+from batchmap.tuning.candidate import Candidate
+from batchmap.tuning.prices import Prices
+from batchmap.tuning.profile import HandlerProfile
+from batchmap.tuning.search import Evaluation, Grid, Objective, evaluate, pareto_front, select
+from batchmap.tuning.simulate import SimulationResult, simulate
+from batchmap.tuning.workload import Workload
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """A candidate re-checked in the simulator under the given arrivals."""
+
+    evaluation: Evaluation
+    simulation: SimulationResult
+    meets_target: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """The chosen settings (``chosen`` is ``None`` when nothing meets the target) and why."""
+
+    profile: HandlerProfile
+    workload: Workload
+    objective: Objective
+    evaluations: tuple[Evaluation, ...]
+    chosen: Evaluation | None
+    front: tuple[Evaluation, ...]
+    confirmations: tuple[Confirmation, ...]
+    arrivals: ArrivalSpec | None
+    reasoning: tuple[str, ...]
+
+    def settings(self) -> dict[str, str]:
+        """The chosen settings as AWS CLI flags: mapping flags and function flags."""
+        if self.chosen is None:
+            return {}
+        c, p = self.chosen.candidate, self.chosen.prediction
+        mapping = f"--batch-size {c.batch_size} --maximum-batching-window-in-seconds {c.window_s:g}"
+        if c.maximum_concurrency is not None:
+            mapping += f" --scaling-config MaximumConcurrency={c.maximum_concurrency}"
+        if self.workload.is_stream:
+            mapping += f" --parallelization-factor {c.parallelization_factor}"
+        timeout = math.ceil(p.timeout_s)
+        function = f"--memory-size {c.memory_size} --timeout {timeout} --architectures {c.architecture}"
+        return {"event source mapping": mapping, "function": function}
+
+
+def recommend(
+    profile: HandlerProfile,
+    workload: Workload,
+    grid: Grid | Sequence[Candidate],
+    objective: Objective,
+    prices: Prices,
+    *,
+    arrivals: ArrivalSpec | None = None,
+    confirm_top: int = 3,
+    seed: int = 0,
+) -> Recommendation:
+    """Evaluate, select, optionally confirm in the simulator, and explain."""
+    evaluations = evaluate(profile, workload, grid, objective, prices)
+    chosen = select(evaluations, objective)
+    confirmations: tuple[Confirmation, ...] = ()
+    if arrivals is not None and chosen is not None:
+        confirmations = _confirm(
+            profile, workload, evaluations, objective, prices, arrivals, confirm_top, seed
+        )
+        passed = [c for c in confirmations if c.meets_target]
+        chosen = (
+            passed[0].evaluation
+            if passed
+            else min(confirmations, key=lambda c: c.simulation.p99_latency_s).evaluation
+        )
+    front = tuple(pareto_front(evaluations))
+    reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals)
+    return Recommendation(
+        profile,
+        workload,
+        objective,
+        tuple(evaluations),
+        chosen,
+        front,
+        confirmations,
+        arrivals,
+        tuple(reasoning),
+    )
+
+
+def _confirm(
+    profile: HandlerProfile,
+    workload: Workload,
+    evaluations: Sequence[Evaluation],
+    objective: Objective,
+    prices: Prices,
+    arrivals: ArrivalSpec,
+    top: int,
+    seed: int,
+) -> tuple[Confirmation, ...]:
+    """Simulate the ``top`` best candidates (by the model) under ``arrivals``, best first."""
+    times = generate(arrivals, seed=seed)
+    ranked: list[Evaluation] = []
+    remaining = list(evaluations)
+    while len(ranked) < top:
+        best = select(remaining, objective)
+        if best is None:
+            break
+        ranked.append(best)
+        remaining = [e for e in remaining if e is not best]
+    out = []
+    for e in ranked:
+        sim = simulate(profile, workload, e.candidate, prices, times, seed=seed)
+        meets = (objective.latency_p99_s is None or sim.p99_latency_s <= objective.latency_p99_s) and (
+            objective.latency_mean_s is None or sim.mean_latency_s <= objective.latency_mean_s
+        )
+        out.append(Confirmation(e, sim, meets))
+    return tuple(out)
+
+
+def _explain(
+    profile: HandlerProfile,
+    workload: Workload,
+    objective: Objective,
+    evaluations: Sequence[Evaluation],
+    chosen: Evaluation | None,
+    confirmations: Sequence[Confirmation],
+    arrivals: ArrivalSpec | None,
+) -> list[str]:
+    lines = [
+        f"Evaluated {len(evaluations)} candidates at {workload.rate:g} records/s from {workload.source}, "
+        f"D(n) = {profile.t0_s * 1000:.3g} ms + {profile.t1_s * 1000:.3g} ms x n "
+        f"(at {profile.reference_memory_mb} MB)."
+    ]
+    reasons = Counter(
+        r.split(":")[0] if r.startswith("unstable") else r for e in evaluations for r in e.rejected
+    )
+    if reasons:
+        detail = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(4))
+        lines.append(f"Ruled out {sum(1 for e in evaluations if not e.allowed)}: {detail}.")
+    allowed = [e for e in evaluations if e.allowed]
+    meeting = [e for e in allowed if e.meets_target]
+    lines.append(f"{len(meeting)} of {len(allowed)} allowed candidates meet {objective.describe()}.")
+    if chosen is None:
+        lines.extend(_nothing_meets(allowed))
+        return lines
+    lines.extend(_why_chosen(chosen, allowed, objective, workload))
+    if arrivals is not None and confirmations:
+        lines.extend(_confirmed(chosen, confirmations, arrivals))
+    return lines
+
+
+def _nothing_meets(allowed: Sequence[Evaluation]) -> list[str]:
+    if not allowed:
+        return ["No candidate is allowed: widen the grid (batch sizes, windows, concurrency) or add lanes."]
+    fastest = min(allowed, key=lambda e: e.prediction.p99_latency_s)
+    p = fastest.prediction
+    return [
+        f"Nothing meets the target. The lowest p99 on this grid is {p.p99_latency_s:.3g} s "
+        f"(mean {p.mean_latency_s:.3g} s) with {fastest.candidate.label()}: relax the target, give more "
+        "memory, or process records concurrently inside the batch."
+    ]
+
+
+def _why_chosen(
+    chosen: Evaluation, allowed: Sequence[Evaluation], objective: Objective, workload: Workload
+) -> list[str]:
+    p, c = chosen.prediction, chosen.candidate
+    lines = [
+        f"Chosen: {c.label()} at ${p.cost.total_usd:.4f} per million records (Lambda "
+        f"${p.cost.lambda_usd:.4f} + {workload.source} ${p.cost.source_usd:.4f}); batches average "
+        f"{p.mean_batch:.3g} records, closed mostly by {_regime_words(p.regime)}; mean latency "
+        f"{p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s; {p.invocations_per_hour:,.0f} invocations/h."
+    ]
+    cheaper = [e for e in allowed if e.cost_usd < chosen.cost_usd and not e.meets_target]
+    if cheaper:
+        best = max(cheaper, key=lambda e: e.cost_usd)
+        q = best.prediction
+        lines.append(
+            f"The next cheaper setting misses the target: {best.candidate.label()} would cost "
+            f"${best.cost_usd:.4f}/M but p99 {q.p99_latency_s:.3g} s, mean {q.mean_latency_s:.3g} s."
+        )
+    floor = p.cost.lambda_floor_usd
+    if floor > 0:
+        lines.append(
+            f"Lambda's floor (infinitely large batches) is ${floor:.4f}/M; the chosen Lambda cost is "
+            f"{p.cost.lambda_usd / floor:.2g}x that floor."
+        )
+    if p.mean_batch < 0.5 * c.batch_size and p.regime != "size":
+        lines.append(
+            f"Batches average {p.mean_batch:.3g}, not {c.batch_size}: {p.lanes} lanes each see "
+            f"{p.rate_per_lane:.3g} records/s, and the window closes them first."
+        )
+    if p.cap_reason != "batch_size":
+        lines.append(f"The {p.cap_reason} limit caps a batch at {p.batch_cap} records.")
+    if workload.is_sqs and p.regime == "idle" and c.window_s > 0:
+        lines.append(
+            "At this low traffic AWS may wait up to 20 s before invoking an SQS mapping with a window."
+        )
+    if workload.is_sqs:
+        lines.append(
+            f"Set the queue's VisibilityTimeout to at least 6 x Timeout + window = "
+            f"{6 * math.ceil(p.timeout_s) + c.window_s:g} s."
+        )
+    return lines
+
+
+def _confirmed(chosen: Evaluation, confirmations: Sequence[Confirmation], arrivals: ArrivalSpec) -> list[str]:
+    lines = []
+    for conf in confirmations:
+        s = conf.simulation
+        verdict = "meets" if conf.meets_target else "misses"
+        lines.append(
+            f"Simulated {arrivals.kind} arrivals over {arrivals.horizon_s:g} s: "
+            f"{conf.evaluation.candidate.label()} "
+            f"{verdict} the target (mean {s.mean_latency_s:.3g} s, p99 {s.p99_latency_s:.3g} s, "
+            f"batches {s.mean_batch:.3g}, ${s.cost.total_usd:.4f}/M)."
+        )
+    if not any(c.meets_target for c in confirmations):
+        lines.append(
+            f"None of the top {len(confirmations)} meets the target under these arrivals; kept "
+            f"{chosen.candidate.label()}, the lowest simulated p99."
+        )
+    return lines
+
+
+def _regime_words(regime: str) -> str:
+    return {
+        "size": "size (BatchSize fills first)",
+        "window": "the batching window",
+        "idle": "the window on a lone record (idle traffic)",
+    }.get(regime, regime)

@@ -1,0 +1,82 @@
+"""The terminal table: the candidates worth reading, cheapest first, the chosen one marked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from batchmap.tuning.recommend import Recommendation
+from batchmap.tuning.search import Evaluation
+
+HEADERS = (
+    "",
+    "B",
+    "W s",
+    "MB",
+    "arch",
+    "lanes",
+    "regime",
+    "n̄",
+    "D s",
+    "inv/h",
+    "mean s",
+    "p99 s",
+    "Lambda $/M",
+    "source $/M",
+    "total $/M",
+    "target",
+)
+
+
+def rows_to_show(rec: Recommendation, limit: int = 12) -> list[Evaluation]:
+    """The chosen candidate, the cheapest ones meeting the target, and a spread of the cost/latency front."""
+    meeting = sorted((e for e in rec.evaluations if e.allowed and e.meets_target), key=lambda e: e.cost_usd)
+    front = list(rec.front)
+    room = max(1, limit - min(len(meeting), limit // 2) - 1)
+    if len(front) > room:
+        step = (len(front) - 1) / max(1, room - 1)
+        front = [front[round(i * step)] for i in range(room)]
+    picked: dict[int, Evaluation] = {}
+    for e in [*([rec.chosen] if rec.chosen else []), *meeting[: limit // 2], *front]:
+        picked.setdefault(id(e), e)
+    return sorted(picked.values(), key=lambda e: e.cost_usd)
+
+
+def cells(e: Evaluation, chosen: Evaluation | None) -> tuple[str, ...]:
+    """One table row as text."""
+    p, c = e.prediction, e.candidate
+    return (
+        "*" if e is chosen else "",
+        str(c.batch_size),
+        f"{c.window_s:g}",
+        str(c.memory_size),
+        c.architecture,
+        str(p.lanes),
+        p.regime,
+        f"{p.mean_batch:.3g}",
+        _num(p.duration_s),
+        f"{p.invocations_per_hour:,.0f}",
+        _num(p.mean_latency_s),
+        _num(p.p99_latency_s),
+        f"{p.cost.lambda_usd:.4f}",
+        f"{p.cost.source_usd:.4f}",
+        f"{p.cost.total_usd:.4f}",
+        "meets" if e.meets_target else "misses",
+    )
+
+
+def format_table(rec: Recommendation, limit: int = 12) -> str:
+    """Aligned plain-text table for the terminal."""
+    return render([cells(e, rec.chosen) for e in rows_to_show(rec, limit)])
+
+
+def render(rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}" if math.isfinite(x) else "inf"

@@ -1,0 +1,56 @@
+"""The hook for ``batchmap tune template.yaml --function-name X``: a function of a SAM template.
+
+Reading SAM templates belongs to ``batchmap.templates``. When that package can
+describe a function, it registers a reader here with ``register_template_reader``
+(at its import), and the tuner takes the handler, code folder, memory, timeout,
+architecture and the function's current event source settings from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from batchmap.errors import ConfigError
+from batchmap.tuning.prices import Architecture
+from batchmap.tuning.workload import SourceKind
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFunction:
+    """What the tuner needs from one function of a template (``None``: the template does not say)."""
+
+    handler: str
+    code_path: str | None = None
+    memory_size: int | None = None
+    timeout_s: float | None = None
+    architecture: Architecture | None = None
+    source: SourceKind | None = None
+    batch_size: int | None = None
+    maximum_batching_window_in_seconds: float | None = None
+
+
+TemplateReader = Callable[[str, str], TemplateFunction]
+_readers: list[TemplateReader] = []
+
+
+def register_template_reader(reader: TemplateReader) -> None:
+    """Called by ``batchmap.templates`` to let the tuner read functions from templates."""
+    _readers[:] = [reader]
+
+
+def function_from_template(path: str, function_name: str) -> TemplateFunction:
+    """The function ``function_name`` of the template at ``path``, via the registered reader."""
+    if not function_name:
+        raise ConfigError("--function-name", function_name, "the logical ID of a function in the template")
+    if not _readers:
+        importlib.import_module("batchmap.templates")  # registers its reader on import, once it has one
+    if not _readers:
+        raise ConfigError(
+            "template",
+            path,
+            "a SAM template reader, which this build does not have yet; "
+            "pass --function module:callable instead",
+        )
+    return _readers[0](path, function_name)
