@@ -186,3 +186,15 @@ def test_a_function_that_cannot_load_fails_at_start(handler: str, error_type: st
 def test_bad_concurrency_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="concurrency"):
         InProcessInvoker(function("inv_basic:echo"), concurrency=0)
+
+
+def test_invoking_without_start_reports_a_load_failure_as_lambda_does() -> None:
+    async def go() -> Invocation:
+        invoker = InProcessInvoker(function("inv_broken_import:handler"))
+        result = await invoker.invoke({}, "no-start")
+        await invoker.close()
+        return result
+
+    result = run(go())
+    assert result.status == "error" and result.error_type == "Runtime.ImportModuleError"
+    assert result.error is not None and "the database URL is not set" in result.error["errorMessage"]

@@ -33,7 +33,7 @@ from batchmap.engine.invocation import FunctionConfig, Invocation
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.runner import CallResult, CancelScope, HandlerRunner
 from batchmap.engine.loader import load_function
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, FunctionLoadError
 
 _STOP = object()
 
@@ -45,9 +45,10 @@ class _DaemonThreads:
     ``keep_idle`` idle threads are kept, the rest exit.
     """
 
-    def __init__(self, name: str, keep_idle: int) -> None:
+    def __init__(self, name: str, keep_idle: int, on_exit: Callable[[], None]) -> None:
         self._name = name
         self._keep_idle = keep_idle
+        self._on_exit = on_exit
         self._idle: list[queue.SimpleQueue[Any]] = []
         self._lock = threading.Lock()
         self._count = 0
@@ -65,15 +66,18 @@ class _DaemonThreads:
         inbox.put(job)
 
     def _work(self, inbox: queue.SimpleQueue[Any]) -> None:
-        while True:
-            job = inbox.get()
-            if job is _STOP:
-                return
-            job()
-            with self._lock:
-                if len(self._idle) >= self._keep_idle:
+        try:
+            while True:
+                job = inbox.get()
+                if job is _STOP:
                     return
-                self._idle.append(inbox)
+                job()
+                with self._lock:
+                    if len(self._idle) >= self._keep_idle:
+                        return
+                    self._idle.append(inbox)
+        finally:
+            self._on_exit()
 
     def shutdown(self) -> None:
         """Let idle threads exit; busy ones exit when their job ends."""
@@ -93,7 +97,7 @@ class InProcessInvoker:
         self.concurrency = concurrency
         self._runner: HandlerRunner | None = None
         self._slots = asyncio.Semaphore(concurrency)
-        self._threads = _DaemonThreads(f"batchmap-{function.name}", keep_idle=concurrency)
+        self._threads = _DaemonThreads(f"batchmap-{function.name}", concurrency, self._thread_exit)
         self._log_stream = log_stream_name()
         self._pending_init_ms: float | None = None
         self._abandoned = 0
@@ -112,9 +116,17 @@ class InProcessInvoker:
             self._pending_init_ms = loaded.init_duration_ms
 
     async def invoke(self, event: dict[str, Any], request_id: str) -> Invocation:
-        """Run the handler on a thread; returns at the timeout even if the handler does not."""
+        """Run the handler on a thread; returns at the timeout even if the handler does not.
+
+        Without a prior ``start()``, a function that cannot be loaded is an
+        ``error`` outcome with Lambda's init error type, as Lambda reports it.
+        """
         if self._runner is None:
-            await self.start()
+            try:
+                await self.start()
+            except FunctionLoadError as exc:
+                document = faults.error_document(exc.error_type, str(exc), request_id)
+                return Invocation("error", error=document, request_id=request_id)
         runner = self._runner
         assert runner is not None
         async with self._slots:
@@ -158,6 +170,10 @@ class InProcessInvoker:
         result = runner.call(event, context, scope)
         with contextlib.suppress(RuntimeError):  # the engine's loop is gone: nobody is waiting any more
             loop.call_soon_threadsafe(_settle, done, result)
+
+    def _thread_exit(self) -> None:
+        if self._runner is not None:
+            self._runner.close()  # the exiting thread's event loop, if an async handler made one
 
     def _release_abandoned(self, _: asyncio.Future[CallResult]) -> None:
         with self._abandoned_lock:
