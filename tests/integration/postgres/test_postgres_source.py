@@ -10,13 +10,13 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from conftest import DSN
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
 T = TypeVar("T")
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
 SQS_RECORD_KEYS = {
     "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
     "eventSource", "eventSourceARN", "awsRegion",

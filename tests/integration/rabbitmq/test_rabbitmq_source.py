@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 import pika
 import pytest
-from conftest import URL
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
 T = TypeVar("T")
+URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SQS_RECORD_KEYS = {
     "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
     "eventSource", "eventSourceARN", "awsRegion",

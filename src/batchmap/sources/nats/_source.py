@@ -37,6 +37,7 @@ from batchmap.sources._broker import (
     sqs_record,
 )
 from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.registry import SourceOptions
 
 ACK_TIMEOUT_S = 5.0
 
@@ -242,7 +243,7 @@ async def _nothing() -> None:
     """nats-py reconnects by itself."""
 
 
-async def open_source(uri: str, options: Any) -> NatsSource:
+async def open_source(uri: str, options: SourceOptions) -> NatsSource:
     """Open ``nats://HOST:PORT?stream=NAME[&subject=S&durable=D&ack_wait=30&max_deliver=N...]``."""
     nats = import_client("nats", "nats")
     import_client("nats.js.api", "nats")

@@ -38,6 +38,7 @@ from batchmap.sources._broker import (
 )
 from batchmap.sources.base import Backlog, Delivery
 from batchmap.sources.postgres import _sql
+from batchmap.sources.registry import SourceOptions
 
 NO_LIMIT = 2**31 - 1
 LIBPQ_OPTIONS = frozenset({
@@ -254,7 +255,7 @@ def _handles(deliveries: Sequence[Delivery]) -> tuple[list[int], list[str]]:
     return ids, leases
 
 
-async def open_source(uri: str, options: Any) -> PostgresSource:
+async def open_source(uri: str, options: SourceOptions) -> PostgresSource:
     """Open ``postgresql://USER@HOST:PORT/DB?queue=NAME[&visibility_timeout=30&max_receive_count=N...]``."""
     psycopg = import_client("psycopg", "postgres")
     import_client("psycopg.sql", "postgres")

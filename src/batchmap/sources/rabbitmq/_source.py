@@ -41,6 +41,7 @@ from batchmap.sources._broker import (
     sqs_record,
 )
 from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.registry import SourceOptions
 
 POLL_SLICE_S = 0.5
 """Longest wait between checks that the channel is still open during a long poll."""
@@ -76,6 +77,8 @@ class RabbitMQSource:
         self._held: dict[str, tuple[Any, asyncio.TimerHandle]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connecting = asyncio.Lock()
+        self._starting = asyncio.Lock()
         errors = import_client("aiormq.exceptions", "rabbitmq")
         retryable = (ConnectionError, OSError, TimeoutError, errors.ChannelInvalidStateError,
                      errors.ChannelClosed)
@@ -87,12 +90,15 @@ class RabbitMQSource:
         """The open channel, connecting (and declaring the queues) first if needed."""
         if self._channel is not None and not self._channel.is_closed:
             return self._channel
-        await self._drop_connection()
-        self._connection = await self._pika.connect(self._url)
-        self._channel = await self._connection.channel(publisher_confirms=True)
-        self._generation += 1
-        await self._declare()
-        return self._channel
+        async with self._connecting:  # concurrent callers must not open two connections
+            if self._channel is not None and not self._channel.is_closed:
+                return self._channel
+            await self._drop_connection()
+            self._connection = await self._pika.connect(self._url)
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._generation += 1
+            await self._declare()
+            return self._channel
 
     async def _declare(self) -> None:
         """Declare the quorum queue (and its dead-letter queue) unless the queue exists and no limit is asked."""
@@ -154,13 +160,14 @@ class RabbitMQSource:
 
     async def _ensure_consumer(self, max_records: int) -> None:
         channel = await self._ready_channel()
-        if self._consuming == self._generation:
-            return
-        await channel.set_qos(prefetch_count=self.prefetch or max(100, max_records))
-        queue = await channel.get_queue(self.queue, ensure=False)
-        generation = self._generation
-        await queue.consume(partial(self._on_message, generation), no_ack=False)
-        self._consuming = generation
+        async with self._starting:
+            if self._consuming == self._generation:
+                return
+            await channel.set_qos(prefetch_count=self.prefetch or max(100, max_records))
+            queue = await channel.get_queue(self.queue, ensure=False)
+            generation = self._generation
+            await queue.consume(partial(self._on_message, generation), no_ack=False)
+            self._consuming = generation
 
     async def _on_message(self, generation: int, message: Any) -> None:
         self._buffer.put_nowait((generation, message))
@@ -319,7 +326,7 @@ def _header_text(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-async def open_source(uri: str, options: Any) -> RabbitMQSource:
+async def open_source(uri: str, options: SourceOptions) -> RabbitMQSource:
     """Open ``amqp://USER:PASS@HOST:PORT/VHOST?queue=NAME[&prefetch=N&max_receive_count=N...]``."""
     aio_pika = import_client("aio_pika", "rabbitmq")
     opts = UriOptions(uri, passthrough=frozenset({"heartbeat", "connection_timeout", "channel_max",

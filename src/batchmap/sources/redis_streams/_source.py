@@ -39,6 +39,7 @@ from batchmap.sources._broker import (
 )
 from batchmap.sources.base import Backlog, Delivery
 from batchmap.sources.redis_streams import _scripts
+from batchmap.sources.registry import SourceOptions
 
 BODY_FIELD = b"body"
 MAX_CLAIM = 1000
@@ -256,7 +257,7 @@ def urlsplit_db(uri: str) -> str:
     return path or "0"
 
 
-async def open_source(uri: str, options: Any) -> RedisStreamsSource:
+async def open_source(uri: str, options: SourceOptions) -> RedisStreamsSource:
     """Open ``redis://HOST:PORT/DB?stream=NAME&group=GROUP[&consumer=...&visibility_timeout=30...]``."""
     redis_asyncio = import_client("redis.asyncio", "redis")
     redis_module = import_client("redis", "redis")
