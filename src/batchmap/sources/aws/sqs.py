@@ -72,6 +72,20 @@ def _split(count: int, calls: int) -> list[int]:
     return sizes
 
 
+def _unique(deliveries: list[Delivery]) -> list[Delivery]:
+    """One copy per message id: concurrent receives can both get a message (SQS is at-least-once).
+
+    The copy kept is the latest receive (highest receive count): its receipt handle is the one
+    SQS honours for deleting.
+    """
+    latest: dict[str, Delivery] = {}
+    for delivery in deliveries:
+        kept = latest.get(delivery.id)
+        if kept is None or delivery.receive_count > kept.receive_count:
+            latest[delivery.id] = delivery
+    return list(latest.values()) if len(latest) < len(deliveries) else deliveries
+
+
 class SqsQueue:
     """One SQS queue: receive, delete, release, backlog, send."""
 
@@ -101,7 +115,7 @@ class SqsQueue:
                 out.extend(self._deliveries(page))
             all_full = all(len(page) == size for page, size in zip(pages, sizes, strict=True))
             if len(out) >= max_records or not all_full:
-                return out
+                return _unique(out)
             wait = 0  # the queue is busy: more short receives while they come back full
 
     def _deliveries(self, messages: list[dict[str, Any]]) -> list[Delivery]:
