@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
 from batchmap.clock import FakeClock
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, SourceError
 from batchmap.sources.registry import open_source
 from batchmap.sources.sqlite import (
     QueueInfo,
@@ -140,3 +141,13 @@ def test_destination_sends_on_failure_records_as_json_bodies(db_file: str) -> No
             await SqliteQueueDestination.open(f"sqlite:///{db_file}?stream=s")
 
     asyncio.run(scenario())
+
+
+def test_unusable_files_are_source_errors_naming_the_path(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database file at all" * 100)
+    with pytest.raises(SourceError, match=r"garbage\.db"):
+        SqliteQueue(f"sqlite:///{garbage}?queue=q")
+    missing = tmp_path / "no-such-folder" / "x.db"
+    with pytest.raises(SourceError, match="no-such-folder"):
+        SqliteStream(f"sqlite:///{missing}?stream=s")
