@@ -6,7 +6,7 @@ round trip at the end. Each record runs inside ``SAVEPOINT``:
 * the record raises: ``ROLLBACK TO SAVEPOINT`` undoes that record alone; it is
   reported and the rest go on (by the source's usual rules);
 * it raises a duplicate-key error (PostgreSQL SQLSTATE 23505, MySQL/MariaDB
-  error 1062): the record was already applied by an earlier delivery, so it is
+  error 1062, SQLite's unique/primary-key constraint codes): the record was already applied by an earlier delivery, so it is
   rolled back to its savepoint and counted a success (idempotent redelivery);
 * the connection breaks (``OperationalError``/``InterfaceError``, or the
   connection reports itself closed): nothing more runs, the transaction is
@@ -14,8 +14,11 @@ round trip at the end. Each record runs inside ``SAVEPOINT``:
   work was committed. A failed ``COMMIT`` is treated the same way.
 
 Drivers are recognised by duck typing (``sqlstate``/``pgcode``, the error
-number in ``args[0]``, exception class names), so neither psycopg nor PyMySQL
-is imported here.
+number in ``args[0]``, ``sqlite_errorcode``, exception class names), so no
+driver is imported here. Drivers that open transactions implicitly (psycopg,
+PyMySQL) need nothing more; for ``sqlite3``, which does not open one before a
+``SAVEPOINT``, the batch starts with an explicit ``BEGIN``. With SQLite an
+``OperationalError`` also covers SQL mistakes, which then abort the batch too.
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ if TYPE_CHECKING:
 
 SAVEPOINT = "batchmap_record"
 _CONNECTION_ERRORS = frozenset({"OperationalError", "InterfaceError"})
+_SQLITE_UNIQUE = (1555, 2067)  # SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 
 
 def is_duplicate_key(error: BaseException) -> bool:
-    """A unique-constraint violation: PostgreSQL 23505 (psycopg 3 and 2), MySQL/MariaDB 1062."""
+    """A unique-constraint violation: PostgreSQL 23505 (psycopg 3 and 2), MySQL/MariaDB 1062, SQLite."""
     if getattr(error, "sqlstate", None) == "23505" or getattr(error, "pgcode", None) == "23505":
+        return True
+    if getattr(error, "sqlite_errorcode", None) in _SQLITE_UNIQUE:
         return True
     args: tuple[object, ...] = getattr(error, "args", ())
     return bool(args) and args[0] == 1062 and _has_class(error, "IntegrityError")
@@ -76,7 +82,16 @@ class _Savepoints:
     def __init__(self, handler: TransactionalHandler, connection: Any) -> None:
         self.handler = handler
         self.connection = connection
-        self.cursor = connection.cursor()
+        self.cursor: Any = None
+
+    def begin(self) -> None:
+        """Open a cursor, and the batch's transaction where the driver would not open it implicitly."""
+        try:
+            self.cursor = self.connection.cursor()
+        except Exception as exc:
+            raise BatchAbortedError(f"database connection failed opening a cursor: {exc}") from exc
+        if getattr(self.connection, "in_transaction", None) is False:  # sqlite3
+            self._control("BEGIN")
 
     def _control(self, statement: str) -> None:
         try:
@@ -116,9 +131,15 @@ def run_batch_in_transaction(event: object, record_handler: TransactionalHandler
     savepoints = _Savepoints(record_handler, connection)
     run = BatchRun(event, savepoints, context, options)
     try:
-        run.run_sync(savepoints)
-    finally:
-        _close_quietly(savepoints.cursor)
+        savepoints.begin()
+    except BatchAbortedError as exc:
+        run.log.batch_failed("the batch's transaction could not start: every record is reported", exc)
+        run.abort()
+    else:
+        try:
+            run.run_sync(savepoints)
+        finally:
+            _close_quietly(savepoints.cursor)
     if run.was_aborted():
         _rollback_quietly(connection)
     else:

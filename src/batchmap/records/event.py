@@ -147,11 +147,11 @@ def _check_sqs(records: list[Any]) -> bool:
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise RecordError(f"expected an object, got {type(record).__name__}", index=i)
+        if record.get("eventSource") != "aws:sqs":
+            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an aws:sqs batch")
         message_id = record.get("messageId")
         if type(message_id) is not str or not message_id:
             raise _bad(i, "messageId", f"missing or empty ({message_id!r}); it is the itemIdentifier")
-        if record.get("eventSource") != "aws:sqs":
-            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an aws:sqs batch")
         if type(record.get("body")) is not str:
             raise _bad(i, "body", f"expected a string, got {record.get('body')!r}")
         if fifo:
@@ -173,14 +173,14 @@ def _check_stream(records: list[Any], kind: SourceKind) -> None:
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise RecordError(f"expected an object, got {type(record).__name__}", index=i)
+        if record.get("eventSource") != source:
+            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an {source} batch")
         inner = record.get(member)
         if not isinstance(inner, dict):
             raise _bad(i, member, f"missing or not an object ({inner!r})")
         sequence_number = inner.get(seq_field)
         if type(sequence_number) is not str or not sequence_number:
             raise _bad(i, f"{member}.{seq_field}", f"missing or empty ({sequence_number!r}); it is the itemIdentifier")
-        if record.get("eventSource") != source:
-            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an {source} batch")
         if kind == "kinesis" and (type(inner.get("partitionKey")) is not str or type(inner.get("data")) is not str):
             raise _bad(i, "kinesis", "partitionKey and data must be strings")
 
