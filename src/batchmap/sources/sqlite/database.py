@@ -69,25 +69,36 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
-        with self._lock:
+        with self._lock, self._as_source_errors():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
             self._local_writes += 1
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: one consistent snapshot for several statements."""
-        with self._lock:
+        with self._lock, self._as_source_errors():
             self.conn.execute("BEGIN")
             try:
                 yield self.conn
             finally:
-                self.conn.execute("COMMIT")
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
+
+    @contextmanager
+    def _as_source_errors(self) -> Iterator[None]:
+        # "database is locked" past busy_timeout, a full disk, a vanished file: the source's
+        # problem, reported as such with the file's path; batchmap's own errors pass through.
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise SourceError(f"{self.path}: {exc}") from exc
 
     def change_counter(self) -> int:
         """Changes whenever anyone (this connection or another process) commits a write.
