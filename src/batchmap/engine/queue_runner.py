@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
-from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.scaling import Scaler
 from batchmap.sources.base import Delivery, QueueSource
 
@@ -154,8 +154,8 @@ class QueueRunner:
     async def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> None:
         self.rt.hooks.outcome(len(items), outcome)
         if outcome.kind == "failure":
-            log.warning("batch of %d failed (%s): messages return after the visibility timeout",
-                        len(items), outcome.reason)
+            log.warning("batch of %d failed (%s); the messages return after the visibility timeout",
+                        len(items), describe(outcome))
             self.scaler.saw_function_error(self.rt.clock.now())
             return
         failed = set(outcome.failed_ids)

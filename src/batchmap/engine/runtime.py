@@ -17,6 +17,7 @@ from typing import Any
 from batchmap.clock import Clock, SystemClock
 from batchmap.engine.batcher import BatchPolicy
 from batchmap.engine.invocation import Invocation, Invoker
+from batchmap.engine.outcome import Outcome
 from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.scaling import ScalingPolicy
 from batchmap.metrics import MetricsHook
@@ -26,6 +27,18 @@ log = logging.getLogger("batchmap.engine")
 
 RecordFilter = Callable[[Delivery], bool]
 """True when a record passes the mapping's FilterCriteria (and goes to the function)."""
+
+
+def describe(outcome: Outcome) -> str:
+    """Why a batch did not succeed, in one line: reason, error type and detail."""
+    parts: list[str] = [outcome.reason or outcome.kind]
+    if outcome.error_type and not outcome.detail.startswith(outcome.error_type):
+        parts.append(outcome.error_type)
+    if outcome.detail:
+        parts.append(outcome.detail)
+    elif outcome.failed_ids:
+        parts.append(f"{len(outcome.failed_ids)} reported: {', '.join(outcome.failed_ids[:5])}")
+    return ": ".join(parts)
 
 
 def accept_all(_: Delivery) -> bool:

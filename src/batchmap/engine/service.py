@@ -24,10 +24,11 @@ from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers import make_invoker
 from batchmap.engine.queue_runner import QueueRunner
 from batchmap.engine.retry import RetryPolicy
-from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime
+from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime, accept_all
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY, ScalingPolicy
 from batchmap.engine.stream_runner import StreamRunner
 from batchmap.errors import ConfigError
+from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
 from batchmap.sources.base import CheckpointStore, Delivery, Position, QueueSource, StreamSource
 from batchmap.sources.registry import Source, SourceOptions, open_source, scheme_of
@@ -169,11 +170,23 @@ class Engine:
 
 
 def _acceptor(resolved: ResolvedMapping) -> RecordFilter:
-    """The runtime's filter: the compiled FilterCriteria applied to the AWS-shaped record."""
-    matches = resolved.record_filter.matches
+    """The runtime's filter: the compiled FilterCriteria applied to the AWS-shaped record.
+
+    A record whose format does not fit the patterns (plain text where a JSON
+    body pattern is given) is filtered out as AWS does, but said so in the log.
+    """
+    record_filter = resolved.record_filter
+    if not record_filter.criteria.filters:
+        return accept_all
+    evaluate = record_filter.evaluate
 
     def accept(delivery: Delivery) -> bool:
-        return matches(delivery.record)
+        result = evaluate(delivery.record)
+        if result.verdict is Verdict.MATCHED:
+            return True
+        if result.verdict is Verdict.FORMAT_MISMATCH:
+            log.warning("record %s filtered out: %s", delivery.id, result.reason)
+        return False
 
     return accept
 

@@ -17,7 +17,7 @@ from batchmap.engine.events import build_event
 from batchmap.engine.failure_record import build_failure_record
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expired
-from batchmap.engine.runtime import RunSettings, Runtime
+from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.tumbling import TumblingWindow
 from batchmap.sources.base import Delivery, StreamSource
 
@@ -93,7 +93,7 @@ class StreamBatchProcessor:
         step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
         if outcome.kind != "success":
             log.warning("shard %s: batch of %d %s (%s)", self.shard_id, len(work.records), outcome.kind,
-                        outcome.detail or outcome.reason or f"failed: {', '.join(outcome.failed_ids[:5])}")
+                        describe(outcome))
         elif window is not None:
             window.update(outcome.state)
         if step.done:
