@@ -54,6 +54,7 @@ __all__ = [
     "create_stream",
     "hash_key",
     "inspect",
+    "open_destination",
     "open_source",
     "parse_attributes",
     "parse_uri",
@@ -76,3 +77,8 @@ async def open_source(uri: str, options: SourceOptions | None = None) -> SqliteQ
     if where.kind == "queue":
         return await SqliteQueue.open(where)
     return await SqliteStream.open(where)
+
+
+async def open_destination(uri: str, options: SourceOptions | None = None) -> SqliteQueueDestination:
+    """The destination registry's opener: an embedded queue receiving on-failure records."""
+    return await SqliteQueueDestination.open(uri)

@@ -122,7 +122,7 @@ def send(uri: str, bodies: Sequence[str], *, partition_key: str | None = None,
             messages = [OutgoingMessage(body, message_group_id, deduplication_id, delay_s) for body in bodies]
             return [result.message_id for result in store.send(messages, now_ms)]
         for name, value in (("--message-group-id", message_group_id),
-                            ("--message-deduplication-id", deduplication_id), ("--delay-seconds", delay_s)):
+                            ("--message-deduplication-id", deduplication_id), ("--delay-seconds", delay_s or None)):
             if value is not None:
                 raise ConfigError(name, value, "only for queues; streams take --partition-key")
         records = [OutgoingRecord(body.encode("utf-8"), partition_key or str(uuid.uuid4()))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchmap.clock import FakeClock
+from batchmap.engine.destinations import open_destination
 from batchmap.errors import ConfigError, SourceError
 from batchmap.sources.registry import open_source
 from batchmap.sources.sqlite import (
@@ -139,6 +140,11 @@ def test_destination_sends_on_failure_records_as_json_bodies(db_file: str) -> No
             await destination.close()
         with pytest.raises(ConfigError, match="embedded queue URI"):
             await SqliteQueueDestination.open(f"sqlite:///{db_file}?stream=s")
+        through_registry = await open_destination(f"sqlite:///{db_file}?queue=failures")
+        await through_registry.send(record)
+        backlog = await through_registry.queue.backlog()
+        assert (backlog.visible, backlog.in_flight) == (1, 2)
+        await through_registry.close()
 
     asyncio.run(scenario())
 
