@@ -30,7 +30,7 @@ from batchmap.engine.stream_runner import StreamRunner
 from batchmap.errors import ConfigError
 from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
-from batchmap.sources.base import CheckpointStore, Delivery, Position, QueueSource, StreamSource
+from batchmap.sources.base import CheckpointStore, Delivery, Destination, Position, QueueSource, StreamSource
 from batchmap.sources.registry import Source, SourceOptions, open_source, scheme_of
 
 log = logging.getLogger("batchmap.engine")
@@ -102,7 +102,7 @@ class Engine:
                 resolved.check_visibility_timeout(source.visibility_timeout_s)
             destination = None
             if resolved.on_failure_destination:
-                destination = await open_destination(resolved.on_failure_destination, self.source_options)
+                destination = await _open_on_failure(resolved.on_failure_destination, source, self.source_options)
             invoker = make_invoker(resolved.function, self.invoker, _invoker_concurrency(resolved, source))
             await invoker.start()
         except BaseException:
@@ -119,10 +119,14 @@ class Engine:
         return Prepared(resolved, source, invoker, runtime, recorder, checkpoints)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
-        """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``."""
-        if self.checkpoint_store is not None:
-            return self.checkpoint_store
+        """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.
+
+        A source whose positions live in the broker (``native_checkpoints``: Kafka's group offsets) keeps them
+        even when a store is given, so other members of the group and the group's tools see the same offsets.
+        """
         own = getattr(source, "checkpoint_store", None)
+        if self.checkpoint_store is not None and not getattr(source, "native_checkpoints", False):
+            return self.checkpoint_store
         if callable(own):
             store: CheckpointStore = own()
             return store
@@ -167,6 +171,13 @@ class Engine:
                 result = closer()
                 if asyncio.iscoroutine(result):
                     await result
+
+
+async def _open_on_failure(uri: str, source: Source, options: SourceOptions) -> Destination:
+    """A destination the source offers itself (Kafka: ``kafka://<topic>`` on its own cluster), else the registry's."""
+    own = getattr(source, "open_destination", None)
+    found: Destination | None = await own(uri) if callable(own) else None
+    return found if found is not None else await open_destination(uri, options)
 
 
 def _acceptor(resolved: ResolvedMapping) -> RecordFilter:

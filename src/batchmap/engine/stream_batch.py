@@ -14,7 +14,7 @@ from typing import Any
 
 from batchmap.engine.destinations import wants_payload
 from batchmap.engine.events import build_event
-from batchmap.engine.failure_record import build_failure_record
+from batchmap.engine.failure_record import build_failure_record, kafka_topic_failure_records
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expired
 from batchmap.engine.runtime import RunSettings, Runtime, describe
@@ -44,6 +44,7 @@ class StreamBatchProcessor:
         self.rt = runtime
         self.shard_id = shard_id
         self.finish = finish
+        self.kafka_meta: dict[str, Any] | None = getattr(source, "kafka_meta", None)
 
     async def process(self, records: Sequence[Delivery], window: TumblingWindow | None = None) -> None:
         """Run a batch to completion: success, or discard after retries (bisecting if asked)."""
@@ -87,7 +88,7 @@ class StreamBatchProcessor:
 
     async def _attempt(self, work: Work, window: TumblingWindow | None) -> list[Work]:
         extra = window.event_fields(self.shard_id, self.source.arn, False) if window else None
-        event = build_event(self.source.shape, work.records, extra)
+        event = build_event(self.source.shape, work.records, extra, kafka_meta=self.kafka_meta)
         outcome = await self._invoke(event, work.records, tumbling=window is not None)
         first = outcome.rewind_index if outcome.kind == "partial" else None
         step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
@@ -116,18 +117,39 @@ class StreamBatchProcessor:
             log.error("shard %s: dropped %d records (%s), no on-failure destination: sequence numbers %s to %s",
                       self.shard_id, len(records), condition, records[0].id, records[-1].id)
         else:
-            record = build_failure_record(
-                self.source.shape, records, shard_id=self.shard_id, source_arn=self.source.arn,
-                function_arn=self.settings.function_arn, condition=condition,
-                approximate_invoke_count=invokes, request_id=self.rt.request_id(),
-                now_ms=self.rt.clock.wall_ms(), function_error=function_error,
-                event=event if wants_payload(destination) else None,
-            )
-            try:
-                await destination.send(record)
+            failures = self._failure_records(records, condition, invokes, function_error, event)
+            per_record = len(records) // len(failures)
+            for sent, failure in enumerate(failures):
+                try:
+                    await destination.send(failure)
+                except Exception:
+                    log.exception("shard %s: on-failure destination %s refused the record for %d records "
+                                  "(%s to %s)", self.shard_id, destination.uri, len(records), records[0].id,
+                                  records[-1].id)
+                    self.rt.hooks.destination_delivered(sent * per_record)
+                    self.rt.hooks.destination_failed(len(records) - sent * per_record)
+                    break
+            else:
                 self.rt.hooks.destination_delivered(len(records))
-            except Exception:
-                log.exception("shard %s: on-failure destination %s refused the record for %d records (%s to %s)",
-                              self.shard_id, destination.uri, len(records), records[0].id, records[-1].id)
-                self.rt.hooks.destination_failed(len(records))
         self.finish(records)
+
+    def _failure_records(
+        self, records: Sequence[Delivery], condition: str, invokes: int, function_error: str | None,
+        event: dict[str, Any] | None,
+    ) -> list[dict[str, Any]]:
+        """The on-failure records for discarded ``records``: one, or one per record for a Kafka topic."""
+        destination = self.rt.destination
+        common: dict[str, Any] = {
+            "function_arn": self.settings.function_arn, "condition": condition,
+            "approximate_invoke_count": invokes, "request_id": self.rt.request_id(),
+            "now_ms": self.rt.clock.wall_ms(), "function_error": function_error,
+        }
+        meta = self.kafka_meta
+        if meta is not None and getattr(destination, "one_record_per_message", False):
+            return kafka_topic_failure_records(records, event_meta=meta, **common)
+        return [build_failure_record(
+            self.source.shape, records, shard_id=self.shard_id,
+            source_arn=self.source.arn if meta is None else meta.get("eventSourceArn"),
+            bootstrap_servers=None if meta is None else meta.get("bootstrapServers"),
+            event=event if destination is not None and wants_payload(destination) else None, **common,
+        )]
