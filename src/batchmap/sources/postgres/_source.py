@@ -102,7 +102,7 @@ class PostgresSource:
             await conn.close()
 
     async def ensure_tables(self) -> None:
-        """Create the queue and dead-letter tables, index, notify function and trigger if missing."""
+        """Create the queue table (and, with max_receive_count, the dead-letter table), index, trigger if missing."""
         sql = self._pg.sql
         conn = await self._connect()
         try:
@@ -110,7 +110,8 @@ class PostgresSource:
                 await conn.execute(_sql.DDL_LOCK)
                 schema = sql.Identifier(self.schema)
                 await conn.execute(sql.SQL(_sql.NOTIFY_FUNCTION).format(schema=schema))
-                for table in (self.queue, self.dead_letter_queue):
+                tables = [self.queue] + ([self.dead_letter_queue] if self.max_receive_count else [])
+                for table in tables:
                     await conn.execute(sql.SQL(_sql.TABLE).format(q=sql.Identifier(self.schema, table)))
                     await conn.execute(sql.SQL(_sql.INDEX).format(
                         q=sql.Identifier(self.schema, table), index=sql.Identifier(f"{table}_visible")))
@@ -212,9 +213,12 @@ class PostgresSource:
 
         async def counts() -> Backlog:
             rows, _ = await self._execute(self._sql(_sql.BACKLOG))
-            dead, _ = await self._execute(self._pg.sql.SQL(_sql.COUNT).format(q=self._dlq))
+            dead = 0
+            if self.max_receive_count:
+                counted, _ = await self._execute(self._pg.sql.SQL(_sql.COUNT).format(q=self._dlq))
+                dead = counted[0][0]
             visible, in_flight, delayed = rows[0]
-            return Backlog(visible=visible, in_flight=in_flight, delayed=delayed, dead_lettered=dead[0][0])
+            return Backlog(visible=visible, in_flight=in_flight, delayed=delayed, dead_lettered=dead)
 
         return await self._retry.run(counts, "backlog")
 
