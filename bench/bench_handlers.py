@@ -1,0 +1,24 @@
+"""Handlers the benchmarks invoke in process (a module of their own, so state is shared with the bench)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+LATENESS_MS: list[float] = []
+WINDOW_S = 1.0
+
+
+def trivial(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A do-nothing handler that touches every record once."""
+    for _ in event["Records"]:
+        pass
+    return {}
+
+
+def window_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """How late the invocation came after its first record was sent, minus the window."""
+    now_ms = time.time() * 1000
+    sent = min(int(r["attributes"]["SentTimestamp"]) for r in event["Records"])
+    LATENESS_MS.append(now_ms - sent - WINDOW_S * 1000)
+    return {}
