@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +210,45 @@ def test_a_cancelled_invocation_kills_its_worker_and_the_next_one_starts_fresh()
     started, after = run(go())
     assert after.status == "ok" and after.init_duration_ms is not None
     assert started == 2
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced_before_use() -> None:
+    async def go() -> tuple[list[Invocation], int]:
+        invoker = SubprocessInvoker(function("inv_basic:count"))
+        await invoker.start()
+        first = await invoker.invoke({}, "a")
+        os.kill(first.payload["pid"], signal.SIGKILL)
+        while True:  # wait until asyncio has reaped it (then the pid is gone)
+            try:
+                os.kill(first.payload["pid"], 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # and delivered the exit status to the invoker's loop
+        second = await invoker.invoke({}, "b")
+        await invoker.close()
+        return [first, second], invoker.workers_started
+
+    (first, second), started = run(go())
+    assert second.status == "ok" and second.payload["calls"] == 1
+    assert second.payload["pid"] != first.payload["pid"]
+    assert started == 2
+
+
+def test_a_replacement_worker_that_cannot_import_is_the_invocations_outcome(tmp_path: Path) -> None:
+    module = f"bm_flaky_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(
+        "import os, pathlib\n"
+        "marker = pathlib.Path(os.environ['BM_MARKER'])\n"
+        "if marker.exists():\n    raise RuntimeError('the second import fails')\n"
+        "marker.write_text('imported')\n"
+        "def handler(event, context):\n    os._exit(1)\n"
+    )
+    config = FunctionConfig(
+        f"{module}.handler", code_path=str(tmp_path), environment={"BM_MARKER": str(tmp_path / "marker")}
+    )
+    crashed, failed = run(session(config, [{}, {}]))[0]
+    assert crashed.error_type == "Runtime.ExitError"
+    assert failed.status == "error" and failed.error_type == "Runtime.ImportModuleError"
+    assert failed.error is not None and "the second import fails" in failed.error["errorMessage"]
+    assert failed.error["requestId"] == "req-1" and failed.init_duration_ms is not None

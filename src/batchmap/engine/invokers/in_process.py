@@ -137,11 +137,11 @@ class InProcessInvoker:
         self, runner: HandlerRunner, event: dict[str, Any], request_id: str, init_ms: float | None
     ) -> Invocation:
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[CallResult] = loop.create_future()
+        done: asyncio.Future[Invocation] = loop.create_future()
         scope = CancelScope()
         timeout_s = self.function.timeout_s
         started = time.perf_counter()
-        self._threads.submit(lambda: self._job(runner, event, request_id, scope, loop, done))
+        self._threads.submit(lambda: self._job(runner, event, request_id, init_ms, scope, loop, done))
         try:
             async with asyncio.timeout(timeout_s):
                 result = await asyncio.shield(done)
@@ -152,30 +152,32 @@ class InProcessInvoker:
             done.add_done_callback(self._release_abandoned)
             elapsed = (time.perf_counter() - started) * 1000.0
             return faults.timeout_invocation(request_id, timeout_s, elapsed, init_duration_ms=init_ms)
-        return _to_invocation(result, request_id, init_ms)
+        return result
 
     def _job(
         self,
         runner: HandlerRunner,
         event: dict[str, Any],
         request_id: str,
+        init_ms: float | None,
         scope: CancelScope,
         loop: asyncio.AbstractEventLoop,
-        done: asyncio.Future[CallResult],
+        done: asyncio.Future[Invocation],
     ) -> None:
+        """On a worker thread: call the handler and decode its result (off the engine's event loop)."""
         function = self.function
         context = LambdaContext.start(
             function.name, function.timeout_s, function.memory_mb, request_id, log_stream=self._log_stream
         )
-        result = runner.call(event, context, scope)
+        invocation = _to_invocation(runner.call(event, context, scope), request_id, init_ms)
         with contextlib.suppress(RuntimeError):  # the engine's loop is gone: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle, done, result)
+            loop.call_soon_threadsafe(_settle, done, invocation)
 
     def _thread_exit(self) -> None:
         if self._runner is not None:
             self._runner.close()  # the exiting thread's event loop, if an async handler made one
 
-    def _release_abandoned(self, _: asyncio.Future[CallResult]) -> None:
+    def _release_abandoned(self, _: asyncio.Future[Invocation]) -> None:
         with self._abandoned_lock:
             self._abandoned -= 1
 
@@ -184,9 +186,9 @@ class InProcessInvoker:
         self._threads.shutdown()
 
 
-def _settle(done: asyncio.Future[CallResult], result: CallResult) -> None:
+def _settle(done: asyncio.Future[Invocation], invocation: Invocation) -> None:
     if not done.done():
-        done.set_result(result)
+        done.set_result(invocation)
 
 
 def _to_invocation(result: CallResult, request_id: str, init_ms: float | None) -> Invocation:

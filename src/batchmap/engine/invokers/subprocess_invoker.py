@@ -71,18 +71,10 @@ class SubprocessInvoker:
             document = faults.error_document("ServiceException", "the invoker is closed", request_id)
             return Invocation("error", error=document, request_id=request_id, invoked=False)
         async with self._slots:
-            init_ms: float | None = None
-            if self._idle:
-                worker = self._idle.pop()
-                if worker in self._fresh:
-                    self._fresh.discard(worker)
-                    init_ms = worker.init_ms
-            else:
-                started = time.perf_counter()
-                spawned, init = await self._spawn()
-                if spawned is None:
-                    return _init_failure(init, request_id, (time.perf_counter() - started) * 1000.0)
-                worker, init_ms = spawned, init
+            ready = await self._warm_worker(request_id)
+            if isinstance(ready, Invocation):
+                return ready  # a new worker could not import the function
+            worker, init_ms = ready
             try:
                 reply = await worker.call(event, request_id, self.function.timeout_s)
             except asyncio.CancelledError:  # the caller gave up: this worker's state is unknown now
@@ -91,6 +83,28 @@ class SubprocessInvoker:
                 raise
             await self._settle(worker)
             return self._to_invocation(reply, request_id, init_ms)
+
+    async def _warm_worker(self, request_id: str) -> tuple[WorkerProcess, float | None] | Invocation:
+        """An idle worker, or a new one, with the init time to report (``None`` once warm).
+
+        Idle workers that died meanwhile (killed from outside) are dropped, not used. A new
+        worker that cannot import the function is the invocation's outcome, as in Lambda.
+        """
+        while self._idle:
+            worker = self._idle.pop()
+            if not worker.running:
+                self._all.discard(worker)
+                await worker.stop()
+                continue
+            if worker in self._fresh:  # started by start(): its first use reports the cold start
+                self._fresh.discard(worker)
+                return worker, worker.init_ms
+            return worker, None
+        started = time.perf_counter()
+        spawned, init = await self._spawn()
+        if spawned is None:
+            return _init_failure(init, request_id, (time.perf_counter() - started) * 1000.0)
+        return spawned, init
 
     async def _spawn(self) -> tuple[WorkerProcess | None, Any]:
         self.workers_started += 1

@@ -144,6 +144,11 @@ class WorkerProcess:
             self.alive = False  # the worker exits after this reply (out of memory)
         return WorkerReply("error", error=reply["e"], duration_ms=reply["d"], max_memory_mb=memory)
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker can take an invocation (alive and its process not exited)."""
+        return self.alive and self._proc.returncode is None
+
     def abandon(self) -> None:
         """Kill the worker without waiting (asyncio reaps it when it exits)."""
         self.alive = False
