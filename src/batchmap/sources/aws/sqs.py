@@ -72,6 +72,13 @@ def _split(count: int, calls: int) -> list[int]:
     return sizes
 
 
+def _system_attribute_param(client: AwsClient) -> dict[str, list[str]]:
+    """``MessageSystemAttributeNames=All``, or the older ``AttributeNames`` on a botocore that predates it."""
+    members = client.raw.meta.service_model.operation_model("ReceiveMessage").input_shape.members
+    name = "MessageSystemAttributeNames" if "MessageSystemAttributeNames" in members else "AttributeNames"
+    return {name: ["All"]}
+
+
 def _unique(deliveries: list[Delivery]) -> list[Delivery]:
     """One copy per message id: concurrent receives can both get a message (SQS is at-least-once).
 
@@ -99,6 +106,7 @@ class SqsQueue:
         self.fifo = info.fifo
         self.visibility_timeout_s = info.visibility_timeout_s
         self.max_receivers = max_receivers
+        self._system_attributes = _system_attribute_param(client)
 
     # -- receiving -----------------------------------------------------------------------------
 
@@ -142,8 +150,8 @@ class SqsQueue:
             QueueUrl=self.info.url,
             MaxNumberOfMessages=size,
             WaitTimeSeconds=wait,
-            MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **self._system_attributes,
         )
         messages: list[dict[str, Any]] = response.get("Messages", [])
         if messages and cancelled.is_set():
