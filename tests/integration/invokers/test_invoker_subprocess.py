@@ -224,7 +224,6 @@ def test_an_idle_worker_killed_from_outside_is_replaced_before_use() -> None:
             except ProcessLookupError:
                 break
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.05)  # and delivered the exit status to the invoker's loop
         second = await invoker.invoke({}, "b")
         await invoker.close()
         return [first, second], invoker.workers_started

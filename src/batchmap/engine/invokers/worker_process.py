@@ -146,8 +146,14 @@ class WorkerProcess:
 
     @property
     def running(self) -> bool:
-        """Whether the worker can take an invocation (alive and its process not exited)."""
-        return self.alive and self._proc.returncode is None
+        """Whether the worker can take an invocation: alive, not exited, and its process still there."""
+        if not self.alive or self._proc.returncode is not None:
+            return False
+        try:
+            os.kill(self.pid, 0)  # asyncio may have reaped it without telling us yet
+        except ProcessLookupError:
+            return False
+        return True
 
     def abandon(self) -> None:
         """Kill the worker without waiting (asyncio reaps it when it exits)."""
