@@ -24,14 +24,26 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
         }
+        message = record.getMessage()
+        entry.update(_structured(message) or {"message": message})
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             entry.update(fields)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def _structured(message: str) -> dict[str, Any] | None:
+    """A message that is already a JSON object (the handler toolkit's lines) is merged, not nested."""
+    if not message.startswith("{"):
+        return None
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def configure_logging(stream: IO[str], level: str = "INFO", json_logs: bool | None = None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import engine_handlers as h
 import pytest
-from conftest import drain
+from engine_support import drain
 
 from batchmap.config import EventSourceMapping, ScalingConfig
 from batchmap.engine.invocation import FunctionConfig

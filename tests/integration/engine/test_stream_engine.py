@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import engine_handlers as h
-from conftest import drain
+from engine_support import drain
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
 from batchmap.engine.invocation import FunctionConfig
