@@ -1,0 +1,78 @@
+"""Checkpoints of a Kafka mapping are the consumer group's committed offsets.
+
+The engine checkpoints the last record of a partition that is done (its id,
+``topic-N:offset``); Kafka's committed offset is the next one to read, so
+``put`` commits offset + 1 and ``get`` answers with committed - 1. The group is
+the namespace: ``mapping_id`` is not needed (AWS gives each mapping its own
+group). A commit is made only while this member owns the partition (or is
+handing it over in a rebalance); after that the new owner's commits count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from batchmap.engine.outcome import kafka_item_id
+from batchmap.errors import SourceError
+from batchmap.sources.kafka._consumer import GroupConsumer
+from batchmap.sources.kafka._records import offset_of
+
+log = logging.getLogger("batchmap.sources.kafka")
+
+COMMIT_ATTEMPTS = 5
+COMMIT_RETRY_S = 0.2
+
+
+class KafkaCheckpointStore:
+    """``CheckpointStore`` over the group's committed offsets."""
+
+    def __init__(self, consumer: GroupConsumer) -> None:
+        self.consumer = consumer
+
+    async def get(self, mapping_id: str, shard_id: str) -> str | None:
+        """The group's last done record of ``shard_id`` (``topic-N:-1`` if committed at 0), or ``None``."""
+        committed = await self.consumer.call(lambda c: self.consumer.committed_offset(c, shard_id))
+        return None if committed is None else kafka_item_id(shard_id, committed - 1)
+
+    async def put(self, mapping_id: str, shard_id: str, sequence_number: str) -> None:
+        """Commit ``offset + 1`` of the record ``sequence_number`` names, synchronously.
+
+        A commit refused during a rebalance is tried again; one that still
+        fails is logged and left for the next checkpoint (a later commit covers
+        it; at worst records are processed again, never lost).
+        """
+        next_offset = offset_of(shard_id, sequence_number) + 1
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                done = await self.consumer.call(lambda c: self.consumer.commit(c, shard_id, next_offset))
+            except SourceError as exc:
+                log.warning("%s: offset %d of %s not committed: %s", self.consumer.settings.arn, next_offset,
+                            shard_id, exc)
+                return
+            except Exception as exc:  # KafkaException: the broker refused the commit
+                if attempt < COMMIT_ATTEMPTS and _retriable(exc):
+                    await asyncio.sleep(COMMIT_RETRY_S * attempt)
+                    continue
+                log.warning("%s: offset %d of %s not committed (%s); the next checkpoint covers it",
+                            self.consumer.settings.arn, next_offset, shard_id, exc)
+                return
+            if not done:
+                log.debug("%s: %s is no longer ours: offset %d left to its new owner",
+                          self.consumer.settings.arn, shard_id, next_offset)
+            return
+
+
+_REBALANCING = frozenset({
+    "REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "NOT_COORDINATOR",
+    "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "_WAIT_COORD", "_TRANSPORT", "_TIMED_OUT",
+    "REQUEST_TIMED_OUT",
+})
+
+
+def _retriable(exc: Exception) -> bool:
+    """A commit error that a moment (a finished rebalance, a found coordinator) may cure."""
+    error = exc.args[0] if exc.args else None
+    name = getattr(error, "name", None)
+    retriable = getattr(error, "retriable", None)
+    return (callable(name) and name() in _REBALANCING) or (callable(retriable) and bool(retriable()))

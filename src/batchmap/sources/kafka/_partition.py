@@ -1,0 +1,110 @@
+"""One assigned partition: fetched messages waiting for the engine, and how far it has got.
+
+A ``Partition`` lives from an assignment to the revocation that ends it; a
+partition assigned again later gets a fresh one. The poll thread appends
+messages, the engine's reader takes them: every access to the buffer holds
+``lock`` (shared by all partitions of one consumer). Offsets are Kafka's
+"next offset" convention: ``handed_next`` is one past the last record handed
+to the engine, ``committed_next`` one past the last record committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Any
+
+from batchmap.sources.kafka._records import topic_partition
+
+UNKNOWN = -1
+
+
+class Partition:
+    """A topic-partition this consumer owns now, with its bounded buffer of fetched messages."""
+
+    def __init__(
+        self, topic: str, partition: int, lock: threading.Lock, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.key = topic_partition(topic, partition)
+        self.lock = lock
+        self._loop = loop
+        self.buffer: deque[Any] = deque()
+        self.wake = asyncio.Event()
+        self.positioned = False
+        self.revoked = False
+        self.paused_full = False
+        self.eof = False
+        self.next_offset = UNKNOWN
+        self.handed_next = UNKNOWN
+        self.committed_next = UNKNOWN
+
+    def __repr__(self) -> str:
+        return f"Partition({self.key}, buffered={len(self.buffer)}, handed_next={self.handed_next})"
+
+    # -- poll thread -----------------------------------------------------------------------------------------
+
+    def add(self, message: Any) -> bool:
+        """Buffer a fetched message (caller holds ``lock``); stale or unwanted ones are left out.
+
+        Messages of a partition not yet positioned, or being revoked, were
+        prefetched for a position no one asked for: they stay uncommitted, so
+        whoever owns the partition next reads them again.
+        """
+        if self.revoked or not self.positioned:
+            return False
+        offset = message.offset()
+        if self.next_offset != UNKNOWN and offset < self.next_offset:
+            return False
+        self.buffer.append(message)
+        self.next_offset = offset + 1
+        self.eof = False
+        return True
+
+    def reached_end(self, offset: int) -> bool:
+        """The fetcher reached the end of the partition at ``offset`` (caller holds ``lock``)."""
+        if not self.positioned or (self.next_offset != UNKNOWN and offset < self.next_offset):
+            return False
+        self.eof = True
+        return True
+
+    def moved_to(self, offset: int) -> None:
+        """A seek happened: forget what was buffered and expect ``offset`` (negative: a logical offset)."""
+        with self.lock:
+            self.buffer.clear()
+            self.next_offset = offset if offset >= 0 else UNKNOWN
+            self.eof = False
+            self.positioned = True
+
+    def revoke(self) -> None:
+        """This consumer no longer owns the partition: drop what the engine has not taken."""
+        with self.lock:
+            self.revoked = True
+            self.buffer.clear()
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake the engine's reader (from any thread)."""
+        self._loop.call_soon_threadsafe(self.wake.set)
+
+    def settled(self) -> bool:
+        """Every record handed to the engine is committed."""
+        return self.handed_next == UNKNOWN or self.committed_next >= self.handed_next
+
+    # -- engine (event loop) ---------------------------------------------------------------------------------
+
+    def take(self, limit: int) -> list[Any]:
+        """Up to ``limit`` buffered messages, oldest first."""
+        with self.lock:
+            count = min(limit, len(self.buffer))
+            taken = [self.buffer.popleft() for _ in range(count)]
+        if taken:
+            self.handed_next = taken[-1].offset() + 1
+        return taken
+
+    def caught_up(self) -> bool:
+        """Nothing buffered and the fetcher is at the end of the partition."""
+        with self.lock:
+            return not self.buffer and self.eof

@@ -1,0 +1,63 @@
+"""Functions the Kafka tests map topics to; each keeps what it was given in ``EVENTS`` (per name)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+EVENTS: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+DONE_AT: defaultdict[str, list[float]] = defaultdict(list)
+_lock = threading.Lock()
+
+
+def reset() -> None:
+    with _lock:
+        EVENTS.clear()
+        DONE_AT.clear()
+
+
+def _keep(name: str, event: dict[str, Any]) -> None:
+    with _lock:
+        EVENTS[name].append(copy.deepcopy(event))
+
+
+def _values(event: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    return [(r, base64.b64decode(r.get("value", "")).decode()) for rs in event["records"].values() for r in rs]
+
+
+def record(event: dict[str, Any], context: Any) -> None:
+    _keep("record", event)
+    with _lock:
+        DONE_AT["record"].append(time.monotonic())
+
+
+def record_a(event: dict[str, Any], context: Any) -> None:
+    _keep("a", event)
+
+
+def record_b(event: dict[str, Any], context: Any) -> None:
+    _keep("b", event)
+
+
+def fail_all(event: dict[str, Any], context: Any) -> None:
+    _keep("fail_all", event)
+    raise RuntimeError("this function always fails")
+
+
+def fail_poison(event: dict[str, Any], context: Any) -> None:
+    """Raises when the batch holds a record whose value is ``poison``."""
+    _keep("fail_poison", event)
+    if any(value == "poison" for _, value in _values(event)):
+        raise ValueError("poison record")
+
+
+def report_bad(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """ReportBatchItemFailures with Kafka's identifiers for records whose value starts with ``bad``."""
+    _keep("report_bad", event)
+    failures = [{"itemIdentifier": {"partition": f"{r['topic']}-{r['partition']}", "offset": r["offset"]}}
+                for r, value in _values(event) if value.startswith("bad")]
+    return {"batchItemFailures": failures}
