@@ -17,7 +17,7 @@ from typing import Any
 
 from batchmap.config import values
 from batchmap.errors import ConfigError
-from batchmap.sources.base import Producer
+from batchmap.sources.base import Producer, QueueSource
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
 
 
@@ -48,6 +48,8 @@ def add_parser(subparsers: Any) -> None:
 
     inspect = subparsers.add_parser("inspect", help="a queue's depth, in flight and dead letters; a stream's shards")
     _source(inspect)
+    inspect.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
+    inspect.add_argument("--region", help="AWS sources: the region")
     inspect.set_defaults(func=inspect_source)
 
     purge = subparsers.add_parser("purge", help="delete every message of an embedded queue or stream")
@@ -90,8 +92,23 @@ def create_stream(args: argparse.Namespace) -> int:
 
 
 def inspect_source(args: argparse.Namespace) -> int:
-    _print(_embedded(args.source).inspect(args.source))
+    if scheme_of(args.source) == "sqlite":
+        _print(_embedded(args.source).inspect(args.source))
+    else:
+        _print(asyncio.run(_backlog_of(args)))
     return 0
+
+
+async def _backlog_of(args: argparse.Namespace) -> dict[str, Any]:
+    """Any queue source: its depth by state, as far as the broker can tell."""
+    source = await open_source(args.source, SourceOptions(endpoint_url=args.endpoint_url, region=args.region))
+    try:
+        if not isinstance(source, QueueSource):
+            raise ConfigError("--source", args.source, "a queue (streams: use the embedded stream's inspect)")
+        backlog = await source.backlog()
+        return {"arn": source.arn, **dataclasses.asdict(backlog), "total": backlog.total}
+    finally:
+        await source.close()
 
 
 def purge_source(args: argparse.Namespace) -> int:
