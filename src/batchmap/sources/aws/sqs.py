@@ -137,12 +137,20 @@ class SqsQueue:
             for i, size in enumerate(sizes)
         ]
         try:
-            return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+            results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True)
         except asyncio.CancelledError:
             cancelled.set()
             for future in futures:
                 future.add_done_callback(self._release_late)
             raise
+        errors = [r for r in results if isinstance(r, BaseException)]
+        pages = [r if not isinstance(r, BaseException) else [] for r in results]
+        if errors:
+            # Messages other receives got are in hand now: hand them on rather than strand them.
+            if not any(pages):
+                raise errors[0]
+            log.warning("sqs: %d of %d receives failed; first: %s", len(errors), len(results), errors[0])
+        return pages
 
     def _receive_page(self, size: int, wait: int, cancelled: threading.Event) -> list[dict[str, Any]]:
         response = self._client.sync_call(
