@@ -16,7 +16,7 @@ from invoker_support import HANDLERS
 from batchmap.cli.serve import parse_environment
 from batchmap.errors import ConfigError
 
-SERVE = [sys.executable, "-m", "batchmap.cli.serve"]
+SERVE = [sys.executable, "-m", "batchmap", "serve"]
 
 
 @pytest.fixture
