@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from batchmap.records import kafka_event, records_event
 from batchmap.sources.base import Delivery, RecordShape
 
 
@@ -21,13 +22,15 @@ def build_event(
     ``eventSource``, ``eventSourceArn`` and ``bootstrapServers`` for Kafka.
     """
     if shape == "kafka":
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for item in items:
-            grouped.setdefault(item.shard, []).append(item.record)
-        event: dict[str, Any] = dict(kafka_meta or {"eventSource": "SelfManagedKafka"})
-        event["records"] = grouped
+        meta = kafka_meta or {}
+        event: dict[str, Any] = dict(kafka_event(
+            [item.record for item in items],  # type: ignore[misc]
+            event_source=meta.get("eventSource", "SelfManagedKafka"),
+            event_source_arn=meta.get("eventSourceArn"),
+            bootstrap_servers=meta.get("bootstrapServers", ""),
+        ))
     else:
-        event = {"Records": [item.record for item in items]}
+        event = records_event([item.record for item in items])
     if extra:
         event.update(extra)
     return event
