@@ -13,8 +13,6 @@ function touches::
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from batchmap.handler.connection import ConnectionCache
@@ -37,9 +35,9 @@ _HOME = {
 }
 
 __all__ = [
-    "Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget", "RecordResult",
-    "Router", "Strategy", "arun_batch", "batch_handler", "process_batch", "process_batch_in_transaction",
-    "run_batch", "run_batch_in_transaction",
+    "Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget",
+    "RecordResult", "Router", "Strategy", "arun_batch", "batch_handler", "process_batch",
+    "process_batch_in_transaction", "run_batch", "run_batch_in_transaction",
 ]
 
 
@@ -47,7 +45,7 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'batchmap.handler' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"batchmap.handler.{home}"), name)
+    value = getattr(__import__(f"batchmap.handler.{home}", fromlist=[name]), name)
     globals()[name] = value
     return value
 

@@ -42,7 +42,8 @@ def batch_handler(*,  # noqa: F811 concurrency: Concurrency = 1, fifo_strict: bo
 
 def batch_handler(record_handler: RecordHandler | None = None, /, *, concurrency: Concurrency = 1,  # noqa: F811
                   fifo_strict: bool = False, stream_continue_other_keys: bool = False,
-                  raise_on_full_failure: bool = False, deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
+                  raise_on_full_failure: bool = False,
+                  deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
                   memory: MemoryBudget | None = DEFAULT_MEMORY, metrics: EmfMetrics | bool = False,
                   logger: Logger | None = None) -> LambdaHandler | Callable[[RecordHandler], LambdaHandler]:
     """Decorate a record handler into ``handler(event, context) -> {"batchItemFailures": [...]}``.

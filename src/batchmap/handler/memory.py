@@ -58,7 +58,7 @@ class MemoryBudget(Value):
     def __init__(self, limit_mb: float | None = None, *, soft: float = 0.75, hard: float = 0.9,
                  check_interval_ms: float = 10.0, probe: Callable[[], int] | None = None) -> None:
         if limit_mb is not None and not limit_mb > 0:
-            raise ConfigError("limit_mb", limit_mb, "a positive number of megabytes, or None for the context's")
+            raise ConfigError("limit_mb", limit_mb, "megabytes > 0, or None for the context's memory size")
         if not 0 < soft < hard <= 1:
             raise ConfigError("soft", (soft, hard), "0 < soft < hard <= 1 (fractions of the limit)")
         if not check_interval_ms >= 0:

@@ -47,20 +47,22 @@ class BatchOptions(Value):
                  logger: Logger | None = None) -> None:
         if concurrency != "auto" and (type(concurrency) is not int or concurrency < 1):
             raise ConfigError("concurrency", concurrency, "a whole number >= 1, or 'auto'")
-        for name, flag in (("fifo_strict", fifo_strict), ("stream_continue_other_keys", stream_continue_other_keys),
-                           ("raise_on_full_failure", raise_on_full_failure)):
+        flags = (("fifo_strict", fifo_strict), ("stream_continue_other_keys", stream_continue_other_keys),
+                 ("raise_on_full_failure", raise_on_full_failure))
+        for name, flag in flags:
             if type(flag) is not bool:
                 raise ConfigError(name, flag, "True or False")
         if deadline_margin_ms is not None and (
                 isinstance(deadline_margin_ms, bool) or not isinstance(deadline_margin_ms, int | float)
                 or not deadline_margin_ms >= 0):
-            raise ConfigError("deadline_margin_ms", deadline_margin_ms, "milliseconds >= 0, or None to ignore the deadline")
+            raise ConfigError("deadline_margin_ms", deadline_margin_ms,
+                              "milliseconds >= 0, or None to ignore the deadline")
         if memory is not None and not isinstance(memory, MemoryBudget):
             raise ConfigError("memory", memory, "a MemoryBudget, or None for no budget")
         if not isinstance(metrics, bool | EmfMetrics):
             raise ConfigError("metrics", metrics, "True, False or an EmfMetrics")
         if logger is not None and not callable(getattr(logger, "error", None)):
-            raise ConfigError("logger", logger, "a logging.Logger (or None for the 'batchmap.handler' logger)")
+            raise ConfigError("logger", logger, "a logging.Logger, or None for the 'batchmap.handler' logger")
         _set(self, "concurrency", concurrency)
         _set(self, "fifo_strict", fifo_strict)
         _set(self, "stream_continue_other_keys", stream_continue_other_keys)

@@ -34,7 +34,8 @@ class Ordering:
 
     __slots__ = ("lanes", "rewind", "units")
 
-    def __init__(self, units: list[Hashable] | None, lanes: list[Hashable | None] | None, rewind: bool) -> None:
+    def __init__(self, units: list[Hashable] | None, lanes: list[Hashable | None] | None,
+                 rewind: bool) -> None:
         self.units = units
         self.lanes = lanes
         self.rewind = rewind
@@ -56,7 +57,8 @@ def plan_ordering(scan: Scan, *, fifo_strict: bool, continue_other_keys: bool, l
         keys = [r.get("key") if isinstance(r, dict) else None for r in records]
         keyed: list[Hashable] = list(zip(partitions, keys, strict=True))
         kafka_lanes = [lane if key is not None else None for lane, key in zip(keyed, keys, strict=True)]
-        return Ordering(keyed if continue_other_keys else partitions, kafka_lanes if lanes else None, rewind=True)
+        units = keyed if continue_other_keys else partitions
+        return Ordering(units, kafka_lanes if lanes else None, rewind=True)
     if not (continue_other_keys or lanes):
         return Ordering([0] * n, None, rewind=True)
     keys = _stream_keys(scan)

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 class BatchRun:
     """One batch in flight: everything the runners and the response need (internal to the toolkit)."""
 
-    __slots__ = ("_aborted", "analysis", "context", "guard", "is_async", "log", "options", "ordering", "outcomes",
-                 "scan", "started", "strategy")
+    __slots__ = ("_aborted", "analysis", "context", "guard", "is_async", "log", "options", "ordering",
+                 "outcomes", "scan", "started", "strategy")
 
     def __init__(self, event: object, handler: RecordHandler, context: object, options: BatchOptions) -> None:
         self.started = perf_counter()
@@ -61,7 +61,8 @@ class BatchRun:
         self.ordering: Ordering
         strict, other_keys = options.fifo_strict, options.stream_continue_other_keys
         if options.concurrency == "auto":
-            self.ordering = plan_ordering(scan, fifo_strict=strict, continue_other_keys=other_keys, lanes=True)
+            self.ordering = plan_ordering(scan, fifo_strict=strict, continue_other_keys=other_keys,
+                                          lanes=True)
             type_of = handler.type_of if isinstance(handler, Router) else None
             self.analysis = analyse(scan, self.ordering.lanes, type_of, self.is_async)
             self.strategy = choose(self.analysis)
@@ -97,7 +98,8 @@ class BatchRun:
         reported = self._reported()
         response = self._response(reported)
         options = self.options
-        if options.metrics is None and not (options.raise_on_full_failure and len(reported) == len(self.outcomes)):
+        full_failure = len(reported) == len(self.outcomes)
+        if options.metrics is None and not (options.raise_on_full_failure and full_failure):
             return response
         return self._result(reported, response).response
 
@@ -106,7 +108,7 @@ class BatchRun:
         return self._aborted or any(isinstance(o, BatchAbortedError) for o in self.outcomes)
 
     def abort(self) -> None:
-        """Report every record, even those that ran (their work was undone, e.g. a rolled-back transaction)."""
+        """Report every record, even those that ran (their work was undone: a rolled-back transaction)."""
         self._aborted = True
 
     def _reported(self) -> list[int]:
@@ -177,8 +179,8 @@ async def execute_batch_async(event: object, record_handler: RecordHandler, cont
 
 
 def process_batch(event: object, record_handler: RecordHandler, context: object = None, *,
-                  concurrency: Concurrency = 1, fifo_strict: bool = False, stream_continue_other_keys: bool = False,
-                  raise_on_full_failure: bool = False,
+                  concurrency: Concurrency = 1, fifo_strict: bool = False,
+                  stream_continue_other_keys: bool = False, raise_on_full_failure: bool = False,
                   deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
                   memory: MemoryBudget | None = DEFAULT_MEMORY, metrics: EmfMetrics | bool = False,
                   logger: Logger | None = None) -> PartialBatchResponse:
@@ -211,11 +213,12 @@ def process_batch(event: object, record_handler: RecordHandler, context: object 
 
 
 def run_batch(event: object, record_handler: RecordHandler, context: object = None, *,
-              concurrency: Concurrency = 1, fifo_strict: bool = False, stream_continue_other_keys: bool = False,
-              raise_on_full_failure: bool = False, deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
+              concurrency: Concurrency = 1, fifo_strict: bool = False,
+              stream_continue_other_keys: bool = False, raise_on_full_failure: bool = False,
+              deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
               memory: MemoryBudget | None = DEFAULT_MEMORY, metrics: EmfMetrics | bool = False,
               logger: Logger | None = None) -> BatchResult:
-    """``process_batch`` returning the whole ``BatchResult`` (``.response``, ``.results``, ``.strategy``...)."""
+    """``process_batch`` returning the whole ``BatchResult`` (``.response``, ``.results``, ...)."""
     options = make_options(concurrency, fifo_strict, stream_continue_other_keys, raise_on_full_failure,
                            deadline_margin_ms, memory, metrics, logger)
     return execute_batch(event, record_handler, context, options)

@@ -118,7 +118,8 @@ class BatchResult(Value):
         """One ``RecordResult`` per record, in event order."""
         reported = set(self._reported)
         view, records = self._view, self._records
-        return [RecordResult(i, view(records[i]), outcome, i in reported) for i, outcome in enumerate(self._outcomes)]
+        return [RecordResult(i, view(records[i]), outcome, i in reported)
+                for i, outcome in enumerate(self._outcomes)]
 
     @property
     def failures(self) -> list[RecordResult]:

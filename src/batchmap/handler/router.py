@@ -126,7 +126,8 @@ class Router:
             handler = self._routes[type_value]
         except (KeyError, TypeError):
             if self._default is None:
-                raise UnknownRecordTypeError(self._field, type_value, [str(t) for t in self._routes]) from None
+                known = [str(t) for t in self._routes]
+                raise UnknownRecordTypeError(self._field, type_value, known) from None
             handler = self._default
         return handler(record)
 

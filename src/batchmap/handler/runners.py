@@ -8,14 +8,11 @@ coroutine is a failure, not a silent success: it was never awaited.
 
 from __future__ import annotations
 
-import threading
 from types import CoroutineType
 
 from batchmap.errors import BatchAbortedError, HandlerError
 from batchmap.handler.memory import relieve
-from batchmap.handler.pool import worker_pool
 from batchmap.handler.result import ABORTED, OK, STOPPED
-from batchmap.handler.scheduler import Scheduler
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,6 +70,11 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
                    outcomes: list[object], ordering: Ordering, concurrency: int, guard: Guard | None,
                    on_failure: FailureHook) -> None:
     """At most ``concurrency`` records at once on pooled threads."""
+    import threading
+
+    from batchmap.handler.pool import worker_pool
+    from batchmap.handler.scheduler import Scheduler
+
     scheduler = Scheduler(outcomes, ordering, concurrency, guard)
     lock = threading.Lock()
     step = scheduler.step

@@ -68,7 +68,7 @@ class Analysis(Value):
 
 
 class Strategy(Value):
-    """How a batch runs: ``name`` (``sequential``, ``moderate``, ``parallel``, ``fixed``), ``concurrency``, why."""
+    """How a batch runs: ``name`` (sequential, moderate, parallel, fixed), ``concurrency``, ``reason``."""
 
     __slots__ = ("concurrency", "name", "reason")
 
@@ -89,7 +89,8 @@ def fixed(concurrency: int) -> Strategy:
     """The strategy of an explicit ``concurrency=N`` (one shared value per N)."""
     strategy = _FIXED.get(concurrency)
     if strategy is None:
-        strategy = _FIXED[concurrency] = Strategy("fixed", concurrency, f"concurrency={concurrency} was asked for")
+        strategy = Strategy("fixed", concurrency, f"concurrency={concurrency} was asked for")
+        _FIXED[concurrency] = strategy
     return strategy
 
 

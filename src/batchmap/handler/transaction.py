@@ -6,8 +6,9 @@ round trip at the end. Each record runs inside ``SAVEPOINT``:
 * the record raises: ``ROLLBACK TO SAVEPOINT`` undoes that record alone; it is
   reported and the rest go on (by the source's usual rules);
 * it raises a duplicate-key error (PostgreSQL SQLSTATE 23505, MySQL/MariaDB
-  error 1062, SQLite's unique/primary-key constraint codes): the record was already applied by an earlier delivery, so it is
-  rolled back to its savepoint and counted a success (idempotent redelivery);
+  error 1062, SQLite's unique and primary-key constraint codes): the record was
+  already applied by an earlier delivery, so it is rolled back to its
+  savepoint and counted a success (idempotent redelivery);
 * the connection breaks (``OperationalError``/``InterfaceError``, or the
   connection reports itself closed): nothing more runs, the transaction is
   rolled back and every record of the batch is reported, since none of its
@@ -126,8 +127,8 @@ def run_batch_in_transaction(event: object, record_handler: TransactionalHandler
     """
     if _autocommit(connection):
         raise ConfigError("connection", connection, "autocommit must be off: the batch is one transaction")
-    options = make_options(1, fifo_strict, stream_continue_other_keys, raise_on_full_failure, deadline_margin_ms,
-                           memory, metrics, logger)
+    options = make_options(1, fifo_strict, stream_continue_other_keys, raise_on_full_failure,
+                           deadline_margin_ms, memory, metrics, logger)
     savepoints = _Savepoints(record_handler, connection)
     run = BatchRun(event, savepoints, context, options)
     try:
@@ -154,9 +155,11 @@ def run_batch_in_transaction(event: object, record_handler: TransactionalHandler
 
 def process_batch_in_transaction(event: object, record_handler: TransactionalHandler, connection: Any,
                                  context: object = None, *, fifo_strict: bool = False,
-                                 stream_continue_other_keys: bool = False, raise_on_full_failure: bool = False,
+                                 stream_continue_other_keys: bool = False,
+                                 raise_on_full_failure: bool = False,
                                  deadline_margin_ms: float | None = DEFAULT_DEADLINE_MARGIN_MS,
-                                 memory: MemoryBudget | None = DEFAULT_MEMORY, metrics: EmfMetrics | bool = False,
+                                 memory: MemoryBudget | None = DEFAULT_MEMORY,
+                                 metrics: EmfMetrics | bool = False,
                                  logger: Logger | None = None) -> PartialBatchResponse:
     """``run_batch_in_transaction(...).response``: what the Lambda handler returns."""
     return run_batch_in_transaction(

@@ -11,8 +11,6 @@ costs almost nothing in a cold start::
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from batchmap.records.attribute_value import decode_item, decode_value, encode_item, encode_value
@@ -80,7 +78,7 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'batchmap.records' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"batchmap.records.{home}"), name)
+    value = getattr(__import__(f"batchmap.records.{home}", fromlist=[name]), name)
     globals()[name] = value
     return value
 

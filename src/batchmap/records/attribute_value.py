@@ -29,7 +29,8 @@ def _number(text: str) -> int | Decimal:
 def decode_value(value: Mapping[str, Any], *, field: str = "value") -> Any:
     """One typed value to a plain one; ``field`` names it in the error if it is malformed."""
     if not isinstance(value, dict) or len(value) != 1:
-        raise RecordError(f"{field}: a DynamoDB attribute value is a one-key object, got {value!r}", field=field)
+        raise RecordError(f"{field}: a DynamoDB attribute value is a one-key object, got {value!r}",
+                          field=field)
     ((tag, inner),) = value.items()
     try:
         return _DECODERS[tag](inner, field)

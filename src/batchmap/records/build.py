@@ -85,14 +85,16 @@ def build_event(kind: SourceKind, records: Sequence[Mapping[str, Any]], **kafka:
     if kafka:
         from batchmap.errors import ConfigError
 
-        raise ConfigError(next(iter(kafka)), kafka[next(iter(kafka))], f"only Kafka events take it, not {kind}")
+        name = next(iter(kafka))
+        raise ConfigError(name, kafka[name], f"only Kafka events take it, not {kind}")
     return records_event(records)
 
 
 def sqs_record(body: str, *, message_id: str | None = None, queue_arn: str | None = None,
                region: str = DEFAULT_REGION, receive_count: int = 1, sent_timestamp_ms: int | None = None,
                message_group_id: str | None = None, deduplication_id: str | None = None,
-               sequence_number: str | None = None, message_attributes: dict[str, SQSMessageAttribute] | None = None,
+               sequence_number: str | None = None,
+               message_attributes: dict[str, SQSMessageAttribute] | None = None,
                receipt_handle: str | None = None, sender_id: str = "AIDAIENQZJOLO23YVJ4VO") -> SQSRecordDict:
     """One SQS message; FIFO fields are added when ``message_group_id`` is given."""
     import hashlib
@@ -161,9 +163,11 @@ def dynamodb_record(event_name: Literal["INSERT", "MODIFY", "REMOVE"], keys: Map
     if with_old and old_image is not None:
         stream["OldImage"] = encode_item(old_image, field="old_image")
     stream["SequenceNumber"] = sequence_number
-    stream["SizeBytes"] = len(json.dumps({k: v for k, v in stream.items() if k in ("Keys", "NewImage", "OldImage")}))
+    images = {k: v for k, v in stream.items() if k in ("Keys", "NewImage", "OldImage")}
+    stream["SizeBytes"] = len(json.dumps(images))
     stream["StreamViewType"] = view_type
-    arn = stream_arn or f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT}:table/table/stream/2024-01-01T00:00:00.000"
+    arn = stream_arn or (f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT}:"
+                         "table/table/stream/2024-01-01T00:00:00.000")
     record: dict[str, Any] = {"eventID": event_id or _uuid().replace("-", ""), "eventName": event_name,
                               "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": region,
                               "dynamodb": stream, "eventSourceARN": arn}
@@ -174,7 +178,8 @@ def dynamodb_record(event_name: Literal["INSERT", "MODIFY", "REMOVE"], keys: Map
 def kafka_record(topic: str, partition: int, offset: int, value: bytes | str | None, *,
                  key: bytes | str | None = None, headers: Iterable[tuple[str, bytes | str]] = (),
                  timestamp_ms: int | None = None,
-                 timestamp_type: Literal["CREATE_TIME", "LOG_APPEND_TIME"] = "CREATE_TIME") -> KafkaRecordDict:
+                 timestamp_type: Literal["CREATE_TIME", "LOG_APPEND_TIME"] = "CREATE_TIME",
+                 ) -> KafkaRecordDict:
     """One Kafka record; ``key``/``value`` are base64-encoded and headers become byte lists."""
     record: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset,
                               "timestamp": timestamp_ms if timestamp_ms is not None else _now_ms(),
@@ -182,6 +187,7 @@ def kafka_record(topic: str, partition: int, offset: int, value: bytes | str | N
     if key is not None:
         record["key"] = _b64(key)
     record["value"] = None if value is None else _b64(value)
-    record["headers"] = [{name: list(data.encode() if isinstance(data, str) else data)} for name, data in headers]
+    record["headers"] = [{name: list(data.encode() if isinstance(data, str) else data)}
+                         for name, data in headers]
     result: KafkaRecordDict = record  # type: ignore[assignment]
     return result

@@ -98,7 +98,7 @@ class DynamoDBRecord(Record):
     def is_ttl_delete(self) -> bool:
         """Whether DynamoDB's TTL process (not a user) removed the item."""
         identity = self._raw.get("userIdentity") or {}
-        return bool(identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com")
+        return identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
 
     @property
     def event_source_arn(self) -> str:

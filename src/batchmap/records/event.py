@@ -71,7 +71,7 @@ class Scan:
         if self.kind == "kafka":
             offset = raw.get("offset") if isinstance(raw, dict) else None
             if type(offset) is not int:
-                raise _bad(position, "offset", f"expected an integer, got {offset!r}; it is the itemIdentifier")
+                raise _bad(position, "offset", f"not an integer ({offset!r}); it is the itemIdentifier")
             assert self.partitions is not None
             return {"partition": self.partitions[position], "offset": offset}
         try:
@@ -180,15 +180,18 @@ def _check_stream(records: list[Any], kind: SourceKind) -> None:
             raise _bad(i, member, f"missing or not an object ({inner!r})")
         sequence_number = inner.get(seq_field)
         if type(sequence_number) is not str or not sequence_number:
-            raise _bad(i, f"{member}.{seq_field}", f"missing or empty ({sequence_number!r}); it is the itemIdentifier")
-        if kind == "kinesis" and (type(inner.get("partitionKey")) is not str or type(inner.get("data")) is not str):
+            raise _bad(i, f"{member}.{seq_field}",
+                       f"missing or empty ({sequence_number!r}); it is the itemIdentifier")
+        text = isinstance(inner.get("partitionKey"), str) and isinstance(inner.get("data"), str)
+        if kind == "kinesis" and not text:
             raise _bad(i, "kinesis", "partitionKey and data must be strings")
 
 
 def _scan_kafka(event: dict[str, Any], source: str, check_records: bool) -> Scan:
     by_partition = event.get("records")
     if not isinstance(by_partition, dict):
-        raise EventError(f"records: a Kafka event maps 'topic-partition' to lists of records, got {by_partition!r}")
+        raise EventError("records: a Kafka event maps 'topic-partition' to lists of records, "
+                         f"got {by_partition!r}")
     records: list[dict[str, Any]] = []
     partitions: list[str] = []
     for topic_partition, batch in by_partition.items():
@@ -233,7 +236,8 @@ class RecordBatch(Value):
     is_fifo: bool
     records: tuple[Record, ...]
 
-    def __init__(self, kind: SourceKind, event_source: str, records: tuple[Record, ...], is_fifo: bool) -> None:
+    def __init__(self, kind: SourceKind, event_source: str, records: tuple[Record, ...],
+                 is_fifo: bool) -> None:
         _set(self, "kind", kind)
         _set(self, "event_source", event_source)
         _set(self, "records", records)
@@ -249,7 +253,8 @@ class RecordBatch(Value):
         return self.records[index]
 
     def __repr__(self) -> str:
-        return f"RecordBatch(kind={self.kind!r}, event_source={self.event_source!r}, records={len(self.records)})"
+        return (f"RecordBatch(kind={self.kind!r}, event_source={self.event_source!r}, "
+                f"records={len(self.records)})")
 
 
 def parse_event(event: object) -> RecordBatch:

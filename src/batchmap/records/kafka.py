@@ -75,7 +75,8 @@ class KafkaRecord(Record):
     @property
     def headers(self) -> list[tuple[str, bytes]]:
         """Headers in order as ``(name, value)``; Lambda sends each value as a list of byte values."""
-        return [(name, bytes(data)) for header in self._raw.get("headers") or () for name, data in header.items()]
+        headers = self._raw.get("headers") or ()
+        return [(name, bytes(data)) for header in headers for name, data in header.items()]
 
     def header(self, name: str) -> bytes | None:
         """The first header called ``name``, or ``None``."""

@@ -94,7 +94,8 @@ def _identifier_key(scan: Scan, identifier: object, n: int) -> object:
                              f'{{"partition": "<topic>-<partition>", "offset": <int>}}, got {identifier!r}')
         return (identifier["partition"], identifier["offset"])
     if type(identifier) is not str or not identifier:
-        raise EventError(f"batchItemFailures[{n}]: itemIdentifier must be a non-empty string, got {identifier!r}")
+        raise EventError(f"batchItemFailures[{n}]: itemIdentifier must be a non-empty string, "
+                         f"got {identifier!r}")
     return identifier
 
 

@@ -1,0 +1,110 @@
+"""Rules 10 and 11: the Lambda deadline and the memory budget, against the real clock and real RSS."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from handler_support import LambdaContext, kinesis_event, reported, sqs_event
+
+from batchmap.errors import ConfigError
+from batchmap.handler import MemoryBudget, process_batch, run_batch
+from batchmap.handler.memory import resident_bytes
+
+MB = 1024 * 1024
+
+
+def test_no_record_starts_when_the_deadline_margin_is_already_reached() -> None:
+    ran: list[str] = []
+    result = run_batch(sqs_event(5), lambda record: ran.append(record.id), LambdaContext(timeout_ms=500),
+                       deadline_margin_ms=1000)
+    assert ran == [] and reported(result.response) == [f"m{i}" for i in range(5)]
+    assert {r.reason for r in result.results} == {"deadline"}
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_records_stop_starting_at_the_margin_and_the_rest_are_reported(concurrency: int) -> None:
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def slow(record: Any) -> None:
+        with lock:
+            ran.append(record.id)
+        time.sleep(0.03)
+
+    context = LambdaContext(timeout_ms=1000 + 100)
+    result = run_batch(sqs_event(60), slow, context, deadline_margin_ms=1000, concurrency=concurrency)
+    not_run = sorted(set(f"m{i}" for i in range(60)) - set(ran), key=lambda i: int(i[1:]))
+    assert ran and not_run  # some records ran, the batch stopped before the end
+    assert sorted(reported(result.response), key=lambda i: int(i[1:])) == not_run
+    assert all(r.reason == "deadline" for r in result.failures)
+
+
+def test_deadline_margin_none_ignores_the_context() -> None:
+    assert reported(process_batch(sqs_event(3), lambda r: None, LambdaContext(timeout_ms=10),
+                                  deadline_margin_ms=None)) == []
+
+
+def test_stream_deadline_reports_the_suffix() -> None:
+    result = run_batch(kinesis_event(["a", "b", "c"]), lambda r: None, LambdaContext(timeout_ms=0))
+    assert reported(result.response) == ["1000", "1001", "1002"]
+
+
+def test_hard_memory_limit_stops_before_the_process_is_killed() -> None:
+    """The handler holds 64 MiB from the third record on; the hard limit sits 32 MiB above the start."""
+    held: list[bytes] = []
+    ran: list[str] = []
+    hard_at = resident_bytes() + 32 * MB
+    budget = MemoryBudget(limit_mb=hard_at / 0.9 / MB, check_interval_ms=0)
+
+    def hungry(record: Any) -> None:
+        ran.append(record.id)
+        if record.id == "m2":
+            held.append(b"x" * (64 * MB))
+
+    result = run_batch(sqs_event(10), hungry, memory=budget)
+    held.clear()
+    assert ran == ["m0", "m1", "m2"]
+    assert reported(result.response) == [f"m{i}" for i in range(3, 10)]
+    assert {r.reason for r in result.failures} == {"memory"}
+
+
+def test_memory_limit_comes_from_the_context() -> None:
+    tiny = LambdaContext(timeout_ms=60_000, memory_limit_in_mb=1)  # far below this process's RSS
+    result = run_batch(sqs_event(3), lambda r: None, tiny, memory=MemoryBudget(check_interval_ms=0))
+    assert {r.reason for r in result.failures} == {"memory"} and len(result.failures) == 3
+    assert reported(process_batch(sqs_event(3), lambda r: None, tiny, memory=None)) == []
+
+
+def test_soft_threshold_lowers_concurrency_and_drops_tracebacks() -> None:
+    rss = resident_bytes()
+    budget = MemoryBudget(limit_mb=rss / 0.5 / MB, soft=0.3, hard=0.99, check_interval_ms=0)  # soft < RSS < hard
+    lock = threading.Lock()
+    flight = {"now": 0, "most": 0}
+
+    def handle(record: Any) -> None:
+        with lock:
+            flight["now"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+        time.sleep(0.002)
+        with lock:
+            flight["now"] -= 1
+        if record.id == "m0":
+            raise ValueError("keep my traceback?")
+
+    result = run_batch(sqs_event(24), handle, concurrency=8, memory=budget)
+    assert reported(result.response) == ["m0"]
+    assert flight["most"] <= 4  # halved at the very first check, before any record started
+    assert result.errors[0].__traceback__ is None
+
+
+@pytest.mark.parametrize(("kwargs", "parameter"), [
+    ({"limit_mb": 0}, "limit_mb"), ({"soft": 0.9, "hard": 0.8}, "soft"),
+    ({"check_interval_ms": -1}, "check_interval_ms"),
+])
+def test_budget_validation(kwargs: dict[str, Any], parameter: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        MemoryBudget(**kwargs)
+    assert caught.value.parameter == parameter
