@@ -1,7 +1,180 @@
-"""batchmap: Lambda-grade batch processing for Python, anywhere."""
+"""batchmap: Lambda-grade batch processing for Python, anywhere.
+
+The curated public API. Names load on first use, so ``import batchmap`` inside
+a Lambda function costs almost nothing and never imports the engine, a broker
+client or anything outside the standard library until it is used::
+
+    from batchmap import batch_handler          # the handler toolkit (stdlib only)
+
+    @batch_handler(concurrency=10)
+    def handler(record):
+        save(record.json())
+
+    from batchmap import Engine, EventSourceMapping   # the engine (an ESM you run yourself)
+"""
 
 from __future__ import annotations
 
-from batchmap.errors import BatchmapError
+from batchmap.errors import (
+    BatchAbortedError,
+    BatchFailedError,
+    BatchmapError,
+    BrokerError,
+    ConfigError,
+    DestinationError,
+    EventError,
+    FilterError,
+    FunctionLoadError,
+    HandlerError,
+    LeaseLostError,
+    MeasurementError,
+    MissingExtraError,
+    RecordError,
+    SettleError,
+    SourceError,
+    TemplateError,
+    UnknownEventSourceError,
+    UnknownRecordTypeError,
+)
 
-__all__ = ["BatchmapError"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from batchmap.config import (
+        DestinationConfig,
+        EventSourceMapping,
+        OnFailure,
+        ResolvedMapping,
+        ScalingConfig,
+        from_api,
+    )
+    from batchmap.engine.invocation import FunctionConfig, Invocation
+    from batchmap.engine.service import Engine, RunReport, run
+    from batchmap.filters import FilterCriteria
+    from batchmap.handler import (
+        Analysis,
+        BatchOptions,
+        BatchResult,
+        ConnectionCache,
+        EmfMetrics,
+        MemoryBudget,
+        RecordResult,
+        Router,
+        Strategy,
+        arun_batch,
+        batch_handler,
+        process_batch,
+        process_batch_in_transaction,
+        run_batch,
+        run_batch_in_transaction,
+    )
+    from batchmap.metrics import MetricsHook, MetricsRecorder
+    from batchmap.records import (
+        DynamoDBRecord,
+        KafkaRecord,
+        KinesisRecord,
+        Record,
+        SQSRecord,
+        build_event,
+        parse_event,
+    )
+    from batchmap.sources.registry import SourceOptions, open_source
+
+_HOME: dict[str, str] = {
+    **dict.fromkeys(
+        ("Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget", "RecordResult",
+         "Router", "Strategy", "arun_batch", "batch_handler", "process_batch", "process_batch_in_transaction",
+         "run_batch", "run_batch_in_transaction"),
+        "batchmap.handler",
+    ),
+    **dict.fromkeys(
+        ("DynamoDBRecord", "KafkaRecord", "KinesisRecord", "Record", "SQSRecord", "build_event", "parse_event"),
+        "batchmap.records",
+    ),
+    **dict.fromkeys(
+        ("DestinationConfig", "EventSourceMapping", "OnFailure", "ResolvedMapping", "ScalingConfig", "from_api"),
+        "batchmap.config",
+    ),
+    "FilterCriteria": "batchmap.filters",
+    "FunctionConfig": "batchmap.engine.invocation",
+    "Invocation": "batchmap.engine.invocation",
+    "Engine": "batchmap.engine.service",
+    "RunReport": "batchmap.engine.service",
+    "run": "batchmap.engine.service",
+    "MetricsHook": "batchmap.metrics",
+    "MetricsRecorder": "batchmap.metrics",
+    "SourceOptions": "batchmap.sources.registry",
+    "open_source": "batchmap.sources.registry",
+}
+
+__all__ = [
+    "Analysis",
+    "BatchAbortedError",
+    "BatchFailedError",
+    "BatchOptions",
+    "BatchResult",
+    "BatchmapError",
+    "BrokerError",
+    "ConfigError",
+    "ConnectionCache",
+    "DestinationConfig",
+    "DestinationError",
+    "DynamoDBRecord",
+    "EmfMetrics",
+    "Engine",
+    "EventError",
+    "EventSourceMapping",
+    "FilterCriteria",
+    "FilterError",
+    "FunctionConfig",
+    "FunctionLoadError",
+    "HandlerError",
+    "Invocation",
+    "KafkaRecord",
+    "KinesisRecord",
+    "LeaseLostError",
+    "MeasurementError",
+    "MemoryBudget",
+    "MetricsHook",
+    "MetricsRecorder",
+    "MissingExtraError",
+    "OnFailure",
+    "Record",
+    "RecordError",
+    "RecordResult",
+    "ResolvedMapping",
+    "Router",
+    "RunReport",
+    "SQSRecord",
+    "ScalingConfig",
+    "SettleError",
+    "SourceError",
+    "SourceOptions",
+    "Strategy",
+    "TemplateError",
+    "UnknownEventSourceError",
+    "UnknownRecordTypeError",
+    "arun_batch",
+    "batch_handler",
+    "build_event",
+    "from_api",
+    "open_source",
+    "parse_event",
+    "process_batch",
+    "process_batch_in_transaction",
+    "run",
+    "run_batch",
+    "run_batch_in_transaction",
+]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'batchmap' has no attribute {name!r}")
+    value = getattr(__import__(home, fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
