@@ -58,7 +58,7 @@ class AdaptiveConfig:
     max_window_s: float = 300.0
     window_step_s: float | None = None  # additive increase; default target/50
     decrease: float = 0.7  # the strongest single multiplicative cut
-    headroom: float = 0.1  # dead band below the target
+    headroom: float = 0.05  # dead band below the target
     smoothing: float = 0.2  # weight of the newest batch in the running estimate
     whole_seconds: bool = False  # AWS takes whole-second windows; batchmap's engine takes fractions
     max_duration_s: float | None = None  # keep a batch's invocation under this (e.g. 0.8 × timeout)

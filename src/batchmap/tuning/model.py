@@ -208,7 +208,7 @@ def _latency(
     d = duration(n_bar)
     m = rate_p * (d + window)
     regime: Regime
-    if poisson.survival(cap - 1, m) > 0.5:
+    if cap == 1 or poisson.survival(cap - 1, m) > 0.5:  # a batch of one is always full: M/D/1
         regime = "size"
         mean, p99 = _size_bound(rate_p, cap, window, duration(cap), profile.duration_cv)
     else:

@@ -124,9 +124,7 @@ def _confirm(
     out = []
     for e in ranked:
         sim = simulate(profile, workload, e.candidate, prices, times, seed=seed)
-        meets = (objective.latency_p99_s is None or sim.p99_latency_s <= objective.latency_p99_s) and (
-            objective.latency_mean_s is None or sim.mean_latency_s <= objective.latency_mean_s
-        )
+        meets = objective.met_by(sim.mean_latency_s, sim.p99_latency_s)
         out.append(Confirmation(e, sim, meets))
     return tuple(out)
 

@@ -105,6 +105,16 @@ class Objective:
         if self.downstream_limit is not None and self.downstream_limit < 1:
             raise ConfigError("downstream_limit", self.downstream_limit, "an integer >= 1")
 
+    def met_by(self, mean_latency_s: float, p99_latency_s: float) -> bool:
+        """Whether these latencies meet the target."""
+        return (self.latency_p99_s is None or p99_latency_s <= self.latency_p99_s) and (
+            self.latency_mean_s is None or mean_latency_s <= self.latency_mean_s
+        )
+
+    def cost_of(self, prediction: Prediction) -> float:
+        """The cost this objective minimises: total, or Lambda's alone."""
+        return prediction.cost.total_usd if self.include_source_cost else prediction.cost.lambda_usd
+
     def describe(self) -> str:
         parts = [
             f"p99 <= {self.latency_p99_s:g} s" if self.latency_p99_s else "",
@@ -180,31 +190,32 @@ def _judge(profile: HandlerProfile, workload: Workload, objective: Objective, p:
                 f"sqs: VisibilityTimeout {workload.visibility_timeout_s:g} s < 6 x Timeout + window "
                 f"= {needed:g} s"
             )
-    meets = (objective.latency_p99_s is None or p.p99_latency_s <= objective.latency_p99_s) and (
-        objective.latency_mean_s is None or p.mean_latency_s <= objective.latency_mean_s
-    )
-    cost = p.cost.total_usd if objective.include_source_cost else p.cost.lambda_usd
+    meets = objective.met_by(p.mean_latency_s, p.p99_latency_s)
+    cost = objective.cost_of(p)
     return Evaluation(p, tuple(rejected), meets, cost)
 
 
 def select(evaluations: Sequence[Evaluation], objective: Objective) -> Evaluation | None:
-    """The best allowed candidate meeting the target, or ``None`` when none does."""
-    eligible = [e for e in evaluations if e.allowed and e.meets_target]
-    if not eligible:
+    """The best allowed candidate meeting ``objective``'s target, or ``None`` when none does."""
+    scored = [
+        (objective.cost_of(e.prediction), e)
+        for e in evaluations
+        if e.allowed and objective.met_by(e.prediction.mean_latency_s, e.prediction.p99_latency_s)
+    ]
+    if not scored:
         return None
     if objective.goal == "balanced":
-        top_cost = max(e.cost_usd for e in eligible) or 1.0
-        top_lat = max(e.prediction.p99_latency_s for e in eligible) or 1.0
+        top_cost = max(cost for cost, _ in scored) or 1.0
+        top_lat = max(e.prediction.p99_latency_s for _, e in scored) or 1.0
         w = objective.balanced_weight
-        return min(
-            eligible,
-            key=lambda e: (
-                w * e.cost_usd / top_cost + (1 - w) * e.prediction.p99_latency_s / top_lat,
-                _order(e),
-            ),
-        )
-    cheapest = min(e.cost_usd for e in eligible)
-    tied = [e for e in eligible if e.cost_usd <= cheapest * (1.0 + COST_TIE)]
+
+        def score(item: tuple[float, Evaluation]) -> tuple[float, tuple[float, float, int, float]]:
+            cost, e = item
+            return w * cost / top_cost + (1 - w) * e.prediction.p99_latency_s / top_lat, _order(e)
+
+        return min(scored, key=score)[1]
+    cheapest = min(cost for cost, _ in scored)
+    tied = [e for cost, e in scored if cost <= cheapest * (1.0 + COST_TIE)]
     return min(tied, key=_order)
 
 

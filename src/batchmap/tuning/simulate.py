@@ -122,17 +122,19 @@ def simulate(
         _lane(lane, times.tolist(), lambda: current[0], service, workload.event_record_bytes)
         for lane, times in enumerate(lane_times)
     ]
-    heap: list[tuple[float, int, BatchRun]] = []
-    for lane, gen in enumerate(lane_runs):
-        _push(heap, lane, gen)
-    while heap:
-        _, lane, run = heapq.heappop(heap)
-        runs_by_lane[lane].append(run)
-        if on_batch is not None:
+    if on_batch is None:  # lanes are independent: no need to interleave them in time
+        runs_by_lane = [list(gen) for gen in lane_runs]
+    else:
+        heap: list[tuple[float, int, BatchRun]] = []
+        for lane, gen in enumerate(lane_runs):
+            _push(heap, lane, gen)
+        while heap:
+            _, lane, run = heapq.heappop(heap)
+            runs_by_lane[lane].append(run)
             update = on_batch(run)
             if update is not None:
                 current[0] = update
-        _push(heap, lane, lane_runs[lane])
+            _push(heap, lane, lane_runs[lane])
     first, last = float(arrivals[0]), float(arrivals[-1])
     edge = WARMUP_SHARE * (last - first)
     start = first + (edge if warmup_s is None else warmup_s)
@@ -179,23 +181,26 @@ def _lane(
         if not closed:
             return
         for batch in closed:
-            started = max(now, free_at)
-            free_at = started + service(len(batch))
-            first, last = batch.items[0], batch.items[-1]
+            items = batch.items
+            n, first = len(items), items[0]
+            started = now if now > free_at else free_at
+            free_at = started + service(n)
+            oldest = times[first]
+            mean = oldest if n == 1 else math.fsum(times[first : first + n]) / n
             yield BatchRun(
                 lane,
-                len(batch),
+                n,
                 batch.reason,
                 batch.opened_at,
                 batch.closed_at,
                 started,
                 free_at,
-                times[first],
-                math.fsum(times[first : last + 1]) / len(batch),
+                oldest,
+                mean,
                 batcher.policy,
             )
         policy = policy_of()
-        if policy != batcher.policy:
+        if policy is not batcher.policy:
             batcher = Batcher(policy, free_at)
         else:
             batcher.ready(free_at)
@@ -204,11 +209,20 @@ def _lane(
 def _collect(
     batcher: Batcher[int], times: list[float], i: int, free_at: float, size: int
 ) -> tuple[list[Batch[int]], float, int]:
-    """Feed records (available at max(arrival, free_at)) until a batch closes or they run out."""
+    """Feed records (available at max(arrival, free_at)) until a batch closes or they run out.
+
+    A record added to a batch that already holds some cannot move its window,
+    so ``due`` is asked again only after the first record of a batch.
+    """
     n = len(times)
+    due = batcher.due()
     while True:
-        due = batcher.due()
-        t = max(times[i], free_at) if i < n else math.inf
+        if i < n:
+            t = times[i]
+            if t < free_at:
+                t = free_at
+        else:
+            t = math.inf
         if due is not None and due < t:
             batch = batcher.poll(due)
             assert batch is not None
@@ -219,6 +233,8 @@ def _collect(
         i += 1
         if closed:
             return closed, t, i
+        if due is None:
+            due = batcher.due()
 
 
 def _summarise(
@@ -250,8 +266,10 @@ def _summarise(
         reasons[r.reason] = reasons.get(r.reason, 0) + 1
     memory, arch = candidate.memory_size, candidate.architecture
     billed = math.fsum(billed_seconds(r.duration_s) for r in measured)
-    requests = math.fsum(
-        sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes) for r in measured
+    requests = (
+        math.fsum(sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes) for r in measured)
+        if workload.is_sqs
+        else 0.0
     )
     cost = Cost(
         lambda_usd=lambda_cost(

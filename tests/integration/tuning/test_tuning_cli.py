@@ -1,0 +1,165 @@
+"""``batchmap tune`` end to end on the example order handler: the report, its PNGs, the HTML in Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tuning_browser import open_page
+
+import batchmap.cli
+from batchmap.cli import tune
+from batchmap.tuning.plots import PNG_SIZE
+
+APPS = Path(__file__).parent / "tuning_apps"
+FLAGS = [
+    "--function",
+    "tune_orders:handler",
+    "--sample-event",
+    "sqs_order_event.json",
+    "--rate",
+    "50",
+    "--latency-p99",
+    "2",
+    "--measure-batch-sizes",
+    "1,5,10,20",
+    "--repeats",
+    "2",
+    "--warmup",
+    "1",
+    "--cold-starts",
+    "1",
+    "--batch-size",
+    "1,5,10,20,50,100,200",
+    "--maximum-batching-window-in-seconds",
+    "0,1,2,5,10",
+    "--horizon",
+    "300",
+]
+IMAGES_PROBE = "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+
+
+def _run_tune(workdir: Path, extra: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process (``python -m batchmap tune`` once the CLI registers it)."""
+    if "tune" in batchmap.cli.SUBCOMMANDS:
+        command = [sys.executable, "-m", "batchmap", "tune", *FLAGS, *extra]
+    else:
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from tests_tune_entry import main; sys.exit(main())",
+            *FLAGS,
+            *extra,
+        ]
+        (workdir / "tests_tune_entry.py").write_text(_ENTRY, encoding="utf-8")
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=240, check=False)
+
+
+_ENTRY = """
+import argparse, sys
+from batchmap.cli import tune
+from batchmap.errors import BatchmapError
+
+def main():
+    parser = argparse.ArgumentParser(prog="batchmap")
+    tune.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["tune", *sys.argv[1:]])
+    try:
+        return args.func(args)
+    except BatchmapError as exc:
+        print(f"batchmap: error: {exc}", file=sys.stderr)
+        return 2
+"""
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run ``batchmap tune`` once, from a copy of the example app as a user's checkout would hold it."""
+    workdir = tmp_path_factory.mktemp("checkout")
+    for name in ("tune_orders.py", "sqs_order_event.json"):
+        shutil.copy(APPS / name, workdir / name)
+    done = _run_tune(workdir, ["--out", "report"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "event source mapping: --batch-size" in done.stdout
+    assert "fit: D(n) =" in done.stdout
+    return workdir / "report"
+
+
+def test_report_files_and_pngs(report: Path) -> None:
+    for name in ("table.txt", "cost.png", "latency.png", "fit.png", "recommendation.json", "report.html"):
+        assert (report / name).stat().st_size > 0, name
+    for name in ("cost.png", "latency.png", "fit.png"):
+        assert _png_size(report / name) == PNG_SIZE
+        from matplotlib.image import imread
+
+        pixels = imread(report / name)
+        assert pixels.shape[:2] == (PNG_SIZE[1], PNG_SIZE[0])
+        assert pixels.std() > 0.05  # drawn on, not a blank canvas
+    summary = json.loads((report / "recommendation.json").read_text())
+    chosen = summary["chosen"]
+    assert chosen is not None and chosen["meets_target"] and chosen["p99_latency_s"] <= 2.0
+    assert summary["settings"]["event source mapping"].startswith(f"--batch-size {chosen['batch_size']} ")
+    assert len(summary["confirmations"]) >= 1 and summary["confirmations"][0]["meets_target"]
+
+
+def test_html_report_is_self_contained_and_renders_without_console_errors(report: Path) -> None:
+    page = report / "report.html"
+    text = page.read_text()
+    assert "<script" not in text.lower()
+    assert "http://" not in text and "https://" not in text
+    assert text.count("data:image/png;base64,") == 3
+    seen = open_page(page.as_uri(), probe=IMAGES_PROBE)
+    assert seen.loaded
+    assert seen.errors == []
+    assert seen.probe == [[True, PNG_SIZE[0], PNG_SIZE[1]]] * 3
+
+
+def test_the_browser_check_does_catch_errors(tmp_path: Path) -> None:
+    """The harness above is not blind: a page with an exception and a console error is reported."""
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><script>console.error('boom'); missingFunction();</script></body></html>")
+    seen = open_page(bad.as_uri())
+    assert any("boom" in e for e in seen.errors)
+    assert any("missingFunction" in e for e in seen.errors)
+
+
+def test_nothing_meets_an_impossible_target_exit_status_1(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser(prog="batchmap")
+    tune.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        [
+            "tune",
+            "--t0-ms",
+            "80",
+            "--t1-ms",
+            "5",
+            "--rate",
+            "50",
+            "--latency-p99",
+            "0.01",
+            "--no-simulate",
+            "--batch-size",
+            "1,10",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert args.func(args) == 1
+    summary = json.loads((tmp_path / "r" / "recommendation.json").read_text())
+    assert summary["chosen"] is None
+    assert any("Nothing meets the target" in line for line in summary["reasoning"])
