@@ -1,4 +1,4 @@
-"""Search and recommendation: AWS's rules, the target, ties, the front, the reference's optimizer table (d)."""
+"""Search and recommendation: AWS rules, the target, ties, the front, the reference optimizer table (d)."""
 
 from __future__ import annotations
 
