@@ -16,12 +16,17 @@ from collections.abc import Sequence
 
 from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.checkpoint import Progress
+from batchmap.engine.leases import ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.stream_batch import StreamBatchProcessor
 from batchmap.engine.tumbling import TumblingWindow, window_start_ms
-from batchmap.sources.base import CheckpointStore, Delivery, Position, Shard, StreamSource
+from batchmap.errors import LeaseLostError, SourceError
+from batchmap.sources.base import Delivery, Position, Shard, StreamSource
 
 log = logging.getLogger("batchmap.engine")
+
+MAX_BACKOFF_S = 5.0
+"""Longest pause between retries of a failing read."""
 
 
 def slot_of(key: str | None, slots: int) -> int:
@@ -52,7 +57,7 @@ class Slot:
 
     async def run(self) -> None:
         clock = self.worker.rt.clock
-        while not self.worker.rt.stop.is_set():
+        while not self.worker.stopping:
             for action in await self._collect():
                 self.busy = True
                 try:
@@ -124,12 +129,13 @@ class ShardWorker:
     """Reads one shard from its checkpoint and feeds its slots until the shard ends or the run stops."""
 
     def __init__(
-        self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime,
-        shard: Shard,
+        self, settings: RunSettings, source: StreamSource, leases: ShardLeases, runtime: Runtime, shard: Shard,
     ) -> None:
         self.settings = settings
         self.source = source
-        self.checkpoints = checkpoints
+        self.leases = leases
+        self.checkpoints = leases.store
+        self.halt = asyncio.Event()
         self.rt = runtime
         self.shard = shard
         self.progress = Progress()
@@ -138,6 +144,11 @@ class ShardWorker:
         self.caught_up = False
         self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
         self._dirty: str | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """The run is stopping, or this shard was halted (its lease was lost)."""
+        return self.rt.stop.is_set() or self.halt.is_set()
 
     @property
     def idle(self) -> bool:
@@ -174,19 +185,31 @@ class ShardWorker:
     async def _read_loop(self) -> None:
         position = await self._start_position()
         limit = min(10_000, max(self.settings.batch.batch_size * self.settings.parallelization_factor, 100))
-        while not self.rt.stop.is_set():
-            read = await self.source.read(self.shard.id, position, limit)
+        failures = 0
+        while not self.stopping:
+            try:
+                read = await self.source.read(self.shard.id, position, limit)
+            except SourceError as exc:
+                failures += 1
+                log.warning("shard %s: read failed (%s); retrying", self.shard.id, exc)
+                await self._pause(min(MAX_BACKOFF_S, 0.1 * 2 ** min(failures, 10)))
+                continue
+            failures = 0
             position = read.next_position
             await self._route(read.deliveries)
             if read.shard_ended or read.revoked:
                 self.revoked = read.revoked
                 break
-            self.caught_up = not read.deliveries
+            self.caught_up = not read.deliveries and not read.millis_behind_latest
             if not read.deliveries:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.rt.stop.wait(), self.settings.poll_interval_s)
+                await self._pause(self.settings.poll_interval_s)
         self.caught_up = True
         self.finished_reading = True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the run stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.rt.stop.wait(), seconds)
 
     async def _route(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
@@ -216,7 +239,7 @@ class ShardWorker:
         with contextlib.suppress(asyncio.QueueFull):
             slot.queue.put_nowait(delivery)
             return
-        while not self.rt.stop.is_set():
+        while not self.stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(slot.queue.put(delivery), 0.1)
                 return
@@ -230,6 +253,13 @@ class ShardWorker:
         pending = self._dirty
         if pending is None:
             return
-        await self.checkpoints.put(self.settings.mapping_id, self.shard.id, pending)
+        try:
+            await self.leases.put_checkpoint(self.shard.id, pending)
+        except LeaseLostError:
+            log.warning("shard %s: another engine took the shard over; stopping without checkpointing", self.shard.id)
+            self.revoked = True
+            self.halt.set()
+            self._dirty = None
+            return
         if self._dirty == pending:
             self._dirty = None

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import logging
 
+from batchmap.engine.leases import ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.shard import ShardWorker
+from batchmap.errors import SourceError
 from batchmap.sources.base import CheckpointStore, Shard, StreamSource
 
 log = logging.getLogger("batchmap.engine")
@@ -24,28 +26,33 @@ class StreamRunner:
     """Runs one mapping against a ``StreamSource`` until stopped (or caught up)."""
 
     def __init__(
-        self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime
+        self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
-        self.checkpoints = checkpoints
+        self.leases = ShardLeases(checkpoints, settings.mapping_id, owner)
         self.rt = runtime
         self.workers: dict[str, ShardWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
+        self._not_ours: set[str] = set()
 
     async def run(self, until_idle: bool = False) -> None:
         """Process every shard until ``runtime.stop`` is set, or until all are caught up."""
         try:
             shards: list[Shard] = []
-            next_discovery = 0.0
+            next_discovery = next_renewal = 0.0
             while not self.rt.stop.is_set():
                 now = self.rt.clock.now()
+                if now >= next_renewal:
+                    self._halt(await self.leases.renew())
+                    next_renewal = now + self.leases.renew_every_s
                 if now >= next_discovery or self._just_finished():
-                    shards = await self.source.shards()
+                    shards = await self._discover(shards)
                     next_discovery = now + DISCOVERY_INTERVAL_S
-                self._start_ready(shards)
-                self._reap()
+                    await self._start_ready(shards)
+                await self._reap()
                 if until_idle and self._all_idle(shards):
                     break
                 with contextlib.suppress(TimeoutError):
@@ -53,23 +60,46 @@ class StreamRunner:
         finally:
             self.rt.stop.set()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            self._reap()
+            await self._reap()
+            for shard_id in sorted(self.leases.held):
+                await self.leases.release(shard_id)
 
-    def _start_ready(self, shards: list[Shard]) -> None:
+    async def _discover(self, known: list[Shard]) -> list[Shard]:
+        """The stream's shards; on a passing source error, the ones known so far."""
+        try:
+            return await self.source.shards()
+        except SourceError as exc:
+            log.warning("listing the shards of %s failed (%s); retrying", self.source.arn, exc)
+            return known
+
+    def _halt(self, lost: list[str]) -> None:
+        for shard_id in lost:
+            worker = self.workers.get(shard_id)
+            if worker is not None:
+                worker.revoked = True
+                worker.halt.set()
+
+    async def _start_ready(self, shards: list[Shard]) -> None:
+        """Start a worker for each shard whose parents are done and whose lease we can take."""
         known = {shard.id for shard in shards}
         for shard in shards:
             if shard.id in self._tasks or shard.id in self._finished:
                 continue
             parents = [p for p in shard.parent_ids if p in known]
-            if all(p in self._finished for p in parents):
-                worker = ShardWorker(self.settings, self.source, self.checkpoints, self.rt, shard)
-                self.workers[shard.id] = worker
-                self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
+            if not all(p in self._finished for p in parents):
+                continue
+            if not await self.leases.acquire(shard.id):
+                self._not_ours.add(shard.id)
+                continue
+            self._not_ours.discard(shard.id)
+            worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard)
+            self.workers[shard.id] = worker
+            self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
 
     def _just_finished(self) -> bool:
         return any(task.done() for task in self._tasks.values())
 
-    def _reap(self) -> None:
+    async def _reap(self) -> None:
         """Collect finished shard workers; a worker that died of an error stops the run loudly."""
         for shard_id, task in list(self._tasks.items()):
             if not task.done():
@@ -81,12 +111,13 @@ class StreamRunner:
             worker = self.workers[shard_id]
             if worker.finished_reading and not worker.revoked and not self.rt.stop.is_set():
                 self._finished.add(shard_id)
+                await self.leases.release(shard_id)
 
     def _all_idle(self, shards: list[Shard]) -> bool:
         if not shards:
             return True
         for shard in shards:
-            if shard.id in self._finished:
+            if shard.id in self._finished or shard.id in self._not_ours:
                 continue
             worker = self.workers.get(shard.id)
             if worker is None or not worker.idle:

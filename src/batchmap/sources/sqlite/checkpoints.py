@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, LeaseLostError
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.uri import parse_uri
 
@@ -49,14 +49,24 @@ class SqliteCheckpointStore:
                                "WHERE mapping_id = ? AND shard_id = ?", (mapping_id, shard_id)).fetchone()
         return None if row is None else str(row[0])
 
-    async def put(self, mapping_id: str, shard_id: str, sequence_number: str) -> None:
-        """Record that everything up to and including ``sequence_number`` is done."""
+    async def put(self, mapping_id: str, shard_id: str, sequence_number: str, *, owner: str | None = None) -> None:
+        """Record that everything up to and including ``sequence_number`` is done.
+
+        With ``owner`` the write is fenced: it happens only while that owner
+        holds a live lease on the shard, else ``LeaseLostError`` (a process that
+        lost its shard to a takeover must not move the new owner's checkpoint).
+        """
         if not sequence_number:
             raise ConfigError("sequence_number", sequence_number, "a non-empty sequence number")
-        await self.db.run(self._put, mapping_id, shard_id, sequence_number, self.clock.wall_ms())
+        await self.db.run(self._put, mapping_id, shard_id, sequence_number, self.clock.wall_ms(), owner)
 
-    def _put(self, mapping_id: str, shard_id: str, sequence_number: str, now_ms: int) -> None:
+    def _put(self, mapping_id: str, shard_id: str, sequence_number: str, now_ms: int, owner: str | None) -> None:
         with self.db.write() as conn:
+            if owner is not None:
+                row = conn.execute("SELECT owner, expires_ms FROM leases WHERE mapping_id = ? AND shard_id = ?",
+                                   (mapping_id, shard_id)).fetchone()
+                if row is None or row[0] != owner or row[1] <= now_ms:
+                    raise LeaseLostError(mapping_id, shard_id, owner)
             conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (mapping_id, shard_id) "
                          "DO UPDATE SET sequence_number = excluded.sequence_number, "
                          "updated_ms = excluded.updated_ms",
