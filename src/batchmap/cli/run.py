@@ -45,6 +45,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="how the function runs: in this process, in worker processes, over HTTP, on AWS Lambda")
     group.add_argument("--endpoint-url", help="the AWS endpoint for AWS sources (a local emulator)")
     group.add_argument("--region", help="the AWS region for AWS sources")
+    group.add_argument("--checkpoint-store", metavar="URI",
+                       help="where stream checkpoints and shard leases live when engines share a stream: "
+                            "sqlite:///file.db, redis://..., postgresql://... (default: the embedded stream's "
+                            "file, else .batchmap/checkpoints.db)")
     group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     group.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None,
                        help="JSON log lines (default: when stderr is not a terminal)")
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
 async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:
     """Prepare (fail fast), then run with signal handling, progress and a summary."""
     engine = Engine(mappings, invoker=args.invoker,
-                    source_options=SourceOptions(endpoint_url=args.endpoint_url, region=args.region))
+                    source_options=SourceOptions(endpoint_url=args.endpoint_url, region=args.region),
+                    checkpoint_store_uri=args.checkpoint_store)
     started = time.monotonic()
     await engine.prepare()
     loop = asyncio.get_running_loop()

@@ -78,6 +78,7 @@ class Engine:
     invoker: str = "auto"
     source_options: SourceOptions = field(default_factory=SourceOptions)
     checkpoint_store: CheckpointStore | None = None
+    checkpoint_store_uri: str | None = None
     clock: Clock = field(default_factory=SystemClock)
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
@@ -89,6 +90,8 @@ class Engine:
             if not self.mappings:
                 raise ConfigError("mappings", [], "at least one event source mapping")
             self._stop = asyncio.Event()
+            if self.checkpoint_store is None and self.checkpoint_store_uri:
+                self.checkpoint_store = await open_checkpoint_store(self.checkpoint_store_uri)
             for mapping in self.mappings:
                 self.prepared.append(await self._prepare_one(mapping))
         return self.prepared
@@ -178,6 +181,18 @@ async def _open_on_failure(uri: str, source: Source, options: SourceOptions) -> 
     own = getattr(source, "open_destination", None)
     found: Destination | None = await own(uri) if callable(own) else None
     return found if found is not None else await open_destination(uri, options)
+
+
+async def open_checkpoint_store(uri: str) -> CheckpointStore:
+    """A checkpoint (and lease) store by URI: an embedded file, PostgreSQL or Redis."""
+    if scheme_of(uri) == "sqlite" or "://" not in uri:
+        from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
+
+        return SqliteCheckpointStore(uri)
+    from batchmap.sources.checkpoints import open_checkpoint_store as open_shared
+
+    store: CheckpointStore = await open_shared(uri)
+    return store
 
 
 def _acceptor(resolved: ResolvedMapping) -> RecordFilter:
