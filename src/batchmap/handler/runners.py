@@ -75,6 +75,10 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
     from batchmap.handler.pool import worker_pool
     from batchmap.handler.scheduler import Scheduler
 
+    if ordering.units is None and ordering.lanes is None:
+        _run_unordered(records, view, handler, outcomes, concurrency, guard, on_failure)
+        return
+
     scheduler = Scheduler(outcomes, ordering, concurrency, guard)
     lock = threading.Lock()
     step = scheduler.step
@@ -93,5 +97,58 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
                 on_failure(position, exc)
             with lock:
                 position = step(position, error)
+
+    worker_pool().run(work, min(concurrency, len(records)))
+
+
+def _run_unordered(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
+                   outcomes: list[object], concurrency: int, guard: Guard | None, on_failure: FailureHook) -> None:
+    """No lanes, no stop units (SQS standard): workers share one position iterator and no lock.
+
+    ``next()`` on a range iterator and a list store are atomic under the GIL, so
+    the only per-record cost is the record itself; a lock here queues up 100
+    threads behind whichever one the interpreter switched away from inside it.
+    Under memory pressure the worker slots at or above the lowered limit stop
+    after their current record.
+    """
+    from itertools import count
+
+    from batchmap.handler.pool import worker_pool
+
+    positions = iter(range(len(records)))
+    slots = count()
+    state = {"limit": concurrency, "pressure": 0}
+
+    def drain(reason: object) -> None:
+        for position in positions:
+            outcomes[position] = reason
+
+    def work() -> None:
+        slot = next(slots)
+        for position in positions:
+            if guard is not None:
+                reason = guard.check()
+                if reason is not None:
+                    outcomes[position] = reason
+                    drain(reason)
+                    return
+                if guard.pressure != state["pressure"]:
+                    state["pressure"] = guard.pressure
+                    state["limit"] = max(1, state["limit"] // 2)
+                    relieve(outcomes)
+            try:
+                result = handler(view(records[position]))
+                if type(result) is CoroutineType:
+                    raise _not_awaited(result)
+            except Exception as exc:
+                outcomes[position] = exc
+                on_failure(position, exc)
+                if isinstance(exc, BatchAbortedError):
+                    drain(ABORTED)
+                    return
+            else:
+                outcomes[position] = OK
+            if slot >= state["limit"]:
+                return
 
     worker_pool().run(work, min(concurrency, len(records)))
