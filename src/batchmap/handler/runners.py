@@ -76,7 +76,7 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
     from batchmap.handler.scheduler import Scheduler
 
     if ordering.units is None and ordering.lanes is None:
-        _run_unordered(records, view, handler, outcomes, concurrency, guard, on_failure)
+        _Unordered(records, view, handler, outcomes, concurrency, guard, on_failure).run()
         return
 
     scheduler = Scheduler(outcomes, ordering, concurrency, guard)
@@ -101,54 +101,67 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
     worker_pool().run(work, min(concurrency, len(records)))
 
 
-def _run_unordered(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
-                   outcomes: list[object], concurrency: int, guard: Guard | None, on_failure: FailureHook) -> None:
+class _Unordered:
     """No lanes, no stop units (SQS standard): workers share one position iterator and no lock.
 
     ``next()`` on a range iterator and a list store are atomic under the GIL, so
     the only per-record cost is the record itself; a lock here queues up 100
     threads behind whichever one the interpreter switched away from inside it.
-    Under memory pressure the worker slots at or above the lowered limit stop
-    after their current record.
+    Each worker checks the guard before taking a record; under memory pressure
+    the workers whose slot is at or above the lowered limit stop there.
     """
-    from itertools import count
 
-    from batchmap.handler.pool import worker_pool
+    def __init__(self, records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
+                 outcomes: list[object], concurrency: int, guard: Guard | None,
+                 on_failure: FailureHook) -> None:
+        from itertools import count
 
-    positions = iter(range(len(records)))
-    slots = count()
-    state = {"limit": concurrency, "pressure": 0}
+        self.records, self.view, self.handler, self.outcomes = records, view, handler, outcomes
+        self.guard, self.on_failure = guard, on_failure
+        self.positions = iter(range(len(records)))
+        self.slots = count()
+        self.limit = concurrency
+        self.pressure = 0
 
-    def drain(reason: object) -> None:
-        for position in positions:
-            outcomes[position] = reason
+    def run(self) -> None:
+        from batchmap.handler.pool import worker_pool
 
-    def work() -> None:
-        slot = next(slots)
-        for position in positions:
-            if guard is not None:
-                reason = guard.check()
-                if reason is not None:
-                    outcomes[position] = reason
-                    drain(reason)
-                    return
-                if guard.pressure != state["pressure"]:
-                    state["pressure"] = guard.pressure
-                    state["limit"] = max(1, state["limit"] // 2)
-                    relieve(outcomes)
+        worker_pool().run(self._work, min(self.limit, len(self.records)))
+
+    def _drain(self, reason: object) -> None:
+        for position in self.positions:
+            self.outcomes[position] = reason
+
+    def _admitted(self, slot: int) -> bool:
+        guard = self.guard
+        if guard is not None:
+            reason = guard.check()
+            if reason is not None:
+                self._drain(reason)
+                return False
+            if guard.pressure != self.pressure:
+                self.pressure = guard.pressure
+                self.limit = max(1, self.limit // 2)
+                relieve(self.outcomes)
+        return slot < self.limit
+
+    def _work(self) -> None:
+        slot = next(self.slots)
+        records, view, handler, outcomes, positions = (self.records, self.view, self.handler, self.outcomes,
+                                                       self.positions)
+        while self._admitted(slot):
+            position = next(positions, -1)
+            if position < 0:
+                return
             try:
                 result = handler(view(records[position]))
                 if type(result) is CoroutineType:
                     raise _not_awaited(result)
             except Exception as exc:
                 outcomes[position] = exc
-                on_failure(position, exc)
+                self.on_failure(position, exc)
                 if isinstance(exc, BatchAbortedError):
-                    drain(ABORTED)
+                    self._drain(ABORTED)
                     return
             else:
                 outcomes[position] = OK
-            if slot >= state["limit"]:
-                return
-
-    worker_pool().run(work, min(concurrency, len(records)))
