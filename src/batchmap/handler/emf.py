@@ -59,10 +59,9 @@ class EmfMetrics(Value):
         dims.update(self.dimensions)
         size = len(result)
         succeeded = result.succeeded
-        total_bytes = sum(r.record.size for r in result.results) if size else 0
         values = {"BatchSize": size, "ProcessingTime": round(result.elapsed_ms, 3), "SuccessCount": succeeded,
                   "FailureCount": result.failed, "SkippedCount": result.skipped,
-                  "AverageRecordSize": total_bytes // size if size else 0,
+                  "AverageRecordSize": result.payload_bytes // size if size else 0,
                   "SuccessRate": round(100.0 * succeeded / size, 2) if size else 100.0}
         return {
             "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{

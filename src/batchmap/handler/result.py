@@ -128,6 +128,12 @@ class BatchResult(Value):
         return [RecordResult(i, view(records[i]), outcomes[i], True) for i in self._reported]
 
     @property
+    def payload_bytes(self) -> int:
+        """The payload sizes of all records added up (``Record.size``)."""
+        view = self._view
+        return sum(view(raw).size for raw in self._records)
+
+    @property
     def errors(self) -> list[BaseException]:
         """The exceptions records raised, in event order."""
         return [o for o in self._outcomes if isinstance(o, BaseException)]

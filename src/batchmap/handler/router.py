@@ -30,9 +30,8 @@ _MISSING = object()
 
 def is_async_callable(function: object) -> bool:
     """Whether calling ``function`` returns a coroutine (``async def``, also through partial/methods)."""
-    flag = getattr(function, "is_async", None)
-    if isinstance(flag, bool):
-        return flag
+    if isinstance(function, Router):
+        return function.is_async
     for _ in range(8):  # unwrap functools.partial and friends
         inner = getattr(function, "func", None)
         if inner is None or getattr(function, "__code__", None) is not None:
