@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.events import build_event
@@ -29,6 +30,8 @@ from batchmap.sources.base import Delivery, QueueSource
 log = logging.getLogger("batchmap.engine")
 
 MAX_LONG_POLL_S = 20.0
+DRAIN_POLL_S = 0.05
+"""With --until-idle, empty polls are short so the end of the drain is seen at once."""
 
 
 class QueueRunner:
@@ -41,9 +44,14 @@ class QueueRunner:
         self.scaler = Scaler(settings.scaling, runtime.clock.now())
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._busy = 0
+        self._empty_polls = 0
+        self._idle_wait = settings.idle_poll_s
+        self._late: list[asyncio.Future[None]] = []
 
     async def run(self, until_idle: bool = False) -> None:
         """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty)."""
+        if until_idle:
+            self._idle_wait = min(self._idle_wait, DRAIN_POLL_S)
         try:
             while not self.rt.stop.is_set():
                 self._fit_lanes()
@@ -54,6 +62,7 @@ class QueueRunner:
         finally:
             self.rt.stop.set()
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
+            await asyncio.gather(*self._late, return_exceptions=True)
             self._raise_lane_errors()
 
     def _fit_lanes(self) -> None:
@@ -71,32 +80,53 @@ class QueueRunner:
             _reraise(task)
 
     async def _idle(self) -> bool:
-        """True when no lane holds records and the queue has nothing visible, in flight or delayed."""
-        if self._busy:
+        """True when no lane holds records and the queue has nothing visible, in flight or delayed.
+
+        The queue is only asked once a poll came back empty since the last
+        check, so a busy queue is not counted over and over while draining.
+        """
+        if self._busy or not self._empty_polls:
             return False
+        self._empty_polls = 0
         backlog = await self.source.backlog()
         return backlog.total == 0 and not self._busy
 
     async def _lane(self, lane: int) -> None:
         clock = self.rt.clock
         batcher: Batcher[Delivery] = Batcher(self.settings.batch, clock.now())
+        stopped = asyncio.ensure_future(self.rt.stop.wait())
         try:
             while not self.rt.stop.is_set() and lane < self.scaler.target:
-                for batch in await self._collect(batcher):
+                for batch in await self._collect(batcher, stopped):
                     await self._process(batch)
                     batcher.ready(clock.now())
         finally:
+            stopped.cancel()
             leftover = batcher.flush(clock.now())
             if leftover is not None:
                 await self.source.release(leftover.items, 0.0)
 
-    async def _collect(self, batcher: Batcher[Delivery]) -> list[Batch[Delivery]]:
+    async def _receive(self, want: int, wait: float, stopped: asyncio.Future[Any]) -> list[Delivery]:
+        """A receive that a stop does not have to wait out: what arrives after the stop is released."""
+        receiving = asyncio.ensure_future(self.source.receive(want, wait))
+        await asyncio.wait((receiving, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if receiving.done():
+            return receiving.result()
+        self._late.append(asyncio.ensure_future(self._release_late(receiving)))
+        return []
+
+    async def _release_late(self, receiving: asyncio.Future[list[Delivery]]) -> None:
+        late = await receiving
+        if late:
+            await self.source.release(late, 0.0)
+
+    async def _collect(self, batcher: Batcher[Delivery], stopped: asyncio.Future[Any]) -> list[Batch[Delivery]]:
         """One receive: add what came to the batch; return the batches that closed."""
         clock = self.rt.clock
         due = batcher.due()
-        wait = self.settings.idle_poll_s if due is None else max(0.0, min(due - clock.now(), MAX_LONG_POLL_S))
+        wait = self._idle_wait if due is None else max(0.0, min(due - clock.now(), MAX_LONG_POLL_S))
         want = self.settings.batch.batch_size - len(batcher)
-        deliveries = await self.source.receive(want, wait)
+        deliveries = await self._receive(want, wait, stopped)
         now = clock.now()
         self._note_poll(len(deliveries), want, now)
         closed: list[Batch[Delivery]] = []
@@ -117,6 +147,7 @@ class QueueRunner:
         if got and got >= wanted:
             self.scaler.saw_backlog(now)
         elif not got:
+            self._empty_polls += 1
             self.scaler.saw_idle(now)
 
     def _admit(self, delivery: Delivery, rejected: list[Delivery]) -> bool:

@@ -115,11 +115,20 @@ class Slot:
             actions.append(window)
 
     async def _take(self, wait: float, room: int) -> list[Delivery]:
-        """The records waiting for this slot: the first within ``wait`` seconds, then what is there."""
+        """The records waiting for this slot: the first within ``wait`` seconds, then what is there.
+
+        The wait ends early when the run stops (a cancelled ``get`` takes nothing from the queue).
+        """
         items: list[Delivery] = []
         if self.queue.empty() and wait > 0:
-            with contextlib.suppress(TimeoutError):
-                items.append(await asyncio.wait_for(self.queue.get(), wait))
+            getter = asyncio.ensure_future(self.queue.get())
+            stopped = asyncio.ensure_future(self.worker.rt.stop.wait())
+            await asyncio.wait((getter, stopped), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if getter.done():
+                items.append(getter.result())
+            else:
+                getter.cancel()
         while len(items) < room and not self.queue.empty():
             items.append(self.queue.get_nowait())
         return items
