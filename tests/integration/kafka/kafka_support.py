@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ def produce(
     headers: Sequence[tuple[str, bytes]] | None = None, timestamp_ms: int | None = None,
 ) -> None:
     """One message per produce request (linger 0 and a flush each): Tansu's watermarks stay right."""
-    producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
+    producer = _producer(broker)
     for key, value in messages:
         kwargs: dict[str, Any] = {"key": key, "value": value}
         if partition is not None:
@@ -39,6 +40,16 @@ def produce(
             kwargs["timestamp"] = timestamp_ms
         producer.produce(topic, **kwargs)
         assert producer.flush(10) == 0
+
+
+_PRODUCERS: dict[str, Producer] = {}
+
+
+def _producer(broker: str) -> Producer:
+    if broker not in _PRODUCERS:
+        _PRODUCERS[broker] = Producer({"bootstrap.servers": broker, "linger.ms": 0,
+                                       "logger": logging.getLogger("tests.kafka.producer")})
+    return _PRODUCERS[broker]
 
 
 def values(n: int, prefix: str = "m", key: bytes | None = None) -> list[Message]:

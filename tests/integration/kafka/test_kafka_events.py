@@ -68,7 +68,8 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
         "bootstrap_servers": kafka_broker, "topics": [topic], "consumer_group_id": group,
         "client_config": {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500},
     })
-    mapping = EventSourceMapping(source=MSK_ARN, function="kafka_handlers:record", starting_position="TRIM_HORIZON")
+    mapping = EventSourceMapping(source=MSK_ARN, function="kafka_handlers:record",
+                                 starting_position="TRIM_HORIZON")
 
     run(lambda: Engine([mapping], invoker="inprocess", source_options=options).run(until_idle=True))
 
@@ -79,7 +80,9 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
     assert [r["offset"] for r in event["records"][f"{topic}-0"]] == [0, 1]
 
 
-def test_window_opens_at_the_first_record(kafka_broker: str, new_topic: Callable[..., str], group: str) -> None:
+def test_window_opens_at_the_first_record(
+    kafka_broker: str, new_topic: Callable[..., str], group: str
+) -> None:
     """Kafka's window starts when a record arrives, not when the previous invocation ended (§1).
 
     After a warm-up batch, one record comes 1.5 s later and another 2.5 s
@@ -92,8 +95,10 @@ def test_window_opens_at_the_first_record(kafka_broker: str, new_topic: Callable
     from kafka_support import record_values, wait_for
 
     topic = new_topic()
-    mapping = EventSourceMapping(source=source_uri(kafka_broker, topic, group), function="kafka_handlers:record",
-                                 maximum_batching_window_in_seconds=2, starting_position="TRIM_HORIZON")
+    mapping = EventSourceMapping(
+        source=source_uri(kafka_broker, topic, group), function="kafka_handlers:record",
+        maximum_batching_window_in_seconds=2, starting_position="TRIM_HORIZON",
+    )
 
     async def scenario() -> None:
         engine = Engine([mapping], invoker="inprocess")

@@ -72,6 +72,10 @@ class KafkaSource:
         self.consumer.check()
         return [Shard(p.key) for p in self.consumer.owned()]
 
+    def assignment(self) -> list[str]:
+        """The partitions (``topic-N``) this member owns right now, without waiting for a join."""
+        return [p.key for p in self.consumer.owned()]
+
     async def read(self, shard_id: str, position: Position, max_records: int) -> StreamRead:
         """Up to ``max_records`` records of partition ``shard_id`` (``topic-N``), in offset order.
 
