@@ -1,0 +1,113 @@
+"""``provision(app)``: create the app's embedded queues and streams, as ``sam deploy`` creates the real ones.
+
+Idempotent, and it follows template edits: a queue that exists with other
+attributes gets the template's (SetQueueAttributes), a stream with another
+shard count is resharded (UpdateShardCount). Dead-letter queues are created
+before the queues that redrive to them. Bound sources are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from batchmap.errors import BatchmapError, ConfigError, TemplateError
+from batchmap.sources.sqlite import admin
+from batchmap.sources.sqlite.attributes import QueueAttributes, parse_attributes
+from batchmap.templates.app import App
+from batchmap.templates.sources import DeclaredSource
+
+
+def provision(app: App) -> list[str]:
+    """Create (or update) every embedded queue and stream of ``app``; returns their URIs in creation order."""
+    embedded = [s for s in app.sources.values()
+                if s.embedded and s.uri is not None and s.kind in ("queue", "stream")]
+    if embedded:
+        app.database.parent.mkdir(parents=True, exist_ok=True)
+    created: list[str] = []
+    for source in _in_redrive_order(embedded):
+        where = f"Resources.{source.logical_id}" if source.declared else source.logical_id
+        try:
+            if source.kind == "queue":
+                _queue(source)
+            else:
+                _stream(source)
+        except TemplateError:
+            raise
+        except BatchmapError as exc:
+            raise TemplateError(where, f"cannot create it in {app.database}: {exc}") from None
+        created.append(source.require_uri(where))
+    return created
+
+
+def _queue(source: DeclaredSource) -> None:
+    uri = source.require_uri(source.logical_id)
+    wanted = dict(source.queue_attributes)
+    try:
+        admin.create_queue(uri, wanted)
+    except ConfigError:
+        desired = parse_attributes(wanted, queue_name=source.name)
+        changes = _changes(desired)
+        admin.set_queue_attributes(uri, changes)
+
+
+def _changes(desired: QueueAttributes) -> dict[str, str]:
+    """Every attribute set to the template's value (defaults included), so removed ones go back to default."""
+    changes = {key: value for key, value in desired.to_dict().items() if key != "FifoQueue"}
+    if desired.redrive is None:
+        changes["RedrivePolicy"] = ""
+    return changes
+
+
+def _stream(source: DeclaredSource) -> None:
+    uri = source.require_uri(source.logical_id)
+    shards, hours = source.shard_count or 1, source.retention_hours or 24
+    try:
+        admin.create_stream(uri, shards, hours)
+    except ConfigError:
+        info = admin.inspect(uri)
+        assert isinstance(info, admin.StreamInfo)
+        if info.retention_hours != hours:
+            raise
+        asyncio.run(_reshard(uri, shards))
+
+
+async def _reshard(uri: str, shards: int) -> None:
+    from batchmap.sources.sqlite.stream import SqliteStream
+
+    stream = await SqliteStream.open(uri)
+    try:
+        await stream.update_shard_count(shards)
+    finally:
+        await stream.close()
+
+
+def _in_redrive_order(sources: list[DeclaredSource]) -> list[DeclaredSource]:
+    """Dead-letter queues before the queues that name them (a chain of any length)."""
+    by_arn = {s.arn: s for s in sources}
+    ordered: list[DeclaredSource] = []
+    placed: set[str] = set()
+
+    def place(source: DeclaredSource, depth: int) -> None:
+        if source.arn in placed or depth > len(sources):
+            return
+        target = _dead_letter_arn(source)
+        if target in by_arn:
+            place(by_arn[target], depth + 1)
+        placed.add(source.arn)
+        ordered.append(source)
+
+    for source in sources:
+        place(source, 0)
+    return ordered
+
+
+def _dead_letter_arn(source: DeclaredSource) -> str | None:
+    policy = source.queue_attributes.get("RedrivePolicy")
+    if not policy:
+        return None
+    try:
+        target = json.loads(policy).get("deadLetterTargetArn")
+    except (ValueError, AttributeError):
+        return None
+    return target if isinstance(target, str) else None
