@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from batchmap.config import values
@@ -44,22 +44,43 @@ def add_parser(subparsers: Any) -> None:
     send.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
     send.add_argument("--region", help="AWS sources: the region")
     send.add_argument("bodies", nargs="*", metavar="BODY")
-    send.set_defaults(func=send_messages)
+    _template(send)
+    send.set_defaults(func=_from_template(send_messages))
 
     inspect = subparsers.add_parser("inspect", help="a queue's depth, in flight and dead letters; a stream's shards")
     _source(inspect)
     inspect.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
     inspect.add_argument("--region", help="AWS sources: the region")
-    inspect.set_defaults(func=inspect_source)
+    _template(inspect)
+    inspect.set_defaults(func=_from_template(inspect_source))
 
     purge = subparsers.add_parser("purge", help="delete every message of an embedded queue or stream")
     _source(purge)
-    purge.set_defaults(func=purge_source)
+    _template(purge)
+    purge.set_defaults(func=_from_template(purge_source))
+
+
+def _template(parser: argparse.ArgumentParser) -> None:
+    """``--template`` (then ``--source`` is a logical id), ``--parameter-overrides``, ``--overrides``."""
+    from batchmap.templates.command import add_template_arguments
+
+    add_template_arguments(parser, with_flag=True)
+
+
+def _from_template(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from batchmap.templates.command import source_from_template
+
+        source_from_template(args)
+        return command(args)
+
+    return run
 
 
 def _source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", "--queue-url", "--stream-name", dest="source", required=True, metavar="URI",
-                        help="sqlite:///file.db?queue=NAME or ?stream=NAME (send: any source URI or ARN)")
+                        help="sqlite:///file.db?queue=NAME or ?stream=NAME (send: any source URI or ARN; "
+                             "with --template: a logical id)")
 
 
 def _embedded(uri: str) -> Any:

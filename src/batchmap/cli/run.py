@@ -23,6 +23,7 @@ from batchmap.engine.invokers import INVOKER_KINDS
 from batchmap.engine.service import Engine
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions
+from batchmap.templates.command import add_template_arguments
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,6 +32,9 @@ def add_parser(subparsers: Any) -> None:
         "run", help="poll a source, batch, invoke a function (an event source mapping you run yourself)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("template", nargs="?", metavar="TEMPLATE",
+                        help="a SAM/CloudFormation template: run every event source mapping in it")
+    add_template_arguments(parser, with_flag=False)
     add_mapping_arguments(parser)
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
@@ -58,9 +62,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the mapping from the flags and run it."""
+    """Build the mapping from the flags (or every mapping of the template) and run it."""
     configure_logging(sys.stderr, args.log_level, args.json_logs)
-    mappings = [mapping_from_args(args)]
+    if args.template:
+        from batchmap.templates.command import template_mappings
+
+        mappings = template_mappings(args)
+    else:
+        mappings = [mapping_from_args(args)]
     return asyncio.run(run_mappings(mappings, args))
 
 
