@@ -78,6 +78,8 @@ class StreamBatchProcessor:
         return False
 
     async def _invoke(self, event: dict[str, Any], records: Sequence[Delivery], *, tumbling: bool) -> Outcome:
+        if records:  # IteratorAge: how old the batch's last record is when the batch is sent
+            self.rt.hooks.iterator_age(max(0, self.rt.clock.wall_ms() - records[-1].arrival_ms))
         invocation = await self.rt.invoke(event, records)
         outcome = judge(
             invocation, [d.id for d in records], shape=self.source.shape,

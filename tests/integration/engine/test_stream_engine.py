@@ -45,6 +45,8 @@ def test_reads_every_shard_in_order_and_checkpoints(tmp_path: Path) -> None:
     assert rec["eventSourceARN"] == "arn:aws:kinesis:local:000000000000:stream/events"
     assert all(len({r["eventID"].split(":")[0] for r in e["Records"]}) == 1 for e in h.EVENTS)  # one shard per batch
     assert report.total("InvokedEventCount") == 40
+    ages = [m["IteratorAge"] for m in report.metrics.values()]
+    assert all(age["Maximum"] is not None and age["Maximum"] >= 0 for age in ages)
     h.reset()
     drain(mapping(uri, "record"))
     assert h.EVENTS == []  # resumed after the checkpoint: nothing new
