@@ -25,6 +25,7 @@ from batchmap.templates.sources import DeclaredSource
 log = logging.getLogger("batchmap.templates")
 
 URI_SCHEMES: Final = (*OPENERS, "file")
+_DESTINATION_ONLY: Final = ("AWS::SNS::Topic", "AWS::S3::Bucket", "sns", "s3")
 
 
 class Locator:
@@ -38,20 +39,33 @@ class Locator:
         self._strict = strict
         self.stand_ins: dict[str, DeclaredSource] = {}
 
-    def locate(self, value: str, where: str) -> str:
-        """The URI for ``value`` (an ARN or a source URI); ``TemplateError`` at ``where`` if there is none."""
+    def locate(self, value: str, where: str, *, destination: bool = False) -> str:
+        """The URI for ``value`` (an ARN or a source URI); ``TemplateError`` at ``where`` if there is none.
+
+        Topics and buckets are on-failure destinations only (``destination=True``).
+        """
         if value in self._bindings:
             return self._bindings[value]
-        for source in self._declared.values():
-            if value in (source.arn, source.uri):
-                return self._uri(source, where)
-        if value.startswith("arn:"):
-            return self._uri(self._undeclared(value, where), where)
+        found = next((s for s in self._declared.values() if value in (s.arn, s.uri)), None)
+        if found is None and value.startswith("arn:"):
+            found = self._undeclared(value, where)
+        if found is not None:
+            if not destination and found.type in _DESTINATION_ONLY:
+                raise TemplateError(where, f"{value!r}: {found.type} {found.logical_id} is not an event source "
+                                           "(topics and buckets only receive on-failure records)")
+            return self._uri(found, where)
         scheme = urlsplit(value).scheme
         if scheme in URI_SCHEMES:
             return value
         raise TemplateError(where, f"{value!r} is neither an ARN nor a source URI (schemes: "
                                    f"{', '.join(URI_SCHEMES)})")
+
+    def source_at(self, uri: str) -> DeclaredSource | None:
+        """The declared source (or stand-in) that lives at ``uri``, if any."""
+        for source in (*self._declared.values(), *self.stand_ins.values()):
+            if source.uri == uri:
+                return source
+        return None
 
     def _uri(self, source: DeclaredSource, where: str) -> str:
         if source.uri is None and not self._strict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from batchmap.config import EventSourceMapping, from_api
@@ -22,6 +22,9 @@ from batchmap.errors import BatchmapError, TemplateError
 from batchmap.templates.functions import AppFunction, Functions
 from batchmap.templates.intrinsics import Resolver
 from batchmap.templates.locate import Locator
+
+SourceKind = Literal["sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka"]
+DEFAULT_VISIBILITY_TIMEOUT_S: Final = 30
 
 SOURCE_PROPERTY: Final = {"SQS": "Queue", "Kinesis": "Stream", "DynamoDB": "Stream", "MSK": "Stream"}
 KAFKA_TYPES: Final = ("MSK", "SelfManagedKafka")
@@ -153,18 +156,47 @@ class MappingReader:
         destination = _on_failure(settings)
         if destination is not None:
             place = f"{where}.Properties.DestinationConfig.OnFailure.Destination"
-            located = self._locator.locate(destination, place)
+            located = self._locator.locate(destination, place, destination=True)
             settings["DestinationConfig"] = {"OnFailure": {**settings["DestinationConfig"]["OnFailure"],
                                                            "Destination": located}}
         try:
             mapping = from_api(settings, source=source, function=function.config)
+            self._check(mapping)
         except BatchmapError as exc:
             raise TemplateError(where, str(exc)) from None
         return AppMapping(mapping_id, function.logical_id, mapping)
 
+    def _check(self, mapping: EventSourceMapping) -> None:
+        """The checks AWS makes when the mapping is created: settings for the source kind, queue visibility."""
+        kind = source_kind(mapping.source)
+        if kind is None:
+            return  # another broker: the engine checks it when it opens the source
+        resolved = mapping.resolve("sqs" if kind == "sqs-fifo" else kind, fifo=kind == "sqs-fifo")
+        declared = self._locator.source_at(mapping.source)
+        if declared is not None and declared.kind == "queue":
+            visibility = declared.queue_attributes.get("VisibilityTimeout", str(DEFAULT_VISIBILITY_TIMEOUT_S))
+            resolved.check_visibility_timeout(float(visibility))
+
     def _uuid(self, mapping_id: str) -> str:
         """Stable per stack and mapping, so stream checkpoints survive restarts (and differ per mapping)."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmap:template:{self._stack}:{mapping_id}"))
+
+
+def source_kind(source: str) -> SourceKind | None:
+    """``sqs``, ``sqs-fifo``, ``kinesis``, ``dynamodb`` or ``kafka`` from a source URI or ARN (``None``: other)."""
+    if source.startswith("sqlite:"):
+        if "?stream=" in source:
+            return "kinesis"
+        return "sqs-fifo" if source.split("queue=", 1)[-1].split("&")[0].endswith(".fifo") else "sqs"
+    if source.startswith(("kafka:", "arn:aws:kafka:")):
+        return "kafka"
+    if source.startswith("arn:aws:sqs:"):
+        return "sqs-fifo" if source.endswith(".fifo") else "sqs"
+    if source.startswith("arn:aws:kinesis:"):
+        return "kinesis"
+    if source.startswith("arn:aws:dynamodb:"):
+        return "dynamodb"
+    return None
 
 
 def kafka_uri(base: str, props: Mapping[str, Any], group: str, where: str) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchmap.config import EventSourceMapping
 from batchmap.errors import TemplateError
 from batchmap.templates.app import load_template
+from batchmap.templates.mappings import source_kind
 
 
 def describe_function(path: str, function_name: str) -> Any:
@@ -30,27 +30,10 @@ def describe_function(path: str, function_name: str) -> Any:
         handler=function.config.handler, code_path=function.config.code_path,
         memory_size=function.config.memory_mb, timeout_s=function.config.timeout_s,
         architecture=function.architecture,  # type: ignore[arg-type]
-        source=source_kind(first) if first else None,  # type: ignore[arg-type]
+        source=source_kind(first.source) if first else None,
         batch_size=first.batch_size if first else None,
         maximum_batching_window_in_seconds=float(window) if window is not None else None,
     )
-
-
-def source_kind(mapping: EventSourceMapping) -> str | None:
-    """``sqs``, ``sqs-fifo``, ``kinesis``, ``dynamodb`` or ``kafka``, from the mapping's source URI or ARN."""
-    source = mapping.source
-    if source.startswith("sqlite:"):
-        if "?stream=" in source:
-            return "kinesis"
-        return "sqs-fifo" if source.split("queue=", 1)[-1].split("&")[0].endswith(".fifo") else "sqs"
-    if source.startswith("kafka:") or source.startswith("arn:aws:kafka:"):
-        return "kafka"
-    if source.startswith("arn:aws:sqs:"):
-        return "sqs-fifo" if source.endswith(".fifo") else "sqs"
-    for service in ("kinesis", "dynamodb"):
-        if source.startswith(f"arn:aws:{service}:"):
-            return service
-    return None
 
 
 def register() -> None:
