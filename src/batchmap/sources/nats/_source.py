@@ -116,15 +116,22 @@ class NatsSource:
         """Fetch up to ``max_records``; exhausted messages go to the dead-letter subject instead."""
         if max_records < 1:
             raise ConfigError("max_records", max_records, "at least 1")
-        timeout = max(wait_s, 0.05)
-        async with self._fetching:
-            try:
-                msgs = await self._sub.fetch(max_records, timeout=timeout)
-            except (TimeoutError, self._nats.errors.TimeoutError):
-                return []
-            except self._retry.retryable:
-                await asyncio.sleep(min(timeout, 0.5))  # disconnected: nats-py reconnects by itself
-                return []
+        deadline = time.monotonic() + max(wait_s, 0.0)
+        try:  # one fetch at a time; waiting for another's counts against our own wait (a batching window)
+            async with asyncio.timeout(max(wait_s, 0.01)):
+                await self._fetching.acquire()
+        except TimeoutError:
+            return []
+        try:
+            timeout = max(deadline - time.monotonic(), 0.05)
+            msgs = await self._sub.fetch(max_records, timeout=timeout)
+        except (TimeoutError, self._nats.errors.TimeoutError):
+            return []
+        except self._retry.retryable:
+            await asyncio.sleep(min(timeout, 0.5))  # disconnected: nats-py reconnects by itself
+            return []
+        finally:
+            self._fetching.release()
         out: list[Delivery] = []
         for msg in msgs:
             if self._exhausted(msg):
