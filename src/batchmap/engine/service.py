@@ -82,14 +82,13 @@ class Engine:
     clock: Clock = field(default_factory=SystemClock)
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
-    _stop: asyncio.Event | None = None
+    _stopping: bool = False
 
     async def prepare(self) -> list[Prepared]:
         """Validate, open and load everything; nothing is received yet. Idempotent."""
         if not self.prepared:
             if not self.mappings:
                 raise ConfigError("mappings", [], "at least one event source mapping")
-            self._stop = asyncio.Event()
             if self.checkpoint_store is None and self.checkpoint_store_uri:
                 self.checkpoint_store = await open_checkpoint_store(self.checkpoint_store_uri)
             for mapping in self.mappings:
@@ -112,11 +111,10 @@ class Engine:
             await source.close()
             raise
         recorder = MetricsRecorder(resolved.function.name, resolved.uuid)
-        assert self._stop is not None
         runtime = Runtime(
             invoker=invoker, hooks=HookChain(recorder, *self.hooks), clock=self.clock,
             accept=_acceptor(resolved), destination=destination,
-            stop=self._stop,
+            stop=asyncio.Event(),  # per mapping: one draining mapping must not stop the others
         )
         checkpoints = None if isinstance(source, QueueSource) else self._checkpoints_for(source, mapping.source)
         return Prepared(resolved, source, invoker, runtime, recorder, checkpoints)
@@ -145,14 +143,30 @@ class Engine:
         started = time.monotonic()
         prepared = await self.prepare()
         try:
-            await asyncio.gather(*(self._run_one(p, until_idle) for p in prepared if p.resolved.enabled))
+            results = await asyncio.gather(
+                *(self._run_one(p, until_idle) for p in prepared if p.resolved.enabled), return_exceptions=True
+            )
         finally:
             await self.close()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return RunReport(
             {p.resolved.uuid: p.recorder.snapshot().as_dict() for p in prepared}, time.monotonic() - started
         )
 
     async def _run_one(self, p: Prepared, until_idle: bool) -> None:
+        """Run one mapping; if it fails, the others stop too (one engine, one fate)."""
+        if self._stopping:
+            p.runtime.stop.set()
+        try:
+            await self._runner(p, until_idle)
+        except BaseException:
+            log.exception("mapping %s stopped on an error; stopping the engine", p.resolved.uuid)
+            self.stop()
+            raise
+
+    async def _runner(self, p: Prepared, until_idle: bool) -> None:
         if isinstance(p.source, QueueSource):
             await QueueRunner(p.settings, p.source, p.runtime).run(until_idle)
         else:
@@ -161,8 +175,9 @@ class Engine:
 
     def stop(self) -> None:
         """Graceful stop: no new batches; in-flight ones finish and are settled/checkpointed."""
-        if self._stop is not None:
-            self._stop.set()
+        self._stopping = True
+        for p in self.prepared:
+            p.runtime.stop.set()
 
     async def close(self) -> None:
         """Stop invokers and close sources."""

@@ -138,3 +138,12 @@ def test_bad_settings_fail_before_anything_is_consumed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="visibility timeout"):
         drain(mapping(uri, "record", timeout_s=60))
     assert admin.inspect(uri).visible == 1 and h.EVENTS == []
+
+
+def test_one_drained_mapping_does_not_stop_the_others(tmp_path: Path) -> None:
+    quick, slow = queue(tmp_path, "quick"), queue(tmp_path, "slow")
+    send(quick, {"n": 0})
+    send(slow, *({"n": i} for i in range(1, 41)))
+    drain(mapping(quick, "record"), mapping(slow, "slow_tracking", batch_size=2))
+    assert sorted(b["n"] for b in h.bodies()) == list(range(41))
+    assert admin.inspect(slow).total == 0
