@@ -96,7 +96,7 @@ def _function_flags(g: argparse._ArgumentGroup) -> None:
 
 def _traffic_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--rate", type=float, required=True, help="mean arrival rate, records per second")
-    g.add_argument("--source", choices=SOURCES, default="sqs", help="event source (default: %(default)s)")
+    g.add_argument("--source", choices=SOURCES, help="event source (default: the template's, else sqs)")
     g.add_argument(
         "--record-size", type=int, help="payload bytes per record (default: from the sample, else 1024)"
     )
@@ -172,6 +172,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
     from batchmap.tuning import Objective, load_prices, recommend, summarise, write_report
     from batchmap.tuning.table import format_table
 
+    current = _apply_template(args) if args.template else None
     function = _function(args)
     samples = _samples(args, function is not None)
     measurement = (
@@ -198,6 +199,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
         arrivals=arrivals,
         confirm_top=args.confirm_top,
         seed=args.seed,
+        current=current,
     )
     files = write_report(rec, args.out, measurement)
     if args.json:
@@ -211,13 +213,31 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
     return 0 if rec.chosen is not None else 1
 
 
-def _function(args: argparse.Namespace) -> tuple[str, str | None] | None:
-    """(handler, code path) from --function or from TEMPLATE --function-name; ``None`` with stated timings."""
-    if args.template:
-        from batchmap.tuning.template import function_from_template
+def _apply_template(args: argparse.Namespace) -> Any:
+    """Fill what the flags leave open from TEMPLATE's function; return its current mapping settings."""
+    from batchmap.tuning import Candidate
+    from batchmap.tuning.template import function_from_template
 
-        spec = function_from_template(args.template, args.function_name or "")
-        return spec.handler, args.code_path or spec.code_path
+    spec = function_from_template(args.template, args.function_name or "")
+    args.function = args.function or spec.handler
+    args.code_path = args.code_path or spec.code_path
+    args.source = args.source or spec.source
+    if args.memory_size is None and spec.memory_size:
+        args.memory_size = [str(spec.memory_size)]
+    if args.timeout is None:
+        args.timeout = spec.timeout_s
+    if spec.batch_size is None:
+        return None
+    return Candidate(
+        spec.batch_size,
+        spec.maximum_batching_window_in_seconds or 0.0,
+        spec.memory_size or 512,
+        spec.architecture or "x86_64",
+    )
+
+
+def _function(args: argparse.Namespace) -> tuple[str, str | None] | None:
+    """(handler, code path) from --function (or TEMPLATE's function); ``None`` with stated timings."""
     if args.function:
         return args.function, args.code_path
     if args.t0_ms is None or args.t1_ms is None:
@@ -295,7 +315,7 @@ def _workload(args: argparse.Namespace, samples: Any) -> Any:
     envelope = samples.envelope_bytes if samples is not None and args.record_size is None else None
     return Workload(
         rate=args.rate,
-        source=args.source,
+        source=args.source or "sqs",
         record_bytes=size,
         envelope_bytes=envelope,
         shards=args.shards,

@@ -45,6 +45,7 @@ class Recommendation:
     confirmations: tuple[Confirmation, ...]
     arrivals: ArrivalSpec | None
     reasoning: tuple[str, ...]
+    current: Evaluation | None = None
 
     def settings(self) -> dict[str, str]:
         """The chosen settings as AWS CLI flags: mapping flags and function flags."""
@@ -71,9 +72,15 @@ def recommend(
     arrivals: ArrivalSpec | None = None,
     confirm_top: int = 3,
     seed: int = 0,
+    current: Candidate | None = None,
 ) -> Recommendation:
-    """Evaluate, select, optionally confirm in the simulator, and explain."""
+    """Evaluate, select, optionally confirm in the simulator, and explain.
+
+    ``current`` is the mapping's present configuration (from a template, say):
+    it is evaluated too, and the reasoning compares the choice with it.
+    """
     evaluations = evaluate(profile, workload, grid, objective, prices)
+    present = evaluate(profile, workload, [current], objective, prices)[0] if current is not None else None
     chosen = select(evaluations, objective)
     confirmations: tuple[Confirmation, ...] = ()
     if arrivals is not None and chosen is not None:
@@ -88,6 +95,8 @@ def recommend(
         )
     front = tuple(pareto_front(evaluations))
     reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals)
+    if present is not None:
+        reasoning.append(_compare_current(present, chosen))
     return Recommendation(
         profile,
         workload,
@@ -98,6 +107,7 @@ def recommend(
         confirmations,
         arrivals,
         tuple(reasoning),
+        present,
     )
 
 
@@ -151,7 +161,10 @@ def _explain(
         lines.append(f"Ruled out {sum(1 for e in evaluations if not e.allowed)}: {detail}.")
     allowed = [e for e in evaluations if e.allowed]
     meeting = [e for e in allowed if e.meets_target]
-    lines.append(f"{len(meeting)} of {len(allowed)} allowed candidates meet {objective.describe()}.")
+    if objective.latency_p99_s is None and objective.latency_mean_s is None:
+        lines.append(f"No latency target: {len(allowed)} allowed candidates, the cheapest wins.")
+    else:
+        lines.append(f"{len(meeting)} of {len(allowed)} allowed candidates meet {objective.describe()}.")
     if chosen is None:
         lines.extend(_nothing_meets(allowed))
         return lines
@@ -159,6 +172,20 @@ def _explain(
     if arrivals is not None and confirmations:
         lines.extend(_confirmed(chosen, confirmations, arrivals))
     return lines
+
+
+def _compare_current(present: Evaluation, chosen: Evaluation | None) -> str:
+    p = present.prediction
+    verdict = "meets" if present.meets_target else "misses"
+    line = (
+        f"Current settings {present.candidate.label()}: ${present.cost_usd:.4f}/M, mean "
+        f"{p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s ({verdict} the target"
+    )
+    line += f"; not allowed: {'; '.join(present.rejected)})" if present.rejected else ")"
+    if chosen is not None and present.cost_usd > 0 and math.isfinite(present.cost_usd):
+        change = chosen.cost_usd / present.cost_usd - 1.0
+        line += f"; the recommendation costs {abs(change):.0%} {'less' if change < 0 else 'more'}"
+    return line + "."
 
 
 def _nothing_meets(allowed: Sequence[Evaluation]) -> list[str]:
@@ -195,7 +222,7 @@ def _why_chosen(
     if floor > 0:
         lines.append(
             f"Lambda's floor (infinitely large batches) is ${floor:.4f}/M; the chosen Lambda cost is "
-            f"{p.cost.lambda_usd / floor:.2g}x that floor."
+            f"{p.cost.lambda_usd / floor:.3g}x that floor."
         )
     if p.mean_batch < 0.5 * c.batch_size and p.regime != "size":
         lines.append(

@@ -57,6 +57,7 @@ def summarise(rec: Recommendation) -> dict[str, Any]:
     return {
         "target": rec.objective.describe(),
         "chosen": _evaluation(rec.chosen) if rec.chosen else None,
+        "current": _evaluation(rec.current) if rec.current else None,
         "settings": rec.settings(),
         "reasoning": list(rec.reasoning),
         "front": [_evaluation(e) for e in rec.front],

@@ -226,15 +226,20 @@ def _order(e: Evaluation) -> tuple[float, float, int, float]:
 
 
 def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
-    """Allowed candidates that no other beats on both cost and p99 latency, cheapest first."""
+    """Allowed candidates that no other beats on both cost and p99 latency, cheapest first.
+
+    Candidates equal to one already on the front (same cost and p99 within
+    ``COST_TIE``, e.g. BatchSize 100 and 200 when the window closes every
+    batch) are left out; the smaller settings stay.
+    """
     allowed = sorted(
         (e for e in evaluations if e.allowed and math.isfinite(e.prediction.p99_latency_s)),
-        key=lambda e: (e.cost_usd, e.prediction.p99_latency_s),
+        key=lambda e: (e.cost_usd, _order(e)),
     )
     front: list[Evaluation] = []
     best = math.inf
     for e in allowed:
-        if e.prediction.p99_latency_s < best:
+        if e.prediction.p99_latency_s < best * (1.0 - COST_TIE):
             front.append(e)
             best = e.prediction.p99_latency_s
     return front

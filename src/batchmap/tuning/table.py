@@ -32,6 +32,11 @@ def rows_to_show(rec: Recommendation, limit: int = 12) -> list[Evaluation]:
     """The chosen candidate, the cheapest ones meeting the target, and a spread of the cost/latency front."""
     meeting = sorted((e for e in rec.evaluations if e.allowed and e.meets_target), key=lambda e: e.cost_usd)
     front = list(rec.front)
+    if rec.objective.goal == "pareto":  # the front is the answer: show it whole
+        return sorted(
+            {id(e): e for e in [*([rec.chosen] if rec.chosen else []), *front]}.values(),
+            key=lambda e: e.cost_usd,
+        )
     room = max(1, limit - min(len(meeting), limit // 2) - 1)
     if len(front) > room:
         step = (len(front) - 1) / max(1, room - 1)

@@ -1,9 +1,9 @@
 """The hook for ``batchmap tune template.yaml --function-name X``: a function of a SAM template.
 
-Reading SAM templates belongs to ``batchmap.templates``. When that package can
-describe a function, it registers a reader here with ``register_template_reader``
-(at its import), and the tuner takes the handler, code folder, memory, timeout,
-architecture and the function's current event source settings from it.
+Reading SAM templates belongs to ``batchmap.templates``: its ``tuner`` module
+registers a reader here with ``register_template_reader`` when imported, and
+the tuner takes the handler, code folder, memory, timeout, architecture and the
+function's current event source settings from it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class TemplateFunction:
 
 
 TemplateReader = Callable[[str, str], TemplateFunction]
+READER_MODULES = ("batchmap.templates", "batchmap.templates.tuner")
+"""Where the SAM reader lives; importing it registers it here."""
 _readers: list[TemplateReader] = []
 
 
@@ -44,8 +46,14 @@ def function_from_template(path: str, function_name: str) -> TemplateFunction:
     """The function ``function_name`` of the template at ``path``, via the registered reader."""
     if not function_name:
         raise ConfigError("--function-name", function_name, "the logical ID of a function in the template")
-    if not _readers:
-        importlib.import_module("batchmap.templates")  # registers its reader on import, once it has one
+    for module in READER_MODULES:  # importing the reader's module registers it
+        if _readers:
+            break
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
     if not _readers:
         raise ConfigError(
             "template",

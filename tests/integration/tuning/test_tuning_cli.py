@@ -163,3 +163,45 @@ def test_nothing_meets_an_impossible_target_exit_status_1(tmp_path: Path) -> Non
     summary = json.loads((tmp_path / "r" / "recommendation.json").read_text())
     assert summary["chosen"] is None
     assert any("Nothing meets the target" in line for line in summary["reasoning"])
+
+
+def test_a_template_function_is_measured_and_compared_with_its_current_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``batchmap tune template.yaml --function-name X``: the function and its mapping from the template."""
+    pytest.importorskip("batchmap.templates.tuner", reason="the SAM template reader is not in this build")
+    parser = argparse.ArgumentParser(prog="batchmap")
+    tune.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        [
+            "tune",
+            str(APPS / "template.yaml"),
+            "--function-name",
+            "OrdersFunction",
+            "--sample-event",
+            str(APPS / "sqs_order_event.json"),
+            "--rate",
+            "50",
+            "--latency-p99",
+            "2",
+            "--measure-batch-sizes",
+            "1,5,10",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--cold-starts",
+            "0",
+            "--no-simulate",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "measuring tune_orders.handler" in out
+    assert "Current settings B=5 W=0s 256MB arm64" in out
+    summary = json.loads((tmp_path / "recommendation.json").read_text())
+    assert summary["current"]["batch_size"] == 5 and summary["current"]["timeout_s"] == 10.0
+    assert summary["chosen"]["memory_size"] == 256  # the template's memory is the one tried
+    assert summary["chosen"]["total_usd_per_million"] < summary["current"]["total_usd_per_million"]

@@ -78,6 +78,7 @@ class _WebSocket:
                 raise ConnectionError("DevTools closed the connection during the handshake")
             response += chunk
         head, _, self.buffer = response.partition(b"\r\n\r\n")
+        self.message = b""
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise ConnectionError(head.decode(errors="replace"))
 
@@ -94,31 +95,43 @@ class _WebSocket:
         )
         self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
-    def _read(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("DevTools closed the connection")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
+    def _frame(self) -> tuple[int, bytes] | None:
+        """One whole frame from the buffer (opcode with FIN bit, payload), or None while it is incomplete."""
+        buf = self.buffer
+        if len(buf) < 2:
+            return None
+        length, offset = buf[1] & 0x7F, 2
+        if length == 126:
+            if len(buf) < 4:
+                return None
+            length, offset = struct.unpack(">H", buf[2:4])[0], 4
+        elif length == 127:
+            if len(buf) < 10:
+                return None
+            length, offset = struct.unpack(">Q", buf[2:10])[0], 10
+        if len(buf) < offset + length:
+            return None
+        self.buffer = buf[offset + length :]
+        return buf[0], buf[offset : offset + length]
 
     def receive(self) -> dict[str, Any] | None:
-        message = b""
+        """The next whole message; a socket timeout leaves partial data buffered for the next call."""
         while True:
-            first, second = self._read(2)
-            length = second & 0x7F
-            if length == 126:
-                length = struct.unpack(">H", self._read(2))[0]
-            elif length == 127:
-                length = struct.unpack(">Q", self._read(8))[0]
-            payload = self._read(length)
+            frame = self._frame()
+            if frame is None:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("DevTools closed the connection")
+                self.buffer += chunk
+                continue
+            first, payload = frame
             opcode = first & 0x0F
             if opcode == 8:
                 return None
             if opcode in (0, 1, 2):
-                message += payload
+                self.message += payload
                 if first & 0x80:
+                    message, self.message = self.message, b""
                     return json.loads(message)  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -167,40 +180,67 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout_s: floa
     raise TimeoutError("Chromium did not write DevToolsActivePort in time")
 
 
-def _drive(ws: _WebSocket, url: str, probe: str, settle_s: float, timeout_s: float) -> PageReport:
-    report = PageReport()
-    ids = iter(range(1, 1_000_000))
-    for method in ("Runtime.enable", "Log.enable", "Page.enable"):
-        ws.send({"id": next(ids), "method": method})
-    ws.send({"id": next(ids), "method": "Page.navigate", "params": {"url": url}})
-    probe_id = -1
-    deadline = time.monotonic() + timeout_s
-    settle_until: float | None = None
-    ws.sock.settimeout(0.2)
-    while time.monotonic() < deadline:
-        if settle_until is not None and time.monotonic() >= settle_until and probe_id < 0:
-            probe_id = next(ids)
-            ws.send(
-                {
-                    "id": probe_id,
-                    "method": "Runtime.evaluate",
-                    "params": {"expression": probe, "returnByValue": True, "awaitPromise": True},
-                }
-            )
+class _Session:
+    """Commands and events over one page's DevTools socket; every event goes to the report."""
+
+    def __init__(self, ws: _WebSocket, report: PageReport) -> None:
+        self.ws, self.report, self.next_id = ws, report, 0
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout_s: float = 15.0
+    ) -> dict[str, Any]:
+        self.next_id += 1
+        ident = self.next_id
+        self.ws.send({"id": ident, "method": method, "params": params or {}})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = self.pump()
+            if message is not None and message.get("id") == ident:
+                return message.get("result", {})  # type: ignore[no-any-return]
+        raise TimeoutError(f"DevTools did not answer {method}")
+
+    def pump(self) -> dict[str, Any] | None:
+        """Read one message (None after a quiet 0.2 s), recording what it says."""
         try:
-            message = ws.receive()
+            message = self.ws.receive()
         except TimeoutError:
-            continue
+            return None
         if message is None:
-            break
-        _collect(report, message)
+            raise ConnectionError("DevTools closed the page socket")
+        _collect(self.report, message)
         if message.get("method") == "Page.loadEventFired":
+            self.report.loaded = True
+        return message
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
+        return result.get("result", {}).get("value")
+
+
+def _drive(ws: _WebSocket, url: str, probe: str, settle_s: float, timeout_s: float) -> PageReport:
+    """Enable the domains (waiting for each), navigate, wait until the document is complete, settle, probe."""
+    report = PageReport()
+    ws.sock.settimeout(0.2)
+    session = _Session(ws, report)
+    for method in ("Runtime.enable", "Log.enable", "Page.enable"):
+        session.call(method)
+    session.call("Page.navigate", {"url": url})
+    deadline = time.monotonic() + timeout_s
+    while not report.loaded:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"page {url} did not finish loading")
+        # The load event can race the navigation of a tiny page: ask the document itself too.
+        if session.evaluate("document.readyState") == "complete" and session.evaluate("location.href") == url:
             report.loaded = True
-            settle_until = time.monotonic() + settle_s
-        if message.get("id") == probe_id:
-            report.probe = message.get("result", {}).get("result", {}).get("value")
-            return report
-    raise TimeoutError(f"page {url} did not finish loading (loaded={report.loaded})")
+        else:
+            session.pump()
+    settle_until = time.monotonic() + settle_s
+    while time.monotonic() < settle_until:
+        session.pump()
+    report.probe = session.evaluate(probe)
+    return report
 
 
 def _collect(report: PageReport, message: dict[str, Any]) -> None:
