@@ -1,4 +1,4 @@
-"""``batchmap tune`` end to end on the example order handler: the report, its PNGs, the HTML in Chromium."""
+"""``batchmap tune`` end to end on examples/demo: the report, its PNGs, the HTML in headless Chromium."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from batchmap.cli import tune
 from batchmap.tuning.plots import PNG_SIZE
 
 APPS = Path(__file__).parent / "tuning_apps"
+DEMO = Path(__file__).parents[3] / "examples" / "demo"
 FLAGS = [
     "--function",
-    "tune_orders:handler",
+    "orders:handler",
     "--sample-event",
-    "sqs_order_event.json",
+    "demo_order_event.json",
     "--rate",
     "50",
     "--latency-p99",
@@ -89,10 +90,10 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run ``batchmap tune`` once, from a copy of the example app as a user's checkout would hold it."""
+    """Run ``batchmap tune`` once, in a copy of the demo app as a fresh checkout holds it."""
     workdir = tmp_path_factory.mktemp("checkout")
-    for name in ("tune_orders.py", "sqs_order_event.json"):
-        shutil.copy(APPS / name, workdir / name)
+    shutil.copytree(DEMO, workdir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+    shutil.copy(APPS / "demo_order_event.json", workdir / "demo_order_event.json")
     done = _run_tune(workdir, ["--out", "report"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "event source mapping: --batch-size" in done.stdout
