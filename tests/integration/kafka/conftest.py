@@ -8,6 +8,7 @@ session timeout before answering a group join, so tests use a short one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -96,7 +97,7 @@ def new_topic(kafka_broker: str) -> Callable[..., str]:
     """Creates a topic with a unique name: ``new_topic(partitions=2)``."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": kafka_broker})
+    admin = AdminClient({"bootstrap.servers": kafka_broker, "logger": logging.getLogger("tests.kafka.admin")})
 
     def create(partitions: int = 1, prefix: str = "t") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"

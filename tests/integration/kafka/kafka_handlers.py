@@ -9,12 +9,16 @@ import time
 from collections import defaultdict
 from typing import Any
 
+SLEEP_S = 0.0
+"""How long ``record_a`` and ``record_b`` take per batch."""
 EVENTS: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
 DONE_AT: defaultdict[str, list[float]] = defaultdict(list)
 _lock = threading.Lock()
 
 
 def reset() -> None:
+    global SLEEP_S
+    SLEEP_S = 0.0
     with _lock:
         EVENTS.clear()
         DONE_AT.clear()
@@ -37,10 +41,12 @@ def record(event: dict[str, Any], context: Any) -> None:
 
 
 def record_a(event: dict[str, Any], context: Any) -> None:
+    time.sleep(SLEEP_S)
     _keep("a", event)
 
 
 def record_b(event: dict[str, Any], context: Any) -> None:
+    time.sleep(SLEEP_S)
     _keep("b", event)
 
 

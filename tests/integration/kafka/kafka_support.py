@@ -15,7 +15,7 @@ from batchmap.config import EventSourceMapping
 from batchmap.engine.service import Engine, RunReport
 
 T = TypeVar("T")
-GROUP_SETTINGS = "session.timeout.ms=3000&heartbeat.interval.ms=500"
+GROUP_SETTINGS = "session.timeout.ms=2000&heartbeat.interval.ms=300"
 """Tansu answers a group join after about half the session timeout: keep it short in tests."""
 Message = tuple[bytes | None, bytes | None]
 
@@ -58,7 +58,8 @@ def values(n: int, prefix: str = "m", key: bytes | None = None) -> list[Message]
 
 def committed(broker: str, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The group's committed offsets (next offset to read) per partition; absent when none."""
-    consumer = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False,
+                         "logger": logging.getLogger("tests.kafka.reader")})
     try:
         found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
     finally:
@@ -69,8 +70,8 @@ def committed(broker: str, group: str, topic: str, partitions: int) -> dict[int,
 def consume_all(broker: str, topic: str, expected: int, timeout_s: float = 20.0) -> list[Any]:
     """Read ``expected`` messages of ``topic`` from the start, with a throwaway group."""
     consumer = Consumer({"bootstrap.servers": broker, "group.id": f"reader-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "session.timeout.ms": 3000,
-                         "heartbeat.interval.ms": 500})
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 2000,
+                         "heartbeat.interval.ms": 300, "logger": logging.getLogger("tests.kafka.reader")})
     consumer.subscribe([topic])
     found: list[Any] = []
     deadline = time.monotonic() + timeout_s

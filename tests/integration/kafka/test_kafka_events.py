@@ -66,7 +66,7 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
     produce(kafka_broker, topic, values(2))
     options = SourceOptions(extra={
         "bootstrap_servers": kafka_broker, "topics": [topic], "consumer_group_id": group,
-        "client_config": {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500},
+        "client_config": {"session.timeout.ms": 2000, "heartbeat.interval.ms": 300},
     })
     mapping = EventSourceMapping(source=MSK_ARN, function="kafka_handlers:record",
                                  starting_position="TRIM_HORIZON")
@@ -80,6 +80,7 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
     assert [r["offset"] for r in event["records"][f"{topic}-0"]] == [0, 1]
 
 
+@pytest.mark.slow
 def test_window_opens_at_the_first_record(
     kafka_broker: str, new_topic: Callable[..., str], group: str
 ) -> None:

@@ -47,11 +47,14 @@ def produce_spread(broker: str, topic: str, prefix: str, count: int, partitions:
         produce(broker, topic, [(None, f"{prefix}{i}".encode())], partition=i % partitions)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "range"])
 def test_two_engines_split_the_partitions_and_one_takes_over_when_the_other_leaves(
-    kafka_broker: str, new_topic: Callable[..., str], group: str
+    kafka_broker: str, new_topic: Callable[..., str], group: str, strategy: str
 ) -> None:
+    """Incremental (cooperative) and eager (range) rebalancing both hand partitions over cleanly."""
     topic = new_topic(partitions=4)
-    uri = source_uri(kafka_broker, topic, group)
+    uri = source_uri(kafka_broker, topic, group, f"&partition.assignment.strategy={strategy}")
 
     def mapping(function: str) -> EventSourceMapping:
         return EventSourceMapping(source=uri, function=f"kafka_handlers:{function}", batch_size=5,
@@ -90,6 +93,60 @@ def test_two_engines_split_the_partitions_and_one_takes_over_when_the_other_leav
     assert set(counts.values()) == {1}  # handed over with every processed offset committed: nothing twice
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "range"])
+def test_a_member_joining_mid_stream_gets_partitions_without_redoing_work(
+    kafka_broker: str, new_topic: Callable[..., str], group: str, strategy: str
+) -> None:
+    """A rebalance while batches are in flight waits for their commits before handing partitions over.
+
+    Records keep coming while engine b joins; once b has processed some, the
+    stream stops and both engines drain it. Nothing may be done twice.
+    """
+    topic = new_topic(partitions=2)
+    uri = source_uri(kafka_broker, topic, group, f"&partition.assignment.strategy={strategy}")
+    kafka_handlers.SLEEP_S = 0.02
+    sent: list[str] = []
+
+    def mapping(function: str) -> EventSourceMapping:
+        return EventSourceMapping(source=uri, function=f"kafka_handlers:{function}", batch_size=4,
+                                  maximum_batching_window_in_seconds=0, starting_position="TRIM_HORIZON")
+
+    def seen() -> list[str]:
+        return record_values(kafka_handlers.EVENTS["a"]) + record_values(kafka_handlers.EVENTS["b"])
+
+    async def feed(until: asyncio.Event) -> None:
+        while not until.is_set():
+            batch = [f"m{len(sent) + i}" for i in range(8)]
+            for i, value in enumerate(batch):
+                await asyncio.to_thread(produce, kafka_broker, topic, [(None, value.encode())],
+                                        partition=i % 2)
+            sent.extend(batch)
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        a = Engine([mapping("record_a")], invoker="inprocess")
+        b = Engine([mapping("record_b")], invoker="inprocess")
+        enough = asyncio.Event()
+        feeder = asyncio.create_task(feed(enough))
+        task_a = asyncio.create_task(a.run())
+        await wait_for(lambda: len(seen()) >= 16, what="engine a to be under way")
+        task_b = asyncio.create_task(b.run())
+        await wait_for(lambda: len(kafka_handlers.EVENTS["b"]) >= 3, timeout_s=60, what="engine b to join in")
+        enough.set()
+        await feeder
+        await wait_for(lambda: set(seen()) >= set(sent), timeout_s=60, what="every record")
+        a.stop()
+        b.stop()
+        await asyncio.gather(task_a, task_b)
+
+    run(scenario)
+    counts = Counter(seen())
+    assert sorted(counts) == sorted(sent)
+    assert [value for value, n in counts.items() if n > 1] == []
+
+
+@pytest.mark.slow
 def test_a_killed_member_loses_nothing(
     kafka_broker: str, new_topic: Callable[..., str], group: str, tmp_path: Path
 ) -> None:

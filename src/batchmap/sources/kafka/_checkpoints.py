@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from batchmap.engine.outcome import kafka_item_id
 from batchmap.errors import SourceError
@@ -27,12 +28,13 @@ COMMIT_RETRY_S = 0.2
 class KafkaCheckpointStore:
     """``CheckpointStore`` over the group's committed offsets."""
 
-    def __init__(self, consumer: GroupConsumer) -> None:
-        self.consumer = consumer
+    def __init__(self, consumer: Callable[[], GroupConsumer]) -> None:
+        self._consumer = consumer
 
     async def get(self, mapping_id: str, shard_id: str) -> str | None:
         """The group's last done record of ``shard_id`` (``topic-N:-1`` if committed at 0), or ``None``."""
-        committed = await self.consumer.call(lambda c: self.consumer.committed_offset(c, shard_id))
+        consumer = self._consumer()
+        committed = await consumer.call(lambda c: consumer.committed_offset(c, shard_id))
         return None if committed is None else kafka_item_id(shard_id, committed - 1)
 
     async def put(self, mapping_id: str, shard_id: str, sequence_number: str) -> None:
@@ -43,11 +45,12 @@ class KafkaCheckpointStore:
         it; at worst records are processed again, never lost).
         """
         next_offset = offset_of(shard_id, sequence_number) + 1
+        consumer = self._consumer()
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                done = await self.consumer.call(lambda c: self.consumer.commit(c, shard_id, next_offset))
+                done = await consumer.call(lambda c: consumer.commit(c, shard_id, next_offset))
             except SourceError as exc:
-                log.warning("%s: offset %d of %s not committed: %s", self.consumer.settings.arn, next_offset,
+                log.warning("%s: offset %d of %s not committed: %s", consumer.settings.arn, next_offset,
                             shard_id, exc)
                 return
             except Exception as exc:  # KafkaException: the broker refused the commit
@@ -55,11 +58,11 @@ class KafkaCheckpointStore:
                     await asyncio.sleep(COMMIT_RETRY_S * attempt)
                     continue
                 log.warning("%s: offset %d of %s not committed (%s); the next checkpoint covers it",
-                            self.consumer.settings.arn, next_offset, shard_id, exc)
+                            consumer.settings.arn, next_offset, shard_id, exc)
                 return
             if not done:
                 log.debug("%s: %s is no longer ours: offset %d left to its new owner",
-                          self.consumer.settings.arn, shard_id, next_offset)
+                          consumer.settings.arn, shard_id, next_offset)
             return
 
 

@@ -193,7 +193,9 @@ class GroupConsumer:
         except Exception as exc:  # closing is best effort: the group times the member out anyway
             log.warning("%s: closing the Kafka consumer: %s", self.settings.arn, exc)
         self._fail_commands()
-        for owned in list(self._partitions.values()):
+        with self._lock:
+            left = list(self._partitions.values())
+        for owned in left:
             owned.revoke()
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._assigned.set)

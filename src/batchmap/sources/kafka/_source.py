@@ -34,8 +34,8 @@ log = logging.getLogger("batchmap.sources.kafka")
 
 JOIN_TIMEOUT_S = 60.0
 """How long the first ``shards()`` waits for the group to assign partitions."""
-READ_WAIT_S = 5.0
-"""How long a read waits for a message or the end of the partition: an empty read means "caught up"."""
+READ_WAIT_S = 0.5
+"""How long an empty read waits for a message, the end of the partition or a revocation."""
 SEEK_RETRY_S = 0.05
 SEEK_TIMEOUT_S = 30.0
 
@@ -63,8 +63,16 @@ class KafkaSource:
         return f"KafkaSource({self.arn!r}, group={self.settings.group_id!r})"
 
     async def shards(self) -> list[Shard]:
-        """The partitions assigned to this member now (the first call joins the group and waits for it)."""
-        if self.consumer.error is None and not self.consumer.owned():
+        """The partitions assigned to this member now (the first call joins the group and waits for it).
+
+        If the consumer stopped on an error (a missing topic, a fatal broker
+        error), that error is raised once and the next call joins afresh.
+        """
+        if self.consumer.error is not None:
+            failed, self.consumer = self.consumer, GroupConsumer(self.settings, self._ck)
+            await failed.close()
+            failed.check()
+        if not self.consumer.owned():
             self.consumer.start()
             if not await self.consumer.wait_assigned(JOIN_TIMEOUT_S):
                 log.warning("%s: no partition assignment from group %s after %.0fs",
@@ -80,9 +88,10 @@ class KafkaSource:
         """Up to ``max_records`` records of partition ``shard_id`` (``topic-N``), in offset order.
 
         ``revoked`` is set once a rebalance took the partition from this member.
-        An empty read means the partition is caught up: it waits (at most
-        ``READ_WAIT_S``) for a message or the fetcher's end-of-partition event,
-        so a partition whose first fetch is still on its way never looks idle.
+        An empty read waits (at most ``READ_WAIT_S``) for a message or the
+        fetcher's end-of-partition event. Its ``millis_behind_latest`` is 0 once
+        the fetcher reached the end, else 1 (behind, by an unknown amount): a
+        partition whose first fetch is still on its way never looks caught up.
         """
         self.consumer.check()
         owned = self.consumer.get(shard_id)
@@ -95,7 +104,7 @@ class KafkaSource:
         if owned.revoked and not taken:
             return StreamRead([], position, revoked=True)
         if not taken:
-            return StreamRead([], position)
+            return StreamRead([], position, millis_behind_latest=0 if owned.caught_up() else 1)
         now = self.clock.wall_ms()
         deliveries = [delivery(message, now) for message in taken]
         after = Position("AFTER_SEQUENCE_NUMBER", sequence_number=deliveries[-1].id)
@@ -137,7 +146,7 @@ class KafkaSource:
 
     def checkpoint_store(self) -> KafkaCheckpointStore:
         """Checkpoints as the group's committed offsets (``put`` commits offset + 1)."""
-        return KafkaCheckpointStore(self.consumer)
+        return KafkaCheckpointStore(lambda: self.consumer)
 
     async def open_destination(self, uri: str) -> Destination | None:
         """An on-failure destination on this cluster: ``kafka://<topic>`` (AWS's Kafka topic destination)."""
