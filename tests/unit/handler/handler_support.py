@@ -55,7 +55,7 @@ def reported(response: dict[str, Any]) -> list[Any]:
 class LambdaContext:
     """The members of Lambda's context object the toolkit reads, on the real monotonic clock."""
 
-    def __init__(self, timeout_ms: float, memory_limit_in_mb: int = 128, function_name: str = "fn") -> None:
+    def __init__(self, timeout_ms: float, memory_limit_in_mb: int = 10_240, function_name: str = "fn") -> None:
         self._deadline = time.monotonic() + timeout_ms / 1000
         self.memory_limit_in_mb = memory_limit_in_mb
         self.function_name = function_name
