@@ -119,7 +119,14 @@ def simulate(
     service = _service(profile, candidate.memory_size, rng)
     runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
     lane_runs = [
-        _lane(lane, times.tolist(), lambda: current[0], service, workload.event_record_bytes)
+        _lane(
+            lane,
+            times.tolist(),
+            lambda: current[0],
+            service,
+            workload.event_record_bytes,
+            workload.poll_delay_s,
+        )
         for lane, times in enumerate(lane_times)
     ]
     if on_batch is None:  # lanes are independent: no need to interleave them in time
@@ -172,12 +179,17 @@ def _lane(
     policy_of: Callable[[], BatchPolicy],
     service: Callable[[int], float],
     size: int,
+    poll_s: float = 0.0,
 ) -> Iterator[BatchRun]:
-    """One lane: collect with the ``Batcher``, invoke, wait D(n), become ready again."""
+    """One lane: collect with the ``Batcher``, invoke, wait D(n), become ready again.
+
+    With a polling interval (Kinesis: 1 s), a record that arrives after the
+    lane became ready is seen at the lane's next poll: ready, ready + poll_s, ...
+    """
     i, free_at = 0, 0.0
     batcher: Batcher[int] = Batcher(policy_of(), free_at)
     while True:
-        closed, now, i = _collect(batcher, times, i, free_at, size)
+        closed, now, i = _collect(batcher, times, i, free_at, size, poll_s)
         if not closed:
             return
         for batch in closed:
@@ -207,7 +219,7 @@ def _lane(
 
 
 def _collect(
-    batcher: Batcher[int], times: list[float], i: int, free_at: float, size: int
+    batcher: Batcher[int], times: list[float], i: int, free_at: float, size: int, poll_s: float = 0.0
 ) -> tuple[list[Batch[int]], float, int]:
     """Feed records (available at max(arrival, free_at)) until a batch closes or they run out.
 
@@ -221,6 +233,8 @@ def _collect(
             t = times[i]
             if t < free_at:
                 t = free_at
+            elif poll_s > 0.0 and t > free_at:
+                t = free_at + math.ceil((t - free_at) / poll_s) * poll_s
         else:
             t = math.inf
         if due is not None and due < t:

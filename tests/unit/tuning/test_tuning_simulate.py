@@ -137,3 +137,23 @@ def test_same_seed_same_result_and_bad_input() -> None:
     assert a == b
     with pytest.raises(ConfigError):
         simulate(FAST, ONE_LANE, Candidate(10, 1.0), PRICES, arrivals[:1])
+
+
+def test_polled_shards_see_records_at_the_next_poll() -> None:
+    """Kinesis polls an idle shard once a second: at W = 0 batches still gather about a second of records,
+    and in the size-bound regime each record waits half a poll interval more on average."""
+    kinesis = Workload(rate=5.0, source="kinesis", shards=1, platform="batchmap")
+    assert kinesis.poll_delay_s == 1.0
+    arrivals = poisson(5.0, 8000.0, np.random.default_rng(3))
+    sim = simulate(FAST, kinesis, Candidate(100, 0.0), PRICES, arrivals)
+    assert sim.mean_batch == pytest.approx(5.0 * 1.0, rel=0.15)
+    assert sim.max_latency_s <= 1.0 + FAST.duration(100, 512) + 0.1
+
+    busy = poisson(50.0, 2000.0, np.random.default_rng(4))
+    polled = Workload(rate=50.0, source="kinesis", shards=1, platform="batchmap")
+    unpolled = Workload(rate=50.0, source="kinesis", shards=1, poll_interval_s=0.0, platform="batchmap")
+    with_polls = simulate(FAST, polled, Candidate(100, 2.0), PRICES, busy)
+    without = simulate(FAST, unpolled, Candidate(100, 2.0), PRICES, busy)
+    assert with_polls.mean_latency_s - without.mean_latency_s == pytest.approx(0.5, abs=0.1)
+    model = predict(FAST, polled, Candidate(100, 2.0), PRICES)  # the model adds half an interval on top
+    assert model.mean_latency_s == pytest.approx(with_polls.mean_latency_s, rel=0.05)
