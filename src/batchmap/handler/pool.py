@@ -6,10 +6,16 @@ of a 1,000-record batch of 1 ms calls. The pool keeps threads that finished a
 batch blocked on an empty queue, holding no batch state; a batch borrows as
 many as it needs (starting more only when too few are idle) and gets them back
 when its ``run`` returns. After ``fork`` the child starts with an empty pool.
+
+Threads start through ``_thread.start_new_thread``, which does not wait for
+the new thread to report in as ``threading.Thread.start`` does: 100 threads
+start in about 4 ms instead of 15 to 60 ms on a busy two-core machine, which
+is most of a cold batch. They behave as daemon threads (never joined at exit).
 """
 
 from __future__ import annotations
 
+import _thread
 import os
 import threading
 from _queue import SimpleQueue
@@ -65,7 +71,7 @@ class WorkerPool:
 
     def _start_thread(self) -> None:
         self._started += 1
-        threading.Thread(target=self._serve, name=f"batchmap-worker-{self._started}", daemon=True).start()
+        _thread.start_new_thread(self._serve, ())
 
     def _serve(self) -> None:
         get = self._tasks.get
