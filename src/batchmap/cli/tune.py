@@ -215,7 +215,6 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
 
 def _apply_template(args: argparse.Namespace) -> Any:
     """Fill what the flags leave open from TEMPLATE's function; return its current mapping settings."""
-    from batchmap.tuning import Candidate
     from batchmap.tuning.template import function_from_template
 
     spec = function_from_template(args.template, args.function_name or "")
@@ -226,14 +225,7 @@ def _apply_template(args: argparse.Namespace) -> Any:
         args.memory_size = [str(spec.memory_size)]
     if args.timeout is None:
         args.timeout = spec.timeout_s
-    if spec.batch_size is None:
-        return None
-    return Candidate(
-        spec.batch_size,
-        spec.maximum_batching_window_in_seconds or 0.0,
-        spec.memory_size or 512,
-        spec.architecture or "x86_64",
-    )
+    return spec.current_candidate()
 
 
 def _function(args: argparse.Namespace) -> tuple[str, str | None] | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from batchmap.errors import ConfigError
+from batchmap.tuning.candidate import Candidate
 from batchmap.tuning.prices import Architecture
 from batchmap.tuning.workload import SourceKind
 
@@ -29,6 +30,17 @@ class TemplateFunction:
     source: SourceKind | None = None
     batch_size: int | None = None
     maximum_batching_window_in_seconds: float | None = None
+
+    def current_candidate(self) -> Candidate | None:
+        """The settings deployed today, to compare the recommendation with (None without a mapping)."""
+        if self.batch_size is None:
+            return None
+        return Candidate(
+            self.batch_size,
+            self.maximum_batching_window_in_seconds or 0.0,
+            self.memory_size or 512,
+            self.architecture or "x86_64",
+        )
 
 
 TemplateReader = Callable[[str, str], TemplateFunction]
