@@ -20,6 +20,8 @@ from batchmap.sources.base import CheckpointStore, Shard, StreamSource
 log = logging.getLogger("batchmap.engine")
 
 DISCOVERY_INTERVAL_S = 5.0
+TAKEOVER_CHECK_S = 1.0
+"""Draining: how often a shard another engine holds is tried again (its owner may have died)."""
 
 
 class StreamRunner:
@@ -36,13 +38,14 @@ class StreamRunner:
         self.workers: dict[str, ShardWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._finished: set[str] = set()
-        self._not_ours: set[str] = set()
+        self._not_ours: dict[str, float] = {}
+        """Shards whose lease another engine held, and when we were first refused."""
 
     async def run(self, until_idle: bool = False) -> None:
         """Process every shard until ``runtime.stop`` is set, or until all are caught up."""
         try:
             shards: list[Shard] = []
-            next_discovery = next_renewal = 0.0
+            next_discovery = next_renewal = next_takeover = 0.0
             while not self.rt.stop.is_set():
                 now = self.rt.clock.now()
                 if now >= next_renewal:
@@ -52,6 +55,9 @@ class StreamRunner:
                     shards = await self._discover(shards)
                     next_discovery = now + DISCOVERY_INTERVAL_S
                     await self._start_ready(shards)
+                elif until_idle and self._not_ours and now >= next_takeover:
+                    await self._start_ready(shards)
+                    next_takeover = now + TAKEOVER_CHECK_S
                 await self._reap()
                 if until_idle and self._all_idle(shards):
                     break
@@ -89,9 +95,9 @@ class StreamRunner:
             if not all(p in self._finished for p in parents):
                 continue
             if not await self.leases.acquire(shard.id):
-                self._not_ours.add(shard.id)
+                self._not_ours.setdefault(shard.id, self.rt.clock.now())
                 continue
-            self._not_ours.discard(shard.id)
+            self._not_ours.pop(shard.id, None)
             worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard)
             self.workers[shard.id] = worker
             self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
@@ -114,10 +120,22 @@ class StreamRunner:
                 await self.leases.release(shard_id)
 
     def _all_idle(self, shards: list[Shard]) -> bool:
+        """Every shard finished, caught up, or held by another engine that keeps renewing its lease.
+
+        A shard we were refused counts as another engine's work only after a whole
+        lease TTL: an engine that died (SIGKILL) stops renewing, so within that time
+        its lease expires and we take the shard over instead of leaving it undrained.
+        """
         if not shards:
             return True
+        patience = self.leases.ttl_s + 2 * TAKEOVER_CHECK_S
         for shard in shards:
-            if shard.id in self._finished or shard.id in self._not_ours:
+            if shard.id in self._finished:
+                continue
+            refused = self._not_ours.get(shard.id)
+            if refused is not None:
+                if self.rt.clock.now() - refused < patience:
+                    return False
                 continue
             worker = self.workers.get(shard.id)
             if worker is None or not worker.idle:
