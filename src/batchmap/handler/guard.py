@@ -20,15 +20,24 @@ if TYPE_CHECKING:
     from batchmap.handler.result import Skip
 
 
+PRESSURE_EVERY_S = 0.25
+"""Memory above the soft threshold counts as a new signal at most this often (each one halves the
+concurrency and runs the garbage collector, which is not free)."""
+
+
 class Guard:
     """Says when to stop starting records, and counts soft memory-pressure signals."""
 
-    __slots__ = ("_hard", "_interval", "_next_check", "_probe", "_soft", "deadline_at", "pressure")
+    __slots__ = ("_hard", "_interval", "_next_check", "_next_signal", "_probe", "_soft", "deadline_at",
+                 "pressure", "strained")
 
     _probe: Callable[[], int] | None
 
     def __init__(self, deadline_at: float, budget: MemoryBudget | None, limit: int | None) -> None:
         self.deadline_at = deadline_at
+        self._next_signal = 0.0
+        self.strained = False
+        """Whether the last measurement was above the soft threshold."""
         self.pressure = 0
         """How many checks found memory above the soft threshold."""
         if budget is not None and limit is not None:
@@ -51,7 +60,9 @@ class Guard:
             used = self._probe()
             if used >= self._hard:
                 return MEMORY
-            if used >= self._soft:
+            self.strained = used >= self._soft
+            if self.strained and now >= self._next_signal:
+                self._next_signal = now + PRESSURE_EVERY_S
                 self.pressure += 1
         return None
 

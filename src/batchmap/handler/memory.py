@@ -7,7 +7,9 @@ at most every ``check_interval_ms`` between records:
 
 * above ``soft`` (a fraction of the limit) the concurrency is halved and the
   references batchmap still holds to finished records are dropped (the
-  tracebacks of failed records, already logged), then the garbage collector runs;
+  tracebacks of failed records, already logged), then the garbage collector
+  runs; this repeats at most every 0.25 s while memory stays above ``soft``,
+  and records failing meanwhile keep no traceback;
 * above ``hard`` no record is started any more: the rest are reported as
   failures, so Lambda delivers them again, instead of the process being killed.
 """

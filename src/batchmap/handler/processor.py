@@ -74,19 +74,25 @@ class BatchRun:
         self.guard: Guard | None = make_guard(context, options.deadline_margin_ms, options.memory)
         self.outcomes: list[object] = [UNPROCESSED] * len(scan.records)
 
+    def on_failure(self, position: int, error: BaseException) -> None:
+        """A record raised: log it now; above the soft memory threshold, drop its traceback once logged."""
+        self.log.failed(position, error)
+        if self.guard is not None and self.guard.strained:
+            error.__traceback__ = None
+
     def run_sync(self, handler: RecordHandler) -> None:
         scan, concurrency = self.scan, self.strategy.concurrency
         if self.is_async:
             from batchmap.handler.aio import run_async
 
             run_async(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency, self.guard,
-                      self.log.failed)
+                      self.on_failure)
         elif concurrency == 1:
             run_in_order(scan.records, scan.view, handler, self.outcomes, self.ordering.units, self.guard,
-                         self.log.failed)
+                         self.on_failure)
         else:
             run_on_threads(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency,
-                           self.guard, self.log.failed)
+                           self.guard, self.on_failure)
 
     def finish(self) -> BatchResult:
         """Every outcome settled: the ``BatchResult`` (metrics written, full failure raised if asked)."""
@@ -170,7 +176,7 @@ async def execute_batch_async(event: object, record_handler: RecordHandler, cont
 
         scan = run.scan
         await run_on_loop(scan.records, scan.view, record_handler, run.outcomes, run.ordering,
-                          run.strategy.concurrency, run.guard, run.log.failed)
+                          run.strategy.concurrency, run.guard, run.on_failure)
     else:
         import asyncio
 
