@@ -1,0 +1,217 @@
+"""Kits for the queue sources: the embedded queue, SQS on moto, Redis Streams, RabbitMQ, NATS, PostgreSQL.
+
+Each creates a uniquely named queue with the visibility timeout asked for and,
+with ``max_receive_count``, the broker's own dead-letter queue (SQS redrive
+policy, a dead-letter stream, a quorum queue's delivery limit, a dead-letter
+subject, a dead-letter table), and deletes them after the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto
+from contract_target import Kit, Message, Target, bodies
+
+from batchmap.sources.base import Producer
+from batchmap.sources.registry import SourceOptions, open_source
+from batchmap.sources.sqlite import admin
+
+
+async def _produce(uri: str, options: SourceOptions, texts: list[str], **send: Any) -> None:
+    source = await open_source(uri, options)
+    try:
+        assert isinstance(source, Producer)
+        await source.send(texts, **send)
+    finally:
+        await source.close()
+
+
+class SqliteQueueKit(Kit):
+    name = "sqlite-queue"
+    keyed = True  # FIFO queues
+    min_visibility_s = 1.0
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        suffix = ".fifo" if fifo else ""
+        db = self.tmp / "contract-queues.db"
+        uri = f"sqlite:///{db}?queue={name}{suffix}"
+        attributes = {"VisibilityTimeout": str(int(visibility_timeout_s))}
+        if fifo:
+            attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        dlq_uri = None
+        if max_receive_count is not None:
+            dlq_uri = f"sqlite:///{db}?queue={name}-dlq{suffix}"
+            admin.create_queue(dlq_uri, {k: v for k, v in attributes.items() if k != "VisibilityTimeout"})
+            policy = {"deadLetterTargetArn": admin.inspect(dlq_uri).arn, "maxReceiveCount": max_receive_count}
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        admin.create_queue(uri, attributes)
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, fifo=fifo,
+                      visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        admin.send(target.uri, bodies(messages), message_group_id=key if target.fifo else None)
+
+
+class SqsKit(Kit):
+    name = "sqs"
+    keyed = True  # FIFO queues
+
+    def __init__(self, tmp: Any, moto: Moto) -> None:
+        super().__init__(tmp)
+        self.moto = moto
+        self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        sqs: Any = self.moto.client("sqs")
+        suffix = ".fifo" if fifo else ""
+        attributes = {"VisibilityTimeout": str(int(visibility_timeout_s))}
+        if fifo:
+            attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        dlq_uri = None
+        if max_receive_count is not None:
+            dlq_name = f"{name}-dlq{suffix}"
+            sqs.create_queue(QueueName=dlq_name, Attributes={k: v for k, v in attributes.items()
+                                                             if k != "VisibilityTimeout"})
+            dlq_uri = self.arn(dlq_name)
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_uri,
+                                                      "maxReceiveCount": max_receive_count})
+        sqs.create_queue(QueueName=name + suffix, Attributes=attributes)
+        return Target(self, name, self.arn(name + suffix), self.tmp, options=self.options, dlq_uri=dlq_uri,
+                      fifo=fifo, visibility_timeout_s=visibility_timeout_s)
+
+    @staticmethod
+    def arn(name: str) -> str:
+        return f"arn:aws:sqs:{AWS_REGION}:{AWS_ACCOUNT}:{name}"
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(_produce(target.uri, target.options, bodies(messages),
+                             message_group_id=key if target.fifo else None))
+
+
+class RedisKit(Kit):
+    name = "redis"
+
+    def __init__(self, tmp: Any, port: int) -> None:
+        super().__init__(tmp)
+        self.base = f"redis://{HOST}:{port}/0"
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        uri = f"{self.base}?stream={name}&visibility_timeout={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_receive_count={max_receive_count}"
+            dlq_uri = f"{self.base}?stream={name}:dlq&group=contract-peek"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(_produce(target.uri, target.options, bodies(messages)))
+
+    def cleanup(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.base)
+        with contextlib.closing(client):
+            for target in self.created:
+                client.delete(target.name, f"{target.name}:dlq")
+
+
+class RabbitMQKit(Kit):
+    name = "rabbitmq"
+
+    def __init__(self, tmp: Any, port: int) -> None:
+        super().__init__(tmp)
+        self.base = f"amqp://guest:guest@{HOST}:{port}/%2F"
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        uri = f"{self.base}?queue={name}&visibility_timeout={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_receive_count={max_receive_count}"
+            dlq_uri = f"{self.base}?queue={name}.dlq"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(_produce(target.uri, target.options, bodies(messages)))
+
+    def cleanup(self) -> None:
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(self.base))
+        try:
+            channel = connection.channel()
+            for target in self.created:
+                for queue in (target.name, f"{target.name}.dlq"):
+                    channel.queue_delete(queue)
+        finally:
+            connection.close()
+
+
+class NatsKit(Kit):
+    name = "nats"
+
+    def __init__(self, tmp: Any, port: int) -> None:
+        super().__init__(tmp)
+        self.base = f"nats://{HOST}:{port}"
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        uri = f"{self.base}?stream={name}&ack_wait={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_deliver={max_receive_count}&dead_letter_subject={name}.dlq"
+            dlq_uri = f"{self.base}?stream={name}_DLQ&subject={name}.dlq&durable=peek"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(_produce(target.uri, target.options, bodies(messages)))
+
+    def cleanup(self) -> None:
+        asyncio.run(self._delete_streams())
+
+    async def _delete_streams(self) -> None:
+        import nats
+
+        nc = await nats.connect(self.base)
+        try:
+            js = nc.jetstream()
+            for target in self.created:
+                for stream in (target.name, f"{target.name}_DLQ"):
+                    with contextlib.suppress(nats.js.errors.NotFoundError):
+                        await js.delete_stream(stream)
+        finally:
+            await nc.close()
+
+
+class PostgresKit(Kit):
+    name = "postgres"
+
+    def __init__(self, tmp: Any, port: int) -> None:
+        super().__init__(tmp)
+        self.dsn = f"postgresql://postgres@{HOST}:{port}/test"
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        uri = f"{self.dsn}?queue={name}&visibility_timeout={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_receive_count={max_receive_count}"
+            dlq_uri = f"{self.dsn}?queue={name}_dlq"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(_produce(target.uri, target.options, bodies(messages)))
+
+    def cleanup(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for target in self.created:
+                conn.execute(f'DROP TABLE IF EXISTS "{target.name}", "{target.name}_dlq"')

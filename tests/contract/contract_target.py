@@ -1,0 +1,164 @@
+"""What the contract tests hold of a source: a ``Kit`` per source and the ``Target`` it creates per test.
+
+A ``Kit`` knows one broker: how to create a fresh, uniquely named queue or
+stream on it (with a dead-letter queue, a FIFO flavour, several shards), how
+to put messages in with the broker's own producer, and how to clean up. A
+``Target`` is one such queue or stream: its URI and ``SourceOptions``, plus
+what a test needs to look at it from outside the engine (its backlog, its
+dead letters, the on-failure file of a stream).
+
+Messages are JSON objects with an ``id``; the kits turn them into each
+source's native message (an SQS body, Kinesis data, a DynamoDB item, a Kafka
+value) and ``contract_handlers.payload`` turns the record back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from batchmap.filters import FilterCriteria
+from batchmap.sources.base import Backlog, QueueSource, RecordShape
+from batchmap.sources.registry import SourceOptions, open_source
+
+Kind = Literal["queue", "stream"]
+Message = dict[str, Any]
+
+FILTER_PATTERNS: dict[RecordShape, dict[str, Any]] = {
+    "sqs": {"body": {"kind": ["keep"]}},
+    "kinesis": {"data": {"kind": ["keep"]}},
+    "dynamodb": {"dynamodb": {"NewImage": {"kind": {"S": ["keep"]}}}},
+    "kafka": {"value": {"kind": ["keep"]}},
+}
+"""The same filter in each source's terms: only messages whose ``kind`` is ``keep``."""
+
+
+def unique_name(prefix: str = "ct") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Target:
+    """One fresh queue or stream, created for one test by its kit."""
+
+    kit: Kit
+    name: str
+    uri: str
+    tmp: Path
+    options: SourceOptions = field(default_factory=SourceOptions)
+    dlq_uri: str | None = None
+    fifo: bool = False
+    shards: int = 1
+    visibility_timeout_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Kind:
+        return self.kit.kind
+
+    @property
+    def failures_path(self) -> Path:
+        """Streams: the on-failure destination file the tests give the mapping."""
+        return self.tmp / f"{self.name}-failures.jsonl"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        """Streams without a store of their own: where the engine keeps checkpoints for this target."""
+        return self.tmp / f"{self.name}-checkpoints.db"
+
+    def send(self, messages: Sequence[Message], key: str | None = None) -> None:
+        """Put messages in, in order, with the broker's producer (``key``: FIFO group or partition key)."""
+        self.kit.send(self, list(messages), key)
+
+    def filter_criteria(self) -> FilterCriteria:
+        return FilterCriteria.of(FILTER_PATTERNS[self.kit.shape])
+
+    def backlog(self) -> Backlog:
+        """Queues: the backlog as a fresh connection sees it."""
+        return asyncio.run(_backlog(self.uri, self.options))
+
+    def dead_letters(self) -> list[Message]:
+        """Queues: the messages in the dead-letter queue (read without deleting them)."""
+        assert self.dlq_uri is not None, f"{self.name} has no dead-letter queue"
+        return asyncio.run(_peek(self.dlq_uri, self.options))
+
+    def on_failure_records(self) -> list[dict[str, Any]]:
+        """Streams: the on-failure invocation records the engine wrote."""
+        if not self.failures_path.exists():
+            return []
+        return [json.loads(line) for line in self.failures_path.read_text().splitlines() if line.strip()]
+
+    def cli_args(self) -> list[str]:
+        """The ``batchmap run`` flags that name this source."""
+        args = ["--source", self.uri]
+        if self.options.endpoint_url:
+            args += ["--endpoint-url", self.options.endpoint_url]
+        if self.options.region:
+            args += ["--region", self.options.region]
+        return args
+
+
+class Kit:
+    """One source under contract: creates targets, sends to them, cleans up after the test."""
+
+    name: str = ""
+    kind: Kind = "queue"
+    shape: RecordShape = "sqs"
+    keyed: bool = False
+    """Whether the source orders by a key: FIFO message groups, partition keys, item keys."""
+    min_visibility_s: float = 1.0
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.created: list[Target] = []
+
+    def create(self, *, visibility_timeout_s: float = 30, max_receive_count: int | None = None,
+               fifo: bool = False, shards: int = 1) -> Target:
+        target = self._create(unique_name(), visibility_timeout_s=visibility_timeout_s,
+                              max_receive_count=max_receive_count, fifo=fifo, shards=shards)
+        self.created.append(target)
+        return target
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        raise NotImplementedError
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Delete what the test created; best effort, so one failure does not hide the test's own."""
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+async def _backlog(uri: str, options: SourceOptions) -> Backlog:
+    source = await open_source(uri, options)
+    try:
+        assert isinstance(source, QueueSource)
+        return await source.backlog()
+    finally:
+        await source.close()
+
+
+async def _peek(uri: str, options: SourceOptions) -> list[Message]:
+    """Every message of a queue, received once and never deleted (the queue is thrown away after the test)."""
+    source = await open_source(uri, options)
+    found: list[Message] = []
+    try:
+        assert isinstance(source, QueueSource)
+        while got := await source.receive(10, 0.5):
+            found += [json.loads(d.record["body"]) for d in got]
+    finally:
+        await source.close()
+    return found
+
+
+def bodies(messages: Sequence[Message]) -> list[str]:
+    return [json.dumps(m, separators=(",", ":")) for m in messages]
