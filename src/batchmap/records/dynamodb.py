@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from batchmap.records.attribute_value import decode_item
-from batchmap.records.record import Record
+from batchmap.records.record import AwsRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 
-class DynamoDBRecord(Record):
+class DynamoDBRecord(AwsRecord):
     """One DynamoDB Streams change. ``.id`` is the ``SequenceNumber``; ``.key`` the item's keys.
 
     ``.json()`` is the item as plain Python values: ``NewImage``, else ``OldImage``
@@ -99,13 +99,3 @@ class DynamoDBRecord(Record):
         """Whether DynamoDB's TTL process (not a user) removed the item."""
         identity = self._raw.get("userIdentity") or {}
         return identity.get("type") == "Service" and identity.get("principalId") == "dynamodb.amazonaws.com"
-
-    @property
-    def event_source_arn(self) -> str:
-        arn: str = self._raw.get("eventSourceARN", "")
-        return arn
-
-    @property
-    def aws_region(self) -> str:
-        region: str = self._raw.get("awsRegion", "")
-        return region

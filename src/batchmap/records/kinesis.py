@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from batchmap.records.record import Record, b64decode, b64size, json_loads
+from batchmap.records.record import AwsRecord, b64decode, b64size, json_loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 
-class KinesisRecord(Record):
+class KinesisRecord(AwsRecord):
     """One Kinesis record. ``.id`` is the sequence number; ``.key`` the partition key.
 
     ``.data`` is the base64-decoded payload; ``.json()`` decodes it as JSON.
@@ -69,13 +69,3 @@ class KinesisRecord(Record):
     def shard_id(self) -> str:
         """The shard the record was read from (the part of ``eventID`` before the colon)."""
         return self.event_id.partition(":")[0]
-
-    @property
-    def event_source_arn(self) -> str:
-        arn: str = self._raw.get("eventSourceARN", "")
-        return arn
-
-    @property
-    def aws_region(self) -> str:
-        region: str = self._raw.get("awsRegion", "")
-        return region

@@ -93,3 +93,19 @@ class Record:
         return self._raw == other._raw
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class AwsRecord(Record):
+    """A record that names its own source and region (SQS, Kinesis, DynamoDB; Kafka's are per event)."""
+
+    __slots__ = ()
+
+    @property
+    def event_source_arn(self) -> str:
+        arn: str = self._raw.get("eventSourceARN", "")
+        return arn
+
+    @property
+    def aws_region(self) -> str:
+        region: str = self._raw.get("awsRegion", "")
+        return region

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from batchmap.records.record import Record, json_loads
+from batchmap.records.record import AwsRecord, json_loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 
-class SQSRecord(Record):
+class SQSRecord(AwsRecord):
     """One SQS message. ``.id`` is the ``messageId``; ``.key`` the FIFO ``MessageGroupId``.
 
     ``.json()`` decodes the body as JSON; ``.body`` is the body as sent.
@@ -92,13 +92,3 @@ class SQSRecord(Record):
     def sent_timestamp_ms(self) -> int | None:
         sent = self.attributes.get("SentTimestamp")
         return int(sent) if sent is not None else None
-
-    @property
-    def event_source_arn(self) -> str:
-        arn: str = self._raw.get("eventSourceARN", "")
-        return arn
-
-    @property
-    def aws_region(self) -> str:
-        region: str = self._raw.get("awsRegion", "")
-        return region
