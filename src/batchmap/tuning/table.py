@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from batchmap.tuning.recommend import Recommendation
-from batchmap.tuning.search import Evaluation
+from batchmap.tuning.search import COST_TIE, Evaluation
 
 HEADERS = (
     "",
@@ -29,22 +29,44 @@ HEADERS = (
 
 
 def rows_to_show(rec: Recommendation, limit: int = 12) -> list[Evaluation]:
-    """The chosen candidate, the cheapest ones meeting the target, and a spread of the cost/latency front."""
-    meeting = sorted((e for e in rec.evaluations if e.allowed and e.meets_target), key=lambda e: e.cost_usd)
+    """The chosen candidate, the cheapest ones meeting the target, and a spread of the cost/latency front.
+
+    Rows that would only repeat another (same cost and latency, e.g. a window
+    that never closes a batch because BatchSize fills first) are left out.
+    """
+    chosen = [rec.chosen] if rec.chosen else []
     front = list(rec.front)
     if rec.objective.goal == "pareto":  # the front is the answer: show it whole
-        return sorted(
-            {id(e): e for e in [*([rec.chosen] if rec.chosen else []), *front]}.values(),
-            key=lambda e: e.cost_usd,
-        )
-    room = max(1, limit - min(len(meeting), limit // 2) - 1)
+        return _distinct([*chosen, *front], len(front) + 1)
+    meeting = sorted((e for e in rec.evaluations if e.allowed and e.meets_target), key=lambda e: e.cost_usd)
+    room = max(1, limit - limit // 2 - 1)
     if len(front) > room:
         step = (len(front) - 1) / max(1, room - 1)
         front = [front[round(i * step)] for i in range(room)]
-    picked: dict[int, Evaluation] = {}
-    for e in [*([rec.chosen] if rec.chosen else []), *meeting[: limit // 2], *front]:
-        picked.setdefault(id(e), e)
-    return sorted(picked.values(), key=lambda e: e.cost_usd)
+    return _distinct([*chosen, *_distinct(meeting, limit // 2), *front], limit)
+
+
+def _distinct(rows: list[Evaluation], limit: int) -> list[Evaluation]:
+    """Up to ``limit`` rows, earlier ones first, dropping repeats; sorted by cost."""
+    kept: list[Evaluation] = []
+    for e in rows:
+        if len(kept) >= limit:
+            break
+        if not any(_same(e, k) for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.cost_usd)
+
+
+def _same(a: Evaluation, b: Evaluation) -> bool:
+    if a is b:
+        return True
+    pa, pb = a.prediction, b.prediction
+    return (
+        a.candidate.architecture == b.candidate.architecture
+        and math.isclose(a.cost_usd, b.cost_usd, rel_tol=COST_TIE)
+        and math.isclose(pa.p99_latency_s, pb.p99_latency_s, rel_tol=1e-3)
+        and math.isclose(pa.mean_latency_s, pb.mean_latency_s, rel_tol=1e-3)
+    )
 
 
 def cells(e: Evaluation, chosen: Evaluation | None) -> tuple[str, ...]:
