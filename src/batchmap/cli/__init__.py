@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from batchmap.errors import BatchmapError
 
-SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "serve")
+SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "serve", "tune")
 """Modules under ``batchmap.cli`` that register a subcommand."""
 
 
