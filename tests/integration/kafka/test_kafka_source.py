@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import sys
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ import pytest
 from kafka_support import GROUP_SETTINGS, committed, consume_all, produce, run, source_uri, values
 
 from batchmap.errors import ConfigError, MissingExtraError
-from batchmap.sources.base import Position, StreamSource
+from batchmap.sources.base import Delivery, Position, StreamSource
 from batchmap.sources.kafka import KafkaSource, parse_settings
 from batchmap.sources.registry import SourceOptions, open_source
 
@@ -124,6 +125,38 @@ def test_the_buffer_pauses_fetching_and_nothing_is_lost(
         return offsets
 
     assert run(scenario) == list(range(120))
+
+
+def test_deliveries_carry_id_key_shard_size_and_arrival(
+    kafka_broker: str, new_topic: Callable[..., str], group: str
+) -> None:
+    """What the engine batches and orders by: ids ``topic-N:offset``, decoded keys, exact JSON sizes."""
+    topic = new_topic()
+    produce(kafka_broker, topic, [(b"caf\xc3\xa9", b"v")], headers=[("n\u00e4me", b"\x00\xff")],
+            timestamp_ms=1_700_000_000_000)
+    produce(kafka_broker, topic, [(b"\xff\xfe", None), (None, b"x" * 300)])
+
+    async def scenario() -> list[Delivery]:
+        source = await open_source(source_uri(kafka_broker, topic, group), SourceOptions())
+        assert isinstance(source, KafkaSource)
+        [shard] = await source.shards()
+        found: list[Delivery] = []
+        position = Position("TRIM_HORIZON")
+        while len(found) < 3:
+            read = await source.read(shard.id, position, 10)
+            found.extend(read.deliveries)
+            position = read.next_position
+        await source.close()
+        return found
+
+    first, tombstone, unkeyed = run(scenario)
+    for d in (first, tombstone, unkeyed):
+        assert d.size == len(json.dumps(d.record, separators=(",", ":")))
+        assert d.shard == f"{topic}-0"
+    assert (first.id, first.key, first.arrival_ms) == (f"{topic}-0:0", "café", 1_700_000_000_000)
+    assert first.record["headers"] == [{"n\u00e4me": [0, 255]}]
+    assert "value" not in tombstone.record and tombstone.key == "//4="  # not UTF-8: its base64
+    assert unkeyed.key is None and "key" not in unkeyed.record
 
 
 def test_checkpoints_are_the_groups_committed_offsets(

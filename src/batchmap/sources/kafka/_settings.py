@@ -33,7 +33,7 @@ from batchmap.sources.registry import SourceOptions
 EXAMPLE_URI = "kafka://127.0.0.1:9092/orders?group=orders-processor"
 EXAMPLE_ARN = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/751d2973-a626-431c-9d4e-d7975eb44dd7-2"
 DEFAULT_PORT = 9092
-DEFAULT_BUFFER = 5000
+DEFAULT_BUFFER = 20_000
 DEFAULT_REVOKE_WAIT_S = 10.0
 DEFAULT_SESSION_TIMEOUT_MS = "10000"
 
