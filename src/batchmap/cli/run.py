@@ -24,6 +24,7 @@ from batchmap.engine.service import Engine
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
+from batchmap.tuning.adaptive import AdaptiveConfig
 
 
 def add_parser(subparsers: Any) -> None:
@@ -59,6 +60,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a live progress line (default: when stderr is a terminal)")
     group.add_argument("--summary-json", action="store_true", help="print the end summary as one JSON object")
+    group.add_argument("--adaptive-latency-target", type=float, metavar="S",
+                       help="queues: adjust BatchSize and the window at run time to hold this latency "
+                            "(record arrival to batch success) while making as few invocations as possible")
+    group.add_argument("--adaptive-statistic", choices=("p99", "mean"), default="p99",
+                       help="which latency --adaptive-latency-target holds (default p99)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +83,7 @@ async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namesp
     """Prepare (fail fast), then run with signal handling, progress and a summary."""
     engine = Engine(mappings, invoker=args.invoker,
                     source_options=SourceOptions(endpoint_url=args.endpoint_url, region=args.region),
-                    checkpoint_store_uri=args.checkpoint_store)
+                    checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args))
     started = time.monotonic()
     await engine.prepare()
     loop = asyncio.get_running_loop()
@@ -95,6 +101,11 @@ async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namesp
                 await progress
     write_summary(_combined(report.metrics), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
     return 0
+
+
+def _adaptive(args: argparse.Namespace) -> AdaptiveConfig | None:
+    target = getattr(args, "adaptive_latency_target", None)
+    return None if target is None else AdaptiveConfig(target_s=target, statistic=args.adaptive_statistic)
 
 
 def _snapshot(engine: Engine) -> Mapping[str, Any]:

@@ -18,14 +18,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from batchmap.engine.batcher import Batch, Batcher
+from batchmap.engine.batcher import Batch, Batcher, BatchPolicy
 from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.scaling import Scaler
 from batchmap.sources.base import Delivery, QueueSource
+from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 
 log = logging.getLogger("batchmap.engine")
 
@@ -46,6 +48,8 @@ class QueueRunner:
         self._busy = 0
         self._empty_polls = 0
         self._idle_wait = settings.idle_poll_s
+        self.policy = settings.batch
+        self._adaptive = Adaptation(settings) if settings.adaptive else None
         self._late: list[asyncio.Future[None]] = []
 
     async def run(self, until_idle: bool = False) -> None:
@@ -100,6 +104,8 @@ class QueueRunner:
                 for batch in await self._collect(batcher, stopped):
                     await self._process(batch)
                     batcher.ready(clock.now())
+                if not len(batcher) and batcher.policy is not self.policy:
+                    batcher.policy = self.policy  # adaptive batching moved BatchSize or the window
         finally:
             stopped.cancel()
             leftover = batcher.flush(clock.now())
@@ -179,6 +185,8 @@ class QueueRunner:
                 report_batch_item_failures=self.settings.report_batch_item_failures,
             )
             await self._settle(batch.items, outcome)
+            if self._adaptive is not None:
+                self.policy = self._adaptive.observe(batch.items, invocation.duration_ms, self.rt.clock.wall_ms())
         finally:
             self._busy -= 1
 
@@ -196,6 +204,25 @@ class QueueRunner:
         if deliveries:
             deleted = await self.source.delete(deliveries)
             self.rt.hooks.deleted(deleted)
+
+
+class Adaptation:
+    """Adaptive batching for one mapping: the tuner's controller, fed after every batch."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        assert settings.adaptive is not None
+        self.policy = settings.batch
+        self.controller = AdaptiveController(settings.adaptive, settings.batch.batch_size, settings.batch.window_s)
+
+    def observe(self, items: Sequence[Delivery], duration_ms: float, now_ms: int) -> BatchPolicy:
+        """Fold one finished batch in; returns the policy for the next batches."""
+        ages = [max(0, now_ms - d.arrival_ms) / 1000 for d in items]
+        seen = BatchObservation(len(items), duration_ms / 1000, max(ages), sum(ages) / len(ages))
+        chosen = self.controller.observe(seen)
+        if (chosen.batch_size, chosen.window_s) != (self.policy.batch_size, self.policy.window_s):
+            log.info("adaptive batching: BatchSize %d, window %.3f s", chosen.batch_size, chosen.window_s)
+            self.policy = replace(self.policy, batch_size=chosen.batch_size, window_s=chosen.window_s)
+        return self.policy
 
 
 def _reraise(task: asyncio.Task[None]) -> None:

@@ -22,6 +22,7 @@ from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.scaling import ScalingPolicy
 from batchmap.metrics import MetricsHook
 from batchmap.sources.base import Delivery, Destination, Position
+from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
 
@@ -62,6 +63,7 @@ class RunSettings:
     function_timeout_s: float = 3.0
     poll_interval_s: float = 0.05
     idle_poll_s: float = 1.0
+    adaptive: AdaptiveConfig | None = None
 
     @property
     def function_arn(self) -> str:

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
@@ -32,6 +32,7 @@ from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
 from batchmap.sources.base import CheckpointStore, Delivery, Destination, Position, QueueSource, StreamSource
 from batchmap.sources.registry import Source, SourceOptions, open_source, scheme_of
+from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
 
@@ -53,9 +54,11 @@ class Prepared:
     recorder: MetricsRecorder
     checkpoints: CheckpointStore | None = None
 
+    adaptive: AdaptiveConfig | None = None
+
     @property
     def settings(self) -> RunSettings:
-        return run_settings(self.resolved)
+        return run_settings(self.resolved, self.adaptive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class Engine:
     source_options: SourceOptions = field(default_factory=SourceOptions)
     checkpoint_store: CheckpointStore | None = None
     checkpoint_store_uri: str | None = None
+    adaptive: AdaptiveConfig | None = None
     clock: Clock = field(default_factory=SystemClock)
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
@@ -117,7 +121,16 @@ class Engine:
             stop=asyncio.Event(),  # per mapping: one draining mapping must not stop the others
         )
         checkpoints = None if isinstance(source, QueueSource) else self._checkpoints_for(source, mapping.source)
-        return Prepared(resolved, source, invoker, runtime, recorder, checkpoints)
+        adaptive = self._adaptive_for(resolved) if isinstance(source, QueueSource) else None
+        return Prepared(resolved, source, invoker, runtime, recorder, checkpoints, adaptive)
+
+    def _adaptive_for(self, resolved: ResolvedMapping) -> AdaptiveConfig | None:
+        """The adaptive-batching bounds for a queue mapping: never past the source's own limits."""
+        if self.adaptive is None:
+            return None
+        limit = 10 if resolved.fifo else 10_000
+        return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, limit),
+                       max_window_s=0.0 if resolved.fifo else self.adaptive.max_window_s)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
         """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.
@@ -238,7 +251,7 @@ def _invoker_concurrency(resolved: ResolvedMapping, source: Source) -> int:
     return STREAM_INVOKER_CONCURRENCY
 
 
-def run_settings(r: ResolvedMapping) -> RunSettings:
+def run_settings(r: ResolvedMapping, adaptive: AdaptiveConfig | None = None) -> RunSettings:
     """The engine's view of a resolved mapping."""
     return RunSettings(
         mapping_id=r.uuid,
@@ -254,6 +267,7 @@ def run_settings(r: ResolvedMapping) -> RunSettings:
         starting_position=starting_position(r),
         tumbling_window_s=r.tumbling_window_in_seconds,
         function_timeout_s=r.function.timeout_s,
+        adaptive=adaptive,
     )
 
 

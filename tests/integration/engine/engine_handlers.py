@@ -19,6 +19,7 @@ def reset() -> None:
         EVENTS.clear()
         GROUP_SPANS.clear()
         ATTEMPTS.clear()
+        LATENCIES.clear()
         ACTIVE.update(now=0, max=0)
 
 
@@ -114,3 +115,15 @@ def tumbling_count(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = dict(event.get("state") or {})
     state["count"] = state.get("count", 0) + len(event["Records"])
     return {"state": state, "batchItemFailures": []}
+
+
+LATENCIES: list[float] = []
+
+
+def latency(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Records, per message, the time from its sending to its invocation."""
+    _seen(event)
+    now_ms = time.time() * 1000
+    with _lock:
+        LATENCIES.extend((now_ms - int(r["attributes"]["SentTimestamp"])) / 1000 for r in event["Records"])
+    return {}
