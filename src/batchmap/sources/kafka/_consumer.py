@@ -130,7 +130,11 @@ class GroupConsumer:
         [found] = consumer.committed([self._ck.TopicPartition(topic, partition)], timeout=METADATA_TIMEOUT_S)
         if found.error is not None:
             raise self._ck.KafkaException(found.error)
-        return found.offset if found.offset >= 0 else None
+        offset: int | None = found.offset if found.offset >= 0 else None
+        owned = self.get(key)
+        if owned is not None:
+            owned.learned_committed(offset)
+        return offset
 
     def commit(self, consumer: Any, key: str, next_offset: int) -> bool:
         """Commit ``next_offset`` for a partition this member still owns (or is giving away); False if not."""
@@ -271,7 +275,7 @@ class GroupConsumer:
         resume: list[Partition] = []
         with self._lock:
             for owned in self._partitions.values():
-                if owned.revoked or not owned.positioned:
+                if owned.revoked:
                     continue
                 if not owned.paused_full and len(owned.buffer) >= cap:
                     owned.paused_full = True
@@ -291,8 +295,6 @@ class GroupConsumer:
             consumer.incremental_assign(partitions)
         else:
             consumer.assign(partitions)
-        if partitions:
-            consumer.pause(partitions)
         assert self._loop is not None
         fresh = [Partition(tp.topic, tp.partition, self._lock, self._loop) for tp in partitions]
         with self._lock:

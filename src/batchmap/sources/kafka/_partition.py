@@ -6,6 +6,11 @@ messages, the engine's reader takes them: every access to the buffer holds
 ``lock`` (shared by all partitions of one consumer). Offsets are Kafka's
 "next offset" convention: ``handed_next`` is one past the last record handed
 to the engine, ``committed_next`` one past the last record committed.
+
+From the assignment on, the fetcher reads from the group's committed offset
+(or the earliest one when there is none). When the engine's first read asks
+for exactly that position, what was fetched meanwhile is kept (``start_at``);
+any other position costs a seek (``moved_to``), which drops it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class Partition:
         self.revoked = False
         self.paused_full = False
         self.eof = False
+        self.eof_at = UNKNOWN
+        self.committed_known = False
+        self.committed: int | None = None
         self.next_offset = UNKNOWN
         self.handed_next = UNKNOWN
         self.committed_next = UNKNOWN
@@ -47,13 +55,12 @@ class Partition:
     # -- poll thread -----------------------------------------------------------------------------------------
 
     def add(self, message: Any) -> bool:
-        """Buffer a fetched message (caller holds ``lock``); stale or unwanted ones are left out.
+        """Buffer a fetched message (caller holds ``lock``); stale ones, or any once revoked, are left out.
 
-        Messages of a partition not yet positioned, or being revoked, were
-        prefetched for a position no one asked for: they stay uncommitted, so
-        whoever owns the partition next reads them again.
+        Left-out messages stay uncommitted, so whoever reads the partition
+        next reads them again.
         """
-        if self.revoked or not self.positioned:
+        if self.revoked:
             return False
         offset = message.offset()
         if self.next_offset != UNKNOWN and offset < self.next_offset:
@@ -65,9 +72,10 @@ class Partition:
 
     def reached_end(self, offset: int) -> bool:
         """The fetcher reached the end of the partition at ``offset`` (caller holds ``lock``)."""
-        if not self.positioned or (self.next_offset != UNKNOWN and offset < self.next_offset):
+        if self.next_offset != UNKNOWN and offset < self.next_offset:
             return False
         self.eof = True
+        self.eof_at = offset
         return True
 
     def moved_to(self, offset: int) -> None:
@@ -76,7 +84,32 @@ class Partition:
             self.buffer.clear()
             self.next_offset = offset if offset >= 0 else UNKNOWN
             self.eof = False
+            self.eof_at = UNKNOWN
             self.positioned = True
+
+    def fetching_from(self, offset: int | None) -> bool:
+        """Whether the fetcher began where the engine starts: ``offset``, or the earliest (``None``)."""
+        if not self.committed_known:
+            return False
+        return self.committed is None if offset is None else self.committed == offset
+
+    def start_at(self, offset: int | None) -> bool:
+        """Hand out records from ``offset`` (``None``: from where the fetcher began) without a seek.
+
+        Buffered messages before ``offset`` are dropped. False when what was
+        fetched does not start there: the caller seeks instead.
+        """
+        with self.lock:
+            if offset is not None:
+                while self.buffer and self.buffer[0].offset() < offset:
+                    self.buffer.popleft()
+                ahead = self.buffer[0].offset() if self.buffer else max(self.next_offset, self.eof_at)
+                if ahead > offset:
+                    return False
+                self.next_offset = max(self.next_offset, offset)
+                self.eof = self.eof and self.eof_at >= offset
+            self.positioned = True
+            return True
 
     def revoke(self) -> None:
         """This consumer no longer owns the partition: drop what the engine has not taken."""
@@ -88,6 +121,11 @@ class Partition:
     def notify(self) -> None:
         """Wake the engine's reader (from any thread)."""
         self._loop.call_soon_threadsafe(self.wake.set)
+
+    def learned_committed(self, offset: int | None) -> None:
+        """The group's committed offset, as read when the engine asked for its checkpoint."""
+        self.committed = offset
+        self.committed_known = True
 
     def settled(self) -> bool:
         """Every record handed to the engine is committed."""

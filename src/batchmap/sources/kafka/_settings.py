@@ -47,6 +47,7 @@ _RESERVED = {
     "bootstrap.servers": "give the servers in the URI (or extra['bootstrap_servers'] with an MSK ARN)",
     "metadata.broker.list": "give the servers in the URI (or extra['bootstrap_servers'] with an MSK ARN)",
     "enable.partition.eof": "batchmap uses end-of-partition events to know when a partition is caught up",
+    "auto.offset.reset": "set the mapping's StartingPosition (out-of-range offsets restart at the earliest)",
 }
 
 
@@ -96,6 +97,7 @@ class KafkaSettings:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
         })
         return config
 

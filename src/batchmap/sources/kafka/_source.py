@@ -124,8 +124,20 @@ class KafkaSource:
                 await asyncio.wait_for(owned.wake.wait(), left)
 
     async def _seek(self, shard_id: str, position: Position) -> bool:
-        """Point the partition at ``position``; False if it was revoked meanwhile."""
+        """Point the partition at ``position``; False if it was revoked meanwhile.
+
+        When the fetcher already began there (the group's committed offset, or
+        the earliest offset for a group with none), nothing moves: a seek
+        would throw away what was fetched and wait for a new fetch.
+        """
         offset, timestamp_ms = start_offset(shard_id, position, self._ck)
+        owned = self.consumer.get(shard_id)
+        if owned is None:
+            return False
+        target = None if offset == self._ck.OFFSET_BEGINNING else offset
+        if timestamp_ms is None and owned.fetching_from(target) and owned.start_at(target):
+            self._expected[shard_id] = position
+            return True
         waited = 0.0
         while True:
             result = await self.consumer.call(
