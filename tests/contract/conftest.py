@@ -1,138 +1,34 @@
-"""Fixtures of the contract suite: one kit per source, and the parametrised fixtures that run a test on each.
+"""The contract suite runs one set of behaviours on every source; the fixtures are in ``contract_fixtures``.
 
-``queue_kit`` runs a test on every queue source, ``stream_kit`` on every
-stream source, ``any_kit`` on all of them. A kit's ``create(...)`` gives the
-test a fresh, uniquely named queue or stream (URI and ``SourceOptions``); the
-kit fixture deletes what was created. Helpers live in modules with names of
-their own (``contract_*``): test modules never import this file.
+Helpers live in modules with names of their own (``contract_*``), put on
+``sys.path`` here: test modules never import a conftest (several collide).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import contract_handlers  # noqa: E402
-from contract_queue_kits import (  # noqa: E402
-    NatsKit,
-    PostgresKit,
-    RabbitMQKit,
-    RedisKit,
-    SqliteQueueKit,
-    SqsKit,
+from contract_fixtures import (  # noqa: E402, F401
+    any_kit,
+    dynamodb_kit,
+    fresh_handlers,
+    kafka_broker,
+    kafka_kit,
+    keyed_kit,
+    kinesis_kit,
+    moto,
+    nats_kit,
+    postgres_kit,
+    queue_kit,
+    rabbitmq_kit,
+    redis_kit,
+    sqlite_queue_kit,
+    sqlite_stream_kit,
+    sqs_kit,
+    stream_kit,
 )
-from contract_services import Moto, moto_server, require, tansu_broker  # noqa: E402
-from contract_stream_kits import DynamoDBKit, KafkaKit, KinesisKit, SqliteStreamKit  # noqa: E402
-from contract_target import Kit  # noqa: E402
-
-QUEUES = ("sqlite_queue", "sqs", "redis", "rabbitmq", "nats", "postgres")
-STREAMS = ("sqlite_stream", "kinesis", "dynamodb", "kafka")
-
-
-@pytest.fixture(autouse=True)
-def fresh_handlers() -> Iterator[None]:
-    contract_handlers.reset()
-    yield
-    contract_handlers.reset()
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[Moto]:
-    with moto_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with tansu_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as broker:
-        yield broker
-
-
-def _cleaned(kit: Kit) -> Iterator[Kit]:
-    try:
-        yield kit
-    finally:
-        kit.cleanup()
-
-
-@pytest.fixture
-def sqlite_queue_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(SqliteQueueKit(tmp_path))
-
-
-@pytest.fixture
-def sqs_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(SqsKit(tmp_path, moto))
-
-
-@pytest.fixture
-def redis_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(RedisKit(tmp_path, require("redis")))
-
-
-@pytest.fixture
-def rabbitmq_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(RabbitMQKit(tmp_path, require("rabbitmq")))
-
-
-@pytest.fixture
-def nats_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(NatsKit(tmp_path, require("nats")))
-
-
-@pytest.fixture
-def postgres_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(PostgresKit(tmp_path, require("postgres")))
-
-
-@pytest.fixture
-def sqlite_stream_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(SqliteStreamKit(tmp_path))
-
-
-@pytest.fixture
-def kinesis_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(KinesisKit(tmp_path, moto))
-
-
-@pytest.fixture
-def dynamodb_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(DynamoDBKit(tmp_path, moto))
-
-
-@pytest.fixture
-def kafka_kit(tmp_path: Path, kafka_broker: str) -> Iterator[Kit]:
-    yield from _cleaned(KafkaKit(tmp_path, kafka_broker))
-
-
-def _kit(request: pytest.FixtureRequest) -> Kit:
-    kit: Kit = request.getfixturevalue(f"{request.param}_kit")
-    return kit
-
-
-@pytest.fixture(params=QUEUES)
-def queue_kit(request: pytest.FixtureRequest) -> Kit:
-    return _kit(request)
-
-
-@pytest.fixture(params=STREAMS)
-def stream_kit(request: pytest.FixtureRequest) -> Kit:
-    return _kit(request)
-
-
-@pytest.fixture(params=QUEUES + STREAMS)
-def any_kit(request: pytest.FixtureRequest) -> Kit:
-    return _kit(request)
-
-
-@pytest.fixture(params=("sqlite_queue", "sqs", *STREAMS))
-def keyed_kit(request: pytest.FixtureRequest) -> Kit:
-    """Sources that order by a key: FIFO queues (message groups) and every stream (partition or item keys)."""
-    return _kit(request)

@@ -18,7 +18,7 @@ LANES = 2
 def test_batches_close_at_the_batch_size_and_the_window_gathers_later_records(any_kit: Kit) -> None:
     target = any_kit.create()
     target.send(messages(10, "early"))
-    settings: dict[str, Any] = {"batch_size": 5, "maximum_batching_window_in_seconds": 2}
+    settings: dict[str, Any] = {"batch_size": 5, "maximum_batching_window_in_seconds": 1.5}
     if target.kind == "queue":
         settings["scaling_config"] = ScalingConfig(maximum_concurrency=LANES)
 
