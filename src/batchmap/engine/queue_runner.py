@@ -15,7 +15,6 @@ filtered out are deleted at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -34,6 +33,8 @@ log = logging.getLogger("batchmap.engine")
 MAX_LONG_POLL_S = 20.0
 DRAIN_POLL_S = 0.05
 """With --until-idle, empty polls are short so the end of the drain is seen at once."""
+TICK_S = 0.05
+"""How often the run loop fits lanes to the scaler when no empty poll wakes it sooner."""
 
 
 class QueueRunner:
@@ -50,20 +51,27 @@ class QueueRunner:
         self._idle_wait = settings.idle_poll_s
         self.policy = settings.batch
         self._adaptive = Adaptation(settings) if settings.adaptive else None
-        self._late: list[asyncio.Future[None]] = []
+        self._until_idle = False
+        self._late: list[asyncio.Future[Any]] = []
+        self._tick: asyncio.Future[None] | None = None
+        self._cancel_receives = bool(getattr(source, "receive_cancel_safe", False))
 
     async def run(self, until_idle: bool = False) -> None:
         """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty)."""
+        self._until_idle = until_idle
         if until_idle:
             self._idle_wait = min(self._idle_wait, DRAIN_POLL_S)
+        stopped = asyncio.ensure_future(self.rt.stop.wait())
         try:
             while not self.rt.stop.is_set():
                 self._fit_lanes()
                 if until_idle and await self._idle():
                     break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.rt.stop.wait(), 0.05)
+                # An empty poll wakes the loop at once: the end of a drain is checked without waiting a tick.
+                self._tick = asyncio.get_running_loop().create_future()
+                await asyncio.wait((self._tick, stopped), timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopped.cancel()
             self.rt.stop.set()
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
             await asyncio.gather(*self._late, return_exceptions=True)
@@ -99,9 +107,11 @@ class QueueRunner:
         clock = self.rt.clock
         batcher: Batcher[Delivery] = Batcher(self.settings.batch, clock.now())
         stopped = asyncio.ensure_future(self.rt.stop.wait())
+        got = 1  # what this lane's last poll returned
         try:
             while not self.rt.stop.is_set() and lane < self.scaler.target:
-                for batch in await self._collect(batcher, stopped):
+                closed, got = await self._collect(batcher, stopped, drain_now=self._until_idle and got > 0)
+                for batch in closed:
                     await self._process(batch)
                     batcher.ready(clock.now())
                 if not len(batcher) and batcher.policy is not self.policy:
@@ -118,7 +128,11 @@ class QueueRunner:
         await asyncio.wait((receiving, stopped), return_when=asyncio.FIRST_COMPLETED)
         if receiving.done():
             return receiving.result()
-        self._late.append(asyncio.ensure_future(self._release_late(receiving)))
+        if self._cancel_receives:  # the source gives back what a cancelled receive took: no need to wait it out
+            receiving.cancel()
+            self._late.append(receiving)
+        else:
+            self._late.append(asyncio.ensure_future(self._release_late(receiving)))
         return []
 
     async def _release_late(self, receiving: asyncio.Future[list[Delivery]]) -> None:
@@ -126,11 +140,19 @@ class QueueRunner:
         if late:
             await self.source.release(late, 0.0)
 
-    async def _collect(self, batcher: Batcher[Delivery], stopped: asyncio.Future[Any]) -> list[Batch[Delivery]]:
-        """One receive: add what came to the batch; return the batches that closed."""
+    async def _collect(
+        self, batcher: Batcher[Delivery], stopped: asyncio.Future[Any], drain_now: bool
+    ) -> tuple[list[Batch[Delivery]], int]:
+        """One receive: add what came to the batch; return the batches that closed and the records received.
+
+        ``drain_now`` (draining, and the lane's last poll brought records): an
+        empty lane asks without waiting, so the end of the drain is seen at once.
+        """
         clock = self.rt.clock
         due = batcher.due()
         wait = self._idle_wait if due is None else max(0.0, min(due - clock.now(), MAX_LONG_POLL_S))
+        if drain_now and due is None:
+            wait = 0.0
         want = self.settings.batch.batch_size - len(batcher)
         deliveries = await self._receive(want, wait, stopped)
         now = clock.now()
@@ -146,7 +168,7 @@ class QueueRunner:
         window = batcher.poll(clock.now())
         if window is not None:
             closed.append(window)
-        return closed
+        return closed, len(deliveries)
 
     def _note_poll(self, got: int, wanted: int, now: float) -> None:
         self.rt.hooks.polled(got)
@@ -155,6 +177,8 @@ class QueueRunner:
         elif not got:
             self._empty_polls += 1
             self.scaler.saw_idle(now)
+            if self._tick is not None and not self._tick.done():
+                self._tick.set_result(None)
 
     def _admit(self, delivery: Delivery, rejected: list[Delivery]) -> bool:
         """Whether a record goes into a batch; filtered-out records are deleted, oversized ones left."""

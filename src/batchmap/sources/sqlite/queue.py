@@ -9,6 +9,8 @@ checking with short sleeps that back off, so an idle consumer costs no CPU.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +23,8 @@ from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, m
 from batchmap.sources.sqlite.queue_store import QueueStore, Received
 from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
 
+log = logging.getLogger("batchmap.sources.sqlite")
+
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.008
 """Long-poll check interval bounds: a new message is seen within about 20 ms."""
@@ -30,6 +34,8 @@ class SqliteQueue:
     """An SQS-like queue in a SQLite file, shared safely by any number of processes."""
 
     shape: RecordShape = "sqs"
+    receive_cancel_safe = True
+    """A cancelled ``receive`` strands no message: the engine need not wait a long poll out on a stop."""
 
     def __init__(self, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
                  clock: Clock | None = None) -> None:
@@ -56,6 +62,7 @@ class SqliteQueue:
         self.visibility_timeout_s = float(self.store.attributes.visibility_timeout_s)
         self.dead_lettered = 0
         """Messages this object's receives moved to the dead-letter queue."""
+        self._giving_back: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -68,14 +75,41 @@ class SqliteQueue:
         return self.store.attributes
 
     async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
-        """Up to ``max_records`` messages (no 10-per-call cap), waiting at most ``wait_s`` for the first."""
+        """Up to ``max_records`` messages (no 10-per-call cap), waiting at most ``wait_s`` for the first.
+
+        Cancelling a receive is safe (``receive_cancel_safe``): cancelled while
+        waiting it holds nothing; cancelled while the database takes messages,
+        it makes them visible again before the cancellation goes on.
+        """
         deadline = self.clock.now() + max(0.0, wait_s)
         while True:
-            seen, received, wake_ms = await self.db.run(self._receive_once, max_records, self.clock.wall_ms())
+            seen, received, wake_ms = await self._receive_hop(max_records)
             self.dead_lettered += received.dead_lettered
             if received.deliveries or self.clock.now() >= deadline:
                 return received.deliveries
             await self._wait_for_change(seen, deadline, wake_ms)
+
+    async def _receive_hop(self, max_records: int) -> tuple[int, Received, int | None]:
+        hop = asyncio.ensure_future(self.db.run(self._receive_once, max_records, self.clock.wall_ms()))
+        try:
+            return await asyncio.shield(hop)
+        except asyncio.CancelledError:
+            giving_back = asyncio.ensure_future(self._give_back(hop))
+            self._giving_back.add(giving_back)
+            giving_back.add_done_callback(self._giving_back.discard)
+            with contextlib.suppress(Exception):  # logged by _give_back; the cancellation is what goes on
+                await asyncio.shield(giving_back)  # cancelled again: close() still waits for it
+            raise
+
+    async def _give_back(self, hop: asyncio.Future[tuple[int, Received, int | None]]) -> None:
+        try:
+            _, received, _ = await hop
+            self.dead_lettered += received.dead_lettered
+            await self.release(received.deliveries, 0.0)
+        except Exception as exc:
+            log.warning("%s: a cancelled receive could not give its messages back; they return after the "
+                        "visibility timeout: %s", self.uri, exc)
+            raise
 
     def _receive_once(self, max_records: int, now_ms: int) -> tuple[int, Received, int | None]:
         # One trip to the database thread. The counter is read first, so no later commit by
@@ -156,4 +190,6 @@ class SqliteQueue:
         return await self.db.run(self.store.purge)
 
     async def close(self) -> None:
+        if self._giving_back:
+            await asyncio.gather(*self._giving_back, return_exceptions=True)
         await asyncio.to_thread(self.db.close)
