@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
@@ -108,8 +109,10 @@ class GroupConsumer:
     async def call(self, command: Callable[[Any], T]) -> T:
         """Run ``command(consumer)`` in the consumer thread and return its result."""
         self.check()
-        if self._thread is None or self._closing.is_set():
+        if self._closing.is_set():
             raise SourceError(f"{self.settings.arn}: the Kafka consumer is closed")
+        self.start()
+        assert self._thread is not None
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._commands.put((command, future))
         if not self._thread.is_alive():
@@ -201,8 +204,9 @@ class GroupConsumer:
             left = list(self._partitions.values())
         for owned in left:
             owned.revoke()
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._assigned.set)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the event loop may be gone already
+                self._loop.call_soon_threadsafe(self._assigned.set)
 
     def _check_topics(self, consumer: Any) -> None:
         try:

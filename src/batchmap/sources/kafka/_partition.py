@@ -16,6 +16,7 @@ any other position costs a seek (``moved_to``), which drops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from typing import Any
@@ -119,8 +120,9 @@ class Partition:
         self.notify()
 
     def notify(self) -> None:
-        """Wake the engine's reader (from any thread)."""
-        self._loop.call_soon_threadsafe(self.wake.set)
+        """Wake the engine's reader (from any thread; a no-op once the event loop is gone)."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self.wake.set)
 
     def learned_committed(self, offset: int | None) -> None:
         """The group's committed offset, as read when the engine asked for its checkpoint."""

@@ -32,7 +32,7 @@ from batchmap.sources.kafka._settings import KafkaSettings
 
 log = logging.getLogger("batchmap.sources.kafka")
 
-JOIN_TIMEOUT_S = 60.0
+JOIN_TIMEOUT_S = 30.0
 """How long the first ``shards()`` waits for the group to assign partitions."""
 READ_WAIT_S = 0.5
 """How long an empty read waits for a message, the end of the partition or a revocation."""
