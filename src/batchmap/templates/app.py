@@ -65,6 +65,16 @@ class App:
         """The AWS endpoint and region the overrides file gives (for bound AWS sources)."""
         return SourceOptions(endpoint_url=self.endpoint_url, region=self.region)
 
+    @property
+    def checkpoint_store_uri(self) -> str:
+        """Where stream positions are kept: the stack's own file, for bound streams too, so they survive
+        restarts and two stacks never share them (the mapping ids differ per stack as well).
+
+        The ``stream`` parameter only satisfies the engine's URI parser, which wants a queue or stream
+        name; the store uses the file alone.
+        """
+        return f"sqlite:///{self.database.resolve()}?stream=checkpoints"
+
     def source_uri(self, logical_id: str) -> str:
         """The URI of a queue or stream by its logical id (or an ARN the mappings use)."""
         source = self.sources.get(logical_id)

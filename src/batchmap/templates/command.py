@@ -28,15 +28,15 @@ def add_template_arguments(parser: argparse.ArgumentParser, *, with_flag: bool) 
     group = parser.add_argument_group("SAM/CloudFormation template")
     if with_flag:
         group.add_argument("--template", "--template-file", dest="template", metavar="TEMPLATE",
-                           help="a SAM/CloudFormation template: --source then takes a logical id (OrdersQueue)")
+                           help="a SAM/CloudFormation template: --source is then a logical id (OrdersQueue)")
     group.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
                        help="template parameters, as sam deploy takes them (Key=Value ...)")
     group.add_argument("--overrides", metavar="FILE",
-                       help="YAML/JSON file binding the template's sources to real endpoints (docs/templates.md)")
+                       help="YAML/JSON file binding the template's sources to real ones (docs/templates.md)")
 
 
 def load_app(args: argparse.Namespace) -> App:
-    """The app the ``--template``/``TEMPLATE``, ``--parameter-overrides`` and ``--overrides`` arguments name."""
+    """The app that ``TEMPLATE`` (or ``--template``), ``--parameter-overrides`` and ``--overrides`` name."""
     parameters = parse_parameter_overrides(getattr(args, "parameter_overrides", None) or [])
     return load_template(args.template, parameters=parameters, overrides=getattr(args, "overrides", None))
 
@@ -47,11 +47,14 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     app = load_app(args)
     if not app.mappings:
         raise TemplateError(str(app.path), "no event source mapping to run (SQS, Kinesis, DynamoDB, MSK or "
-                                           "SelfManagedKafka events, or AWS::Lambda::EventSourceMapping resources)")
+                                           "SelfManagedKafka events, or AWS::Lambda::EventSourceMapping "
+                                           "resources)")
     for note in app.skipped:
         log.info("%s", note)
     _check_code(app)
     provision(app)
+    if getattr(args, "checkpoint_store", None) is None:
+        args.checkpoint_store = app.checkpoint_store_uri
     args.endpoint_url = args.endpoint_url or app.endpoint_url
     args.region = args.region or app.region
     args.invoker = choose_invoker(app, args.invoker)
@@ -63,7 +66,7 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
 
 
 def choose_invoker(app: App, requested: str) -> str:
-    """``auto`` becomes ``subprocess`` when the functions cannot share this process; ``inprocess`` is refused."""
+    """``auto`` becomes ``subprocess`` when the functions cannot share one process; ``inprocess`` fails."""
     conflicts = app.in_process_conflicts()
     if not conflicts:
         return requested
@@ -76,7 +79,7 @@ def choose_invoker(app: App, requested: str) -> str:
 
 
 def source_from_template(args: argparse.Namespace) -> None:
-    """For ``send``/``inspect``/...: with ``--template``, ``--source`` is a logical id; make it the source URI.
+    """For ``send``, ``inspect``, ``purge``: with ``--template``, turn the logical id ``--source`` into a URI.
 
     The template's embedded queues and streams are created first, with their attributes.
     """
@@ -95,7 +98,8 @@ def source_from_template(args: argparse.Namespace) -> None:
 def _refuse_mapping_flags(args: argparse.Namespace) -> None:
     probe = argparse.ArgumentParser(add_help=False)
     add_mapping_arguments(probe)
-    given = [name for name, default in vars(probe.parse_args([])).items() if getattr(args, name, default) != default]
+    defaults = vars(probe.parse_args([]))
+    given = [name for name, default in defaults.items() if getattr(args, name, default) != default]
     if given:
         flag = "--" + given[0].removeprefix("function_").replace("_", "-")
         raise TemplateError(flag, "a template's mappings take their settings from the template; change them "

@@ -51,8 +51,8 @@ class Locator:
             found = self._undeclared(value, where)
         if found is not None:
             if not destination and found.type in _DESTINATION_ONLY:
-                raise TemplateError(where, f"{value!r}: {found.type} {found.logical_id} is not an event source "
-                                           "(topics and buckets only receive on-failure records)")
+                raise TemplateError(where, f"{value!r}: {found.type} {found.logical_id} is not an event "
+                                           "source (topics and buckets only receive on-failure records)")
             return self._uri(found, where)
         scheme = urlsplit(value).scheme
         if scheme in URI_SCHEMES:

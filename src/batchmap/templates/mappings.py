@@ -167,7 +167,7 @@ class MappingReader:
         return AppMapping(mapping_id, function.logical_id, mapping)
 
     def _check(self, mapping: EventSourceMapping) -> None:
-        """The checks AWS makes when the mapping is created: settings for the source kind, queue visibility."""
+        """AWS's checks when a mapping is created: settings for the source kind, the queue's visibility."""
         kind = source_kind(mapping.source)
         if kind is None:
             return  # another broker: the engine checks it when it opens the source
@@ -183,7 +183,7 @@ class MappingReader:
 
 
 def source_kind(source: str) -> SourceKind | None:
-    """``sqs``, ``sqs-fifo``, ``kinesis``, ``dynamodb`` or ``kafka`` from a source URI or ARN (``None``: other)."""
+    """``sqs``, ``sqs-fifo``, ``kinesis``, ``dynamodb`` or ``kafka`` from a source URI or ARN; else None."""
     if source.startswith("sqlite:"):
         if "?stream=" in source:
             return "kinesis"

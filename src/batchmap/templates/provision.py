@@ -19,11 +19,13 @@ from batchmap.templates.sources import DeclaredSource
 
 
 def provision(app: App) -> list[str]:
-    """Create (or update) every embedded queue and stream of ``app``; returns their URIs in creation order."""
+    """Create (or update) every embedded queue and stream of ``app``; returns their URIs in creation order.
+
+    The database's folder is created even when nothing is embedded: stream positions live there too.
+    """
     embedded = [s for s in app.sources.values()
                 if s.embedded and s.uri is not None and s.kind in ("queue", "stream")]
-    if embedded:
-        app.database.parent.mkdir(parents=True, exist_ok=True)
+    app.database.parent.mkdir(parents=True, exist_ok=True)
     created: list[str] = []
     for source in _in_redrive_order(embedded):
         where = f"Resources.{source.logical_id}" if source.declared else source.logical_id

@@ -1,4 +1,4 @@
-"""``provision``: the template's queues and streams created on the embedded file, and kept in step with edits."""
+"""``provision``: the template's queues and streams created on the embedded file, kept in step with edits."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def test_undeclared_sqs_and_kinesis_arns_get_embedded_stand_ins(write_template: 
     assert app.source_uri(partner_arn) == f"sqlite:///{app.database}?stream=partner-feed"
 
 
-def test_the_overrides_file_binds_by_logical_id_arn_and_mapping_id(write_template: Write, tmp_path: Path) -> None:
+def test_overrides_bind_by_logical_id_arn_and_mapping_id(write_template: Write, tmp_path: Path) -> None:
     path = write_template(STREAM_APP)
     overrides = tmp_path / "local.yaml"
     overrides.write_text("""\
@@ -105,26 +105,29 @@ StackName: clicks
     app = load_template(path, overrides=overrides)
     assert app.stack_name == "clicks"
     assert app.database == tmp_path / "state" / "app.db"
-    assert app.source_options.endpoint_url == "http://127.0.0.1:5055" and app.source_options.region == "us-east-1"
+    assert app.source_options.endpoint_url == "http://127.0.0.1:5055"
+    assert app.source_options.region == "us-east-1"
     mappings = {key: m.mapping.source for key, m in app.mappings.items()}
     assert mappings["Consumer.ClicksToTopic"] == "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
     assert mappings["Consumer.Legacy"] == "redis://127.0.0.1:6379/0?stream=orders&group=consumer"
     assert mappings["Consumer.External"] == "nats://127.0.0.1:4222/partner?consumer=feed"
     environment = app.functions["Consumer"].config.environment
-    assert environment["LEGACY_QUEUE_URL"] == "http://127.0.0.1:5055/123456789012/legacy"  # Ref of a bound queue
+    assert environment["LEGACY_QUEUE_URL"] == "http://127.0.0.1:5055/123456789012/legacy"  # Ref: its URL
     assert app.sources["Clicks"].embedded is False
 
 
 def test_overrides_as_json_and_as_a_mapping(write_template: Write, tmp_path: Path) -> None:
     file = tmp_path / "o.json"
     file.write_text(json.dumps({"Sources": {"A": "sqlite:///x.db?queue=a"}, "Region": "eu-west-1"}))
-    assert load_overrides(file) == Overrides({"A": "sqlite:///x.db?queue=a"}, region="eu-west-1", base=tmp_path)
+    expected = Overrides({"A": "sqlite:///x.db?queue=a"}, region="eu-west-1", base=tmp_path)
+    assert load_overrides(file) == expected
     assert load_overrides({"EndpointUrl": "http://127.0.0.1:1"}).endpoint_url == "http://127.0.0.1:1"
     assert load_overrides(None) == Overrides()
 
 
 @pytest.mark.parametrize(("document", "message"), [
-    ({"Queues": {}}, "overrides.Queues: unknown key; expected Sources, EndpointUrl, Region, Database, StackName"),
+    ({"Queues": {}},
+     "overrides.Queues: unknown key; expected Sources, EndpointUrl, Region, Database, StackName"),
     ({"Sources": ["a"]}, "overrides.Sources: expected a mapping of logical ids or ARNs to URIs"),
     ({"Sources": {"A": 5}}, "overrides.Sources.A: expected a source URI or ARN, got 5"),
     ({"Region": ""}, "overrides.Region: expected text, got ''"),
@@ -153,7 +156,9 @@ def test_a_bound_dynamodb_stream_runs_against_the_bound_arn(write_template: Writ
               Handler: app.handler
               Environment: {Variables: {TABLE: !Ref Orders, TABLE_ARN: !GetAtt Orders.Arn}}
               Events:
-                Changes: {Type: DynamoDB, Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: LATEST}}
+                Changes:
+                  Type: DynamoDB
+                  Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: LATEST}
         """)
     arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-05-01T00:00:00.000"
     app = load_template(path, overrides={"Sources": {"Orders": arn}})
@@ -174,10 +179,13 @@ def test_describing_an_app_keeps_arns_without_a_stand_in(write_template: Write) 
               Runtime: python3.12
               Handler: app.handler
               Events:
-                Changes: {Type: DynamoDB, Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: LATEST}}
+                Changes:
+                  Type: DynamoDB
+                  Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: LATEST}
         """)
     app = load_template(path, require_sources=False)
-    assert app.mappings["Fn.Changes"].mapping.source.startswith("arn:aws:dynamodb:local:000000000000:table/Orders/")
+    source = app.mappings["Fn.Changes"].mapping.source
+    assert source.startswith("arn:aws:dynamodb:local:000000000000:table/Orders/")
 
 
 def test_functions_that_cannot_share_a_process(write_template: Write) -> None:

@@ -84,7 +84,8 @@ def test_an_unresolvable_ref_names_the_property_and_the_name(write_template: Wri
 
 def test_an_unknown_attribute_is_named(write_template: Write) -> None:
     message = error_of(sqs_app(write_template, queue="!GetAtt Jobs.Url"))
-    assert "Events.Jobs.Properties.Queue.Fn::GetAtt: GetAtt Jobs.Url: AWS::SQS::Queue has no attribute 'Url'" in message
+    assert ("Events.Jobs.Properties.Queue.Fn::GetAtt: GetAtt Jobs.Url: AWS::SQS::Queue has no attribute 'Url'"
+            in message)
     assert "(attributes: Arn, QueueName, QueueUrl)" in message
 
 

@@ -33,7 +33,8 @@ def test_sqs_queue_with_dead_letter_queue_globals_and_parameters() -> None:
     queue = uri("queue", "fixtures-orders-dev")
     function = FunctionConfig(
         handler="orders.handler", name="OrdersFunction", timeout_s=20, memory_mb=256,
-        environment={"STAGE": "dev", "LOG_LEVEL": "DEBUG", "RETRIES": "3", "DRY_RUN": "false", "QUEUE_URL": queue},
+        environment={"STAGE": "dev", "LOG_LEVEL": "DEBUG", "RETRIES": "3", "DRY_RUN": "false",
+                     "QUEUE_URL": queue},
         code_path=str((FIXTURES / "src").resolve()),
     )
     assert list(app.mappings) == ["OrdersFunction.Orders"]
@@ -45,7 +46,8 @@ def test_sqs_queue_with_dead_letter_queue_globals_and_parameters() -> None:
     assert app.functions["OrdersFunction"].runtime == "python3.12"
     assert app.functions["OrdersFunction"].architecture == "arm64"
     assert app.stack_name == "fixtures" and app.database == DATABASE.resolve()
-    assert app.skipped == ("OrdersFunction.Nightly: a Schedule event is not an event source mapping; not run",)
+    assert app.skipped == (
+        "OrdersFunction.Nightly: a Schedule event is not an event source mapping; not run",)
 
 
 def test_redrive_policy_names_the_embedded_dead_letter_queue() -> None:
@@ -55,7 +57,8 @@ def test_redrive_policy_names_the_embedded_dead_letter_queue() -> None:
     assert dlq.queue_attributes == {"MessageRetentionPeriod": "1209600"}
     assert queue.queue_attributes["VisibilityTimeout"] == "120"
     assert json.loads(queue.queue_attributes["RedrivePolicy"]) == {
-        "deadLetterTargetArn": "arn:aws:sqs:local:000000000000:fixtures-orders-dlq-dev", "maxReceiveCount": "3"}
+        "deadLetterTargetArn": "arn:aws:sqs:local:000000000000:fixtures-orders-dlq-dev",
+        "maxReceiveCount": "3"}
     assert "Tags" not in queue.queue_attributes
 
 
@@ -74,8 +77,8 @@ def test_kinesis_and_dynamodb_mappings_with_a_failure_queue() -> None:
     clicks = app.mappings["ClickFunction.Clicks"].mapping
     assert without_uuid(clicks) == EventSourceMapping(
         source=uri("stream", "fixtures-staging-clicks"),
-        function=FunctionConfig(handler="app.lambda_handler", name="ClickFunction", timeout_s=60, memory_mb=512,
-                                environment={"POWERTOOLS_SERVICE_NAME": "clicks-staging"},
+        function=FunctionConfig(handler="app.lambda_handler", name="ClickFunction", timeout_s=60,
+                                memory_mb=512, environment={"POWERTOOLS_SERVICE_NAME": "clicks-staging"},
                                 code_path=str((FIXTURES / "clicks").resolve())),
         batch_size=500, maximum_batching_window_in_seconds=2, starting_position="TRIM_HORIZON",
         parallelization_factor=4, bisect_batch_on_function_error=True, maximum_retry_attempts=3,
@@ -87,7 +90,8 @@ def test_kinesis_and_dynamodb_mappings_with_a_failure_queue() -> None:
     assert changes.source == TABLE_STREAM
     assert changes.function == FunctionConfig(
         handler="changes.handler", name="OrderChangesFunction", timeout_s=60,
-        environment={"POWERTOOLS_SERVICE_NAME": "clicks-staging"}, code_path=str((FIXTURES / "orders").resolve()))
+        environment={"POWERTOOLS_SERVICE_NAME": "clicks-staging"},
+        code_path=str((FIXTURES / "orders").resolve()))
     assert (changes.starting_position, changes.batch_size) == ("LATEST", 100)
     assert changes.filter_criteria == FilterCriteria.of('{"eventName": ["INSERT", "MODIFY"]}')
     stream = app.sources["ClickStream"]
@@ -110,7 +114,7 @@ def test_self_managed_kafka_and_msk_become_kafka_uris() -> None:
     assert (payments.batch_size, payments.starting_position) == (200, "TRIM_HORIZON")
     orders = app.mappings["MskConsumer.Orders"].mapping
     assert orders.uuid is not None
-    assert orders.source == f"kafka://127.0.0.1:9092/orders?group={orders.uuid}"  # AWS's default group: the UUID
+    assert orders.source == f"kafka://127.0.0.1:9092/orders?group={orders.uuid}"  # AWS's default group
     assert (orders.starting_position, orders.maximum_batching_window_in_seconds) == ("LATEST", 1)
     assert orders.function == FunctionConfig(handler="consumer.msk_handler", name="MskConsumer",
                                              code_path=str((FIXTURES / "kafka").resolve()))
@@ -124,8 +128,9 @@ def test_plain_cloudformation_json_with_event_source_mapping_resources() -> None
     assert without_uuid(app.mappings["IngestMapping"].mapping) == EventSourceMapping(
         source=uri("queue", "ingest.fifo"), function=function, batch_size=10, enabled=True)
     assert without_uuid(app.mappings["EventsMapping"].mapping) == EventSourceMapping(
-        source=uri("stream", "EventsStream"), function=function, batch_size=50, starting_position="TRIM_HORIZON",
-        maximum_retry_attempts=2, filter_criteria=FilterCriteria.of('{"data": {"kind": ["click"]}}'))
+        source=uri("stream", "EventsStream"), function=function, batch_size=50,
+        starting_position="TRIM_HORIZON", maximum_retry_attempts=2,
+        filter_criteria=FilterCriteria.of('{"data": {"kind": ["click"]}}'))
     queue = app.sources["IngestQueue"]
     assert queue.queue_attributes == {"FifoQueue": "true", "ContentBasedDeduplication": "true",
                                       "VisibilityTimeout": "90"}

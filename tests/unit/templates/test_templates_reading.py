@@ -50,7 +50,8 @@ def test_json_text_is_read_as_json() -> None:
     (["Stage=prod Size=10"], {"Stage": "prod", "Size": "10"}),
     (["Greeting=hello world"], {"Greeting": "hello world"}),
     (["Url=https://x.example/?a=b"], {"Url": "https://x.example/?a=b"}),
-    (["ParameterKey=Stage,ParameterValue=prod", "ParameterKey=Empty,ParameterValue="], {"Stage": "prod", "Empty": ""}),
+    (["ParameterKey=Stage,ParameterValue=prod", "ParameterKey=Empty,ParameterValue="],
+     {"Stage": "prod", "Empty": ""}),
 ])
 def test_parameter_overrides_as_sam_cli_takes_them(items: list[str], expected: dict[str, str]) -> None:
     assert parse_parameter_overrides(items) == expected
