@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from batchmap.errors import TemplateError
+from batchmap.errors import BatchmapError, TemplateError
 from batchmap.sources.registry import OPENERS
 from batchmap.templates import sources
 from batchmap.templates.sources import DeclaredSource
@@ -99,7 +99,7 @@ class Locator:
                 return _undeclared(sources.declare_topic(resource, resource, db), arn)
             if service == "s3":
                 return _undeclared(sources.declare_bucket(resource, resource, db), arn)
-        except TemplateError as exc:
+        except BatchmapError as exc:
             raise TemplateError(where, f"{arn!r}: {exc}") from None
         if service == "dynamodb":
             problem = (f"{arn!r}: DynamoDB streams have no embedded stand-in (the embedded stream delivers "

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from batchmap.errors import BatchmapError, ConfigError, TemplateError
 from batchmap.sources.sqlite import admin
@@ -71,7 +74,18 @@ def _stream(source: DeclaredSource) -> None:
         assert isinstance(info, admin.StreamInfo)
         if info.retention_hours != hours:
             raise
-        asyncio.run(_reshard(uri, shards))
+        _run_coroutine(_reshard(uri, shards))
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` to the end, also when called from code already inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 async def _reshard(uri: str, shards: int) -> None:

@@ -104,3 +104,18 @@ def test_bound_sources_are_not_touched(template: Path) -> None:
     app = load_template(template, overrides={"Sources": {"Clicks": "arn:aws:kinesis:us-east-1:1:stream/c"}})
     created = provision(app)
     assert not any("stream=" in uri for uri in created)
+
+
+def test_provisioning_from_inside_an_event_loop(template: Path) -> None:
+    import asyncio
+
+    provision(load_template(template))
+    app = load_template(template, parameters={"Shards": "3"})
+
+    async def inside() -> None:
+        provision(app)  # resharding runs its own loop, on a thread
+
+    asyncio.run(inside())
+    stream = inspect(app.source_uri("Clicks"))
+    assert isinstance(stream, StreamInfo)
+    assert len([shard for shard in stream.shards if not shard.closed]) == 3
