@@ -3,7 +3,8 @@
 Everything that can be wrong with the settings, the function or the source is
 checked before the first message is received; then the engine runs until
 SIGINT/SIGTERM (graceful: in-flight batches finish and are settled) or, with
-``--until-idle``, until the source holds nothing at all.
+``--until-idle``, until the source holds nothing at all. ``batchmap run TEMPLATE``
+runs every mapping of a SAM/CloudFormation template instead (docs/templates.md).
 """
 
 from __future__ import annotations
