@@ -147,14 +147,24 @@ def raising(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def log_ids(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """For engines in a subprocess: sleep, then append ``ID PID`` per record to a file, fsynced."""
-    time.sleep(float(os.environ.get("BATCHMAP_CONTRACT_SLEEP", "0.05")))
+    """For engines in a subprocess: note the batch as started, sleep, then note it as processed.
+
+    Both notes are ``ID PID`` lines appended and fsynced (``BATCHMAP_CONTRACT_STARTED``,
+    ``BATCHMAP_CONTRACT_LOG``), so a test can tell what a killed engine had in hand.
+    """
     lines = "".join(f"{payload(r)['id']} {os.getpid()}\n" for r in records(event))
-    with open(os.environ["BATCHMAP_CONTRACT_LOG"], "a", encoding="utf-8") as out:
-        out.write(lines)
-        out.flush()
-        os.fsync(out.fileno())
+    _append(os.environ.get("BATCHMAP_CONTRACT_STARTED"), lines)
+    time.sleep(float(os.environ.get("BATCHMAP_CONTRACT_SLEEP", "0.05")))
+    _append(os.environ["BATCHMAP_CONTRACT_LOG"], lines)
     return {}
+
+
+def _append(path: str | None, lines: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(lines)
+            out.flush()
+            os.fsync(out.fileno())
 
 
 def first_deliveries() -> list[str]:

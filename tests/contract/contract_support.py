@@ -66,8 +66,14 @@ def cli_environment(log: Path, sleep_s: float) -> dict[str, str]:
     env = dict(os.environ)
     env.update(AWS_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    env.update(BATCHMAP_CONTRACT_LOG=str(log), BATCHMAP_CONTRACT_SLEEP=str(sleep_s))
+    env.update(BATCHMAP_CONTRACT_LOG=str(log), BATCHMAP_CONTRACT_STARTED=str(started_log(log)),
+               BATCHMAP_CONTRACT_SLEEP=str(sleep_s))
     return env
+
+
+def started_log(log: Path) -> Path:
+    """Where ``log_ids`` notes batches as they start (beside the log of processed ones)."""
+    return log.with_suffix(".started")
 
 
 def run_command(target: Target, *flags: str) -> list[str]:
