@@ -1,0 +1,93 @@
+"""A broker restart mid-run: the engine (not only the source) rides it out and loses nothing.
+
+Redis: the engine's connection goes through a loopback proxy that is taken
+down and brought back (a real restart would empty this Redis, which has no
+persistence). RabbitMQ: ``rabbitmqctl stop_app`` / ``start_app``, restored in
+a ``finally``. In both, the engine keeps running through the outage, reconnects
+by itself and processes every message; the only repeats are the batches it
+had in flight when the connection dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import subprocess
+from collections.abc import Awaitable, Callable
+
+import contract_handlers as h
+import pytest
+from contract_services import missing
+from contract_support import engine_for, mapping, messages, wait_until
+from contract_target import Kit, Target
+from scaleout_outage import Outage
+
+from batchmap.config import ScalingConfig
+
+COUNT = 120
+BATCH = 5
+LANES = 2
+Action = Callable[[], Awaitable[None]]
+
+
+async def _through_an_outage(target: Target, uri: str, down: Action, up: Action) -> None:
+    """Run the engine on ``uri``; after a third of the messages, take the broker away for two seconds."""
+    settings = mapping(target, "ok", batch_size=BATCH, scaling_config=ScalingConfig(maximum_concurrency=LANES))
+    engine = engine_for(target, dataclasses.replace(settings, source=uri))
+    run = asyncio.create_task(engine.run())
+    await wait_until(lambda: len(h.processed()) >= COUNT // 3, "a third of the messages")
+    await down()
+    try:
+        await asyncio.sleep(2)
+        assert not run.done(), "the engine stopped during the outage"
+    finally:
+        await up()
+    await wait_until(lambda: len(h.processed()) == COUNT, "every message after the outage", 90)
+    engine.stop()
+    await asyncio.wait_for(run, 30)
+
+
+def _check(target: Target) -> None:
+    done = h.processed()
+    assert sorted(done) == [m["id"] for m in messages(COUNT)]  # nothing lost
+    twice = [i for i, n in done.items() if n > 1]
+    assert len(twice) <= LANES * BATCH, twice  # only the batches in flight when the connection dropped
+    assert target.backlog().total == 0
+
+
+def test_the_engine_rides_out_a_redis_outage(redis_kit: Kit) -> None:
+    target = redis_kit.create(visibility_timeout_s=3)
+    target.send(messages(COUNT))
+    h.reset(sleep_s=0.05)
+
+    async def scenario() -> None:
+        outage = Outage(6379)
+        await outage.up()
+        await _through_an_outage(target, target.uri.replace(":6379/", f":{outage.port}/"), outage.down, outage.up)
+        await outage.down()
+
+    asyncio.run(asyncio.wait_for(scenario(), 150))
+    _check(target)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_the_engine_rides_out_a_rabbitmq_restart(rabbitmq_kit: Kit) -> None:
+    if shutil.which("rabbitmqctl") is None:
+        missing("rabbitmqctl is not installed: the broker cannot be restarted")
+    target = rabbitmq_kit.create(visibility_timeout_s=30)
+    target.send(messages(COUNT))
+    h.reset(sleep_s=0.05)
+
+    async def down() -> None:
+        await asyncio.to_thread(_rabbitmqctl, "stop_app")
+
+    async def up() -> None:
+        await asyncio.to_thread(_rabbitmqctl, "start_app")
+
+    asyncio.run(asyncio.wait_for(_through_an_outage(target, target.uri, down, up), 180))
+    _check(target)
