@@ -4,6 +4,12 @@ The SQL lives in ``QueueStore``; this class runs it on the database's own
 thread and adds long polling: an empty receive waits for a commit by anyone
 (``PRAGMA data_version``) or for a hidden message's visibility to run out,
 checking with short sleeps that back off, so an idle consumer costs no CPU.
+
+Deletes are group-committed: a delete waits for the next transaction on the
+database thread (another receive's, or one of its own) and shares its commit
+with every delete queued meanwhile. A commit (an fsync with the default
+``synchronous=FULL``) costs more than the statements, so concurrent lanes
+settle for the price of one; ``delete`` still returns only once committed.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +27,7 @@ from batchmap.sources.base import Backlog, Delivery, RecordShape
 from batchmap.sources.sqlite.attributes import QueueAttributes
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, message_attributes_json
-from batchmap.sources.sqlite.queue_store import QueueStore, Received
+from batchmap.sources.sqlite.queue_store import DeleteGroup, QueueStore, Received, deletions
 from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
 
 log = logging.getLogger("batchmap.sources.sqlite")
@@ -28,6 +35,64 @@ log = logging.getLogger("batchmap.sources.sqlite")
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.008
 """Long-poll check interval bounds: a new message is seen within about 20 ms."""
+
+_Waiting = list[tuple[DeleteGroup, asyncio.Future[int]]]
+
+
+class _PendingDeletes:
+    """Deletes waiting for the next transaction on the database thread (group commit).
+
+    ``carried`` is true while a database call that will take the waiting deletes
+    is queued and has not started: a new delete then needs no call of its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: _Waiting = []
+        self._carried = False
+
+    def add(self, group: DeleteGroup, done: asyncio.Future[int]) -> bool:
+        """Queue a delete; true when no queued call will carry it."""
+        with self._lock:
+            self._waiting.append((group, done))
+            return not self._carried
+
+    def carry(self, carried: bool = True) -> None:
+        """A call that takes the waiting deletes is being queued (or, ``False``: it failed to start)."""
+        with self._lock:
+            self._carried = carried
+
+    def claim(self) -> bool:
+        """True when deletes wait and no queued call carries them: the caller queues one."""
+        with self._lock:
+            if self._waiting and not self._carried:
+                self._carried = True
+                return True
+            return False
+
+    def take(self) -> _Waiting:
+        """On the database thread, first thing in a carrying call: the deletes it does."""
+        with self._lock:
+            taken, self._waiting, self._carried = self._waiting, [], False
+        return taken
+
+    @staticmethod
+    def settle(taken: _Waiting, counts: Sequence[int] | BaseException) -> None:
+        """From the database thread: hand each delete its count (or the transaction's error)."""
+        if taken:
+            loop = taken[0][1].get_loop()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, taken, counts)
+
+
+def _resolve(taken: _Waiting, counts: Sequence[int] | BaseException) -> None:
+    for n, (_, done) in enumerate(taken):
+        if done.done():
+            continue
+        if isinstance(counts, BaseException):
+            done.set_exception(counts)
+        else:
+            done.set_result(counts[n])
 
 
 class SqliteQueue:
@@ -63,6 +128,8 @@ class SqliteQueue:
         self.dead_lettered = 0
         """Messages this object's receives moved to the dead-letter queue."""
         self._giving_back: set[asyncio.Future[None]] = set()
+        self._deletes = _PendingDeletes()
+        self._flushes: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -81,6 +148,8 @@ class SqliteQueue:
         waiting it holds nothing; cancelled while the database takes messages,
         it makes them visible again before the cancellation goes on.
         """
+        if max_records < 1:  # here, not in the transaction: the deletes it carries must not fail with it
+            raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
         deadline = self.clock.now() + max(0.0, wait_s)
         while True:
             seen, received, wake_ms = await self._receive_hop(max_records)
@@ -90,7 +159,9 @@ class SqliteQueue:
             await self._wait_for_change(seen, deadline, wake_ms)
 
     async def _receive_hop(self, max_records: int) -> tuple[int, Received, int | None]:
+        self._deletes.carry()
         hop = asyncio.ensure_future(self.db.run(self._receive_once, max_records, self.clock.wall_ms()))
+        hop.add_done_callback(self._after_hop)
         try:
             return await asyncio.shield(hop)
         except asyncio.CancelledError:
@@ -100,6 +171,11 @@ class SqliteQueue:
             with contextlib.suppress(Exception):  # logged by _give_back; the cancellation is what goes on
                 await asyncio.shield(giving_back)  # cancelled again: close() still waits for it
             raise
+
+    def _after_hop(self, hop: asyncio.Future[Any]) -> None:
+        if hop.cancelled() or hop.exception() is not None:  # it may have failed before taking the deletes
+            self._deletes.carry(False)
+            self._flush_soon()
 
     async def _give_back(self, hop: asyncio.Future[tuple[int, Received, int | None]]) -> None:
         try:
@@ -112,10 +188,16 @@ class SqliteQueue:
             raise
 
     def _receive_once(self, max_records: int, now_ms: int) -> tuple[int, Received, int | None]:
-        # One trip to the database thread. The counter is read first, so no later commit by
-        # anyone is missed; the receive's own commit (always exactly one) is added in.
-        seen = self.db.change_counter()
-        received = self.store.receive(max_records, now_ms)
+        # One trip to the database thread, carrying the deletes queued meanwhile. The counter is read
+        # first, so no later commit by anyone is missed; the receive's own commit (always one) is added in.
+        taken = self._deletes.take()
+        try:
+            seen = self.db.change_counter()
+            received = self.store.receive(max_records, now_ms, carry=[group for group, _ in taken])
+        except BaseException as exc:
+            self._deletes.settle(taken, exc)
+            raise
+        self._deletes.settle(taken, received.deleted)
         seen += 1
         wake_ms = None if received.deliveries else self.store.next_visible_ms(now_ms)
         return seen, received, wake_ms
@@ -132,10 +214,40 @@ class SqliteQueue:
                 return
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
-        """Delete by receipt handle; a handle from an earlier receive no longer deletes anything."""
+        """Delete by receipt handle; a handle from an earlier receive no longer deletes anything.
+
+        Returns once the delete is committed, in the next transaction on the database thread.
+        """
         if not deliveries:
             return 0
-        return await self.db.run(self.store.delete, [d.handle for d in deliveries])
+        group = deletions([d.handle for d in deliveries])
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        if self._deletes.add(group, done):
+            loop.call_soon(self._flush_soon)  # a receive queued in this loop turn may carry it instead
+        return await done
+
+    def _flush_soon(self) -> None:
+        if self._deletes.claim():
+            flush = asyncio.ensure_future(self.db.run(self._flush))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushed)
+
+    def _flushed(self, flush: asyncio.Future[None]) -> None:
+        self._flushes.discard(flush)
+        if not flush.cancelled():
+            flush.exception()  # the error went to every delete in the transaction
+
+    def _flush(self) -> None:
+        taken = self._deletes.take()
+        if not taken:
+            return
+        try:
+            counts = self.store.delete_groups([group for group, _ in taken])
+        except BaseException as exc:
+            self._deletes.settle(taken, exc)
+            raise
+        self._deletes.settle(taken, counts)
 
     async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
         """ChangeMessageVisibility: visible again after ``delay_s`` seconds."""
@@ -190,6 +302,7 @@ class SqliteQueue:
         return await self.db.run(self.store.purge)
 
     async def close(self) -> None:
-        if self._giving_back:
-            await asyncio.gather(*self._giving_back, return_exceptions=True)
+        self._flush_soon()
+        if self._giving_back or self._flushes:
+            await asyncio.gather(*self._giving_back, *self._flushes, return_exceptions=True)
         await asyncio.to_thread(self.db.close)

@@ -68,12 +68,18 @@ _INSERT = ("INSERT INTO messages (queue_id, message_id, body, md5, message_attri
            "sent_ms, enqueued_ms, visible_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
+DeleteGroup = dict[str, str]
+"""One delete call's receipt handles, parsed by ``deletions``: receive token -> JSON list of row sequences."""
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One receive call's outcome: what was delivered and how many messages went to the DLQ."""
+    """One receive call's outcome: what was delivered, how many messages went to the DLQ, and
+    how many messages each delete group carried in its transaction deleted."""
 
     deliveries: list[Delivery]
     dead_lettered: int
+    deleted: tuple[int, ...] = ()
 
 
 class QueueStore:
@@ -150,11 +156,13 @@ class QueueStore:
                      (self.row.id, key, now_ms + DEDUPLICATION_INTERVAL_MS, params[1], seq))
         return SendResult(str(params[1]), md5, sequence_number(seq))
 
-    def receive(self, max_records: int, now_ms: int, visibility_timeout_s: float | None = None) -> Received:
+    def receive(self, max_records: int, now_ms: int, visibility_timeout_s: float | None = None,
+                carry: Sequence[DeleteGroup] = ()) -> Received:
         """Mark up to ``max_records`` visible messages in flight and return them, in one transaction.
 
         A message whose receive would pass the redrive policy's
         ``maxReceiveCount`` moves to the dead-letter queue instead, as SQS does.
+        ``carry``: deletes done first in the same transaction, so they cost no commit of their own.
         """
         if max_records < 1:
             raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
@@ -167,6 +175,7 @@ class QueueStore:
         rows: list[ReceivedRow] = []
         moved = 0
         with self.db.write() as conn:
+            deleted = tuple(self._delete_in(conn, group) for group in carry)
             self._sweep(conn, now_ms)
             while len(rows) < max_records:
                 params["limit"] = max_records - len(rows)
@@ -176,7 +185,7 @@ class QueueStore:
                 rows += kept
                 if len(kept) == len(got):
                     break
-        return Received(deliveries(rows, token, self.row.arn, attrs.fifo), moved)
+        return Received(deliveries(rows, token, self.row.arn, attrs.fifo), moved, deleted)
 
     def _redrive(self, conn: sqlite3.Connection, rows: list[ReceivedRow], now_ms: int) -> list[ReceivedRow]:
         policy = self.row.attributes.redrive
@@ -192,12 +201,15 @@ class QueueStore:
 
     def delete(self, handles: Sequence[str]) -> int:
         """Delete messages by receipt handle; stale handles match nothing. Returns how many went."""
-        by_token = _by_token(handles)
-        deleted = 0
+        return self.delete_groups([deletions(handles)])[0]
+
+    def delete_groups(self, groups: Sequence[DeleteGroup]) -> list[int]:
+        """Several delete calls in one transaction (one commit); returns how many each deleted."""
         with self.db.write() as conn:
-            for token, seqs in by_token.items():
-                deleted += conn.execute(DELETE, (self.row.id, token, json.dumps(seqs))).rowcount
-        return deleted
+            return [self._delete_in(conn, group) for group in groups]
+
+    def _delete_in(self, conn: sqlite3.Connection, group: DeleteGroup) -> int:
+        return sum(conn.execute(DELETE, (self.row.id, token, seqs)).rowcount for token, seqs in group.items())
 
     def release(self, handles: Sequence[str], delay_s: float, now_ms: int) -> int:
         """ChangeMessageVisibility: visible again ``delay_s`` from now (0 = at once)."""
@@ -250,6 +262,11 @@ class QueueStore:
         conn.execute("DELETE FROM messages WHERE queue_id = ? AND enqueued_ms <= ?", (self.row.id, cutoff))
         if self.row.attributes.fifo:
             conn.execute("DELETE FROM dedup WHERE queue_id = ? AND expires_ms <= ?", (self.row.id, now_ms))
+
+
+def deletions(handles: Sequence[str]) -> DeleteGroup:
+    """Parse receipt handles for a delete; a malformed handle fails here, before any transaction."""
+    return {token: json.dumps(seqs) for token, seqs in _by_token(handles).items()}
 
 
 def _by_token(handles: Sequence[str]) -> dict[str, list[int]]:
