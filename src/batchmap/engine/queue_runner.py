@@ -108,16 +108,21 @@ class QueueRunner:
         batcher: Batcher[Delivery] = Batcher(self.settings.batch, clock.now())
         stopped = asyncio.ensure_future(self.rt.stop.wait())
         got = 1  # what this lane's last poll returned
+        deleting: asyncio.Future[None] | None = None  # the last batch's delete, overlapping the next poll
         try:
             while not self.rt.stop.is_set() and lane < self.scaler.target:
                 closed, got = await self._collect(batcher, stopped, drain_now=self._until_idle and got > 0)
                 for batch in closed:
-                    await self._process(batch)
+                    if deleting is not None:
+                        await deleting
+                    deleting = await self._process(batch)
                     batcher.ready(clock.now())
                 if not len(batcher) and batcher.policy is not self.policy:
                     batcher.policy = self.policy  # adaptive batching moved BatchSize or the window
         finally:
             stopped.cancel()
+            if deleting is not None:
+                await deleting
             leftover = batcher.flush(clock.now())
             if leftover is not None:
                 await self.source.release(leftover.items, 0.0)
@@ -196,8 +201,12 @@ class QueueRunner:
             return False
         return True
 
-    async def _process(self, batch: Batch[Delivery]) -> None:
-        """Invoke the function with one batch and settle the messages."""
+    async def _process(self, batch: Batch[Delivery]) -> asyncio.Future[None] | None:
+        """Invoke the function with one batch and settle the messages; returns the delete, still going on.
+
+        The lane polls again while its last batch is deleted (a source may do
+        both in one round trip); the messages count as in flight until then.
+        """
         self._busy += 1
         try:
             event = build_event(self.source.shape, batch.items)
@@ -208,21 +217,23 @@ class QueueRunner:
                 shape=self.source.shape,
                 report_batch_item_failures=self.settings.report_batch_item_failures,
             )
-            await self._settle(batch.items, outcome)
+            deleting = self._settle(batch.items, outcome)
             if self._adaptive is not None:
                 self.policy = self._adaptive.observe(batch.items, invocation.duration_ms, self.rt.clock.wall_ms())
+            return deleting
         finally:
             self._busy -= 1
 
-    async def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> None:
+    def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> asyncio.Future[None] | None:
         self.rt.hooks.outcome(len(items), outcome)
         if outcome.kind == "failure":
             log.warning("batch of %d failed (%s); the messages return after the visibility timeout",
                         len(items), describe(outcome))
             self.scaler.saw_function_error(self.rt.clock.now())
-            return
+            return None
         failed = set(outcome.failed_ids)
-        await self._delete([d for d in items if d.id not in failed])
+        done = [d for d in items if d.id not in failed]
+        return asyncio.ensure_future(self._delete(done)) if done else None
 
     async def _delete(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
