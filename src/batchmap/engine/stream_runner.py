@@ -51,7 +51,7 @@ class StreamRunner:
                 if now >= next_renewal:
                     self._halt(await self.leases.renew())
                     next_renewal = now + self.leases.renew_every_s
-                if now >= next_discovery or self._just_finished():
+                if now >= next_discovery or self._just_finished() or self._shards_changed():
                     shards = await self._discover(shards)
                     next_discovery = now + DISCOVERY_INTERVAL_S
                     await self._start_ready(shards)
@@ -101,6 +101,14 @@ class StreamRunner:
             worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard)
             self.workers[shard.id] = worker
             self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
+
+    def _shards_changed(self) -> bool:
+        """A source whose shards come and go without ending (Kafka's rebalances) says so at once."""
+        changed: asyncio.Event | None = getattr(self.source, "shards_changed", None)
+        if changed is None or not changed.is_set():
+            return False
+        changed.clear()
+        return True
 
     def _just_finished(self) -> bool:
         return any(task.done() for task in self._tasks.values())
