@@ -15,7 +15,7 @@ from batchmap.config import EventSourceMapping
 from batchmap.engine.service import Engine, RunReport
 
 T = TypeVar("T")
-GROUP_SETTINGS = "session.timeout.ms=2000&heartbeat.interval.ms=300"
+GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
 """Tansu answers a group join after about half the session timeout: keep it short in tests."""
 Message = tuple[bytes | None, bytes | None]
 

@@ -66,7 +66,7 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
     produce(kafka_broker, topic, values(2))
     options = SourceOptions(extra={
         "bootstrap_servers": kafka_broker, "topics": [topic], "consumer_group_id": group,
-        "client_config": {"session.timeout.ms": 2000, "heartbeat.interval.ms": 300},
+        "client_config": {"session.timeout.ms": 1000, "heartbeat.interval.ms": 200},
     })
     mapping = EventSourceMapping(source=MSK_ARN, function="kafka_handlers:record",
                                  starting_position="TRIM_HORIZON")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import kafka_handlers
 import pytest
-from kafka_support import produce, record_values, run, source_uri, wait_for
+from kafka_support import committed, produce, record_values, run, source_uri, wait_for
 
 from batchmap.config import EventSourceMapping
 from batchmap.engine.service import Engine
@@ -161,12 +161,14 @@ def test_a_killed_member_loses_nothing(
     process = subprocess.Popen([sys.executable, str(HERE / "engine_process.py"), uri], env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        run(lambda: wait_for(lambda: len(out.read_text().splitlines()) >= 60, what="the process to start"))
+        run(lambda: wait_for(lambda: len(committed(kafka_broker, group, topic, 2)) == 2, timeout_s=60,
+                             what="the process to commit on both partitions"))
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     done_by_killed = out.read_text().splitlines()
     assert len(done_by_killed) < 200, "the killed engine finished before it was killed"
+    at_kill = committed(kafka_broker, group, topic, 2)
 
     survivor = EventSourceMapping(source=uri, function="kafka_handlers:record", batch_size=20,
                                   starting_position="TRIM_HORIZON")
@@ -184,6 +186,6 @@ def test_a_killed_member_loses_nothing(
     survived = record_values(kafka_handlers.EVENTS["record"])
     assert set(done_by_killed) | set(survived) == {f"m{i}" for i in range(200)}
     assert len(survived) == len(set(survived))
-    # Only what the dead member did after its last commit is done again: checkpoints are committed
-    # every 0.2 s, in which each of the 2 partitions gets through at most 4 batches of 5.
-    assert len(set(done_by_killed) & set(survived)) <= 2 * 4 * 5
+    # The survivor starts each partition exactly at the dead member's last commit (m<i> is offset
+    # i // 2 of partition i % 2): only what was done after that commit is done again.
+    assert set(survived) == {f"m{i}" for i in range(200) if i // 2 >= at_kill[i % 2]}

@@ -57,6 +57,8 @@ class GroupConsumer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned = asyncio.Event()
+        self.changed = asyncio.Event()
+        """Set whenever partitions are assigned or revoked (the engine rediscovers shards at once)."""
         self._last_error: tuple[int, float] = (0, 0.0)
         self.error: BaseException | None = None
 
@@ -78,7 +80,11 @@ class GroupConsumer:
         self._thread.start()
 
     async def wait_assigned(self, timeout_s: float) -> bool:
-        """Wait for the group to hand this member its first assignment (possibly empty)."""
+        """Wait until the group has handed this member its partitions (possibly none).
+
+        True at once between rebalances; during one (partitions revoked, the
+        new assignment not in yet) and before the first join it waits.
+        """
         try:
             await asyncio.wait_for(self._assigned.wait(), timeout_s)
         except TimeoutError:
@@ -204,9 +210,7 @@ class GroupConsumer:
             left = list(self._partitions.values())
         for owned in left:
             owned.revoke()
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the event loop may be gone already
-                self._loop.call_soon_threadsafe(self._assigned.set)
+        self._signal(self._assigned.set)
 
     def _check_topics(self, consumer: Any) -> None:
         try:
@@ -309,7 +313,15 @@ class GroupConsumer:
         if fresh:
             log.info("%s: group %s assigned %s", self.settings.arn, self.settings.group_id,
                      ", ".join(p.key for p in fresh))
-        self._loop.call_soon_threadsafe(self._assigned.set)
+        self._signal(self._assigned.set)
+
+    def _signal(self, *calls: Callable[[], None]) -> None:
+        """Run ``calls`` on the event loop, then say the assignment changed."""
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the event loop may be gone already
+            for call in (*calls, self.changed.set):
+                self._loop.call_soon_threadsafe(call)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         gone = self._revoke(partitions)
@@ -340,6 +352,8 @@ class GroupConsumer:
         if gone:
             log.info("%s: group %s revoked %s", self.settings.arn, self.settings.group_id,
                      ", ".join(p.key for p in gone))
+        if not self._closing.is_set():
+            self._signal(self._assigned.clear)  # until the rebalance hands out the new assignment
         return gone
 
     def _forget(self, gone: list[Partition]) -> None:

@@ -55,6 +55,8 @@ class KafkaSource:
         self.clock = clock or SystemClock()
         self._ck = client
         self.consumer = GroupConsumer(settings, client)
+        self.shards_changed = self.consumer.changed
+        """Set when a rebalance assigned or revoked partitions: the engine asks ``shards()`` again at once."""
         self._producer: KafkaProducer | None = None
         self._expected: dict[str, Position] = {}
         """Where each partition's next read continues without a seek."""
@@ -70,13 +72,13 @@ class KafkaSource:
         """
         if self.consumer.error is not None:
             failed, self.consumer = self.consumer, GroupConsumer(self.settings, self._ck)
+            self.shards_changed = self.consumer.changed
             await failed.close()
             failed.check()
-        if not self.consumer.owned():
-            self.consumer.start()
-            if not await self.consumer.wait_assigned(JOIN_TIMEOUT_S):
-                log.warning("%s: no partition assignment from group %s after %.0fs",
-                            self.arn, self.settings.group_id, JOIN_TIMEOUT_S)
+        self.consumer.start()
+        if not await self.consumer.wait_assigned(JOIN_TIMEOUT_S):
+            log.warning("%s: no partition assignment from group %s after %.0fs",
+                        self.arn, self.settings.group_id, JOIN_TIMEOUT_S)
         self.consumer.check()
         return [Shard(p.key) for p in self.consumer.owned()]
 
