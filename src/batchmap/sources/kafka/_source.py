@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError
+from batchmap.errors import BrokerError, ConfigError
 from batchmap.sources.base import Destination, Position, RecordShape, Shard, StreamRead
 from batchmap.sources.kafka._checkpoints import KafkaCheckpointStore
 from batchmap.sources.kafka._consumer import GroupConsumer
@@ -148,8 +148,8 @@ class KafkaSource:
             if result != "not_ready":
                 break
             if waited >= SEEK_TIMEOUT_S:
-                raise ConfigError("Kafka partition", shard_id,
-                                  f"a partition that can be read (seek refused for {SEEK_TIMEOUT_S:.0f}s)")
+                raise BrokerError("Seek", "_STATE", f"{shard_id}: librdkafka refused to seek to {position} "
+                                  f"for {SEEK_TIMEOUT_S:.0f}s")
             await asyncio.sleep(SEEK_RETRY_S)
             waited += SEEK_RETRY_S
         if result == "revoked":
