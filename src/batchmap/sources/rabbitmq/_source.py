@@ -45,6 +45,8 @@ from batchmap.sources.registry import SourceOptions
 
 POLL_SLICE_S = 0.5
 """Longest wait between checks that the channel is still open during a long poll."""
+MAX_CONSUMERS = 100
+"""Consumers one source opens at most on its channel, each with its own prefetch window."""
 
 _PROPERTIES = ("content_type", "content_encoding", "correlation_id", "reply_to", "type", "app_id", "user_id",
                "priority", "expiration")
@@ -72,7 +74,10 @@ class RabbitMQSource:
         self._connection: Any = None
         self._channel: Any = None
         self._generation = 0
-        self._consuming = -1  # generation whose channel has our consumer
+        self._consuming = -1  # generation whose channel has our consumers
+        self._consumers = 0  # consumers on that channel, each with a window of _window messages
+        self._window = 0
+        self._wanted = 0  # messages the receives waiting right now ask for
         self._buffer: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
         self._held: dict[str, tuple[Any, asyncio.TimerHandle]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
@@ -147,27 +152,42 @@ class RabbitMQSource:
             raise ConfigError("max_records", max_records, "at least 1")
         deadline = time.monotonic() + max(0.0, wait_s)
         first: tuple[int, Any] | None = None
-        while True:
-            await self._retry.run(partial(self._ensure_consumer, max_records), "receive")
-            got = self._take(max_records, first)
-            remaining = deadline - time.monotonic()
-            if got or remaining <= 0:
-                return got
-            try:
-                first = await asyncio.wait_for(self._buffer.get(), min(remaining, POLL_SLICE_S))
-            except TimeoutError:
-                first = None
+        self._wanted += max_records
+        try:
+            while True:
+                await self._retry.run(partial(self._ensure_consumer, max_records), "receive")
+                got = self._take(max_records, first)
+                remaining = deadline - time.monotonic()
+                if got or remaining <= 0:
+                    return got
+                try:
+                    first = await asyncio.wait_for(self._buffer.get(), min(remaining, POLL_SLICE_S))
+                except TimeoutError:
+                    first = None
+        finally:
+            self._wanted -= max_records
 
     async def _ensure_consumer(self, max_records: int) -> None:
+        """Consume; without a ``prefetch`` option, add consumers while the engine wants more than they admit.
+
+        A consumer's prefetch cannot change once it consumes, and with fewer messages
+        admitted than concurrent batches ask for, each batch would hold a part and
+        wait out its window. So the window grows by whole consumers, to what the
+        engine holds plus what its receives ask for, and never further (an engine
+        does not hoard messages another engine on the queue could take).
+        """
         channel = await self._ready_channel()
         async with self._starting:
-            if self._consuming == self._generation:
-                return
-            await channel.set_qos(prefetch_count=self.prefetch or max(100, max_records))
-            queue = await channel.get_queue(self.queue, ensure=False)
-            generation = self._generation
-            await queue.consume(partial(self._on_message, generation), no_ack=False)
-            self._consuming = generation
+            if self._consuming != self._generation:
+                self._consuming, self._consumers = self._generation, 0
+                self._window = self.prefetch or max(100, max_records)
+                await channel.set_qos(prefetch_count=self._window)
+            demand = len(self._held) + self._wanted
+            while self._consumers == 0 or (self.prefetch is None and self._consumers < MAX_CONSUMERS
+                                           and demand > self._consumers * self._window):
+                queue = await channel.get_queue(self.queue, ensure=False)
+                await queue.consume(partial(self._on_message, self._generation), no_ack=False)
+                self._consumers += 1
 
     async def _on_message(self, generation: int, message: Any) -> None:
         self._buffer.put_nowait((generation, message))
