@@ -88,9 +88,12 @@ def run_command(target: Target, *flags: str) -> list[str]:
 
 def start(target: Target, log: Path, *flags: str, sleep_s: float = 0.05) -> subprocess.Popen[str]:
     """An engine process (in ``target.tmp``, where streams keep their checkpoints); stderr to ``LOG.stderr``."""
-    with open(log.with_suffix(f".{time.monotonic_ns()}.stderr"), "w", encoding="utf-8") as errors:
-        return subprocess.Popen(run_command(target, *flags), cwd=target.tmp, text=True,
-                                env=cli_environment(log, sleep_s), stdout=subprocess.DEVNULL, stderr=errors)
+    path = log.with_suffix(f".{time.monotonic_ns()}.stderr")
+    with open(path, "w", encoding="utf-8") as errors:
+        engine = subprocess.Popen(run_command(target, *flags), cwd=target.tmp, text=True,
+                                  env=cli_environment(log, sleep_s), stdout=subprocess.DEVNULL, stderr=errors)
+    engine.stderr_path = str(path)  # type: ignore[attr-defined]
+    return engine
 
 
 def run_to_idle(target: Target, log: Path, *flags: str, timeout_s: float = 90) -> None:

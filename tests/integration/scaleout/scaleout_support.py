@@ -27,12 +27,13 @@ def start_two(target: Target, log: Path, *flags: str, sleep_s: float) -> tuple[s
 
 def wait_until(condition: Callable[[], bool], what: str, engines: tuple[subprocess.Popen[str], ...],
                timeout_s: float = 90) -> None:
-    """Wait for ``condition`` while every engine that should still run does."""
+    """Wait for ``condition`` while every engine that should still run does (else fail with their stderr)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         for engine in engines:
             if engine.poll() is not None:
-                raise AssertionError(f"engine {engine.pid} exited with {engine.returncode} before {what}")
+                raise AssertionError(f"engine {engine.pid} exited with {engine.returncode} before {what}: "
+                                     f"{engine_errors(engine)[-3000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(0.05)
@@ -41,7 +42,14 @@ def wait_until(condition: Callable[[], bool], what: str, engines: tuple[subproce
 def finish(*engines: subprocess.Popen[str], timeout_s: float = 120) -> None:
     """Wait for engines that end by themselves (``--until-idle``); each must exit cleanly."""
     for engine in engines:
-        assert engine.wait(timeout_s) == 0, f"engine {engine.pid} exited with {engine.returncode}"
+        code = engine.wait(timeout_s)
+        assert code == 0, f"engine {engine.pid} exited with {code}: {engine_errors(engine)[-3000:]}"
+
+
+def engine_errors(engine: subprocess.Popen[str]) -> str:
+    """What an engine started by ``contract_support.start`` wrote to stderr."""
+    path = getattr(engine, "stderr_path", None)
+    return Path(path).read_text() if path and Path(path).exists() else ""
 
 
 def stop(*engines: subprocess.Popen[str]) -> None:
