@@ -22,6 +22,7 @@ from batchmap.cli.output import configure_logging, show_progress, write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
 from batchmap.engine.invokers import INVOKER_KINDS
 from batchmap.engine.service import Engine
+from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
@@ -51,6 +52,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="how the function runs: in this process, in worker processes, over HTTP, on AWS Lambda")
     group.add_argument("--endpoint-url", help="the AWS endpoint for AWS sources (a local emulator)")
     group.add_argument("--region", help="the AWS region for AWS sources")
+    group.add_argument("--source-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="a source setting the URI cannot carry, e.g. bootstrap_servers=... and topics=... "
+                            "for an MSK cluster ARN (repeatable)")
     group.add_argument("--checkpoint-store", metavar="URI",
                        help="where stream checkpoints and shard leases live when engines share a stream: "
                             "sqlite:///file.db, redis://..., postgresql://... (default: the embedded stream's "
@@ -82,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:
     """Prepare (fail fast), then run with signal handling, progress and a summary."""
-    engine = Engine(mappings, invoker=args.invoker,
-                    source_options=SourceOptions(endpoint_url=args.endpoint_url, region=args.region),
+    engine = Engine(mappings, invoker=args.invoker, source_options=source_options(args),
                     checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args))
     started = time.monotonic()
     await engine.prepare()
@@ -102,6 +105,17 @@ async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namesp
                 await progress
     write_summary(_combined(report.metrics), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
     return 0
+
+
+def source_options(args: argparse.Namespace) -> SourceOptions:
+    """Connection settings from the flags; ``--source-option KEY=VALUE`` goes to ``SourceOptions.extra``."""
+    extra: dict[str, Any] = {}
+    for item in getattr(args, "source_option", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("--source-option", item, "KEY=VALUE")
+        extra[key.strip()] = value
+    return SourceOptions(endpoint_url=args.endpoint_url, region=args.region, extra=extra)
 
 
 def _adaptive(args: argparse.Namespace) -> AdaptiveConfig | None:

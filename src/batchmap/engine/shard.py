@@ -48,7 +48,8 @@ class Slot:
         self.busy = False
         self.window: TumblingWindow | None = None
         self.processor = StreamBatchProcessor(
-            worker.settings, worker.source, worker.rt, worker.shard.id, worker.finish
+            worker.settings, worker.source, worker.rt, worker.shard.id, worker.finish,
+            stopping=lambda: worker.stopping or worker.revoked,
         )
 
     @property
@@ -153,6 +154,8 @@ class ShardWorker:
         self.caught_up = False
         self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
         self._dirty: str | None = None
+        self._passed = 0  # records the checkpoint moved past since the last write
+        self._counts_commits = source.shape == "kafka"  # CommittedEventCount is a Kafka metric
 
     @property
     def stopping(self) -> bool:
@@ -168,9 +171,11 @@ class ShardWorker:
         """Records are done (processed, filtered out or discarded): move the checkpoint if it can."""
         for delivery in records:
             self.progress.done(delivery.id)
+        before = len(self.progress)
         moved = self.progress.advance()
         if moved is not None:
             self._dirty = moved
+            self._passed += before - len(self.progress)
 
     async def run(self) -> None:
         """Read and process until the shard is finished, or the run stops."""
@@ -259,9 +264,10 @@ class ShardWorker:
             await self._write_checkpoint()
 
     async def _write_checkpoint(self) -> None:
-        pending = self._dirty
+        pending, passed = self._dirty, self._passed
         if pending is None:
             return
+        self._passed = 0
         try:
             await self.leases.put_checkpoint(self.shard.id, pending)
         except LeaseLostError:
@@ -270,5 +276,7 @@ class ShardWorker:
             self.halt.set()
             self._dirty = None
             return
+        if self._counts_commits and passed:
+            self.rt.hooks.committed(passed)
         if self._dirty == pending:
             self._dirty = None

@@ -37,13 +37,16 @@ class StreamBatchProcessor:
     """Processes batches of one shard slot; ``finish`` is told which records are done."""
 
     def __init__(
-        self, settings: RunSettings, source: StreamSource, runtime: Runtime, shard_id: str, finish: Finish
+        self, settings: RunSettings, source: StreamSource, runtime: Runtime, shard_id: str, finish: Finish,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.rt = runtime
         self.shard_id = shard_id
         self.finish = finish
+        self.stopping = stopping or runtime.stop.is_set
+        """Whether to give up retrying: the run stops, or the shard was revoked or halted (lost lease)."""
         self.kafka_meta: dict[str, Any] | None = getattr(source, "kafka_meta", None)
 
     async def process(self, records: Sequence[Delivery], window: TumblingWindow | None = None) -> None:
@@ -55,7 +58,7 @@ class StreamBatchProcessor:
                 await self.discard(expired, RECORD_AGE_EXCEEDED, work.invokes)
             if not work.records:
                 continue
-            if work.retries_used and self.rt.stop.is_set():
+            if work.retries_used and self.stopping():
                 return  # stopping: the checkpoint stays before these records
             if work.retries_used:
                 await self.rt.clock.sleep(retry_delay_s(work.retries_used))
@@ -64,7 +67,7 @@ class StreamBatchProcessor:
     async def final_invoke(self, window: TumblingWindow) -> bool:
         """The window's closing invocation, retried until it succeeds (the shard waits, as on AWS)."""
         attempt = 0
-        while not self.rt.stop.is_set():
+        while not self.stopping():
             event = build_event(self.source.shape, (), window.event_fields(self.shard_id, self.source.arn, True))
             outcome = await self._invoke(event, (), tumbling=True)
             if outcome.kind == "success":

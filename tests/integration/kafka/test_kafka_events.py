@@ -40,6 +40,7 @@ def test_self_managed_event_has_lambdas_shape_one_partition_per_batch(
 
     events = kafka_handlers.EVENTS["record"]
     assert report.total("PolledEventCount") == 5
+    assert report.total("CommittedEventCount") == 5  # offsets committed only after success, all of them
     assert all(list(event) == ["eventSource", "bootstrapServers", "records"] for event in events)
     assert {event["eventSource"] for event in events} == {"SelfManagedKafka"}
     assert {event["bootstrapServers"] for event in events} == {kafka_broker}
