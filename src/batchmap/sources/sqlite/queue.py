@@ -5,11 +5,12 @@ thread and adds long polling: an empty receive waits for a commit by anyone
 (``PRAGMA data_version``) or for a hidden message's visibility to run out,
 checking with short sleeps that back off, so an idle consumer costs no CPU.
 
-Deletes are group-committed: a delete waits for the next transaction on the
-database thread (another receive's, or one of its own) and shares its commit
-with every delete queued meanwhile. A commit (an fsync with the default
-``synchronous=FULL``) costs more than the statements, so concurrent lanes
-settle for the price of one; ``delete`` still returns only once committed.
+Receives and deletes are group-committed: each waits for the next call on
+the database thread, which does everything queued meanwhile (deletes first,
+then receives, each with its own receipt token) in one transaction. A commit
+(an fsync with the default ``synchronous=FULL``) costs more than the
+statements, so concurrent lanes, and a lane's delete with its next receive,
+share one; every call still returns only once its work is committed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, SourceError
 from batchmap.sources.base import Backlog, Delivery, RecordShape
 from batchmap.sources.sqlite.attributes import QueueAttributes
 from batchmap.sources.sqlite.database import Database
@@ -36,63 +38,91 @@ POLL_MIN_S = 0.001
 POLL_MAX_S = 0.008
 """Long-poll check interval bounds: a new message is seen within about 20 ms."""
 
-_Waiting = list[tuple[DeleteGroup, asyncio.Future[int]]]
+
+@dataclass(frozen=True, slots=True)
+class _Polled:
+    """One receive's share of a transaction: what it got, the change counter after the commit, and
+    when the earliest hidden message becomes visible (for an empty receive's long poll)."""
+
+    received: Received
+    seen: int
+    wake_ms: int | None
 
 
-class _PendingDeletes:
-    """Deletes waiting for the next transaction on the database thread (group commit).
+@dataclass(slots=True, eq=False)
+class _Receive:
+    """A receive call waiting for the database thread."""
 
-    ``carried`` is true while a database call that will take the waiting deletes
-    is queued and has not started: a new delete then needs no call of its own.
+    max_records: int
+    now_ms: int
+    done: asyncio.Future[_Polled]
+    taken: bool = False
+
+
+_Deletes = list[tuple[DeleteGroup, asyncio.Future[int]]]
+
+
+class _GroupCommit:
+    """Receives and deletes waiting for the database thread; one transaction does all that waits.
+
+    ``queued`` is true while a database call that will take the waiting work is
+    queued and has not started: new work then needs no call of its own.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: _Waiting = []
-        self._carried = False
+        self._deletes: _Deletes = []
+        self._receives: list[_Receive] = []
+        self._queued = False
 
-    def add(self, group: DeleteGroup, done: asyncio.Future[int]) -> bool:
-        """Queue a delete; true when no queued call will carry it."""
+    def add_delete(self, group: DeleteGroup, done: asyncio.Future[int]) -> bool:
+        """Queue a delete; true when the caller must queue a database call to take it."""
         with self._lock:
-            self._waiting.append((group, done))
-            return not self._carried
+            self._deletes.append((group, done))
+            return self._claim()
 
-    def carry(self, carried: bool = True) -> None:
-        """A call that takes the waiting deletes is being queued (or, ``False``: it failed to start)."""
+    def add_receive(self, request: _Receive) -> bool:
+        """Queue a receive; true when the caller must queue a database call to take it."""
         with self._lock:
-            self._carried = carried
+            self._receives.append(request)
+            return self._claim()
 
-    def claim(self) -> bool:
-        """True when deletes wait and no queued call carries them: the caller queues one."""
-        with self._lock:
-            if self._waiting and not self._carried:
-                self._carried = True
-                return True
+    def _claim(self) -> bool:
+        if self._queued:
             return False
+        self._queued = True
+        return True
 
-    def take(self) -> _Waiting:
-        """On the database thread, first thing in a carrying call: the deletes it does."""
+    def take(self) -> tuple[_Deletes, list[_Receive]]:
+        """First thing in a database call: everything waiting (what nobody waits for any more is dropped)."""
         with self._lock:
-            taken, self._waiting, self._carried = self._waiting, [], False
-        return taken
+            deletes, receives = self._deletes, self._receives
+            self._deletes, self._receives, self._queued = [], [], False
+            for request in receives:
+                request.taken = True
+        return deletes, receives
 
-    @staticmethod
-    def settle(taken: _Waiting, counts: Sequence[int] | BaseException) -> None:
-        """From the database thread: hand each delete its count (or the transaction's error)."""
-        if taken:
-            loop = taken[0][1].get_loop()
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, taken, counts)
+    def withdraw(self, request: _Receive) -> bool:
+        """Take back a receive no database call has taken yet; false if one has."""
+        with self._lock:
+            if request.taken:
+                return False
+            self._receives.remove(request)
+            return True
 
 
-def _resolve(taken: _Waiting, counts: Sequence[int] | BaseException) -> None:
-    for n, (_, done) in enumerate(taken):
+def _resolve(deletes: _Deletes, receives: list[_Receive], outcome: tuple[list[int], list[_Polled]] | BaseException,
+             ) -> None:
+    """On the event loop: hand each waiting call its share of the transaction (or the transaction's error)."""
+    futures: list[asyncio.Future[Any]] = [done for _, done in deletes] + [r.done for r in receives]
+    results: list[Any] = [] if isinstance(outcome, BaseException) else [*outcome[0], *outcome[1]]
+    for n, done in enumerate(futures):
         if done.done():
             continue
-        if isinstance(counts, BaseException):
-            done.set_exception(counts)
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
         else:
-            done.set_result(counts[n])
+            done.set_result(results[n])
 
 
 class SqliteQueue:
@@ -128,8 +158,8 @@ class SqliteQueue:
         self.dead_lettered = 0
         """Messages this object's receives moved to the dead-letter queue."""
         self._giving_back: set[asyncio.Future[None]] = set()
-        self._deletes = _PendingDeletes()
-        self._flushes: set[asyncio.Future[None]] = set()
+        self._waiting = _GroupCommit()
+        self._calls: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -148,38 +178,35 @@ class SqliteQueue:
         waiting it holds nothing; cancelled while the database takes messages,
         it makes them visible again before the cancellation goes on.
         """
-        if max_records < 1:  # here, not in the transaction: the deletes it carries must not fail with it
+        if max_records < 1:  # here, not in the transaction: the calls sharing it must not fail with it
             raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
         deadline = self.clock.now() + max(0.0, wait_s)
         while True:
-            seen, received, wake_ms = await self._receive_hop(max_records)
-            self.dead_lettered += received.dead_lettered
-            if received.deliveries or self.clock.now() >= deadline:
-                return received.deliveries
-            await self._wait_for_change(seen, deadline, wake_ms)
+            polled = await self._poll(max_records)
+            self.dead_lettered += polled.received.dead_lettered
+            if polled.received.deliveries or self.clock.now() >= deadline:
+                return polled.received.deliveries
+            await self._wait_for_change(polled.seen, deadline, polled.wake_ms)
 
-    async def _receive_hop(self, max_records: int) -> tuple[int, Received, int | None]:
-        self._deletes.carry()
-        hop = asyncio.ensure_future(self.db.run(self._receive_once, max_records, self.clock.wall_ms()))
-        hop.add_done_callback(self._after_hop)
+    async def _poll(self, max_records: int) -> _Polled:
+        loop = asyncio.get_running_loop()
+        request = _Receive(max_records, self.clock.wall_ms(), loop.create_future())
+        if self._waiting.add_receive(request):
+            loop.call_soon(self._call)  # work queued later in this loop turn shares the transaction
         try:
-            return await asyncio.shield(hop)
+            return await asyncio.shield(request.done)
         except asyncio.CancelledError:
-            giving_back = asyncio.ensure_future(self._give_back(hop))
-            self._giving_back.add(giving_back)
-            giving_back.add_done_callback(self._giving_back.discard)
-            with contextlib.suppress(Exception):  # logged by _give_back; the cancellation is what goes on
-                await asyncio.shield(giving_back)  # cancelled again: close() still waits for it
+            if not self._waiting.withdraw(request):  # the database thread has it: give back what it takes
+                giving_back = asyncio.ensure_future(self._give_back(request.done))
+                self._giving_back.add(giving_back)
+                giving_back.add_done_callback(self._giving_back.discard)
+                with contextlib.suppress(Exception):  # logged by _give_back; the cancellation is what goes on
+                    await asyncio.shield(giving_back)  # cancelled again: close() still waits for it
             raise
 
-    def _after_hop(self, hop: asyncio.Future[Any]) -> None:
-        if hop.cancelled() or hop.exception() is not None:  # it may have failed before taking the deletes
-            self._deletes.carry(False)
-            self._flush_soon()
-
-    async def _give_back(self, hop: asyncio.Future[tuple[int, Received, int | None]]) -> None:
+    async def _give_back(self, polled: asyncio.Future[_Polled]) -> None:
         try:
-            _, received, _ = await hop
+            received = (await polled).received
             self.dead_lettered += received.dead_lettered
             await self.release(received.deliveries, 0.0)
         except Exception as exc:
@@ -187,20 +214,37 @@ class SqliteQueue:
                         "visibility timeout: %s", self.uri, exc)
             raise
 
-    def _receive_once(self, max_records: int, now_ms: int) -> tuple[int, Received, int | None]:
-        # One trip to the database thread, carrying the deletes queued meanwhile. The counter is read
-        # first, so no later commit by anyone is missed; the receive's own commit (always one) is added in.
-        taken = self._deletes.take()
+    def _call(self) -> None:
+        """Queue one database call for everything waiting now (and whatever joins before it starts)."""
+        call = asyncio.ensure_future(self.db.run(self._transact))
+        self._calls.add(call)
+        call.add_done_callback(self._called)
+
+    def _called(self, call: asyncio.Future[None]) -> None:
+        self._calls.discard(call)
+        error = SourceError(f"{self.uri}: the database call was cancelled") if call.cancelled() else call.exception()
+        if error is not None:  # the call never ran (the database thread is gone): fail what waits for it
+            _resolve(*self._waiting.take(), error)
+
+    def _transact(self) -> None:
+        """On the database thread: every waiting delete, then every waiting receive, in one transaction."""
+        deletes, receives = self._waiting.take()
+        if not deletes and not receives:
+            return
+        outcome: tuple[list[int], list[_Polled]] | BaseException
         try:
-            seen = self.db.change_counter()
-            received = self.store.receive(max_records, now_ms, carry=[group for group, _ in taken])
+            seen = self.db.change_counter() + 1  # read first, so no later commit is missed; +1: our own
+            counts, received = self.store.settle_and_receive(
+                [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives])
+            wake_ms = None
+            if not all(r.deliveries for r in received):
+                wake_ms = self.store.next_visible_ms(min(r.now_ms for r in receives))
+            outcome = counts, [_Polled(r, seen, None if r.deliveries else wake_ms) for r in received]
         except BaseException as exc:
-            self._deletes.settle(taken, exc)
-            raise
-        self._deletes.settle(taken, received.deleted)
-        seen += 1
-        wake_ms = None if received.deliveries else self.store.next_visible_ms(now_ms)
-        return seen, received, wake_ms
+            outcome = exc
+        loop = (deletes[0][1] if deletes else receives[0].done).get_loop()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, deletes, receives, outcome)
 
     async def _wait_for_change(self, seen: int, deadline: float, wake_ms: int | None) -> None:
         pause = POLL_MIN_S
@@ -220,34 +264,12 @@ class SqliteQueue:
         """
         if not deliveries:
             return 0
-        group = deletions([d.handle for d in deliveries])
+        group = deletions([d.handle for d in deliveries])  # a malformed handle fails here, alone
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
-        if self._deletes.add(group, done):
-            loop.call_soon(self._flush_soon)  # a receive queued in this loop turn may carry it instead
+        if self._waiting.add_delete(group, done):
+            loop.call_soon(self._call)  # a receive queued later in this loop turn shares the transaction
         return await done
-
-    def _flush_soon(self) -> None:
-        if self._deletes.claim():
-            flush = asyncio.ensure_future(self.db.run(self._flush))
-            self._flushes.add(flush)
-            flush.add_done_callback(self._flushed)
-
-    def _flushed(self, flush: asyncio.Future[None]) -> None:
-        self._flushes.discard(flush)
-        if not flush.cancelled():
-            flush.exception()  # the error went to every delete in the transaction
-
-    def _flush(self) -> None:
-        taken = self._deletes.take()
-        if not taken:
-            return
-        try:
-            counts = self.store.delete_groups([group for group, _ in taken])
-        except BaseException as exc:
-            self._deletes.settle(taken, exc)
-            raise
-        self._deletes.settle(taken, counts)
 
     async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
         """ChangeMessageVisibility: visible again after ``delay_s`` seconds."""
@@ -302,7 +324,7 @@ class SqliteQueue:
         return await self.db.run(self.store.purge)
 
     async def close(self) -> None:
-        self._flush_soon()
-        if self._giving_back or self._flushes:
-            await asyncio.gather(*self._giving_back, *self._flushes, return_exceptions=True)
+        await asyncio.sleep(0)  # a database call queued in this loop turn starts
+        while self._calls or self._giving_back:
+            await asyncio.gather(*self._calls, *self._giving_back, return_exceptions=True)
         await asyncio.to_thread(self.db.close)

@@ -13,7 +13,8 @@ and ``bench/sqlite_plain_loop.py`` calls the same statements directly.
 from __future__ import annotations
 
 import json
-import secrets
+import os
+import random
 import sqlite3
 import uuid
 from collections import defaultdict
@@ -36,6 +37,10 @@ from batchmap.sources.sqlite.queue_records import (
     sequence_number,
 )
 from batchmap.sources.sqlite.queue_table import QueueRow, load_queue
+
+_tokens = random.Random()  # seeded from os.urandom
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_tokens.seed)  # a forked consumer must not repeat its parent's tokens
 
 DEDUPLICATION_INTERVAL_MS = 5 * 60 * 1000
 SWEEP_INTERVAL_MS = 1000
@@ -74,12 +79,10 @@ DeleteGroup = dict[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One receive call's outcome: what was delivered, how many messages went to the DLQ, and
-    how many messages each delete group carried in its transaction deleted."""
+    """One receive call's outcome: what was delivered and how many messages went to the DLQ."""
 
     deliveries: list[Delivery]
     dead_lettered: int
-    deleted: tuple[int, ...] = ()
 
 
 class QueueStore:
@@ -156,36 +159,56 @@ class QueueStore:
                      (self.row.id, key, now_ms + DEDUPLICATION_INTERVAL_MS, params[1], seq))
         return SendResult(str(params[1]), md5, sequence_number(seq))
 
-    def receive(self, max_records: int, now_ms: int, visibility_timeout_s: float | None = None,
-                carry: Sequence[DeleteGroup] = ()) -> Received:
+    def receive(self, max_records: int, now_ms: int, visibility_timeout_s: float | None = None) -> Received:
         """Mark up to ``max_records`` visible messages in flight and return them, in one transaction.
 
         A message whose receive would pass the redrive policy's
         ``maxReceiveCount`` moves to the dead-letter queue instead, as SQS does.
-        ``carry``: deletes done first in the same transaction, so they cost no commit of their own.
         """
-        if max_records < 1:
-            raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
+        return self.settle_and_receive((), [(max_records, now_ms)], visibility_timeout_s)[1][0]
+
+    def settle_and_receive(
+        self, deletes: Sequence[DeleteGroup], receives: Sequence[tuple[int, int]],
+        visibility_timeout_s: float | None = None,
+    ) -> tuple[list[int], list[Received]]:
+        """Several deletes, then several receives (``(max_records, now_ms)``), in one transaction.
+
+        One commit for all of them: the group commit of ``SqliteQueue``. Returns
+        how many messages each delete deleted and what each receive received.
+        """
+        for max_records, _ in receives:
+            if max_records < 1:
+                raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
+        with self.db.write() as conn:
+            counts = [self._delete_in(conn, group) for group in deletes]
+            if receives:
+                self._sweep(conn, max(now_ms for _, now_ms in receives))
+            taken = [self._take(conn, max_records, now_ms, visibility_timeout_s) for max_records, now_ms in receives]
+        arn, fifo = self.row.arn, self.row.attributes.fifo
+        return counts, [Received(deliveries(rows, token, arn, fifo), moved) for rows, token, moved in taken]
+
+    def _take(self, conn: sqlite3.Connection, max_records: int, now_ms: int,
+              visibility_timeout_s: float | None) -> tuple[list[ReceivedRow], str, int]:
+        """One receive's statements: (rows, receive token, messages moved to the dead-letter queue)."""
         attrs = self.row.attributes
         timeout_s = attrs.visibility_timeout_s if visibility_timeout_s is None else visibility_timeout_s
-        token = secrets.token_hex(8)
+        # Unique per receive, not secret: a seeded generator, not secrets/os.urandom, whose system
+        # call releases the GIL and then waits for the event loop thread to hand it back.
+        token = f"{_tokens.getrandbits(64):016x}"
         params = {"queue": self.row.id, "now": now_ms, "until": now_ms + int(timeout_s * 1000),
                   "cutoff": now_ms - attrs.message_retention_s * 1000, "token": token, "limit": max_records}
         sql = RECEIVE_FIFO if attrs.fifo else RECEIVE_STANDARD
         rows: list[ReceivedRow] = []
         moved = 0
-        with self.db.write() as conn:
-            deleted = tuple(self._delete_in(conn, group) for group in carry)
-            self._sweep(conn, now_ms)
-            while len(rows) < max_records:
-                params["limit"] = max_records - len(rows)
-                got: list[ReceivedRow] = conn.execute(sql, params).fetchall()
-                kept = self._redrive(conn, got, now_ms)
-                moved += len(got) - len(kept)
-                rows += kept
-                if len(kept) == len(got):
-                    break
-        return Received(deliveries(rows, token, self.row.arn, attrs.fifo), moved, deleted)
+        while len(rows) < max_records:
+            params["limit"] = max_records - len(rows)
+            got: list[ReceivedRow] = conn.execute(sql, params).fetchall()
+            kept = self._redrive(conn, got, now_ms)
+            moved += len(got) - len(kept)
+            rows += kept
+            if len(kept) == len(got):
+                break
+        return rows, token, moved
 
     def _redrive(self, conn: sqlite3.Connection, rows: list[ReceivedRow], now_ms: int) -> list[ReceivedRow]:
         policy = self.row.attributes.redrive
@@ -201,12 +224,7 @@ class QueueStore:
 
     def delete(self, handles: Sequence[str]) -> int:
         """Delete messages by receipt handle; stale handles match nothing. Returns how many went."""
-        return self.delete_groups([deletions(handles)])[0]
-
-    def delete_groups(self, groups: Sequence[DeleteGroup]) -> list[int]:
-        """Several delete calls in one transaction (one commit); returns how many each deleted."""
-        with self.db.write() as conn:
-            return [self._delete_in(conn, group) for group in groups]
+        return self.settle_and_receive([deletions(handles)], ())[0][0]
 
     def _delete_in(self, conn: sqlite3.Connection, group: DeleteGroup) -> int:
         return sum(conn.execute(DELETE, (self.row.id, token, seqs)).rowcount for token, seqs in group.items())
