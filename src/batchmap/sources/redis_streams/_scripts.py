@@ -51,20 +51,24 @@ return {r[1], out, dead}
 """
 
 DELETE = _ONLY_GROUP + """
--- KEYS: stream; ARGV: group, then pairs of entry id and the delivery count it was received with
+-- KEYS: stream; ARGV: group, then pairs of entry id and the delivery count it was received with.
+-- The entries still held under that count are acknowledged (and deleted) together, a chunk at a time.
 local stream, group = KEYS[1], ARGV[1]
 local xdel = only_group(stream)
-local n = 0
+local held = {}
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   local p = redis.call('XPENDING', stream, group, id, id, 1)
   if #p == 1 and p[1][4] == tonumber(ARGV[i + 1]) then
-    redis.call('XACK', stream, group, id)
-    if xdel then redis.call('XDEL', stream, id) end
-    n = n + 1
+    table.insert(held, id)
   end
 end
-return n
+for first = 1, #held, 500 do
+  local chunk = {unpack(held, first, math.min(first + 499, #held))}
+  redis.call('XACK', stream, group, unpack(chunk))
+  if xdel then redis.call('XDEL', stream, unpack(chunk)) end
+end
+return #held
 """
 
 RELEASE = """
