@@ -23,7 +23,7 @@ from typing import Any
 from batchmap.engine.batcher import Batch, Batcher, BatchPolicy
 from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
-from batchmap.engine.runtime import RunSettings, Runtime, describe
+from batchmap.engine.runtime import RunSettings, Runtime, accept_all, describe
 from batchmap.engine.scaling import Scaler
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
@@ -158,18 +158,16 @@ class QueueRunner:
         wait = self._idle_wait if due is None else max(0.0, min(due - clock.now(), MAX_LONG_POLL_S))
         if drain_now and due is None:
             wait = 0.0
-        want = self.settings.batch.batch_size - len(batcher)
+        want = batcher.policy.batch_size - len(batcher)
         deliveries = await self._receive(want, wait, stopped)
         now = clock.now()
         self._note_poll(len(deliveries), want, now)
         closed: list[Batch[Delivery]] = []
-        rejected: list[Delivery] = []
-        for delivery in deliveries:
-            if not self._admit(delivery, rejected):
-                continue
-            closed.extend(batcher.add(delivery, delivery.size, now))
-        if rejected:
-            await self._delete(rejected)
+        if deliveries:
+            admitted, rejected = self._admit(deliveries)
+            closed = batcher.add_many(admitted, [d.size for d in admitted], now)
+            if rejected:
+                await self._delete(rejected)
         window = batcher.poll(clock.now())
         if window is not None:
             closed.append(window)
@@ -185,21 +183,32 @@ class QueueRunner:
             if self._tick is not None and not self._tick.done():
                 self._tick.set_result(None)
 
-    def _admit(self, delivery: Delivery, rejected: list[Delivery]) -> bool:
-        """Whether a record goes into a batch; filtered-out records are deleted, oversized ones left."""
-        if not self.settings.batch.fits_alone(delivery.size):
-            log.error(
-                "record %s is %d bytes, over the 6 MB invocation payload limit: not sent; "
-                "it will be redelivered and reach the queue's dead-letter queue",
-                delivery.id, delivery.size,
-            )
-            self.rt.hooks.oversized(1)
-            return False
-        if not self.rt.accept(delivery):
-            self.rt.hooks.filtered_out(1)
-            rejected.append(delivery)
-            return False
-        return True
+    def _admit(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+        """The records that go into batches, and the filtered-out ones (to delete); oversized ones are left."""
+        fits = self.settings.batch.fits_alone
+        accept = self.rt.accept
+        if accept is accept_all and fits(max(d.size for d in deliveries)):
+            return deliveries, []  # the usual case, without a call per record
+        admitted: list[Delivery] = []
+        rejected: list[Delivery] = []
+        oversized = 0
+        for delivery in deliveries:
+            if not fits(delivery.size):
+                log.error(
+                    "record %s is %d bytes, over the 6 MB invocation payload limit: not sent; "
+                    "it will be redelivered and reach the queue's dead-letter queue",
+                    delivery.id, delivery.size,
+                )
+                oversized += 1
+            elif accept(delivery):
+                admitted.append(delivery)
+            else:
+                rejected.append(delivery)
+        if oversized:
+            self.rt.hooks.oversized(oversized)
+        if rejected:
+            self.rt.hooks.filtered_out(len(rejected))
+        return admitted, rejected
 
     async def _process(self, batch: Batch[Delivery]) -> asyncio.Future[None] | None:
         """Invoke the function with one batch and settle the messages; returns the delete, still going on.
@@ -211,11 +220,12 @@ class QueueRunner:
         try:
             event = build_event(self.source.shape, batch.items)
             invocation = await self.rt.invoke(event, batch.items)
+            report = self.settings.report_batch_item_failures
             outcome = judge(
                 invocation,
-                [d.id for d in batch.items],
+                [d.id for d in batch.items] if report else (),  # ids are only read from a partial response
                 shape=self.source.shape,
-                report_batch_item_failures=self.settings.report_batch_item_failures,
+                report_batch_item_failures=report,
             )
             deleting = self._settle(batch.items, outcome)
             if self._adaptive is not None:
@@ -232,7 +242,7 @@ class QueueRunner:
             self.scaler.saw_function_error(self.rt.clock.now())
             return None
         failed = set(outcome.failed_ids)
-        done = [d for d in items if d.id not in failed]
+        done = [d for d in items if d.id not in failed] if failed else items
         return asyncio.ensure_future(self._delete(done)) if done else None
 
     async def _delete(self, deliveries: Sequence[Delivery]) -> None:
