@@ -283,8 +283,22 @@ class QueueStore:
 
 
 def deletions(handles: Sequence[str]) -> DeleteGroup:
-    """Parse receipt handles for a delete; a malformed handle fails here, before any transaction."""
-    return {token: json.dumps(seqs) for token, seqs in _by_token(handles).items()}
+    """Parse receipt handles for a delete; a malformed handle fails here, before any transaction.
+
+    Runs on the event loop for every batch, so the usual handle (``<digits>.<token>``, as
+    ``receive`` makes them) is split and joined as text; anything else goes through ``parse_handle``.
+    """
+    by_token: dict[str, list[str]] = {}
+    for handle in handles:
+        seq, _, token = handle.partition(".")
+        if not (token and seq.isdigit() and seq.isascii() and seq[0] != "0"):
+            seq = str(parse_handle(handle)[0])  # raises for a malformed handle; "007" becomes "7"
+        seqs = by_token.get(token)
+        if seqs is None:
+            by_token[token] = [seq]
+        else:
+            seqs.append(seq)
+    return {token: f"[{','.join(seqs)}]" for token, seqs in by_token.items()}
 
 
 def _by_token(handles: Sequence[str]) -> dict[str, list[int]]:
