@@ -37,6 +37,8 @@ class Call:
 
 
 CALLS: list[Call] = []
+RECORDS: list[Record] = []
+"""Every record ``ok`` was given, as it was given."""
 SEEN: Counter[str] = Counter()
 ACTIVE = {"now": 0, "max": 0}
 SLEEP_S = {"value": 0.0}
@@ -46,6 +48,7 @@ _lock = threading.Lock()
 def reset(sleep_s: float = 0.0) -> None:
     with _lock:
         CALLS.clear()
+        RECORDS.clear()
         SEEN.clear()
         ACTIVE.update(now=0, max=0)
         SLEEP_S["value"] = sleep_s
@@ -116,6 +119,7 @@ def ok(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Succeeds (sleeping ``SLEEP_S`` first); tracks how many invocations ran at once."""
     seen, started = _observe(event)
     with _lock:
+        RECORDS.extend(records(event))
         ACTIVE["now"] += 1
         ACTIVE["max"] = max(ACTIVE["max"], ACTIVE["now"])
     try:
