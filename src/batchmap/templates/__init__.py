@@ -7,20 +7,34 @@
 
 See docs/templates.md for what is read, the intrinsic functions resolved, the
 overrides file, and what is refused and why. YAML needs the ``sam`` extra.
+Names load on first use, so the ``batchmap`` command pays for templates only
+when it reads one.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from batchmap.templates.app import DATABASE_FOLDER, App, load_template
-from batchmap.templates.document import parse_template, read_template
-from batchmap.templates.functions import AppFunction, check_runtime
-from batchmap.templates.mappings import AppMapping
-from batchmap.templates.overrides import Overrides, load_overrides
-from batchmap.templates.parameters import LOCAL_ACCOUNT, LOCAL_REGION, parse_parameter_overrides
-from batchmap.templates.provision import provision
-from batchmap.templates.sources import DeclaredSource
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from batchmap.templates.app import DATABASE_FOLDER, App, load_template
+    from batchmap.templates.document import parse_template, read_template
+    from batchmap.templates.functions import AppFunction, check_runtime
+    from batchmap.templates.mappings import AppMapping
+    from batchmap.templates.overrides import Overrides, load_overrides
+    from batchmap.templates.parameters import LOCAL_ACCOUNT, LOCAL_REGION, parse_parameter_overrides
+    from batchmap.templates.provision import provision
+    from batchmap.templates.sources import DeclaredSource
+
+_HOME = {
+    "DATABASE_FOLDER": "app", "App": "app", "load_template": "app",
+    "parse_template": "document", "read_template": "document",
+    "AppFunction": "functions", "check_runtime": "functions", "AppMapping": "mappings",
+    "Overrides": "overrides", "load_overrides": "overrides",
+    "LOCAL_ACCOUNT": "parameters", "LOCAL_REGION": "parameters", "parse_parameter_overrides": "parameters",
+    "provision": "provision", "DeclaredSource": "sources",
+}
 
 __all__ = [
     "DATABASE_FOLDER",
@@ -40,5 +54,24 @@ __all__ = [
     "read_template",
 ]
 
-if "batchmap.tuning.template" in sys.modules:  # the tuner asked for a template reader: give it ours
-    from batchmap.templates import tuner as _tuner  # noqa: F401
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'batchmap.templates' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"batchmap.templates.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _describe_function(path: str, function_name: str) -> object:
+    """The tuner's reader, loading the template machinery only when the tuner reads a template."""
+    return importlib.import_module("batchmap.templates.tuner").describe_function(path, function_name)
+
+
+if "batchmap.tuning.template" in sys.modules:  # the tuner is loaded: give it our reader
+    sys.modules["batchmap.tuning.template"].register_template_reader(_describe_function)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchmap.config import EventSourceMapping, add_mapping_arguments
 from batchmap.errors import TemplateError
-from batchmap.templates.app import App, load_template
-from batchmap.templates.parameters import parse_parameter_overrides
-from batchmap.templates.provision import provision
+
+if TYPE_CHECKING:
+    from batchmap.templates.app import App
 
 log = logging.getLogger("batchmap.templates")
 
@@ -37,6 +38,9 @@ def add_template_arguments(parser: argparse.ArgumentParser, *, with_flag: bool) 
 
 def load_app(args: argparse.Namespace) -> App:
     """The app that ``TEMPLATE`` (or ``--template``), ``--parameter-overrides`` and ``--overrides`` name."""
+    from batchmap.templates.app import load_template  # the command line pays for templates only here
+    from batchmap.templates.parameters import parse_parameter_overrides
+
     parameters = parse_parameter_overrides(getattr(args, "parameter_overrides", None) or [])
     return load_template(args.template, parameters=parameters, overrides=getattr(args, "overrides", None))
 
@@ -52,7 +56,7 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     for note in app.skipped:
         log.info("%s", note)
     _check_code(app)
-    provision(app)
+    _provision(app)
     if getattr(args, "checkpoint_store", None) is None:
         args.checkpoint_store = app.checkpoint_store_uri
     args.endpoint_url = args.endpoint_url or app.endpoint_url
@@ -88,11 +92,17 @@ def source_from_template(args: argparse.Namespace) -> None:
             raise TemplateError("--template", "--parameter-overrides and --overrides need --template")
         return
     app = load_app(args)
-    provision(app)
+    _provision(app)
     args.source = app.source_uri(args.source)
     if hasattr(args, "endpoint_url"):
         args.endpoint_url = args.endpoint_url or app.endpoint_url
         args.region = args.region or app.region
+
+
+def _provision(app: App) -> None:
+    from batchmap.templates.provision import provision
+
+    provision(app)
 
 
 def _refuse_mapping_flags(args: argparse.Namespace) -> None:
