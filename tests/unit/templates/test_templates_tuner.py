@@ -15,8 +15,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_the_tuner_gets_the_function_and_its_first_mapping() -> None:
     described = function_from_template(str(FIXTURES / "orders_sqs.yaml"), "OrdersFunction")
     assert described == TemplateFunction(
-        handler="orders.handler", code_path=str((FIXTURES / "src").resolve()), memory_size=256, timeout_s=20.0,
-        architecture="arm64", source="sqs", batch_size=25, maximum_batching_window_in_seconds=1.0)
+        handler="orders.handler", code_path=str((FIXTURES / "src").resolve()), memory_size=256,
+        timeout_s=20.0, architecture="arm64", source="sqs", batch_size=25,
+        maximum_batching_window_in_seconds=1.0)
 
 
 def test_a_dynamodb_function_is_described_without_a_binding() -> None:
