@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -119,20 +120,26 @@ def test_a_bad_call_fails_alone(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_receive_cancelled_before_the_database_takes_it_receives_nothing(tmp_path: Path) -> None:
+def test_a_receive_cancelled_while_it_waits_for_the_database_takes_nothing(tmp_path: Path) -> None:
     uri = queue(tmp_path)
     admin.send(uri, [json.dumps({"n": 1})])
+    blocker = sqlite3.connect(tmp_path / "group.db", isolation_level=None)
 
     async def scenario() -> None:
         source = await SqliteQueue.open(uri)
-        receiving = asyncio.ensure_future(source.receive(10, 0))
-        other = asyncio.ensure_future(source.receive(10, 0))
-        await asyncio.sleep(0)  # both wait for the database call queued for this loop turn
-        receiving.cancel()
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the database thread waits
+        first = asyncio.ensure_future(source.receive(10, 0))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(source.receive(10, 0))
+        await asyncio.sleep(0)
+        second.cancel()
+        blocker.execute("ROLLBACK")
         with pytest.raises(asyncio.CancelledError):
-            await receiving
-        assert len(await other) == 1  # the message went to the receive still waiting
+            await second
+        assert len(await first) == 1  # the message went to the receive still waiting
+        backlog = await source.backlog()
+        assert (backlog.visible, backlog.in_flight) == (0, 1)
         await source.close()
 
     asyncio.run(scenario())
-
+    blocker.close()

@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
@@ -40,7 +40,8 @@ class Database:
             raise SourceError(f"cannot open the database file {path!r}: {exc}") from exc
         self._lock = threading.RLock()
         self._executor: ThreadPoolExecutor | None = None
-        self._local_writes = 0
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self._setup(synchronous)
 
@@ -78,7 +79,6 @@ class Database:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-            self._local_writes += 1
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -101,20 +101,36 @@ class Database:
             raise SourceError(f"{self.path}: {exc}") from exc
 
     def change_counter(self) -> int:
-        """Changes whenever anyone (this connection or another process) commits a write.
+        """Changes whenever anyone, this connection included, commits a change to the file.
 
-        ``PRAGMA data_version`` only moves for other connections' commits, so
-        this connection's own commits are counted alongside it.
+        ``PRAGMA data_version`` on a second connection of its own, which sees every
+        other connection's commits: reading it never waits for a transaction on the
+        main connection, so the event loop can poll it between sleeps. A commit that
+        changed nothing leaves it as it was.
         """
-        with self._lock:
-            version: int = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        return version * 1_000_003 + self._local_writes
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            with self._as_source_errors():
+                version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call on this database's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread(), partial(fn, *args))
+
+    def submit(self, fn: Callable[[], None]) -> Future[None]:
+        """Queue a call on this database's own thread without an event-loop future.
+
+        For callers that hand their results back to the loop themselves (one
+        wake-up per call instead of two); raises ``RuntimeError`` once closed.
+        """
+        return self._thread().submit(fn)
+
+    def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchmap-sqlite")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+        return self._executor
 
     def close(self) -> None:
         """Close the connection and stop the thread."""
@@ -123,3 +139,7 @@ class Database:
             self._executor = None
         with self._lock:
             self.conn.close()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None

@@ -16,6 +16,7 @@ share one; every call still returns only once its work is committed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -159,7 +160,7 @@ class SqliteQueue:
         """Messages this object's receives moved to the dead-letter queue."""
         self._giving_back: set[asyncio.Future[None]] = set()
         self._waiting = _GroupCommit()
-        self._calls: set[asyncio.Future[None]] = set()
+        self._calls: set[concurrent.futures.Future[None]] = set()
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -215,16 +216,17 @@ class SqliteQueue:
             raise
 
     def _call(self) -> None:
-        """Queue one database call for everything waiting now (and whatever joins before it starts)."""
-        call = asyncio.ensure_future(self.db.run(self._transact))
-        self._calls.add(call)
-        call.add_done_callback(self._called)
+        """Queue one database call for everything waiting now (and whatever joins before it starts).
 
-    def _called(self, call: asyncio.Future[None]) -> None:
-        self._calls.discard(call)
-        error = SourceError(f"{self.uri}: the database call was cancelled") if call.cancelled() else call.exception()
-        if error is not None:  # the call never ran (the database thread is gone): fail what waits for it
-            _resolve(*self._waiting.take(), error)
+        ``_transact`` hands its results back to the loop itself, so the call needs no loop future.
+        """
+        try:
+            call = self.db.submit(self._transact)
+        except RuntimeError as exc:  # the database thread is gone: fail what waits for it
+            _resolve(*self._waiting.take(), SourceError(f"{self.uri}: {exc}"))
+            return
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)  # on the database thread: one set operation, atomic
 
     def _transact(self) -> None:
         """On the database thread: every waiting delete, then every waiting receive, in one transaction."""
@@ -233,7 +235,7 @@ class SqliteQueue:
             return
         outcome: tuple[list[int], list[_Polled]] | BaseException
         try:
-            seen = self.db.change_counter() + 1  # read first, so no later commit is missed; +1: our own
+            seen = self.db.change_counter()  # read first, so no later commit is missed (ours may wake it once)
             counts, received = self.store.settle_and_receive(
                 [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives])
             wake_ms = None
@@ -254,7 +256,7 @@ class SqliteQueue:
                 return
             await self.clock.sleep(min(pause, deadline - now))
             pause = min(pause * 2, POLL_MAX_S)
-            if self.db.change_counter() != seen:  # microseconds: cheaper inline than a hop to the db thread
+            if self.db.change_counter() != seen:  # microseconds, never waits for a transaction: inline
                 return
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
@@ -326,5 +328,6 @@ class SqliteQueue:
     async def close(self) -> None:
         await asyncio.sleep(0)  # a database call queued in this loop turn starts
         while self._calls or self._giving_back:
-            await asyncio.gather(*self._calls, *self._giving_back, return_exceptions=True)
+            calls = [asyncio.wrap_future(call) for call in list(self._calls)]
+            await asyncio.gather(*calls, *self._giving_back, return_exceptions=True)
         await asyncio.to_thread(self.db.close)
