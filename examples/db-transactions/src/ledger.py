@@ -58,19 +58,17 @@ def connect() -> Any:
     return connection
 
 
-connections: ConnectionCache[Any] = ConnectionCache(connect)
+def alive(connection: Any) -> object:
+    """PyMySQL notices a connection the server dropped only on its next call: ping it (psycopg knows)."""
+    return None if ENGINE == "postgresql" else connection.ping(reconnect=False)
+
+
+connections: ConnectionCache[Any] = ConnectionCache(connect, validate=alive)
 
 
 def live_connection() -> Any:
-    """The cached connection. PyMySQL notices a connection the server dropped only on its next call: ping."""
-    connection = connections.get()
-    if ENGINE != "postgresql":
-        try:
-            connection.ping(reconnect=False)
-        except Exception:
-            connections.close()
-            connection = connections.get()
-    return connection
+    """The cached connection, replaced first if the server dropped it."""
+    return connections.get()
 
 
 def session_id(connection: Any) -> int:

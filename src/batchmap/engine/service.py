@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.config import EventSourceMapping, ResolvedMapping
@@ -213,9 +214,11 @@ async def _open_on_failure(uri: str, source: Source, options: SourceOptions) -> 
 
 async def open_checkpoint_store(uri: str) -> CheckpointStore:
     """A checkpoint (and lease) store by URI: an embedded file, PostgreSQL or Redis."""
-    if scheme_of(uri) == "sqlite" or "://" not in uri:
+    if "://" not in uri or scheme_of(uri) == "sqlite":
         from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
 
+        if uri.startswith("sqlite:") and "?" not in uri:  # a bare file: sqlite:///x.db (relative), sqlite:////x.db
+            uri = urlsplit(uri).path[1:]
         return SqliteCheckpointStore(uri)
     from batchmap.sources.checkpoints import open_checkpoint_store as open_shared
 

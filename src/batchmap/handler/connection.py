@@ -35,27 +35,44 @@ class ConnectionCache(Generic[C]):
     """Hands out one connection made by ``connect()``, reconnecting once it is closed.
 
     Create it at module level (the Lambda init phase) and call ``get()`` in the
-    handler; ``connects`` counts the connections opened so far.
+    handler; ``connects`` counts the connections opened so far. Some drivers
+    cannot tell that the server dropped a connection (PyMySQL keeps ``open``
+    true): give ``validate`` (e.g. ``lambda c: c.ping(reconnect=False)``), called
+    on every ``get()``; a ``False`` result or an exception means reconnect, so a
+    dead connection never costs a batch.
     """
 
-    def __init__(self, connect: Callable[[], C]) -> None:
+    def __init__(self, connect: Callable[[], C], *, validate: Callable[[C], object] | None = None) -> None:
         if not callable(connect):
             from batchmap.errors import ConfigError
 
             raise ConfigError("connect", connect, "a callable returning a new DB-API connection")
+        if validate is not None and not callable(validate):
+            from batchmap.errors import ConfigError
+
+            raise ConfigError("validate", validate, "a callable taking the connection")
         self._connect = connect
+        self._validate = validate
         self._connection: C | None = None
         self.connects = 0
 
     def get(self) -> C:
-        """The cached connection, or a new one if there is none or it is closed."""
+        """The cached connection, or a new one if there is none, it is closed, or it fails ``validate``."""
         connection = self._connection
-        if connection is None or connection_closed(connection):
+        if connection is None or connection_closed(connection) or not self._alive(connection):
             if connection is not None:
                 self._close_quietly(connection)
             connection = self._connection = self._connect()
             self.connects += 1
         return connection
+
+    def _alive(self, connection: C) -> bool:
+        if self._validate is None:
+            return True
+        try:
+            return self._validate(connection) is not False
+        except Exception:  # the check itself failing is the clearest sign of a dead connection
+            return False
 
     def close(self) -> None:
         """Close the cached connection (the next ``get()`` opens a new one)."""
