@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         parse_event,
     )
     from batchmap.sources.registry import SourceOptions, open_source
+    from batchmap.templates import load_template, provision
 
 _HOME: dict[str, str] = {
     **dict.fromkeys(
@@ -104,6 +105,8 @@ _HOME: dict[str, str] = {
     "MetricsRecorder": "batchmap.metrics",
     "SourceOptions": "batchmap.sources.registry",
     "open_source": "batchmap.sources.registry",
+    "load_template": "batchmap.templates",
+    "provision": "batchmap.templates",
 }
 
 __all__ = [
@@ -157,10 +160,12 @@ __all__ = [
     "batch_handler",
     "build_event",
     "from_api",
+    "load_template",
     "open_source",
     "parse_event",
     "process_batch",
     "process_batch_in_transaction",
+    "provision",
     "run",
     "run_batch",
     "run_batch_in_transaction",
