@@ -23,11 +23,11 @@ def transactions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     seen: Counter[str] = Counter()
     original = QueueStore.settle_and_receive
 
-    def counted(self: QueueStore, deletes: object, receives: object, *args: object) -> object:
+    def counted(self: QueueStore, deletes: object, receives: object, *args: object, **kwargs: object) -> object:
         seen["transactions"] += 1
         seen["deletes"] += len(deletes)  # type: ignore[arg-type]
         seen["receives"] += len(receives)  # type: ignore[arg-type]
-        return original(self, deletes, receives, *args)  # type: ignore[arg-type]
+        return original(self, deletes, receives, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(QueueStore, "settle_and_receive", counted)
     return seen

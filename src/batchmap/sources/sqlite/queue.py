@@ -46,7 +46,7 @@ class _Polled:
     when the earliest hidden message becomes visible (for an empty receive's long poll)."""
 
     received: Received
-    seen: int
+    seen: int | None  # set when a receive of the transaction came back empty
     wake_ms: int | None
 
 
@@ -187,6 +187,7 @@ class SqliteQueue:
             self.dead_lettered += polled.received.dead_lettered
             if polled.received.deliveries or self.clock.now() >= deadline:
                 return polled.received.deliveries
+            assert polled.seen is not None  # an empty receive always has it
             await self._wait_for_change(polled.seen, deadline, polled.wake_ms)
 
     async def _poll(self, max_records: int) -> _Polled:
@@ -235,13 +236,11 @@ class SqliteQueue:
             return
         outcome: tuple[list[int], list[_Polled]] | BaseException
         try:
-            seen = self.db.change_counter()  # read first, so no later commit is missed (ours may wake it once)
-            counts, received = self.store.settle_and_receive(
-                [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives])
-            wake_ms = None
-            if not all(r.deliveries for r in received):
-                wake_ms = self.store.next_visible_ms(min(r.now_ms for r in receives))
-            outcome = counts, [_Polled(r, seen, None if r.deliveries else wake_ms) for r in received]
+            settled = self.store.settle_and_receive(
+                [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives],
+                watch=self.db.change_counter)
+            outcome = settled.deleted, [_Polled(r, settled.seen, None if r.deliveries else settled.wake_ms)
+                                        for r in settled.received]
         except BaseException as exc:
             outcome = exc
         loop = (deletes[0][1] if deletes else receives[0].done).get_loop()

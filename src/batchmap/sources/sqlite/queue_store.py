@@ -18,7 +18,7 @@ import random
 import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from batchmap.errors import ConfigError
@@ -83,6 +83,18 @@ class Received:
 
     deliveries: list[Delivery]
     dead_lettered: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What one ``settle_and_receive`` transaction did: how many messages each delete deleted, what
+    each receive received and, if a receive came back empty, the change counter inside the
+    transaction and when the earliest hidden message becomes visible (for its long poll)."""
+
+    deleted: list[int]
+    received: list[Received]
+    seen: int | None = None
+    wake_ms: int | None = None
 
 
 class QueueStore:
@@ -165,27 +177,34 @@ class QueueStore:
         A message whose receive would pass the redrive policy's
         ``maxReceiveCount`` moves to the dead-letter queue instead, as SQS does.
         """
-        return self.settle_and_receive((), [(max_records, now_ms)], visibility_timeout_s)[1][0]
+        return self.settle_and_receive((), [(max_records, now_ms)], visibility_timeout_s).received[0]
 
     def settle_and_receive(
         self, deletes: Sequence[DeleteGroup], receives: Sequence[tuple[int, int]],
-        visibility_timeout_s: float | None = None,
-    ) -> tuple[list[int], list[Received]]:
+        visibility_timeout_s: float | None = None, *, watch: Callable[[], int] | None = None,
+    ) -> Settled:
         """Several deletes, then several receives (``(max_records, now_ms)``), in one transaction.
 
-        One commit for all of them: the group commit of ``SqliteQueue``. Returns
-        how many messages each delete deleted and what each receive received.
+        One commit for all of them: the group commit of ``SqliteQueue``. When a
+        receive comes back empty, ``watch`` (a change counter) is read inside the
+        transaction, where no other writer can commit, so a long poll waiting on
+        it misses no later commit; in the busy case it costs nothing.
         """
         for max_records, _ in receives:
             if max_records < 1:
                 raise ConfigError("MaxNumberOfMessages", max_records, "at least 1")
+        seen = wake_ms = None
         with self.db.write() as conn:
             counts = [self._delete_in(conn, group) for group in deletes]
             if receives:
                 self._sweep(conn, max(now_ms for _, now_ms in receives))
             taken = [self._take(conn, max_records, now_ms, visibility_timeout_s) for max_records, now_ms in receives]
+            if watch is not None and not all(rows for rows, _, _ in taken):
+                seen = watch()
+                wake_ms = self._next_visible(conn, min(now_ms for _, now_ms in receives))
         arn, fifo = self.row.arn, self.row.attributes.fifo
-        return counts, [Received(deliveries(rows, token, arn, fifo), moved) for rows, token, moved in taken]
+        received = [Received(deliveries(rows, token, arn, fifo), moved) for rows, token, moved in taken]
+        return Settled(counts, received, seen, wake_ms)
 
     def _take(self, conn: sqlite3.Connection, max_records: int, now_ms: int,
               visibility_timeout_s: float | None) -> tuple[list[ReceivedRow], str, int]:
@@ -224,7 +243,7 @@ class QueueStore:
 
     def delete(self, handles: Sequence[str]) -> int:
         """Delete messages by receipt handle; stale handles match nothing. Returns how many went."""
-        return self.settle_and_receive([deletions(handles)], ())[0][0]
+        return self.settle_and_receive([deletions(handles)], ()).deleted[0]
 
     def _delete_in(self, conn: sqlite3.Connection, group: DeleteGroup) -> int:
         return sum(conn.execute(DELETE, (self.row.id, token, seqs)).rowcount for token, seqs in group.items())
@@ -262,8 +281,11 @@ class QueueStore:
     def next_visible_ms(self, now_ms: int) -> int | None:
         """When the earliest hidden message becomes visible (to wake a long poll), if any is hidden."""
         with self.db.read() as conn:
-            row = conn.execute("SELECT MIN(visible_ms) FROM messages WHERE queue_id = ? AND visible_ms > ?",
-                               (self.row.id, now_ms)).fetchone()
+            return self._next_visible(conn, now_ms)
+
+    def _next_visible(self, conn: sqlite3.Connection, now_ms: int) -> int | None:
+        row = conn.execute("SELECT MIN(visible_ms) FROM messages WHERE queue_id = ? AND visible_ms > ?",
+                           (self.row.id, now_ms)).fetchone()
         return None if row[0] is None else int(row[0])
 
     def purge(self) -> int:
