@@ -6,11 +6,17 @@ renew its leases well before they expire, and release them on a clean stop.
 An engine that dies stops renewing: after the lease's time to live another
 engine takes the shard over from its last checkpoint. Checkpoint writes carry
 the owner, so a store can refuse a write from an engine that lost its shard.
+
+Engines share the work: each one keeps a membership lease (``member:OWNER``)
+alive, takes at most its fair share (open shards / live members, rounded up)
+and gives shards back when a new member arrives, so two engines started on
+one stream split its shards instead of one standing by.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
@@ -20,6 +26,9 @@ log = logging.getLogger("batchmap.engine")
 
 DEFAULT_LEASE_TTL_S = 10.0
 """How long a shard stays owned after its owner stops renewing (the takeover delay)."""
+
+MEMBER_PREFIX = "member:"
+"""Leases under this prefix say which engines are alive on a mapping (they are not shards)."""
 
 
 def default_owner() -> str:
@@ -37,7 +46,9 @@ class ShardLeases:
         self.owner = owner or default_owner()
         self.ttl_s = ttl_s
         self.enabled = all(callable(getattr(store, name, None)) for name in ("acquire", "renew", "release"))
+        self.balances = self.enabled and callable(getattr(store, "owners", None))
         self.held: set[str] = set()
+        self.member_id = f"{MEMBER_PREFIX}{self.owner}"
 
     @property
     def renew_every_s(self) -> float:
@@ -62,6 +73,24 @@ class ShardLeases:
                 self.held.discard(shard_id)
                 lost.append(shard_id)
         return lost
+
+    async def heartbeat(self) -> None:
+        """Keep this engine's membership lease alive, so the others count it when sharing shards."""
+        if self.balances:
+            await self.store.acquire(self.mapping_id, self.member_id, self.owner, self.ttl_s)
+
+    async def fair_share(self, open_shards: int) -> int:
+        """How many shards this engine should hold: open shards over live engines, rounded up."""
+        if not self.balances or open_shards <= 0:
+            return max(open_shards, 0)
+        owners = await self.store.owners(self.mapping_id)
+        members = {owner for shard, owner in owners.items() if shard.startswith(MEMBER_PREFIX)} | {self.owner}
+        return math.ceil(open_shards / len(members))
+
+    async def leave(self) -> None:
+        """Give up the membership lease (a clean stop), so the others rebalance at once."""
+        if self.balances:
+            await self.store.release(self.mapping_id, self.member_id, self.owner)
 
     async def release(self, shard_id: str) -> None:
         """Give a shard up (finished, or stopping cleanly) so another engine can take it at once."""

@@ -151,6 +151,7 @@ class ShardWorker:
         self.progress = Progress()
         self.finished_reading = False
         self.revoked = False
+        self.shed = False  # handed over to another engine (fair share), not lost
         self.caught_up = False
         self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
         self._dirty: str | None = None

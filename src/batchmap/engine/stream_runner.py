@@ -40,6 +40,8 @@ class StreamRunner:
         self._finished: set[str] = set()
         self._not_ours: dict[str, float] = {}
         """Shards whose lease another engine held, and when we were first refused."""
+        self._share = 0
+        """How many shards this engine should hold now (its fair share among live engines)."""
 
     async def run(self, until_idle: bool = False) -> None:
         """Process every shard until ``runtime.stop`` is set, or until all are caught up."""
@@ -49,11 +51,15 @@ class StreamRunner:
             while not self.rt.stop.is_set():
                 now = self.rt.clock.now()
                 if now >= next_renewal:
+                    await self.leases.heartbeat()
                     self._halt(await self.leases.renew())
+                    self._share = await self.leases.fair_share(self._open(shards))
+                    self._shed()
                     next_renewal = now + self.leases.renew_every_s
                 if now >= next_discovery or self._just_finished() or self._shards_changed():
                     shards = await self._discover(shards)
                     next_discovery = now + DISCOVERY_INTERVAL_S
+                    self._share = await self.leases.fair_share(self._open(shards))
                     await self._start_ready(shards)
                 elif until_idle and self._not_ours and now >= next_takeover:
                     await self._start_ready(shards)
@@ -69,6 +75,7 @@ class StreamRunner:
             await self._reap()
             for shard_id in sorted(self.leases.held):
                 await self.leases.release(shard_id)
+            await self.leases.leave()
 
     async def _discover(self, known: list[Shard]) -> list[Shard]:
         """The stream's shards; on a passing source error, the ones known so far."""
@@ -94,6 +101,9 @@ class StreamRunner:
             parents = [p for p in shard.parent_ids if p in known]
             if not all(p in self._finished for p in parents):
                 continue
+            if self._share and len(self.leases.held) >= self._share:
+                self._not_ours.setdefault(shard.id, self.rt.clock.now())
+                continue
             if not await self.leases.acquire(shard.id):
                 self._not_ours.setdefault(shard.id, self.rt.clock.now())
                 continue
@@ -101,6 +111,19 @@ class StreamRunner:
             worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard)
             self.workers[shard.id] = worker
             self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
+
+    def _open(self, shards: list[Shard]) -> int:
+        """Shards still to be worked on (not finished): what the engines share."""
+        return sum(1 for shard in shards if shard.id not in self._finished)
+
+    def _shed(self) -> None:
+        """Give shards above our fair share back (a new engine joined): stop them cleanly, then release."""
+        running = [s for s in sorted(self.leases.held) if s in self._tasks and not self.workers[s].shed]
+        for shard_id in running[self._share:] if self._share else []:
+            log.info("shard %s: handing over to another engine (fair share %d)", shard_id, self._share)
+            worker = self.workers[shard_id]
+            worker.shed = worker.revoked = True
+            worker.halt.set()
 
     def _shards_changed(self) -> bool:
         """A source whose shards come and go without ending (Kafka's rebalances) says so at once."""
@@ -126,6 +149,8 @@ class StreamRunner:
             if worker.finished_reading and not worker.revoked and not self.rt.stop.is_set():
                 self._finished.add(shard_id)
                 await self.leases.release(shard_id)
+            elif worker.shed:
+                await self.leases.release(shard_id)  # checkpointed on the way out: the next owner resumes there
 
     def _all_idle(self, shards: list[Shard]) -> bool:
         """Every shard finished, caught up, or held by another engine that keeps renewing its lease.

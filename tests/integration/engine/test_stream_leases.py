@@ -56,3 +56,38 @@ def test_a_lease_held_by_a_live_engine_cannot_be_taken_and_stale_checkpoints_are
         assert await store.get("m", "shard-1") == "100"
 
     asyncio.run(scenario())
+
+
+async def shards_by_engine(store: SqliteCheckpointStore, mapping_id: str) -> Counter[str]:
+    """How many shard leases each engine holds (membership leases left out)."""
+    owners = await store.owners(mapping_id)
+    return Counter(owner for shard, owner in owners.items() if not shard.startswith("member:"))
+
+
+def test_a_second_engine_gets_its_fair_share_of_the_shards(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/s.db?stream=balanced"
+    admin.create_stream(uri, 4)
+    mapping = EventSourceMapping(source=uri, function=FunctionConfig("engine_handlers:record", timeout_s=2),
+                                 starting_position="LATEST", uuid="balanced")
+    store = SqliteCheckpointStore(uri)
+    first, second = Engine([mapping], invoker="inprocess"), Engine([mapping], invoker="inprocess")
+
+    async def scenario() -> tuple[Counter[str], Counter[str]]:
+        running_first = asyncio.create_task(first.run())
+        await asyncio.sleep(1.5)
+        alone = await shards_by_engine(store, "balanced")
+        running_second = asyncio.create_task(second.run())
+        split: Counter[str] = Counter()
+        for _ in range(100):  # the first engine sheds at its next renewal; the second takes over
+            await asyncio.sleep(0.2)
+            split = await shards_by_engine(store, "balanced")
+            if sorted(split.values()) == [2, 2]:
+                break
+        first.stop()
+        second.stop()
+        await asyncio.gather(running_first, running_second)
+        return alone, split
+
+    alone, split = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert sorted(alone.values()) == [4]  # one engine alone holds every shard
+    assert sorted(split.values()) == [2, 2]

@@ -115,6 +115,11 @@ class SqliteCheckpointStore:
             return conn.execute("DELETE FROM leases WHERE mapping_id = ? AND shard_id = ? AND owner = ?",
                                 (mapping_id, shard_id, owner)).rowcount > 0
 
+    async def owners(self, mapping_id: str) -> dict[str, str]:
+        """Shard -> owner for every live (unexpired) lease of the mapping."""
+        now_ms = self.clock.wall_ms()
+        return {lease.shard_id: lease.owner for lease in await self.leases(mapping_id) if lease.expires_ms > now_ms}
+
     async def leases(self, mapping_id: str) -> list[Lease]:
         """Every lease of a mapping, expired ones included."""
         return await self.db.run(self._leases, mapping_id)
