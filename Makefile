@@ -27,7 +27,7 @@ lint: $(STAMP)
 services:
 	bash scripts/services.sh
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	for b in bench/*.py; do $(PY) $$b; done
 
 clean:
