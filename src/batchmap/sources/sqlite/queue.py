@@ -188,7 +188,8 @@ class SqliteQueue:
             if polled.received.deliveries or self.clock.now() >= deadline:
                 return polled.received.deliveries
             assert polled.seen is not None  # an empty receive always has it
-            await self._wait_for_change(polled.seen, deadline, polled.wake_ms)
+            if not await self._wait_for_change(polled.seen, deadline, polled.wake_ms):
+                return []  # nothing committed, nothing came visible: another poll would find nothing
 
     async def _poll(self, max_records: int) -> _Polled:
         loop = asyncio.get_running_loop()
@@ -247,16 +248,19 @@ class SqliteQueue:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(_resolve, deletes, receives, outcome)
 
-    async def _wait_for_change(self, seen: int, deadline: float, wake_ms: int | None) -> None:
+    async def _wait_for_change(self, seen: int, deadline: float, wake_ms: int | None) -> bool:
+        """Wait for a commit by anyone or a hidden message to come visible (true), or the deadline (false)."""
         pause = POLL_MIN_S
         while True:
             now = self.clock.now()
-            if now >= deadline or (wake_ms is not None and self.clock.wall_ms() >= wake_ms):
-                return
+            if wake_ms is not None and self.clock.wall_ms() >= wake_ms:
+                return True
+            if now >= deadline:
+                return False
             await self.clock.sleep(min(pause, deadline - now))
             pause = min(pause * 2, POLL_MAX_S)
             if self.db.change_counter() != seen:  # microseconds, never waits for a transaction: inline
-                return
+                return True
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
         """Delete by receipt handle; a handle from an earlier receive no longer deletes anything.
