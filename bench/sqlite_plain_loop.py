@@ -1,11 +1,14 @@
 """The baseline for the engine benchmark: drain an embedded queue with its own SQL and no engine.
 
 ``plain_loop`` issues exactly the statements ``SqliteQueue.receive`` and
-``SqliteQueue.delete`` issue (one IMMEDIATE transaction per receive of N
+``SqliteQueue.delete`` issue (one UPDATE ... RETURNING per receive of N
 messages, one DELETE statement per N handles) on a connection set up as the
-queue sets one up, and hands each batch of rows to a trivial handler. It
-builds no SQS records and makes no thread hops: it is the ceiling the engine
-is measured against.
+queue sets one up, each in an IMMEDIATE transaction of its own, and hands each
+batch of rows to a trivial handler. It builds no SQS records and makes no
+thread hops: it is the ceiling the engine is measured against. (``SqliteQueue``
+group-commits: a lane's delete and its next receive, and the receives of
+concurrent lanes, share one transaction, so the engine commits less often
+than this loop does; the statements are the same.)
 
     python bench/sqlite_plain_loop.py [--messages N] [--repeat R] [--synchronous FULL|NORMAL]
 

@@ -9,7 +9,9 @@ Settling follows reference §10.2: success deletes the batch; a valid partial
 response deletes all but the reported messages; a failure deletes nothing, so
 the messages reappear after the visibility timeout with a higher receive count
 and the queue's redrive policy moves them to its dead-letter queue. Records
-filtered out are deleted at once.
+filtered out are deleted at once. A lane polls for its next batch while the
+last one's delete is still going (the embedded queue commits both in one
+transaction) and waits for that delete before it invokes again or stops.
 """
 
 from __future__ import annotations

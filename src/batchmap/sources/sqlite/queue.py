@@ -42,8 +42,8 @@ POLL_MAX_S = 0.008
 
 @dataclass(frozen=True, slots=True)
 class _Polled:
-    """One receive's share of a transaction: what it got, the change counter after the commit, and
-    when the earliest hidden message becomes visible (for an empty receive's long poll)."""
+    """One receive's share of a transaction: what it got and, if it got nothing, the change counter
+    read inside the transaction and when the earliest hidden message becomes visible (its long poll)."""
 
     received: Received
     seen: int | None  # set when a receive of the transaction came back empty
@@ -95,7 +95,7 @@ class _GroupCommit:
         return True
 
     def take(self) -> tuple[_Deletes, list[_Receive]]:
-        """First thing in a database call: everything waiting (what nobody waits for any more is dropped)."""
+        """First thing in a database call: everything waiting; later work needs a call of its own."""
         with self._lock:
             deletes, receives = self._deletes, self._receives
             self._deletes, self._receives, self._queued = [], [], False
@@ -112,8 +112,10 @@ class _GroupCommit:
             return True
 
 
-def _resolve(deletes: _Deletes, receives: list[_Receive], outcome: tuple[list[int], list[_Polled]] | BaseException,
-             ) -> None:
+_Outcome = tuple[list[int], list[_Polled]] | BaseException
+
+
+def _resolve(deletes: _Deletes, receives: list[_Receive], outcome: _Outcome) -> None:
     """On the event loop: hand each waiting call its share of the transaction (or the transaction's error)."""
     futures: list[asyncio.Future[Any]] = [done for _, done in deletes] + [r.done for r in receives]
     results: list[Any] = [] if isinstance(outcome, BaseException) else [*outcome[0], *outcome[1]]
@@ -235,7 +237,7 @@ class SqliteQueue:
         deletes, receives = self._waiting.take()
         if not deletes and not receives:
             return
-        outcome: tuple[list[int], list[_Polled]] | BaseException
+        outcome: _Outcome
         try:
             settled = self.store.settle_and_receive(
                 [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives],
