@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-## test: start any missing local service, then run the whole test suite
+## test: start any missing local service, then run the whole test suite (two workers; RabbitMQ's
+## tests, some of which restart the broker, share one of them)
 test: $(STAMP) services
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 ## lint: ruff and mypy --strict, as CI runs them
 lint: $(STAMP)

@@ -17,6 +17,8 @@ from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
+pytestmark = pytest.mark.xdist_group("rabbitmq")  # restarts or kills on RabbitMQ: one worker
+
 T = TypeVar("T")
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SQS_RECORD_KEYS = {

@@ -25,6 +25,8 @@ from scaleout_outage import Outage
 
 from batchmap.config import ScalingConfig
 
+pytestmark = pytest.mark.xdist_group("rabbitmq")  # restarts or kills on RabbitMQ: one worker
+
 COUNT = 120
 BATCH = 5
 LANES = 2
