@@ -124,7 +124,12 @@ def any_kit(request: pytest.FixtureRequest) -> Kit:
     return _kit(request)
 
 
-@pytest.fixture(params=("sqlite_queue", "sqs", *STREAMS))
+@pytest.fixture(params=("sqlite_queue", *STREAMS))
 def keyed_kit(request: pytest.FixtureRequest) -> Kit:
-    """Sources that order by a key: FIFO queues (message groups) and every stream (partition or item keys)."""
+    """Sources that order by a key: FIFO queues (message groups) and every stream (partition or item keys).
+
+    SQS FIFO is not here: moto does not lock a FIFO queue between concurrent receives (services.md §1),
+    so one group can reach two receivers at once there, which real SQS never does. The SQS source's FIFO
+    order is tested in tests/integration/aws with one receiver at a time.
+    """
     return _kit(request)

@@ -32,8 +32,6 @@ def test_each_key_keeps_its_order_and_has_one_batch_in_flight(keyed_kit: Kit) ->
     for key in KEYS:
         assert [i for i in order if i[0] == key] == [f"{key}{i:02d}" for i in range(PER_KEY)]
         spans = sorted((c.started, c.ended) for c in h.CALLS if key in c.keys)
-        if keyed_kit.name == "sqs":
-            continue  # moto does not lock a FIFO queue between concurrent receives (services.md §1): its limit
         assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans)), spans
     if keyed_kit.shape != "kafka":  # Kafka: whether two partitions overlap is up to the broker's fetches
         assert h.ACTIVE["max"] >= 2  # batches did run side by side: the order is kept, not a side effect
