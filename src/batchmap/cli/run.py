@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -90,6 +91,7 @@ async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namesp
                     checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args))
     started = time.monotonic()
     await engine.prepare()
+    gc.freeze()  # the modules and settings loaded so far live for the whole run: keep them out of every collection
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.stop)
