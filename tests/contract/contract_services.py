@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from services import missing, require_port
 
 HOST = "127.0.0.1"
 PORTS = {"redis": 6379, "rabbitmq": 5672, "nats": 4222, "postgres": 5432}
@@ -33,20 +33,10 @@ AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_END
              "AWS_ENDPOINT_URL_DYNAMODB")
 
 
-def missing(message: str) -> None:
-    """A service the test needs is not there: fail under CI=true, skip otherwise."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}; CI=true makes a missing service a failure", pytrace=False)
-    pytest.skip(message)
-
-
 def require(name: str) -> int:
     """The port of a system service (redis, rabbitmq, nats, postgres), which must be listening."""
     port = PORTS[name]
-    try:
-        socket.create_connection((HOST, port), timeout=1).close()
-    except OSError as exc:
-        missing(f"{name} is not running on {HOST}:{port} ({exc})")
+    require_port(name, port)
     return port
 
 

@@ -7,12 +7,11 @@ see each other's leases.
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from services import require_port
 
 from batchmap.sources.checkpoints import LeaseStore, PostgresCheckpointStore, RedisCheckpointStore
 
@@ -24,13 +23,7 @@ StoreFactory = Callable[..., Awaitable[LeaseStore]]
 
 def require(name: str, port: int) -> None:
     """Fail under CI=true, else skip, when nothing listens on 127.0.0.1:port."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        message = f"{name} is not listening on 127.0.0.1:{port}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_port(name, port)
 
 
 def _drop_redis(prefix: str) -> None:

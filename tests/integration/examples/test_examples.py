@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import require_port
 
 from batchmap.sources.sqlite import SqliteQueue
 from batchmap.templates import load_template
@@ -145,13 +145,7 @@ def test_monitoring(tmp_path: Path) -> None:
 
 
 def require(port: int, name: str) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError as exc:
-        message = f"{name} is not running on 127.0.0.1:{port} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true makes a missing service a failure")
-        pytest.skip(message)
+    require_port(name, port)
 
 
 class Databases:

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from services import require_port
 
 PORT = 4222
 
 
 @pytest.fixture(scope="session")
 def nats_up() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-    except OSError as exc:
-        message = f"NATS is not running on 127.0.0.1:{PORT} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true makes a missing service a failure")
-        pytest.skip(message)
+    require_port("NATS", PORT)
 
 
 async def _delete_streams(*names: str) -> None:

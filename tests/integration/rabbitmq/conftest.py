@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from services import require_port
 
 PORT = 5672
 URL = f"amqp://guest:guest@127.0.0.1:{PORT}/%2F"
@@ -15,13 +14,7 @@ URL = f"amqp://guest:guest@127.0.0.1:{PORT}/%2F"
 
 @pytest.fixture(scope="session")
 def rabbitmq_up() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-    except OSError as exc:
-        message = f"RabbitMQ is not running on 127.0.0.1:{PORT} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true makes a missing service a failure")
-        pytest.skip(message)
+    require_port("RabbitMQ", PORT)
 
 
 @pytest.fixture

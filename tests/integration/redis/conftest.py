@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from services import require_port
 
 PORT = 6379
 
 
 @pytest.fixture(scope="session")
 def redis_up() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-    except OSError as exc:
-        message = f"Redis is not running on 127.0.0.1:{PORT} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true makes a missing service a failure")
-        pytest.skip(message)
+    require_port("Redis", PORT)
 
 
 @pytest.fixture

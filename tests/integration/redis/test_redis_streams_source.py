@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
-from redis_outage import OutageProxy
+from outage_proxy import OutageProxy
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource

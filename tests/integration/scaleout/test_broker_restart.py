@@ -21,7 +21,7 @@ import pytest
 from contract_services import missing
 from contract_support import engine_for, mapping, messages, wait_until
 from contract_target import Kit, Target
-from scaleout_outage import Outage
+from outage_proxy import OutageProxy
 
 from batchmap.config import ScalingConfig
 
@@ -64,7 +64,7 @@ def test_the_engine_rides_out_a_redis_outage(redis_kit: Kit) -> None:
     h.reset(sleep_s=0.05)
 
     async def scenario() -> None:
-        outage = Outage(6379)
+        outage = OutageProxy(6379)
         await outage.up()
         await _through_an_outage(target, target.uri.replace(":6379/", f":{outage.port}/"), outage.down, outage.up)
         await outage.down()

@@ -7,23 +7,15 @@ the first one. A missing server fails the test under CI=true and skips it otherw
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+from services import require_port
 
 
 def _require(port: int, name: str) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError as exc:
-        message = f"{name} is not running on 127.0.0.1:{port} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true makes a missing service a failure")
-        pytest.skip(message)
+    require_port(name, port)
 
 
 class Database:

@@ -1,10 +1,10 @@
-"""A loopback TCP proxy that can go down and come back: a broker outage that only the engine sees.
+"""A loopback TCP proxy that can go down and come back: a broker outage that only our client sees.
 
-Other test suites use the same Redis at the same time, and a restarted Redis
-here comes back empty (no persistence), so the Redis tests never restart it.
-Cutting the engine's path to it looks, from the engine's side, exactly like a
-broker that went away (connections reset, new ones refused) and came back
-with its data, as a Redis with persistence does.
+Other test suites use the same Redis and NATS at the same time, and a restarted
+Redis here comes back empty (no persistence), so the tests never restart them.
+Cutting our own path to the broker looks, from the client's side, exactly like a
+broker that went away (connections reset, new ones refused) and came back with
+its data, as a Redis with persistence or a JetStream server does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 
 
-class Outage:
+class OutageProxy:
     """Forwards 127.0.0.1:<port> to 127.0.0.1:<target_port> until ``down()``; ``up()`` listens again."""
 
     def __init__(self, target_port: int) -> None:
