@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 from outage_proxy import OutageProxy
+from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
@@ -57,21 +58,7 @@ def test_record_has_the_sqs_shape_and_keeps_nats_metadata(stream: str) -> None:
 
 def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(stream: str) -> None:
     async def scenario() -> None:
-        source = await opened(stream)
-        await source.send([f"m{i}" for i in range(5)])
-        first = await source.receive(3, 2)
-        rest = await source.receive(10, 2)
-        assert len(first) == 3
-        assert [d.record["body"] for d in first + rest] == [f"m{i}" for i in range(5)]
-        assert await source.receive(10, 0) == []
-
-        poll = asyncio.create_task(source.receive(10, 45))
-        await asyncio.sleep(0.3)
-        assert not poll.done()
-        await source.send(["late"])
-        got = await asyncio.wait_for(poll, timeout=20)  # far less than the 45 s asked for
-        assert [d.record["body"] for d in got] == ["late"]
-        await source.close()
+        await receive_up_to_n_then_long_poll(await opened(stream))
 
     run(scenario)
 
@@ -137,22 +124,7 @@ def test_exhausted_messages_go_to_the_dead_letter_subject(stream: str) -> None:
 
 def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str) -> None:
     async def scenario() -> None:
-        a = await opened(stream)
-        b = await opened(stream)
-        await a.send([str(i) for i in range(200)])
-        held: dict[str, list[str]] = {"a": [], "b": []}
-
-        async def consume(name: str, source: Any) -> None:
-            while got := await source.receive(7, 0.5):
-                held[name] += [d.record["body"] for d in got]
-                await asyncio.sleep(0.01)
-
-        await asyncio.gather(consume("a", a), consume("b", b))
-        assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
-        assert held["a"] and held["b"]
-        assert not set(held["a"]) & set(held["b"])
-        await a.close()
-        await b.close()
+        await consumers_compete(await opened(stream), await opened(stream), wait_s=0.5, pause_s=0.01)
 
     run(scenario)
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
@@ -75,21 +76,10 @@ def test_rows_inserted_by_plain_sql_are_messages_too(queue: str) -> None:
 
 def test_receive_takes_up_to_n_and_a_long_poll_wakes_on_notify(queue: str) -> None:
     async def scenario() -> None:
-        source = await opened(queue)
-        await source.send([f"m{i}" for i in range(5)])
-        first = await source.receive(3, 2)
-        rest = await source.receive(10, 2)
-        assert len(first) == 3
-        assert [d.record["body"] for d in first + rest] == [f"m{i}" for i in range(5)]
-        assert await source.receive(10, 0) == []
+        async def insert_late() -> None:  # another client: the trigger notifies
+            sql(f"""INSERT INTO "{queue}" (body) VALUES ('late')""")
 
-        poll = asyncio.create_task(source.receive(10, 45))
-        await asyncio.sleep(0.3)
-        assert not poll.done()
-        sql(f"""INSERT INTO "{queue}" (body) VALUES ('late')""")  # another client: the trigger notifies
-        got = await asyncio.wait_for(poll, timeout=20)  # far less than the 45 s asked for
-        assert [d.record["body"] for d in got] == ["late"]
-        await source.close()
+        await receive_up_to_n_then_long_poll(await opened(queue), send_late=insert_late)
 
     run(scenario)
 
@@ -155,22 +145,7 @@ def test_dead_letter_after_max_receive_count(queue: str) -> None:
 
 def test_two_consumers_compete_and_each_message_goes_to_exactly_one(queue: str) -> None:
     async def scenario() -> None:
-        a = await opened(queue)
-        b = await opened(queue)
-        await a.send([str(i) for i in range(200)])
-        held: dict[str, list[str]] = {"a": [], "b": []}
-
-        async def consume(name: str, source: Any) -> None:
-            while got := await source.receive(7, 0.3):
-                held[name] += [d.record["body"] for d in got]
-                await asyncio.sleep(0.005)
-
-        await asyncio.gather(consume("a", a), consume("b", b))
-        assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
-        assert held["a"] and held["b"]
-        assert not set(held["a"]) & set(held["b"])
-        await a.close()
-        await b.close()
+        await consumers_compete(await opened(queue), await opened(queue), pause_s=0.005)
 
     run(scenario)
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pika
 import pytest
+from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 
 from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
@@ -87,21 +88,7 @@ def test_the_queue_is_a_durable_quorum_queue_with_a_delivery_limit(queue: str) -
 
 def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(queue: str) -> None:
     async def scenario() -> None:
-        source = await opened(queue)
-        await source.send([f"m{i}" for i in range(5)])
-        first = await source.receive(3, 2)
-        rest = await source.receive(10, 2)
-        assert len(first) == 3
-        assert sorted(d.record["body"] for d in first + rest) == [f"m{i}" for i in range(5)]
-        assert await source.receive(10, 0) == []
-
-        poll = asyncio.create_task(source.receive(10, 45))
-        await asyncio.sleep(0.3)
-        assert not poll.done()
-        await source.send(["late"])
-        got = await asyncio.wait_for(poll, timeout=20)  # far less than the 45 s asked for
-        assert [d.record["body"] for d in got] == ["late"]
-        await source.close()
+        await receive_up_to_n_then_long_poll(await opened(queue), ordered=False)
 
     run(scenario)
 
@@ -171,22 +158,8 @@ def test_the_broker_dead_letters_after_max_receive_count(queue: str) -> None:
 
 def test_two_consumers_compete_and_each_message_goes_to_exactly_one(queue: str) -> None:
     async def scenario() -> None:
-        a = await opened(queue, "&prefetch=10")
-        b = await opened(queue, "&prefetch=10")
-        await a.send([str(i) for i in range(200)])
-        held: dict[str, list[str]] = {"a": [], "b": []}
-
-        async def consume(name: str, source: Any) -> None:
-            while got := await source.receive(7, 0.5):
-                held[name] += [d.record["body"] for d in got]
-                assert await source.delete(got) == len(got)
-
-        await asyncio.gather(consume("a", a), consume("b", b))
-        assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
-        assert held["a"] and held["b"]
-        assert not set(held["a"]) & set(held["b"])
-        await a.close()
-        await b.close()
+        await consumers_compete(await opened(queue, "&prefetch=10"), await opened(queue, "&prefetch=10"),
+                                wait_s=0.5, delete=True)
 
     run(scenario)
 
