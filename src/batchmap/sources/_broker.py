@@ -161,65 +161,95 @@ def message_attribute(value: str) -> dict[str, Any]:
     return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
 
 
-def sqs_record(
-    *,
-    message_id: str,
-    receipt_handle: str,
-    body: str,
-    arn: str,
-    region: str,
-    receive_count: int,
-    sent_ms: int,
-    first_receive_ms: int,
-    sender_id: str = "",
-    native: Mapping[str, str] | None = None,
-    message_attributes: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """One record exactly as Lambda shapes an SQS message, with the broker's metadata kept as strings.
+_json_str = json.encoder.encode_basestring_ascii
+"""A string as ``json.dumps`` writes it (quoted, escaped, ASCII): its length is the string's JSON size."""
+_SQS_KEYS = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
+_ATTRIBUTE_SIZE = len(json.dumps(message_attribute(""), separators=(",", ":")))
+"""JSON bytes of one message attribute whose value is empty."""
 
-    ``native`` goes into ``attributes`` (beside SQS's own names), ``message_attributes``
-    into ``messageAttributes`` as String attributes.
+
+class SqsRecords:
+    """Makes one source's SQS-shaped records, exactly as Lambda shapes an SQS message, and their JSON size.
+
+    A ``Delivery`` must say how many bytes its record takes in the invocation
+    payload. Serialising every record to count them cost as much as receiving
+    it, so the size is added up instead: the JSON size of a record whose
+    strings are all empty, measured once, plus each string's own JSON size.
+    The broker's metadata is kept as strings: ``constant`` (the same for every
+    record of the source) and ``native`` go into ``attributes`` beside SQS's own
+    names, ``message_attributes`` into ``messageAttributes`` as String attributes.
     """
-    attributes = {
-        "ApproximateReceiveCount": str(receive_count),
-        "SentTimestamp": str(sent_ms),
-        "SenderId": sender_id,
-        "ApproximateFirstReceiveTimestamp": str(first_receive_ms),
-    }
-    attributes.update(native or {})
-    return {
-        "messageId": message_id,
-        "receiptHandle": receipt_handle,
-        "body": body,
-        "attributes": attributes,
-        "messageAttributes": {k: message_attribute(v) for k, v in (message_attributes or {}).items()},
-        "md5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": region,
-    }
+
+    def __init__(self, *, arn: str, region: str, constant: Mapping[str, str] | None = None) -> None:
+        self.arn = arn
+        self.region = region
+        self._constant = dict(constant or {})
+        clash = set(self._constant) & set(_SQS_KEYS)
+        if clash:
+            raise ValueError(f"constant attributes may not replace SQS's own: {sorted(clash)}")
+        self._empty_size = 0
+        probe = self.delivery(message_id="", receipt_handle="", body="", receive_count=0, sent_ms=0,
+                              first_receive_ms=0)
+        self._empty_size = len(json.dumps(probe.record, separators=(",", ":"))) - probe.size
+
+    def delivery(
+        self,
+        *,
+        message_id: str,
+        receipt_handle: str,
+        body: str,
+        receive_count: int,
+        sent_ms: int,
+        first_receive_ms: int,
+        sender_id: str = "",
+        native: Mapping[str, str] | None = None,
+        message_attributes: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        """The engine's view of one message: its record, id, settle handle, size and arrival.
+
+        The hottest code of a broker source, one call per message: kept flat on purpose.
+        """
+        count, sent, first = str(receive_count), str(sent_ms), str(first_receive_ms)
+        attributes = {"ApproximateReceiveCount": count, "SentTimestamp": sent, "SenderId": sender_id,
+                      "ApproximateFirstReceiveTimestamp": first, **self._constant}
+        size = (self._empty_size + len(_json_str(message_id)) + len(_json_str(receipt_handle))
+                + len(_json_str(body)) + len(_json_str(sender_id)) + len(count) + len(sent) + len(first))
+        if native:
+            attributes.update(native)
+            if len(attributes) != len(_SQS_KEYS) + len(self._constant) + len(native):
+                raise ValueError(f"native attributes may not replace SQS's or the source's own: {sorted(native)}")
+            for name, value in native.items():
+                size += len(_json_str(name)) + len(_json_str(value)) + 2  # ,"name":"value"
+        shaped: dict[str, Any] = {}
+        if message_attributes:
+            size -= 1  # n attributes are joined by n - 1 commas
+            for name, value in message_attributes.items():
+                shaped[name] = message_attribute(value)
+                size += len(_json_str(name)) + len(_json_str(value)) + _ATTRIBUTE_SIZE  # "name":{...},
+        record = {
+            "messageId": message_id,
+            "receiptHandle": receipt_handle,
+            "body": body,
+            "attributes": attributes,
+            "messageAttributes": shaped,
+            "md5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.arn,
+            "awsRegion": self.region,
+        }
+        return Delivery(record, message_id, None, "", size, sent_ms, receive_count, receipt_handle)
 
 
-def delivery(record: dict[str, Any], *, sent_ms: int, receive_count: int) -> Delivery:
-    """The engine's view of an SQS-shaped record: id, settle handle, size, arrival."""
-    return Delivery(
-        record=record,
-        id=record["messageId"],
-        key=None,
-        shard="",
-        size=len(json.dumps(record, separators=(",", ":"))),
-        arrival_ms=sent_ms,
-        receive_count=receive_count,
-        handle=record["receiptHandle"],
-    )
+def decode_body(data: bytes, *where: object) -> str:
+    """A message body as text; SQS bodies are text, so other bytes are an error naming the message.
 
-
-def decode_body(data: bytes, where: str) -> str:
-    """A message body as text; SQS bodies are text, so other bytes are an error naming the message."""
+    ``where`` (joined by spaces) names the message; it is only formatted on error.
+    """
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{where}: body is not UTF-8 text ({exc}); SQS-shaped records carry text") from exc
+        place = " ".join(str(part) for part in where)
+        raise SourceError(f"{place}: body is not UTF-8 text ({exc}); SQS-shaped records carry text") from exc
 
 
 class Reconnecting:

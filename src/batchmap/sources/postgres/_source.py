@@ -29,12 +29,11 @@ from batchmap.errors import ConfigError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
+    SqsRecords,
     UriOptions,
     checked_name,
-    delivery,
     import_client,
     source_id,
-    sqs_record,
 )
 from batchmap.sources.base import Backlog, Delivery
 from batchmap.sources.postgres import _sql
@@ -68,6 +67,7 @@ class PostgresSource:
         self.region = region
         self.channel = f"batchmap.{schema}.{queue}"[:63]
         self.arn = source_id(uri, uri.split("?")[0].rsplit("/", 1)[-1], queue)
+        self._records = SqsRecords(arn=self.arn, region=region, constant={"PostgresTable": f"{schema}.{queue}"})
         ident = psycopg.sql.Identifier
         self._q = ident(schema, queue)
         self._dlq = ident(schema, dead_letter_queue)
@@ -175,15 +175,13 @@ class PostgresSource:
 
     def _delivery(self, row: Any) -> Delivery:
         row_id, message_id, body, attributes, sent_at, count, first_received_at, lease = row
-        sent_ms = int(sent_at.timestamp() * 1000)
-        record = sqs_record(
-            message_id=str(message_id), receipt_handle=f"{row_id}:{lease}", body=body, arn=self.arn,
-            region=self.region, receive_count=int(count), sent_ms=sent_ms,
+        return self._records.delivery(
+            message_id=str(message_id), receipt_handle=f"{row_id}:{lease}", body=body,
+            receive_count=int(count), sent_ms=int(sent_at.timestamp() * 1000),
             first_receive_ms=int(first_received_at.timestamp() * 1000),
-            native={"PostgresTable": f"{self.schema}.{self.queue}", "PostgresRowId": str(row_id)},
+            native={"PostgresRowId": str(row_id)},
             message_attributes={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in attributes.items()},
         )
-        return delivery(record, sent_ms=sent_ms, receive_count=int(count))
 
     # -- settle -----------------------------------------------------------------------------
 

@@ -32,13 +32,12 @@ from batchmap.errors import ConfigError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
+    SqsRecords,
     UriOptions,
     checked_name,
     decode_body,
-    delivery,
     import_client,
     source_id,
-    sqs_record,
 )
 from batchmap.sources.base import Backlog, Delivery
 from batchmap.sources.registry import SourceOptions
@@ -48,8 +47,12 @@ POLL_SLICE_S = 0.5
 MAX_CONSUMERS = 100
 """Consumers one source opens at most on its channel, each with its own prefetch window."""
 
-_PROPERTIES = ("content_type", "content_encoding", "correlation_id", "reply_to", "type", "app_id", "user_id",
-               "priority", "expiration")
+_PROPERTIES = tuple(
+    (name, "Amqp" + "".join(part.title() for part in name.split("_")))
+    for name in ("content_type", "content_encoding", "correlation_id", "reply_to", "type", "app_id", "user_id",
+                 "priority", "expiration")
+)
+"""AMQP message properties kept in ``attributes``, each with its attribute name (``AmqpContentType``)."""
 
 
 class RabbitMQSource:
@@ -71,6 +74,7 @@ class RabbitMQSource:
         self.region = region
         vhost = unquote(urlsplit(uri).path.lstrip("/")) or "/"
         self.arn = source_id(uri, vhost.replace("/", "%2F"), queue)
+        self._records = SqsRecords(arn=self.arn, region=region, constant={"RabbitMQQueue": queue})
         self._connection: Any = None
         self._channel: Any = None
         self._generation = 0
@@ -195,42 +199,40 @@ class RabbitMQSource:
     def _take(self, max_records: int, first: tuple[int, Any] | None) -> list[Delivery]:
         out: list[Delivery] = []
         loop = asyncio.get_running_loop()
+        now_ms = time.time_ns() // 1_000_000
         while len(out) < max_records and (first is not None or not self._buffer.empty()):
             generation, message = first if first is not None else self._buffer.get_nowait()
             first = None
             if generation != self._generation:
                 continue  # its channel is gone; the broker requeued it
-            d = self._delivery(generation, message)
+            d = self._delivery(generation, message, now_ms)
             timer = loop.call_later(self.visibility_timeout_s, self._expire, d.handle)
             self._held[d.handle] = (message, timer)
             out.append(d)
         return out
 
-    def _delivery(self, generation: int, message: Any) -> Delivery:
-        headers = dict(message.headers or {})
-        count = int(headers.get("x-delivery-count") or 0) + 1
-        now_ms = time.time_ns() // 1_000_000
+    def _delivery(self, generation: int, message: Any, now_ms: int) -> Delivery:
+        headers = message.headers
+        count = int(headers.get("x-delivery-count") or 0) + 1 if headers else 1
         sent_ms = int(message.timestamp.timestamp() * 1000) if message.timestamp else now_ms
         native = {
-            "RabbitMQQueue": self.queue,
             "RabbitMQRedelivered": "true" if message.redelivered else "false",
             "RabbitMQDeliveryCount": str(count - 1),
             "RabbitMQExchange": message.exchange or "",
             "RabbitMQRoutingKey": message.routing_key or "",
         }
-        for name in _PROPERTIES:
+        for name, attribute in _PROPERTIES:
             value = getattr(message, name, None)
             if value is not None and value != "":
-                native["Amqp" + "".join(p.title() for p in name.split("_"))] = str(value)
-        record = sqs_record(
+                native[attribute] = str(value)
+        return self._records.delivery(
             message_id=message.message_id or str(uuid.uuid4()),
             receipt_handle=f"{generation}.{message.delivery_tag}",
-            body=decode_body(message.body, f"{self.arn} message {message.message_id}"),
-            arn=self.arn, region=self.region, receive_count=count, sent_ms=sent_ms,
-            first_receive_ms=now_ms, sender_id=str(message.user_id or message.app_id or ""), native=native,
-            message_attributes={k: _header_text(v) for k, v in headers.items()},
+            body=decode_body(message.body, self.arn, "message", message.message_id),
+            receive_count=count, sent_ms=sent_ms, first_receive_ms=now_ms,
+            sender_id=str(message.user_id or message.app_id or ""), native=native,
+            message_attributes={k: _header_text(v) for k, v in headers.items()} if headers else None,
         )
-        return delivery(record, sent_ms=sent_ms, receive_count=count)
 
     def _expire(self, handle: str) -> None:
         """The visibility timeout ran out: give the message back, so a late ack deletes nothing."""

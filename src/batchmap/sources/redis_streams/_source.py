@@ -28,14 +28,13 @@ from batchmap.errors import ConfigError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
+    SqsRecords,
     UriOptions,
     checked_name,
     decode_body,
     default_consumer_name,
-    delivery,
     import_client,
     source_id,
-    sqs_record,
 )
 from batchmap.sources.base import Backlog, Delivery
 from batchmap.sources.redis_streams import _scripts
@@ -46,6 +45,9 @@ MAX_CLAIM = 1000
 """Entries one claim script handles: keeps Lua's argument stack and the server's pause small."""
 POLL_SLICE_S = 1.0
 """Longest single BLOCK, so entries whose visibility timeout ran out are noticed during a long poll."""
+CLAIM_EVERY_S = 0.1
+"""How often a busy consumer looks for expired entries: a claim per receive cost 5% of the throughput,
+and a message returns at most this late after its visibility timeout."""
 BACKLOG_SCAN = 10_000
 """Pending entries inspected to split in-flight from expired; beyond it the split is approximate."""
 
@@ -69,10 +71,13 @@ class RedisStreamsSource:
         self.dead_letter_stream = dead_letter_stream
         self.region = region
         self.arn = source_id(uri, urlsplit_db(uri), stream)
+        self._records = SqsRecords(arn=self.arn, region=region, constant={
+            "RedisStream": stream, "RedisConsumerGroup": group, "RedisConsumer": consumer})
         self._claim = client.register_script(_scripts.CLAIM)
         self._delete = client.register_script(_scripts.DELETE)
         self._release = client.register_script(_scripts.RELEASE)
         self._cursor = "0-0"
+        self._next_claim = 0.0  # monotonic time of the next look for expired entries
         errors = redis_module.exceptions
         self._retry = Reconnecting("redis", (errors.ConnectionError, errors.TimeoutError, OSError), _nothing)
 
@@ -102,7 +107,9 @@ class RedisStreamsSource:
 
     async def _receive_once(self, max_records: int, block_ms: int) -> list[Delivery]:
         try:
-            out = await self._claim_expired(min(max_records, MAX_CLAIM))
+            out: list[Delivery] = []
+            if self._cursor != "0-0" or time.monotonic() >= self._next_claim:
+                out = await self._claim_expired(min(max_records, MAX_CLAIM))
             if len(out) < max_records:
                 out += await self._read_new(max_records - len(out), block_ms if not out else 0)
         except self._redis.exceptions.ResponseError as exc:
@@ -117,31 +124,28 @@ class RedisStreamsSource:
         args = [self.group, self.consumer, self._vis_ms, self._cursor, count, self.max_receive_count or 0]
         cursor, entries, _dead = await self._claim(keys=keys, args=args)
         self._cursor = _text(cursor)
-        return [self._delivery(_text(eid), fields, int(n)) for eid, fields, n in entries]
+        self._next_claim = time.monotonic() + CLAIM_EVERY_S
+        now_ms = time.time_ns() // 1_000_000
+        return [self._delivery(_text(eid), _pairs(fields), int(n), now_ms) for eid, fields, n in entries]
 
     async def _read_new(self, count: int, block_ms: int) -> list[Delivery]:
         block = block_ms if block_ms > 0 else None  # BLOCK 0 would wait forever
         reply = await self._r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block)
-        out: list[Delivery] = []
-        for _stream, entries in reply or []:
-            out.extend(self._delivery(_text(eid), fields, 1) for eid, fields in entries)
-        return out
-
-    def _delivery(self, entry_id: str, fields: Any, count: int) -> Delivery:
-        pairs = _pairs(fields)
-        body = decode_body(pairs.pop(BODY_FIELD, b""), f"{self.arn} entry {entry_id}")
-        attributes = {_text(k): decode_body(v, f"{self.arn} entry {entry_id} field {_text(k)}")
-                      for k, v in pairs.items()}
         now_ms = time.time_ns() // 1_000_000
-        sent_ms = int(entry_id.split("-")[0])
-        record = sqs_record(
-            message_id=entry_id, receipt_handle=f"{entry_id}/{count}", body=body, arn=self.arn,
-            region=self.region, receive_count=count, sent_ms=sent_ms, first_receive_ms=now_ms,
-            native={"RedisStreamEntryId": entry_id, "RedisStream": self.stream,
-                    "RedisConsumerGroup": self.group, "RedisConsumer": self.consumer},
-            message_attributes=attributes,
+        return [self._delivery(_text(eid), fields, 1, now_ms)
+                for _stream, entries in reply or [] for eid, fields in entries]
+
+    def _delivery(self, entry_id: str, fields: dict[bytes, bytes], count: int, now_ms: int) -> Delivery:
+        """One entry as an SQS record: field ``body`` is the body, other fields are message attributes."""
+        body = decode_body(fields.get(BODY_FIELD, b""), self.arn, "entry", entry_id)
+        attributes = ({_text(k): decode_body(v, self.arn, "entry", entry_id, "field", _text(k))
+                       for k, v in fields.items() if k != BODY_FIELD}
+                      if len(fields) > (BODY_FIELD in fields) else None)
+        return self._records.delivery(
+            message_id=entry_id, receipt_handle=f"{entry_id}/{count}", body=body, receive_count=count,
+            sent_ms=int(entry_id.partition("-")[0]), first_receive_ms=now_ms,
+            native={"RedisStreamEntryId": entry_id}, message_attributes=attributes,
         )
-        return delivery(record, sent_ms=sent_ms, receive_count=count)
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
         """Acknowledge (and delete) entries still held under the receipt given; returns how many."""
@@ -160,6 +164,7 @@ class RedisStreamsSource:
         hidden_ms = max(0, self._vis_ms - int(delay_s * 1000))
         args: list[Any] = [self.group, self.consumer, hidden_ms, *_handle_args(deliveries)]
         await self._retry.run(lambda: self._release(keys=[self.stream], args=args), "release")
+        self._next_claim = min(self._next_claim, time.monotonic() + delay_s)
 
     async def backlog(self) -> Backlog:
         """New (lag) + expired pending = visible; pending not yet expired = in flight."""
