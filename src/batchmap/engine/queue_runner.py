@@ -27,6 +27,7 @@ from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.runtime import RunSettings, Runtime, accept_all, describe
 from batchmap.engine.scaling import Scaler
+from batchmap.errors import SettleError
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 
@@ -127,7 +128,7 @@ class QueueRunner:
                 await deleting
             leftover = batcher.flush(clock.now())
             if leftover is not None:
-                await self.source.release(leftover.items, 0.0)
+                await self._release(leftover.items)
 
     async def _receive(self, want: int, wait: float, stopped: asyncio.Future[Any]) -> list[Delivery]:
         """A receive that a stop does not have to wait out: what arrives after the stop is released."""
@@ -145,7 +146,7 @@ class QueueRunner:
     async def _release_late(self, receiving: asyncio.Future[list[Delivery]]) -> None:
         late = await receiving
         if late:
-            await self.source.release(late, 0.0)
+            await self._release(late)
 
     async def _collect(
         self, batcher: Batcher[Delivery], stopped: asyncio.Future[Any], drain_now: bool
@@ -248,9 +249,27 @@ class QueueRunner:
         return asyncio.ensure_future(self._delete(done)) if done else None
 
     async def _delete(self, deliveries: Sequence[Delivery]) -> None:
-        if deliveries:
+        """Delete processed messages; one the queue refuses to delete is processed again, not fatal.
+
+        That happens when a message was delivered twice (queues deliver at least
+        once) and the other copy's delete came first, or when a receipt expired:
+        the message is gone, or comes back after its visibility timeout, as on Lambda.
+        """
+        if not deliveries:
+            return
+        try:
             deleted = await self.source.delete(deliveries)
-            self.rt.hooks.deleted(deleted)
+        except SettleError as exc:
+            log.warning("%s; those messages are processed again after their visibility timeout", exc)
+            deleted = exc.settled
+        self.rt.hooks.deleted(deleted)
+
+    async def _release(self, deliveries: Sequence[Delivery]) -> None:
+        """Give unprocessed messages back now; ones the queue refuses come back after their visibility timeout."""
+        try:
+            await self.source.release(deliveries, 0.0)
+        except SettleError as exc:
+            log.warning("%s; those messages come back after their visibility timeout", exc)
 
 
 class Adaptation:

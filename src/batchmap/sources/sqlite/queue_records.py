@@ -165,7 +165,7 @@ def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> lis
             "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
         }
         size += len(message_id) + len(handle) + len(_quote(body)) + (len(attrs) if attrs else 2) + len(md5)
-        # Positional arguments: several times faster than keywords for a frozen slotted dataclass.
+        # Positional arguments: twice as fast as keywords for the named tuple.
         out.append(Delivery(record, message_id, group_id if fifo else None, "", size, sent_ms, count, handle))
     return out
 
