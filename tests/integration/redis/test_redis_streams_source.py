@@ -86,6 +86,20 @@ def test_delete_removes_and_a_stale_receipt_deletes_nothing(stream: str) -> None
     run(scenario)
 
 
+def test_a_malformed_receipt_is_refused_by_name_before_anything_is_settled(stream: str) -> None:
+    async def scenario() -> None:
+        source = await opened(stream)
+        await source.send(["a", "b"])
+        a, b = await source.receive(10, 1)
+        for settle in (source.delete, source.release):
+            with pytest.raises(ConfigError, match=r"receiptHandle.*'1-0/x'"):
+                await settle([a, b._replace(handle="1-0/x")])
+        assert await source.delete([a, b]) == 2  # neither was settled by the refused calls
+        await source.close()
+
+    run(scenario)
+
+
 def test_release_makes_a_message_visible_again_with_the_count_going_up(stream: str) -> None:
     async def scenario() -> None:
         source = await opened(stream, "&visibility_timeout=30")

@@ -15,6 +15,21 @@ local function only_group(stream)
 end
 """
 
+_RECEIPTS = """
+-- Receipt handles from ARGV[first] on, each ENTRY_ID/DELIVERY_COUNT, all checked before anything is done.
+local function parse_receipts(first)
+  local out = {}
+  for i = first, #ARGV do
+    local id, n = string.match(ARGV[i], '^(%d+%-%d+)/(%d+)$')
+    if not id then
+      error({err = 'BADRECEIPT ' .. ARGV[i]})
+    end
+    table.insert(out, {id, tonumber(n)})
+  end
+  return out
+end
+"""
+
 CLAIM = _ONLY_GROUP + """
 -- KEYS: stream, dead-letter stream
 -- ARGV: group, consumer, min idle ms, cursor, count, max receive count (0 = no dead-lettering)
@@ -50,17 +65,17 @@ if #gone > 0 then redis.call('XACK', stream, group, unpack(gone)) end
 return {r[1], out, dead}
 """
 
-DELETE = _ONLY_GROUP + """
--- KEYS: stream; ARGV: group, then pairs of entry id and the delivery count it was received with.
--- The entries still held under that count are acknowledged (and deleted) together, a chunk at a time.
+DELETE = _ONLY_GROUP + _RECEIPTS + """
+-- KEYS: stream; ARGV: group, then receipt handles (ENTRY_ID/DELIVERY_COUNT).
+-- The entries still held under the count received are acknowledged (and deleted) together, a chunk at a time.
 local stream, group = KEYS[1], ARGV[1]
+local receipts = parse_receipts(2)
 local xdel = only_group(stream)
 local held = {}
-for i = 2, #ARGV, 2 do
-  local id = ARGV[i]
-  local p = redis.call('XPENDING', stream, group, id, id, 1)
-  if #p == 1 and p[1][4] == tonumber(ARGV[i + 1]) then
-    table.insert(held, id)
+for _, r in ipairs(receipts) do
+  local p = redis.call('XPENDING', stream, group, r[1], r[1], 1)
+  if #p == 1 and p[1][4] == r[2] then
+    table.insert(held, r[1])
   end
 end
 for first = 1, #held, 500 do
@@ -71,20 +86,20 @@ end
 return #held
 """
 
-RELEASE = """
--- KEYS: stream; ARGV: group, consumer, ms the entry stays invisible, then pairs of id and delivery count.
+RELEASE = _RECEIPTS + """
+-- KEYS: stream; ARGV: group, consumer, ms the entry stays invisible, then receipt handles.
 -- Sets the entry's last-delivery time so it is idle for exactly the visibility timeout once the
 -- delay is over; XAUTOCLAIM then hands it out again. JUSTID leaves the delivery count alone.
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local receipts = parse_receipts(4)
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local at = now_ms - tonumber(ARGV[3])
 local n = 0
-for i = 4, #ARGV, 2 do
-  local id = ARGV[i]
-  local p = redis.call('XPENDING', stream, group, id, id, 1)
-  if #p == 1 and p[1][4] == tonumber(ARGV[i + 1]) then
-    redis.call('XCLAIM', stream, group, consumer, 0, id, 'TIME', at, 'JUSTID')
+for _, r in ipairs(receipts) do
+  local p = redis.call('XPENDING', stream, group, r[1], r[1], 1)
+  if #p == 1 and p[1][4] == r[2] then
+    redis.call('XCLAIM', stream, group, consumer, 0, r[1], 'TIME', at, 'JUSTID')
     n = n + 1
   end
 end
