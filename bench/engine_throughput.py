@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY
 from batchmap.engine.service import Engine
 from batchmap.sources.sqlite import send
+from bench_process import as_batchmap_run
 from sqlite_plain_loop import fill, plain_loop
 
 BATCH_SIZES = (1, 10, 100, 1000)
@@ -49,11 +49,10 @@ def engine_rate(uri: str, batch_size: int, count: int, lanes: int | None) -> tup
 
     async def go() -> tuple[float, float]:
         await engine.prepare()
-        gc.freeze()  # as `batchmap run` does once prepared
-        start, cpu = time.perf_counter(), time.process_time()
-        report = await engine.run(until_idle=True)
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        gc.unfreeze()
+        with as_batchmap_run():
+            start, cpu = time.perf_counter(), time.process_time()
+            report = await engine.run(until_idle=True)
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert report.total("DeletedEventCount") == count, report.metrics
         return count / elapsed, cpu / count * 1e6
 

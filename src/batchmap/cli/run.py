@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import signal
 import sys
 import time
@@ -21,7 +20,9 @@ from typing import Any
 
 from batchmap.cli.output import configure_logging, show_progress, write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
+from batchmap.engine.heap import prepare_heap
 from batchmap.engine.invokers import INVOKER_KINDS
+from batchmap.engine.leases import DEFAULT_LEASE_TTL_S
 from batchmap.engine.service import Engine
 from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource
@@ -60,6 +61,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="where stream checkpoints and shard leases live when engines share a stream: "
                             "sqlite:///file.db, redis://..., postgresql://... (default: the embedded stream's "
                             "file, else .batchmap/checkpoints.db)")
+    group.add_argument("--shard-lease-seconds", type=float, default=DEFAULT_LEASE_TTL_S, metavar="S",
+                       help="streams shared by several engines: how long a shard stays with an engine that stopped "
+                            f"renewing its lease, so how soon another takes it over after a crash "
+                            f"(default {DEFAULT_LEASE_TTL_S:g})")
     group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     group.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None,
                        help="JSON log lines (default: when stderr is not a terminal)")
@@ -88,10 +93,11 @@ def run(args: argparse.Namespace) -> int:
 async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:
     """Prepare (fail fast), then run with signal handling, progress and a summary."""
     engine = Engine(mappings, invoker=args.invoker, source_options=source_options(args),
-                    checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args))
+                    checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args),
+                    shard_lease_s=args.shard_lease_seconds)
     started = time.monotonic()
     await engine.prepare()
-    gc.freeze()  # the modules and settings loaded so far live for the whole run: keep them out of every collection
+    prepare_heap()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.stop)
