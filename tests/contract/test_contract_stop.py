@@ -26,6 +26,8 @@ from batchmap.config import ScalingConfig
 COUNT = 40
 BATCH = 5
 LANES = 2
+LEASE_S = 3
+"""Shard lease time of the stream runs: a restart after a SIGKILL waits that long for the dead engine's shards."""
 
 
 def test_a_graceful_stop_finishes_what_is_in_flight_and_releases_the_rest(any_kit: Kit) -> None:
@@ -65,6 +67,8 @@ def test_after_a_sigkill_a_restart_processes_every_message(any_kit: Kit, tmp_pat
     flags = ["--batch-size", str(BATCH), "--timeout", "2"]
     if target.kind == "queue":
         flags += ["--scaling-config", f"MaximumConcurrency={LANES}"]
+    else:  # the restart takes the dead engine's shards over once their leases run out
+        flags += ["--shard-lease-seconds", str(LEASE_S)]
     engine = start(target, log, *flags, sleep_s=0.1)
     try:
         wait_for_lines(log, 2 * BATCH, engine)

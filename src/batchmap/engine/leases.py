@@ -26,6 +26,9 @@ log = logging.getLogger("batchmap.engine")
 
 DEFAULT_LEASE_TTL_S = 10.0
 """How long a shard stays owned after its owner stops renewing (the takeover delay)."""
+MIN_LEASE_S = 1.0
+MAX_LEASE_S = 3600.0
+"""Bounds of the lease time: renewals come every third of it, and a takeover waits all of it."""
 
 MEMBER_PREFIX = "member:"
 """Leases under this prefix say which engines are alive on a mapping (they are not shards)."""

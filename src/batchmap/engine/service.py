@@ -23,6 +23,7 @@ from batchmap.config import EventSourceMapping, ResolvedMapping
 from batchmap.engine.destinations import open_destination
 from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers import make_invoker
+from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, MAX_LEASE_S, MIN_LEASE_S
 from batchmap.engine.queue_runner import QueueRunner
 from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime, accept_all
@@ -84,6 +85,8 @@ class Engine:
     checkpoint_store: CheckpointStore | None = None
     checkpoint_store_uri: str | None = None
     adaptive: AdaptiveConfig | None = None
+    shard_lease_s: float = DEFAULT_LEASE_TTL_S
+    """Streams shared by several engines: how long a shard stays with an engine that stopped renewing."""
     clock: Clock = field(default_factory=SystemClock)
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
@@ -94,6 +97,9 @@ class Engine:
         if not self.prepared:
             if not self.mappings:
                 raise ConfigError("mappings", [], "at least one event source mapping")
+            lease = self.shard_lease_s
+            if isinstance(lease, bool) or not isinstance(lease, int | float) or not MIN_LEASE_S <= lease <= MAX_LEASE_S:
+                raise ConfigError("shard_lease_s", lease, f"seconds from {MIN_LEASE_S:g} to {MAX_LEASE_S:g}")
             if self.checkpoint_store is None and self.checkpoint_store_uri:
                 self.checkpoint_store = await open_checkpoint_store(self.checkpoint_store_uri)
             for mapping in self.mappings:
@@ -185,7 +191,8 @@ class Engine:
             await QueueRunner(p.settings, p.source, p.runtime).run(until_idle)
         else:
             assert isinstance(p.source, StreamSource) and p.checkpoints is not None
-            await StreamRunner(p.settings, p.source, p.checkpoints, p.runtime).run(until_idle)
+            runner = StreamRunner(p.settings, p.source, p.checkpoints, p.runtime, lease_ttl_s=self.shard_lease_s)
+            await runner.run(until_idle)
 
     def stop(self) -> None:
         """Graceful stop: no new batches; in-flight ones finish and are settled/checkpointed."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from batchmap.engine.leases import ShardLeases
+from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.shard import ShardWorker
 from batchmap.errors import SourceError
@@ -29,11 +29,11 @@ class StreamRunner:
 
     def __init__(
         self, settings: RunSettings, source: StreamSource, checkpoints: CheckpointStore, runtime: Runtime,
-        owner: str | None = None,
+        owner: str | None = None, lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
     ) -> None:
         self.settings = settings
         self.source = source
-        self.leases = ShardLeases(checkpoints, settings.mapping_id, owner)
+        self.leases = ShardLeases(checkpoints, settings.mapping_id, owner, lease_ttl_s)
         self.rt = runtime
         self.workers: dict[str, ShardWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

@@ -108,6 +108,8 @@ def test_bad_settings_exit_2_naming_the_parameter_and_consume_nothing(tmp_path: 
     assert bad.returncode == 2 and "BatchSize" in bad.stderr and "20000" in bad.stderr
     missing = cli("run", "--source", uri, "--function", "no_such_module:handler", "--until-idle")
     assert missing.returncode == 2 and "no_such_module" in missing.stderr
+    lease = cli("run", "--source", uri, "--function", "cli_handlers:log_ids", "--shard-lease-seconds", "0.5")
+    assert lease.returncode == 2 and "shard_lease_s" in lease.stderr and "0.5" in lease.stderr
     assert depth(uri)["visible"] == 3
 
 

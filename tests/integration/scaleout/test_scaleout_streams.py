@@ -1,9 +1,8 @@
 """Two engine processes on one stream: shard leases in a shared store (or Kafka's consumer group).
 
-A shard has one owner at a time. The engine takes every shard nobody holds,
-so the engine that starts first owns them all and the second stands by (there
-is no lease balancing yet); Kafka's group coordinator does balance partitions,
-so there both engines work. When an owner is killed, its leases run out and
+A shard has one owner at a time, and each engine takes its fair share of the
+shards (Kafka's group coordinator balances partitions the same way). When an
+owner is killed, its leases run out (``--shard-lease-seconds``, short here) and
 the other engine takes its shards over from the last checkpoint: nothing is
 lost, and only what the dead engine processed after its last checkpoint write
 is processed again.
@@ -30,7 +29,7 @@ UNSETTLED_BATCHES = 4
 def stream(request: pytest.FixtureRequest) -> tuple[Kit, list[str]]:
     """A stream kit and the flags that share its checkpoints: the stream's own file, Redis, the Kafka group."""
     kit: Kit = request.getfixturevalue(f"{request.param}_kit")
-    flags = ["--batch-size", str(BATCH), "--timeout", "2"]
+    flags = ["--batch-size", str(BATCH), "--timeout", "2", "--shard-lease-seconds", "3"]
     if request.param == "kinesis":
         flags += ["--checkpoint-store", f"redis://127.0.0.1:{require('redis')}/0"]
         request.addfinalizer(lambda: _forget_redis_checkpoints(kit))
