@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import NoReturn
 
 import pytest
@@ -18,9 +19,24 @@ def missing(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def require_port(name: str, port: int) -> None:
-    """``name`` must be listening on 127.0.0.1:``port``."""
-    try:
-        socket.create_connection((HOST, port), timeout=1).close()
-    except OSError as exc:
-        missing(f"{name} is not running on {HOST}:{port} ({exc})")
+def require_port(name: str, port: int, patience_s: float = 20.0) -> None:
+    """``name`` must be listening on 127.0.0.1:``port``.
+
+    A broker another test is restarting comes back within seconds, so a refused
+    connection is tried again for ``patience_s``; a port found dead once is not
+    waited for again in this process.
+    """
+    deadline = time.monotonic() + (0 if port in _dead else patience_s)
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            _dead.discard(port)
+            return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                _dead.add(port)
+                missing(f"{name} is not running on {HOST}:{port} ({exc})")
+            time.sleep(0.25)
+
+
+_dead: set[int] = set()

@@ -7,7 +7,6 @@ import asyncio
 import json
 import sqlite3
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +111,7 @@ def test_a_bad_call_fails_alone(tmp_path: Path) -> None:
         got = await source.receive(4, 0)
         results = await asyncio.gather(source.delete(got), source.receive(0, 0), return_exceptions=True)
         assert results[0] == 4 and isinstance(results[1], ConfigError)
-        bad = await asyncio.gather(source.delete([replace(got[0], handle="nope")]), source.receive(1, 0),
+        bad = await asyncio.gather(source.delete([got[0]._replace(handle="nope")]), source.receive(1, 0),
                                    return_exceptions=True)
         assert isinstance(bad[0], ConfigError) and bad[1] == []
         await source.close()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pika
 import pytest
+import rabbitmq_control
 from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 
 from batchmap.errors import ConfigError, MissingExtraError
@@ -183,15 +182,10 @@ def test_a_consumer_that_dies_holding_messages_gives_them_back(queue: str) -> No
     run(scenario)
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.mark.slow
 def test_a_broker_restart_mid_run_loses_nothing(queue: str) -> None:
     """stop_app/start_app: connections drop, in-flight messages return, the source reconnects."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl is not installed: cannot restart the broker")
+    rabbitmq_control.require()
 
     async def scenario() -> None:
         source = await opened(queue, "&visibility_timeout=60")
@@ -200,14 +194,14 @@ def test_a_broker_restart_mid_run_loses_nothing(queue: str) -> None:
         first = await source.receive(10, 2)
         assert await source.delete(first[:5]) == 5
         done |= {d.record["body"] for d in first[:5]}
-        await asyncio.to_thread(rabbitmqctl, "stop_app")
+        await asyncio.to_thread(rabbitmq_control.away)
         try:
             blocked = asyncio.create_task(source.receive(10, 1))
             assert await source.delete(first[5:]) == 0  # acks cannot outlive their channel
             await asyncio.sleep(1.0)
             assert not blocked.done()  # retrying, not failing
         finally:
-            await asyncio.to_thread(rabbitmqctl, "start_app")
+            await asyncio.to_thread(rabbitmq_control.back)
         got = await asyncio.wait_for(blocked, 60)  # may be empty: its 1 s wait ended during the outage
         for _ in range(30):
             assert await source.delete(got) == len(got)

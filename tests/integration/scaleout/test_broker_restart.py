@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
-import subprocess
 from collections.abc import Awaitable, Callable
 
 import contract_handlers as h
 import pytest
-from contract_services import missing
+import rabbitmq_control
 from contract_support import engine_for, mapping, messages, wait_until
 from contract_target import Kit, Target
 from outage_proxy import OutageProxy
@@ -73,23 +71,18 @@ def test_the_engine_rides_out_a_redis_outage(redis_kit: Kit) -> None:
     _check(target)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
 @pytest.mark.slow
 def test_the_engine_rides_out_a_rabbitmq_restart(rabbitmq_kit: Kit) -> None:
-    if shutil.which("rabbitmqctl") is None:
-        missing("rabbitmqctl is not installed: the broker cannot be restarted")
+    rabbitmq_control.require()
     target = rabbitmq_kit.create(visibility_timeout_s=30)
     target.send(messages(COUNT))
     h.reset(sleep_s=0.05)
 
     async def down() -> None:
-        await asyncio.to_thread(_rabbitmqctl, "stop_app")
+        await asyncio.to_thread(rabbitmq_control.away)
 
     async def up() -> None:
-        await asyncio.to_thread(_rabbitmqctl, "start_app")
+        await asyncio.to_thread(rabbitmq_control.back)
 
     asyncio.run(asyncio.wait_for(_through_an_outage(target, target.uri, down, up), 180))
     _check(target)
