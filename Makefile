@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-## test: start any missing local service, then run the whole test suite (two workers; RabbitMQ's
-## tests, some of which restart the broker, share one of them)
+## test: start any missing local service, then run the whole test suite: on two workers, then the
+## tests that restart a broker on their own (nothing else may meet the broker while it is down)
 test: $(STAMP) services
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2 -m "not restarts_broker"
+	$(VENV)/bin/pytest -q -m restarts_broker
 
 ## lint: ruff and mypy --strict, as CI runs them
 lint: $(STAMP)

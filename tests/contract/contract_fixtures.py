@@ -99,17 +99,12 @@ def kafka_kit(tmp_path: Path, kafka_broker: str) -> Iterator[Kit]:
     yield from _cleaned(KafkaKit(tmp_path, kafka_broker))
 
 
-def grouped(names: tuple[str, ...]) -> list[object]:
-    """Fixture params; RabbitMQ's run on one xdist worker, since some of its tests restart the broker."""
-    return [pytest.param(n, marks=pytest.mark.xdist_group("rabbitmq")) if n == "rabbitmq" else n for n in names]
-
-
 def _kit(request: pytest.FixtureRequest) -> Kit:
     kit: Kit = request.getfixturevalue(f"{request.param}_kit")
     return kit
 
 
-@pytest.fixture(params=grouped(QUEUES))
+@pytest.fixture(params=QUEUES)
 def queue_kit(request: pytest.FixtureRequest) -> Kit:
     return _kit(request)
 
@@ -119,7 +114,7 @@ def stream_kit(request: pytest.FixtureRequest) -> Kit:
     return _kit(request)
 
 
-@pytest.fixture(params=grouped(QUEUES + STREAMS))
+@pytest.fixture(params=QUEUES + STREAMS)
 def any_kit(request: pytest.FixtureRequest) -> Kit:
     return _kit(request)
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from moto_receive import one_receive_at_a_time
 from services import missing, require_port
 
 HOST = "127.0.0.1"
@@ -72,6 +73,7 @@ def moto_server() -> Iterator[Moto]:
     os.environ.update(AWS_ENV)
     for name in AWS_UNSET:
         os.environ.pop(name, None)
+    one_receive_at_a_time()
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -8,11 +8,8 @@ import time
 from pathlib import Path
 
 import contract_handlers as h
-import pytest
 from contract_support import drain, engine_for, logged, mapping, messages, start, wait_for_lines, wait_until
 from contract_target import Kit
-
-pytestmark = pytest.mark.xdist_group("rabbitmq")  # restarts or kills on RabbitMQ: one worker
 
 
 def test_sqs_fills_a_batch_over_ten_from_concurrent_receives(sqs_kit: Kit) -> None:

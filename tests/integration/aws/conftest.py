@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from moto_receive import one_receive_at_a_time
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -42,6 +43,8 @@ class Moto:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Moto]:
     from moto.server import ThreadedMotoServer
+
+    one_receive_at_a_time()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as env:

@@ -17,8 +17,6 @@ from batchmap.errors import ConfigError, MissingExtraError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
-pytestmark = pytest.mark.xdist_group("rabbitmq")  # restarts or kills on RabbitMQ: one worker
-
 T = TypeVar("T")
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SQS_RECORD_KEYS = {
@@ -183,6 +181,7 @@ def test_a_consumer_that_dies_holding_messages_gives_them_back(queue: str) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.restarts_broker
 def test_a_broker_restart_mid_run_loses_nothing(queue: str) -> None:
     """stop_app/start_app: connections drop, in-flight messages return, the source reconnects."""
     rabbitmq_control.require()

@@ -23,8 +23,6 @@ from outage_proxy import OutageProxy
 
 from batchmap.config import ScalingConfig
 
-pytestmark = pytest.mark.xdist_group("rabbitmq")  # restarts or kills on RabbitMQ: one worker
-
 COUNT = 120
 BATCH = 5
 LANES = 2
@@ -72,6 +70,7 @@ def test_the_engine_rides_out_a_redis_outage(redis_kit: Kit) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.restarts_broker
 def test_the_engine_rides_out_a_rabbitmq_restart(rabbitmq_kit: Kit) -> None:
     rabbitmq_control.require()
     target = rabbitmq_kit.create(visibility_timeout_s=30)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from contract_fixtures import grouped
 from contract_support import counts, messages, started_log
 from contract_target import Kit
 from scaleout_support import BATCH, LANES, by_pid, finish, kill, queue_flags, repeats, start_two, stop, wait_until
@@ -22,7 +21,7 @@ QUEUES = ("sqlite_queue", "redis", "postgres", "rabbitmq", "nats")
 COUNT = 400
 
 
-@pytest.fixture(params=grouped(QUEUES))
+@pytest.fixture(params=QUEUES)
 def shared_kit(request: pytest.FixtureRequest) -> Kit:
     kit: Kit = request.getfixturevalue(f"{request.param}_kit")
     return kit
