@@ -27,6 +27,7 @@ from batchmap.config.properties import IGNORED_PROPERTIES, KNOWN_PROPERTIES, fro
 from batchmap.config.resolved import (
     ResolvedMapping,
     SourceKind,
+    advised_visibility_timeout_s,
     check_visibility_timeout,
     default_uuid,
     resolve,
@@ -44,6 +45,7 @@ __all__ = [
     "ScalingConfig",
     "SourceKind",
     "add_mapping_arguments",
+    "advised_visibility_timeout_s",
     "check_visibility_timeout",
     "default_uuid",
     "from_api",

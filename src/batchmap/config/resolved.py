@@ -108,6 +108,11 @@ class ResolvedMapping:
         """For queues: AWS refuses a mapping whose function may outlive the message's invisibility."""
         check_visibility_timeout(visibility_timeout_s, self.function.timeout_s)
 
+    @property
+    def advised_visibility_timeout_s(self) -> float:
+        """For queues: the visibility timeout AWS advises for this mapping (6 x function timeout + window)."""
+        return advised_visibility_timeout_s(self.function.timeout_s, self.window_s)
+
 
 def check_visibility_timeout(visibility_timeout_s: float, function_timeout_s: float) -> None:
     """Raise AWS's error when the queue's visibility timeout is shorter than the function timeout."""
@@ -118,6 +123,11 @@ def check_visibility_timeout(visibility_timeout_s: float, function_timeout_s: fl
             f"Queue visibility timeout: {visibility_timeout_s:g} seconds is less than "
             f"Function timeout: {function_timeout_s:g} seconds",
         )
+
+
+def advised_visibility_timeout_s(function_timeout_s: float, window_s: float) -> float:
+    """AWS's advice for a queue's visibility timeout: six times the function timeout, plus the batching window."""
+    return 6 * function_timeout_s + window_s
 
 
 def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False) -> ResolvedMapping:

@@ -27,6 +27,7 @@ from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.runtime import RunSettings, Runtime, accept_all, describe
 from batchmap.engine.scaling import Scaler
+from batchmap.engine.visibility import VisibilityKeeper
 from batchmap.errors import SettleError
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
@@ -58,6 +59,7 @@ class QueueRunner:
         self._late: list[asyncio.Future[Any]] = []
         self._tick: asyncio.Future[None] | None = None
         self._cancel_receives = bool(getattr(source, "receive_cancel_safe", False))
+        self._keeper = VisibilityKeeper(source, runtime.clock)  # what the lanes hold stays hidden
 
     async def run(self, until_idle: bool = False) -> None:
         """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty)."""
@@ -65,6 +67,7 @@ class QueueRunner:
         if until_idle:
             self._idle_wait = min(self._idle_wait, DRAIN_POLL_S)
         stopped = asyncio.ensure_future(self.rt.stop.wait())
+        self._keeper.start(on_error=lambda _: self.rt.stop.set())
         try:
             while not self.rt.stop.is_set():
                 self._fit_lanes()
@@ -78,6 +81,7 @@ class QueueRunner:
             self.rt.stop.set()
             await asyncio.gather(*self._lanes.values(), return_exceptions=True)
             await asyncio.gather(*self._late, return_exceptions=True)
+            await self._keeper.close()
             self._raise_lane_errors()
 
     def _fit_lanes(self) -> None:
@@ -168,6 +172,7 @@ class QueueRunner:
         closed: list[Batch[Delivery]] = []
         if deliveries:
             admitted, rejected = self._admit(deliveries)
+            self._keeper.hold(admitted)
             closed = batcher.add_many(admitted, [d.size for d in admitted], now)
             if rejected:
                 await self._delete(rejected)
@@ -221,23 +226,25 @@ class QueueRunner:
         """
         self._busy += 1
         try:
-            event = build_event(self.source.shape, batch.items)
-            invocation = await self.rt.invoke(event, batch.items)
+            items = self._keeper.one_copy_each(batch.items)
+            event = build_event(self.source.shape, items)
+            invocation = await self.rt.invoke(event, items)
             report = self.settings.report_batch_item_failures
             outcome = judge(
                 invocation,
-                [d.id for d in batch.items] if report else (),  # ids are only read from a partial response
+                [d.id for d in items] if report else (),  # ids are only read from a partial response
                 shape=self.source.shape,
                 report_batch_item_failures=report,
             )
-            deleting = self._settle(batch.items, outcome)
+            deleting = self._settle(items, outcome)
             if self._adaptive is not None:
-                self.policy = self._adaptive.observe(batch.items, invocation.duration_ms, self.rt.clock.wall_ms())
+                self.policy = self._adaptive.observe(items, invocation.duration_ms, self.rt.clock.wall_ms())
             return deleting
         finally:
             self._busy -= 1
 
     def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> asyncio.Future[None] | None:
+        self._keeper.let_go(items)
         self.rt.hooks.outcome(len(items), outcome)
         if outcome.kind == "failure":
             log.warning("batch of %d failed (%s); the messages return after the visibility timeout",
@@ -262,10 +269,15 @@ class QueueRunner:
         except SettleError as exc:
             log.warning("%s; those messages are processed again after their visibility timeout", exc)
             deleted = exc.settled
+        else:
+            if deleted < len(deliveries):  # queues that count instead of naming: a receipt died, said all the same
+                log.warning("%d of %d message(s) were not deleted: their receipts died (deleted or received "
+                            "again meanwhile)", len(deliveries) - deleted, len(deliveries))
         self.rt.hooks.deleted(deleted)
 
     async def _release(self, deliveries: Sequence[Delivery]) -> None:
         """Give unprocessed messages back now; ones the queue refuses come back after their visibility timeout."""
+        self._keeper.let_go(deliveries)
         try:
             await self.source.release(deliveries, 0.0)
         except SettleError as exc:

@@ -29,6 +29,7 @@ from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime, accept_all
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY, ScalingPolicy
 from batchmap.engine.stream_runner import StreamRunner
+from batchmap.engine.visibility import short_visibility_warning
 from batchmap.errors import ConfigError
 from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
@@ -121,6 +122,8 @@ class Engine:
         except BaseException:
             await source.close()
             raise
+        if isinstance(source, QueueSource) and (warning := short_visibility_warning(source, resolved)):
+            log.warning("%s", warning)
         recorder = MetricsRecorder(resolved.function.name, resolved.uuid)
         runtime = Runtime(
             invoker=invoker, hooks=HookChain(recorder, *self.hooks), clock=self.clock,

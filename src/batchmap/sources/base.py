@@ -8,7 +8,9 @@ Two protocols, because queues and streams are settled differently:
 
 * ``QueueSource`` (SQS-like): receive, delete, release; redelivery after the
   visibility timeout and dead-lettering after ``maxReceiveCount`` are the
-  broker's job, as with SQS's own redrive policy.
+  broker's job, as with SQS's own redrive policy. What a queue can do beyond
+  that is declared in its ``traits`` (``QueueTraits``), so the engine never
+  probes a source for methods.
 * ``StreamSource`` (Kinesis-like): list shards, read a shard from a position;
   positions are kept by the engine in a ``CheckpointStore``.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 RecordShape = Literal["sqs", "kinesis", "dynamodb", "kafka"]
 PositionType = Literal[
@@ -64,6 +66,18 @@ class Backlog:
         return self.visible + self.in_flight + self.delayed
 
 
+@dataclass(frozen=True, slots=True)
+class QueueTraits:
+    """What a queue source can do beyond the ``QueueSource`` methods; the defaults are what every queue has.
+
+    ``extends_visibility``: the source is a ``VisibilityExtender``, so the
+    engine can keep the messages it holds hidden for longer than the
+    visibility timeout (SQS ``ChangeMessageVisibility``).
+    """
+
+    extends_visibility: bool = False
+
+
 @runtime_checkable
 class QueueSource(Protocol):
     """A queue with SQS semantics."""
@@ -72,6 +86,7 @@ class QueueSource(Protocol):
     arn: str
     fifo: bool
     visibility_timeout_s: float
+    traits: QueueTraits
 
     async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
         """Up to ``max_records`` visible messages, waiting at most ``wait_s`` for the first."""
@@ -92,6 +107,23 @@ class QueueSource(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+class VisibilityExtender(Protocol):
+    """A queue that can keep a received message hidden for longer (``QueueTraits.extends_visibility``)."""
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """Keep the messages hidden for ``timeout_s`` seconds from now, as ChangeMessageVisibility does.
+
+        Raises ``SettleError`` naming the messages whose receipt died (deleted,
+        or received again since): those cannot be kept; the others were extended.
+        """
+        ...
+
+
+def visibility_extender(source: QueueSource) -> VisibilityExtender | None:
+    """The source as a ``VisibilityExtender`` when its traits say it is one, else ``None``."""
+    return cast(VisibilityExtender, source) if source.traits.extends_visibility else None
 
 
 @dataclass(frozen=True, slots=True)

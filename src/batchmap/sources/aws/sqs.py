@@ -31,7 +31,7 @@ from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import AwsClient, open_client
 from batchmap.sources.aws.sqs_record import sqs_delivery
 from batchmap.sources.aws.sqs_send import SendOptions, send_messages
-from batchmap.sources.base import Backlog, Delivery, RecordShape
+from batchmap.sources.base import Backlog, Delivery, QueueTraits, RecordShape
 from batchmap.sources.registry import SourceOptions
 
 log = logging.getLogger("batchmap.sources.sqs")
@@ -97,6 +97,7 @@ class SqsQueue:
     """One SQS queue: receive, delete, release, backlog, send."""
 
     shape: RecordShape = "sqs"
+    traits = QueueTraits(extends_visibility=True)
 
     def __init__(self, client: AwsClient, info: QueueInfo, region: str, *, max_receivers: int = 10) -> None:
         self._client = client
@@ -208,6 +209,25 @@ class SqsQueue:
         )
         # A message no longer in flight is already visible: what releasing asked for.
         self._settled("ChangeMessageVisibilityBatch", chunks, responses, benign={"MessageNotInflight"})
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """ChangeMessageVisibilityBatch to ``timeout_s`` (whole seconds, rounded up), 10 per call.
+
+        A call that fails as a whole (the network, throttling) raises its ``SourceError``, so the
+        engine tries them all again; entries SQS refuses (``ReceiptHandleIsInvalid``,
+        ``MessageNotInflight``: the receipt died) raise ``SettleError`` naming them.
+        """
+        timeout = min(MAX_VISIBILITY_S, max(1, math.ceil(timeout_s)))
+        chunks = [list(deliveries[i:i + MAX_PER_RECEIVE]) for i in range(0, len(deliveries), MAX_PER_RECEIVE)]
+        responses = await asyncio.gather(
+            *(self._batch("change_message_visibility_batch", chunk, {"VisibilityTimeout": timeout})
+              for chunk in chunks),
+            return_exceptions=True,
+        )
+        for response in responses:
+            if isinstance(response, SourceError):
+                raise response
+        self._settled("ChangeMessageVisibilityBatch", chunks, responses, benign=set())
 
     async def _batch(self, operation: str, chunk: list[Delivery], extra: dict[str, Any]) -> dict[str, Any]:
         entries = [{"Id": str(i), "ReceiptHandle": d.handle, **extra} for i, d in enumerate(chunk)]

@@ -35,7 +35,7 @@ from batchmap.sources._broker import (
     import_client,
     source_id,
 )
-from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.registry import SourceOptions
 
 ACK_TIMEOUT_S = 5.0
@@ -46,6 +46,7 @@ class NatsSource:
 
     shape = "sqs"
     fifo = False
+    traits = QueueTraits(extends_visibility=True)
 
     def __init__(self, nats: Any, nc: Any, *, uri: str, stream: str, subject: str, durable: str,
                  ack_wait_s: float, max_deliver: int | None, dead_letter_subject: str | None,
@@ -203,6 +204,22 @@ class NatsSource:
             await self._nc.flush(timeout=ACK_TIMEOUT_S)
 
         await self._retry.run(nak, "release")
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """``+WPI`` (work in progress) each message: its ack wait starts again, whatever ``timeout_s``.
+
+        The last is sent as a request, so its reply says the server has applied them all. JetStream
+        cannot tell a stale receipt (it extends the message's current delivery), so nothing is refused.
+        """
+        if not deliveries:
+            return
+
+        async def in_progress() -> None:
+            for d in deliveries[:-1]:
+                await self._nc.publish(d.handle, b"+WPI")
+            await self._nc.request(deliveries[-1].handle, b"+WPI", timeout=ACK_TIMEOUT_S)
+
+        await self._retry.run(in_progress, "extend visibility")
 
     async def backlog(self) -> Backlog:
         """Undelivered (visible) and unacknowledged (in flight: also expired and nak-delayed) from the server."""

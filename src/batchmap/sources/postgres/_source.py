@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from batchmap.errors import ConfigError, SourceError
+from batchmap.errors import ConfigError, SettleError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
@@ -35,7 +35,7 @@ from batchmap.sources._broker import (
     import_client,
     source_id,
 )
-from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.postgres import _sql
 from batchmap.sources.registry import SourceOptions
 
@@ -53,6 +53,7 @@ class PostgresSource:
 
     shape = "sqs"
     fifo = False
+    traits = QueueTraits(extends_visibility=True)
 
     def __init__(self, psycopg: Any, conninfo: str, *, uri: str, schema: str, queue: str,
                  dead_letter_queue: str, visibility_timeout_s: float, max_receive_count: int | None,
@@ -205,6 +206,23 @@ class PostgresSource:
             lambda: self._execute(self._sql(_sql.RELEASE), (delay_s, ids, leases), fetch=False), "release")
         if delay_s == 0:
             await self._retry.run(lambda: self._execute(_sql.NOTIFY, (self.channel,)), "release")
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """Move ``visible_at`` to ``timeout_s`` from now for rows still held under their lease.
+
+        A row whose lease changed (received again after its lease ran out) or that is gone is named
+        in a ``SettleError``.
+        """
+        if not deliveries:
+            return
+        ids, leases = _handles(deliveries)
+        rows, _ = await self._retry.run(
+            lambda: self._execute(self._sql(_sql.EXTEND), (timeout_s, ids, leases)), "extend visibility")
+        held = {row[0] for row in rows}
+        failed = {d.id: "the lease is no longer held (deleted or received again)"
+                  for d, row_id in zip(deliveries, ids, strict=True) if row_id not in held}
+        if failed:
+            raise SettleError("ChangeMessageVisibility", failed, len(deliveries) - len(failed))
 
     async def backlog(self) -> Backlog:
         """Exact counts at one instant: visible, leased (in flight), delayed, dead-lettered."""

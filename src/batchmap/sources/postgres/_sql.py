@@ -86,6 +86,14 @@ FROM unnest(%s::bigint[], %s::uuid[]) AS h(id, lease)
 WHERE m.id = h.id AND m.lease = h.lease
 """
 
+EXTEND = """
+UPDATE {q} AS m SET visible_at = now() + %s * interval '1 second'
+FROM unnest(%s::bigint[], %s::uuid[]) AS h(id, lease)
+WHERE m.id = h.id AND m.lease = h.lease
+RETURNING m.id
+"""
+"""Move the end of leases still held; the rows returned are the ones extended."""
+
 NOTIFY = "SELECT pg_notify(%s, '')"
 
 SEND = """

@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from batchmap.errors import ConfigError, SourceError
+from batchmap.errors import ConfigError, SettleError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
@@ -39,7 +39,7 @@ from batchmap.sources._broker import (
     import_client,
     source_id,
 )
-from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.registry import SourceOptions
 
 POLL_SLICE_S = 0.5
@@ -60,6 +60,7 @@ class RabbitMQSource:
 
     shape = "sqs"
     fifo = False
+    traits = QueueTraits(extends_visibility=True)
 
     def __init__(self, aio_pika: Any, url: str, *, uri: str, queue: str, dead_letter_queue: str | None,
                  prefetch: int | None, visibility_timeout_s: float, max_receive_count: int | None,
@@ -271,6 +272,22 @@ class RabbitMQSource:
                 await self._nack(held[0])
             else:
                 self._delayed[d.handle] = loop.call_later(delay_s, self._end_delay, d.handle, held[0])
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """Restart this source's visibility timer of held messages (the broker itself needs nothing:
+        it keeps an unacked message as long as the channel lives); ``SettleError`` names those
+        already given back (their timer ran out, or their channel closed)."""
+        loop = asyncio.get_running_loop()
+        failed: dict[str, str] = {}
+        for d in deliveries:
+            held = self._held.get(d.handle)
+            if held is None:
+                failed[d.id] = "no longer held (given back after its visibility timeout, or its channel closed)"
+                continue
+            held[1].cancel()
+            self._held[d.handle] = (held[0], loop.call_later(timeout_s, self._expire, d.handle))
+        if failed:
+            raise SettleError("ChangeMessageVisibility", failed, len(deliveries) - len(failed))
 
     def _end_delay(self, handle: str, message: Any) -> None:
         self._delayed.pop(handle, None)

@@ -105,3 +105,24 @@ for _, r in ipairs(receipts) do
 end
 return n
 """
+
+EXTEND = _RECEIPTS + """
+-- KEYS: stream; ARGV: group, consumer, ms the entry counts as idle already, then receipt handles.
+-- Sets the last-delivery time of entries still held under the count received, so XAUTOCLAIM leaves
+-- them alone for the visibility timeout minus that; JUSTID leaves the delivery count alone.
+-- Returns the entry ids no longer held (acknowledged, or claimed again since): those are left as they are.
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local receipts = parse_receipts(4)
+local t = redis.call('TIME')
+local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+local lost = {}
+for _, r in ipairs(receipts) do
+  local p = redis.call('XPENDING', stream, group, r[1], r[1], 1)
+  if #p == 1 and p[1][4] == r[2] then
+    redis.call('XCLAIM', stream, group, consumer, 0, r[1], 'TIME', at, 'JUSTID')
+  else
+    table.insert(lost, r[1])
+  end
+end
+return lost
+"""

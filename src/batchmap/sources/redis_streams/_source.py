@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from batchmap.errors import ConfigError, SourceError
+from batchmap.errors import ConfigError, SettleError, SourceError
 from batchmap.sources._broker import (
     DEFAULT_REGION,
     Reconnecting,
@@ -36,7 +36,7 @@ from batchmap.sources._broker import (
     import_client,
     source_id,
 )
-from batchmap.sources.base import Backlog, Delivery
+from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.redis_streams import _scripts
 from batchmap.sources.registry import SourceOptions
 
@@ -57,6 +57,7 @@ class RedisStreamsSource:
 
     shape = "sqs"
     fifo = False
+    traits = QueueTraits(extends_visibility=True)
 
     def __init__(self, client: Any, redis_module: Any, *, uri: str, stream: str, group: str, consumer: str,
                  visibility_timeout_s: float, max_receive_count: int | None, dead_letter_stream: str,
@@ -76,6 +77,7 @@ class RedisStreamsSource:
         self._claim = client.register_script(_scripts.CLAIM)
         self._delete = client.register_script(_scripts.DELETE)
         self._release = client.register_script(_scripts.RELEASE)
+        self._extend = client.register_script(_scripts.EXTEND)
         self._cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next look for expired entries
         errors = redis_module.exceptions
@@ -172,6 +174,19 @@ class RedisStreamsSource:
         args: list[Any] = [self.group, self.consumer, hidden_ms, *_receipts(deliveries)]
         await self._settle(self._release, args, "release")
         self._next_claim = min(self._next_claim, time.monotonic() + delay_s)
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """Reset the idle time of entries still held, so no one claims them for ``timeout_s``
+        (at most the visibility timeout); ``SettleError`` names the entries no longer held."""
+        if not deliveries:
+            return
+        idle_ms = max(0, self._vis_ms - int(timeout_s * 1000))
+        args: list[Any] = [self.group, self.consumer, idle_ms, *_receipts(deliveries)]
+        lost = {_text(entry_id) for entry_id in await self._settle(self._extend, args, "extend visibility")}
+        if lost:
+            failed = {d.id: "no longer pending under this receipt (deleted or claimed again)"
+                      for d in deliveries if d.id in lost}
+            raise SettleError("ChangeMessageVisibility", failed, len(deliveries) - len(failed))
 
     async def _settle(self, script: Any, args: list[Any], what: str) -> Any:
         """Run a settle script; a receipt it refuses (not ENTRY_ID/COUNT) is an error naming it."""

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError, SourceError
-from batchmap.sources.base import Backlog, Delivery, RecordShape
+from batchmap.errors import ConfigError, SettleError, SourceError
+from batchmap.sources.base import Backlog, Delivery, QueueTraits, RecordShape
 from batchmap.sources.sqlite.attributes import QueueAttributes
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, message_attributes_json
@@ -132,6 +132,7 @@ class SqliteQueue:
     """An SQS-like queue in a SQLite file, shared safely by any number of processes."""
 
     shape: RecordShape = "sqs"
+    traits = QueueTraits(extends_visibility=True)
     receive_cancel_safe = True
     """A cancelled ``receive`` strands no message: the engine need not wait a long poll out on a stop."""
 
@@ -288,6 +289,17 @@ class SqliteQueue:
         """Like ``release`` but returns how many messages were still held by these handles."""
         return await self.db.run(self.store.release, [d.handle for d in deliveries], timeout_s,
                                  self.clock.wall_ms())
+
+    async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
+        """Keep held messages hidden ``timeout_s`` from now; ``SettleError`` names those no longer held."""
+        if not deliveries:
+            return
+        lost = set(await self.db.run(self.store.extend, [d.handle for d in deliveries], timeout_s,
+                                     self.clock.wall_ms()))
+        if lost:
+            failed = {d.id: "the receipt handle is no longer valid (deleted or received again)"
+                      for d in deliveries if d.handle in lost}
+            raise SettleError("ChangeMessageVisibility", failed, len(deliveries) - len(failed))
 
     async def backlog(self) -> Backlog:
         return await self.db.run(self.store.backlog, self.clock.wall_ms())

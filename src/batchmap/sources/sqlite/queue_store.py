@@ -66,6 +66,7 @@ DELETE = ("DELETE FROM messages WHERE +queue_id = ? AND receipt = ? "
 """One statement per receive token (one per receive call): deletes all its handles at once."""
 _RELEASE = ("UPDATE messages SET visible_ms = ? WHERE +queue_id = ? AND receipt = ? "
             "AND seq IN (SELECT value FROM json_each(?))")
+_EXTEND = _RELEASE + " RETURNING seq"
 _REDRIVE = ("UPDATE messages SET queue_id = :dlq, receive_count = receive_count - 1, visible_ms = :now, "
             "receipt = NULL, enqueued_ms = CASE WHEN :fifo THEN :now ELSE enqueued_ms END "
             "WHERE seq IN (SELECT value FROM json_each(:seqs))")
@@ -259,6 +260,22 @@ class QueueStore:
                 changed += conn.execute(_RELEASE, (now_ms + int(delay_s * 1000), self.row.id, token,
                                                    json.dumps(seqs))).rowcount
         return changed
+
+    def extend(self, handles: Sequence[str], timeout_s: float, now_ms: int) -> list[str]:
+        """ChangeMessageVisibility on held messages: hidden ``timeout_s`` from now.
+
+        Returns the handles that hold nothing any more (the message was deleted
+        or received again since): those were not extended.
+        """
+        if not 0 <= timeout_s <= 43_200:
+            raise ConfigError("VisibilityTimeout", timeout_s, "from 0 to 43200 seconds")
+        held: set[tuple[int, str]] = set()
+        with self.db.write() as conn:
+            for token, seqs in _by_token(handles).items():
+                rows = conn.execute(_EXTEND, (now_ms + int(timeout_s * 1000), self.row.id, token,
+                                              json.dumps(seqs))).fetchall()
+                held.update((row[0], token) for row in rows)
+        return [handle for handle in handles if parse_handle(handle) not in held]
 
     def backlog(self, now_ms: int) -> Backlog:
         """Visible, in flight and delayed messages, and the dead-letter queue's depth."""
