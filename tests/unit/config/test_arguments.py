@@ -160,9 +160,9 @@ class TestStructuredFlags:
         refused("ScalingConfig.MaximumConcurrency (--scaling-config)", "--scaling-config", "MaxConcurrency=5")
 
     def test_function_settings(self) -> None:
-        mapping = parse("--timeout", "60", "--memory-size", "512", "--environment", "Variables={STAGE=dev,N=1}")
+        mapping = parse("--timeout", "60", "--memory-size", "512", "--environment", "Variables={STAGE=dev,NODES=1}")
         assert mapping.function == FunctionConfig(handler="app:handler", timeout_s=60, memory_mb=512,
-                                                  environment={"STAGE": "dev", "N": "1"})
+                                                  environment={"STAGE": "dev", "NODES": "1"})
         json_env = parse("--environment", '{"Variables": {"DEBUG": true, "RETRIES": 3}}')
         assert isinstance(json_env.function, FunctionConfig)
         assert json_env.function.environment == {"DEBUG": "true", "RETRIES": "3"}
