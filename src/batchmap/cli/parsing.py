@@ -54,7 +54,7 @@ class CommandParser(argparse.ArgumentParser):
         for extra in extras:
             if extra.startswith("--"):
                 flags = [flag for flag in self._option_string_actions if flag.startswith("--")]
-                close = difflib.get_close_matches(extra.partition("=")[0], flags, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(extra.partition("=")[0], flags, n=1, cutoff=0.7)
                 if close:
                     return f" (did you mean {close[0]}?)"
         return ""

@@ -186,6 +186,11 @@ class TestShorthand:
     def test_empty_structures_and_lists(self) -> None:
         assert parse_shorthand("A={},B=[]", "X") == {"A": {}, "B": []}
 
+    def test_a_value_cut_off_at_the_end_is_empty_not_an_open_quote(self) -> None:
+        assert parse_shorthand("A=", "X") == {"A": ""}
+        with pytest.raises(ConfigError, match="expected '}'"):
+            parse_shorthand("OnFailure={Destination=", "X")
+
     @pytest.mark.parametrize("text", ["A", "=1", "A=1,A=2", "A={B=1", "A=[1,2", "A='open", "A=x]y", "A=1,"])
     def test_errors_name_the_parameter_and_the_position(self, text: str) -> None:
         with pytest.raises(ConfigError) as caught:
