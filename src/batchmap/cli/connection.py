@@ -31,6 +31,13 @@ def refuse_unused(given: dict[str, Any], sources: Iterable[str], *, region_used:
     for flag, value in given.items():
         if flag == "--region" and region_used:
             continue
-        shown = value[0] if isinstance(value, list) and len(value) == 1 else value
-        raise ConfigError(flag, shown, "only for sources reached over the network; the embedded source "
-                                       "(sqlite://) has no endpoint, region or client settings")
+        raise ConfigError(flag, _shown(value), "only for sources reached over the network; the embedded "
+                                               "source (sqlite://) has no endpoint, region or client settings")
+
+
+def _shown(value: Any) -> Any:
+    """A flag's value for an error; a source option shows its key only (its value may be a password)."""
+    if isinstance(value, list):
+        keys = [item.partition("=")[0] + "=..." for item in value]
+        return keys[0] if len(keys) == 1 else keys
+    return value

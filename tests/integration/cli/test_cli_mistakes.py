@@ -29,6 +29,8 @@ RUN_S = f"run --source {STREAM} --function app:handler --starting-position TRIM_
 SERVE = "serve --function app:handler"
 TUNE = "tune --rate 5 --t0-ms 1 --t1-ms 1"
 PATTERN = '{"Pattern":"{\\"a\\":[1]}"}'
+SECRET = "hunter2"
+"""A password in a row's flags: it must never be printed."""
 
 
 def row(argv: str | list[str], *expect: str, stdin: bytes = b"", id: str | None = None) -> Any:
@@ -95,7 +97,7 @@ ROWS = [
     # --- run: connection flags, engine flags, typos
     row(f"{RUN_Q} --endpoint-url http://127.0.0.1:1", "--endpoint-url", "http://127.0.0.1:1"),
     row(f"{RUN_Q} --region us-east-1", "--region", "us-east-1"),
-    row(f"{RUN_Q} --source-option topics=a", "--source-option", "topics=a"),
+    row(f"{RUN_Q} --source-option sasl.password={SECRET}", "--source-option", "sasl.password=..."),
     row(f"{RUN_Q} --source-option ab", "--source-option", "ab"),
     row(f"{RUN_Q} --shard-lease-seconds 0.5", "--shard-lease-seconds", "0.5"),
     row(f"{RUN_Q} --shard-lease-seconds abc", "--shard-lease-seconds", "abc"),
@@ -366,6 +368,7 @@ def check_refused(code: int, stderr: str, expect: tuple[str, ...]) -> None:
     """Non-zero, no traceback, and one error line (after argparse's usage) naming the parameter and value."""
     assert code != 0, stderr
     assert "Traceback" not in stderr, stderr
+    assert SECRET not in stderr, stderr
     errors = [line for line in stderr.splitlines() if line.startswith("batchmap") and ": error: " in line]
     assert len(errors) == 1, stderr
     assert stderr.rstrip("\n").splitlines()[-1] == errors[0], stderr
