@@ -116,7 +116,7 @@ def require_embedded_sources(mappings: list[EventSourceMapping]) -> None:
 
     for mapping in mappings:
         if scheme_of(mapping.source) == "sqlite":
-            admin.require(parse_uri(mapping.source), int(time.time() * 1000))
+            admin.require(parse_uri(mapping.source))
 
 
 def _invokes_lambda(mapping: EventSourceMapping, invoker: str) -> bool:

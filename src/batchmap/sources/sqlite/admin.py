@@ -47,7 +47,7 @@ def set_queue_attributes(uri: str, attributes: dict[str, str], *, clock: Clock |
     """SetQueueAttributes on an existing queue (``RedrivePolicy=""`` removes the policy)."""
     where = _expect(uri, "queue")
     now_ms = (clock or SystemClock()).wall_ms()
-    require(where, now_ms)
+    require(where)
     with _database(where, create=False) as db:
         update_attributes(db, where.name, attributes)
         return _queue_info(where, QueueStore(db, where.name, now_ms=now_ms), now_ms)
@@ -102,7 +102,7 @@ def purge(uri: str, *, clock: Clock | None = None) -> int:
     """PurgeQueue, or drop every record of a stream; returns how many were deleted."""
     where = parse_uri(uri)
     now_ms = (clock or SystemClock()).wall_ms()
-    require(where, now_ms)
+    require(where)
     with _database(where, create=False) as db:
         if where.kind == "queue":
             return QueueStore(db, where.name, now_ms=now_ms).purge()

@@ -90,9 +90,14 @@ def describe(where: SqliteUri, now_ms: int) -> QueueInfo | StreamInfo:
         return _stream(conn, where, now_ms)
 
 
-def require(where: SqliteUri, now_ms: int) -> None:
-    """Fail, naming the queue or stream and listing what the file holds, unless it exists (and can be read)."""
-    describe(where, now_ms)
+def require(where: SqliteUri) -> None:
+    """Fail, naming the queue or stream and listing what the file holds, unless it exists.
+
+    Cheap whatever the backlog: one lookup by name, no counting.
+    """
+    table = "queues" if where.kind == "queue" else "streams"
+    with read_only(where) as conn:
+        _find(conn, where, f"SELECT id FROM {table} WHERE name = ?")
 
 
 @contextmanager
