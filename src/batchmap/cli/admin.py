@@ -11,53 +11,80 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.config import values
 from batchmap.errors import ConfigError
-from batchmap.sources.base import Producer, QueueSource
+from batchmap.sources.base import Producer, QueueSource, StreamSource
+from batchmap.sources.bodies import as_text
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
+
+DESCRIPTIONS = {
+    "create-queue": "Create an embedded queue in a SQLite file, as aws sqs create-queue does: creating it again "
+                    "with the same attributes changes nothing; different attributes are an error "
+                    "(QueueAlreadyExists). The folder must exist; the file is created if needed.",
+    "create-stream": "Create an embedded stream in a SQLite file, as aws kinesis create-stream does, with "
+                     "evenly split shards. Creating it again with the same settings changes nothing.",
+    "send": "Send messages to a queue or stream: each BODY argument is one message, or without BODY each "
+            "non-blank line of stdin is one (its line ending removed). A stream stores the bytes exactly as "
+            "given (data is their base64 in the record); a queue takes UTF-8 text. The embedded queue or "
+            "stream named in the URI is created on first use. Nothing is sent when any message is refused.",
+    "inspect": "Show a queue's depth (visible, in flight, delayed, dead-lettered) and attributes, or a "
+               "stream's shards and record counts, as JSON. The embedded file is only read, never changed.",
+    "purge": "Delete every message of an embedded queue (as aws sqs purge-queue) or every record of an "
+             "embedded stream (its shards stay). Prints how many were deleted.",
+}
 
 
 def add_parser(subparsers: Any) -> None:
     """Register the housekeeping subcommands."""
-    create = subparsers.add_parser("create-queue", help="create an embedded queue (as aws sqs create-queue)")
+    create = _command(subparsers, "create-queue", "create an embedded queue (as aws sqs create-queue)")
     _source(create)
     create.add_argument("--attributes", metavar="ATTRS",
                         help="VisibilityTimeout=30,DelaySeconds=0,... or JSON (RedrivePolicy as a JSON string)")
     create.set_defaults(func=create_queue)
 
-    stream = subparsers.add_parser("create-stream", help="create an embedded stream (as aws kinesis create-stream)")
+    stream = _command(subparsers, "create-stream", "create an embedded stream (as aws kinesis create-stream)")
     _source(stream)
-    stream.add_argument("--shard-count", type=int, default=1, help="shards (default 1)")
+    stream.add_argument("--shard-count", type=int, default=1, help="shards, 1 to 10000 (default 1)")
     stream.add_argument("--retention-period-hours", type=int, default=24, help="24 to 8760 (default 24)")
     stream.set_defaults(func=create_stream)
 
-    send = subparsers.add_parser("send", help="send messages: BODY arguments, or one body per line from stdin")
+    send = _command(subparsers, "send", "send messages: BODY arguments, or one body per line from stdin")
     _source(send)
-    send.add_argument("--partition-key", help="streams: the partition key (Kafka: the message key)")
+    send.add_argument("--partition-key", help="streams: the partition key, 1 to 256 characters (Kafka: the key)")
     send.add_argument("--message-group-id", help="FIFO queues: the message group")
     send.add_argument("--message-deduplication-id", help="FIFO queues: the deduplication id")
-    send.add_argument("--delay-seconds", type=int, help="queues: seconds before the messages become visible")
-    send.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
-    send.add_argument("--region", help="AWS sources: the region")
+    send.add_argument("--delay-seconds", type=int, help="queues: seconds before the messages become visible, 0 to 900")
+    _connection(send)
     send.add_argument("bodies", nargs="*", metavar="BODY")
     _template(send)
-    send.set_defaults(func=_from_template(send_messages))
+    send.set_defaults(func=_from_template(send_messages, provision=True))
 
-    inspect = subparsers.add_parser("inspect", help="a queue's depth, in flight and dead letters; a stream's shards")
+    inspect = _command(subparsers, "inspect", "a queue's depth, in flight and dead letters; a stream's shards")
     _source(inspect)
-    inspect.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
-    inspect.add_argument("--region", help="AWS sources: the region")
+    _connection(inspect)
     _template(inspect)
     inspect.set_defaults(func=_from_template(inspect_source))
 
-    purge = subparsers.add_parser("purge", help="delete every message of an embedded queue or stream")
+    purge = _command(subparsers, "purge", "delete every message of an embedded queue or stream")
     _source(purge)
     _template(purge)
     purge.set_defaults(func=_from_template(purge_source))
+
+
+def _command(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=summary, description=DESCRIPTIONS[name])
+    return parser
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
+    parser.add_argument("--region", help="AWS sources: the region")
 
 
 def _template(parser: argparse.ArgumentParser) -> None:
@@ -67,11 +94,18 @@ def _template(parser: argparse.ArgumentParser) -> None:
     add_template_arguments(parser, with_flag=True)
 
 
-def _from_template(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from batchmap.templates.command import source_from_template
+def _from_template(command: Callable[[argparse.Namespace], int], *,
+                   provision: bool = False) -> Callable[[argparse.Namespace], int]:
+    """With ``--template``, ``--source`` is a logical id; only ``send`` creates the template's queues and streams."""
 
-        source_from_template(args)
+    def run(args: argparse.Namespace) -> int:
+        from batchmap.templates.command import provision_app, source_from_template
+
+        given = given_connection_flags(args)
+        app = source_from_template(args)
+        refuse_unused(given, [args.source])
+        if app is not None and provision:
+            provision_app(app)
         return command(args)
 
     return run
@@ -139,13 +173,14 @@ def purge_source(args: argparse.Namespace) -> int:
 
 
 def send_messages(args: argparse.Namespace) -> int:
-    bodies: list[str] = list(args.bodies) or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    bodies = [os.fsencode(body) for body in args.bodies] or read_lines()
     if not bodies:
         raise ConfigError("BODY", None, "at least one message body, as arguments or lines on stdin")
     if scheme_of(args.source) == "sqlite":
         ids = _embedded(args.source).send(
-            args.source, bodies, partition_key=args.partition_key, message_group_id=args.message_group_id,
-            deduplication_id=args.message_deduplication_id, delay_s=args.delay_seconds,
+            args.source, _bodies_for(args.source, bodies), partition_key=args.partition_key,
+            message_group_id=args.message_group_id, deduplication_id=args.message_deduplication_id,
+            delay_s=args.delay_seconds,
         )
     else:
         ids = asyncio.run(_send_to(args, bodies))
@@ -153,13 +188,36 @@ def send_messages(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _send_to(args: argparse.Namespace, bodies: Sequence[str]) -> list[str]:
+def read_lines() -> list[bytes]:
+    """The non-blank lines of stdin as bytes, without their line endings (``\\n`` or ``\\r\\n``)."""
+    lines = []
+    for line in sys.stdin.buffer:
+        body = line.removesuffix(b"\n").removesuffix(b"\r")
+        if body.strip():
+            lines.append(body)
+    return lines
+
+
+def _bodies_for(uri: str, bodies: list[bytes]) -> Sequence[str | bytes]:
+    """An embedded stream takes the bytes; a queue takes text (a line that is not UTF-8 is named)."""
+    from batchmap.sources.sqlite import parse_uri
+
+    return bodies if parse_uri(uri).kind == "stream" else _texts(bodies)
+
+
+def _texts(bodies: list[bytes]) -> list[str]:
+    return [as_text(body, f"BODY (message {index})") for index, body in enumerate(bodies, 1)]
+
+
+async def _send_to(args: argparse.Namespace, bodies: list[bytes]) -> list[str]:
     source = await open_source(args.source, SourceOptions(endpoint_url=args.endpoint_url, region=args.region))
     try:
         if not isinstance(source, Producer):
             raise ConfigError("--source", args.source, "a source batchmap can send to")
+        # Streams (Kinesis, Kafka) take the bytes as they are; queues take text.
+        messages: Sequence[Any] = bodies if isinstance(source, StreamSource) else _texts(bodies)
         return await source.send(
-            bodies, partition_key=args.partition_key, message_group_id=args.message_group_id,
+            messages, partition_key=args.partition_key, message_group_id=args.message_group_id,
             deduplication_id=args.message_deduplication_id, delay_s=args.delay_seconds or 0,
         )
     finally:

@@ -1,7 +1,8 @@
 """``batchmap run``: run event source mappings, with the flags of ``aws lambda create-event-source-mapping``.
 
 Everything that can be wrong with the settings, the function or the source is
-checked before the first message is received; then the engine runs until
+checked before the first message is received (an embedded queue or stream must
+exist: create-queue, create-stream or send creates one); then the engine runs until
 SIGINT/SIGTERM (graceful: in-flight batches finish and are settled) or, with
 ``--until-idle``, until the source holds nothing at all. ``batchmap run TEMPLATE``
 runs every mapping of a SAM/CloudFormation template instead (docs/templates.md).
@@ -16,12 +17,17 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.cli.output import configure_logging, show_progress, write_summary
+from batchmap.cli.parsing import plain
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
 from batchmap.engine.heap import prepare_heap
+from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import INVOKER_KINDS
+from batchmap.engine.invokers.factory import resolve_kind
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S
 from batchmap.engine.service import Engine
 from batchmap.errors import ConfigError
@@ -35,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
     """Register ``run`` and its flags."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run", help="poll a source, batch, invoke a function (an event source mapping you run yourself)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("template", nargs="?", metavar="TEMPLATE",
                         help="a SAM/CloudFormation template: run every event source mapping in it")
@@ -79,15 +85,51 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the mapping from the flags (or every mapping of the template) and run it."""
+    """Build the mapping from the flags (or every mapping of the template), check its sources, and run it."""
     configure_logging(sys.stderr, args.log_level, args.json_logs)
+    given = given_connection_flags(args)
+    source_options(args)  # a malformed --source-option fails before a template is provisioned
     if args.template:
-        from batchmap.templates.command import template_mappings
+        from batchmap.templates.command import load_app, template_mappings
 
+        _check_connection_flags(given, load_app(args).event_source_mappings, args.invoker)  # before provisioning
         mappings = template_mappings(args)
     else:
         mappings = [mapping_from_args(args)]
+    if _check_connection_flags(given, mappings, args.invoker) and args.region:
+        mappings = [_with_region(m, args.region) if _invokes_lambda(m, args.invoker) else m for m in mappings]
+    require_embedded_sources(mappings)
     return asyncio.run(run_mappings(mappings, args))
+
+
+def _check_connection_flags(given: dict[str, Any], mappings: list[EventSourceMapping], invoker: str) -> bool:
+    """Refuse connection flags no source uses; returns whether a mapping invokes a Lambda function."""
+    on_lambda = any(_invokes_lambda(m, invoker) for m in mappings)
+    refuse_unused(given, [m.source for m in mappings], region_used=on_lambda)
+    return on_lambda
+
+
+def require_embedded_sources(mappings: list[EventSourceMapping]) -> None:
+    """``run`` consumes what exists: an embedded queue or stream that is not there is named, not created."""
+    from batchmap.sources.registry import scheme_of
+    from batchmap.sources.sqlite import admin, parse_uri
+
+    for mapping in mappings:
+        if scheme_of(mapping.source) == "sqlite":
+            admin.require(parse_uri(mapping.source))
+
+
+def _invokes_lambda(mapping: EventSourceMapping, invoker: str) -> bool:
+    function = mapping.function
+    handler = function.handler if isinstance(function, FunctionConfig) else function
+    return invoker == "lambda" or (invoker == "auto" and resolve_kind(handler) == "lambda")
+
+
+def _with_region(mapping: EventSourceMapping, region: str) -> EventSourceMapping:
+    """``--region`` is also the region of a Lambda function the mapping invokes (unless it names its own)."""
+    function = mapping.function
+    config = function if isinstance(function, FunctionConfig) else FunctionConfig(handler=function.strip())
+    return replace(mapping, function=config if config.region else replace(config, region=region))
 
 
 async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:

@@ -14,13 +14,14 @@ Flags follow ``aws lambda create-function`` (``--timeout``, ``--memory-size``,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
 from typing import Any
 
+from batchmap.cli.parsing import plain
+from batchmap.config import values
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import make_invoker
 from batchmap.engine.lambda_api import LambdaApiServer
@@ -30,27 +31,8 @@ DEFAULT_PORT = 9001
 
 
 def parse_environment(text: str) -> dict[str, str]:
-    """``--environment`` as the AWS CLI takes it: ``Variables={K=V,K2=V2}`` or JSON ``{"Variables": {...}}``."""
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            data: Any = json.loads(stripped)
-        except ValueError as exc:
-            raise ConfigError("--environment", text, f'JSON like {{"Variables": {{"KEY": "value"}}}}: {exc}') from exc
-        variables = data.get("Variables", {}) if isinstance(data, dict) else None
-        if not isinstance(variables, dict):
-            raise ConfigError("--environment", text, 'a "Variables" object of names to values')
-        return {str(key): str(value) for key, value in variables.items()}
-    if not (stripped.startswith("Variables={") and stripped.endswith("}")):
-        raise ConfigError("--environment", text, "Variables={KEY=value,KEY2=value2} or JSON")
-    body = stripped[len("Variables={") : -1]
-    variables = {}
-    for pair in filter(None, (item.strip() for item in body.split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError("--environment", text, f"KEY=value pairs; {pair!r} has no '='")
-        variables[key.strip()] = value.strip()
-    return variables
+    """``--environment`` as ``batchmap run`` and the AWS CLI take it: ``Variables={K=V,...}``, JSON or ``file://``."""
+    return values.environment(values.structured("environment", text))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -58,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
         help="serve a local function over the Lambda Invoke API (127.0.0.1)",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--function", required=True, help="handler: module:callable, module.callable or dir/module.fn")
@@ -124,17 +106,13 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``serve`` on its own (``python -m batchmap.cli.serve``), with batchmap's error reporting."""
-    from batchmap.errors import BatchmapError
+    from batchmap.cli import run_command
+    from batchmap.cli.parsing import CommandParser
 
-    parser = argparse.ArgumentParser(prog="batchmap")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        code: int = args.func(args)
-    except BatchmapError as exc:
-        print(f"batchmap: error: {exc}", file=sys.stderr)
-        return 2
-    return code
+    parser = CommandParser(prog="batchmap")
+    command = add_parser(parser.add_subparsers(dest="command", required=True))
+    command.set_defaults(command_parser=command)
+    return run_command(parser, ["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

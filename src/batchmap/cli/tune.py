@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Callable, Sequence
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
+from batchmap.cli.parsing import at_least, plain
+from batchmap.cli.tune_lists import architecture, parse_concurrency, parse_factor, parse_list, parse_memory
 from batchmap.errors import ConfigError
 
-T = TypeVar("T")
+__all__ = ["add_parser", "parse_concurrency", "parse_list", "run", "tune"]
+
 SOURCES = ("sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka")
+FIELD_FLAGS = {
+    "rate": "--rate", "record_bytes": "--record-size", "sqs_pollers": "--sqs-pollers",
+    "poll_interval_s": "--poll-interval", "function_timeout_s": "--timeout",
+    "visibility_timeout_s": "--visibility-timeout", "latency_p99_s": "--latency-p99",
+    "latency_mean_s": "--latency-mean", "horizon_s": "--horizon", "burst_s": "--burst-seconds",
+    "amplitude": "--daily-amplitude", "period_s": "--daily-period", "trace_path": "--trace",
+    "concurrency": "--record-concurrency", "cpu_share_t0": "--cpu-share", "cpu_share_t1": "--cpu-share",
+    "batch_size": "--batch-size", "batch_sizes": "--measure-batch-sizes", "concurrencies": "--measure-concurrency",
+    "memory_size": "--memory-size", "architecture": "--architectures", "reference_memory_mb": "--measured-memory-size",
+}
+"""The tuner's fields (in its errors) -> the flags that fill them; the rest share their flag's name."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "tune",
         help="recommend BatchSize, window, concurrency and memory from a measured handler",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -44,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
     out.add_argument("--out", default="batchmap-tune", help="folder for the report (default: %(default)s)")
     out.add_argument("--prices", help="a TOML price file (default: the shipped us-east-1 prices)")
     out.add_argument("--json", action="store_true", help="print the summary as JSON instead of the table")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, field_flags=FIELD_FLAGS)
 
 
 def _function_flags(g: argparse._ArgumentGroup) -> None:
@@ -68,13 +82,13 @@ def _function_flags(g: argparse._ArgumentGroup) -> None:
         "--measure-batch-sizes",
         nargs="+",
         default=["1,2,5,10,20,50,100"],
-        help="batch sizes to time (default: %(default)s)",
+        help="batch sizes to time (default: 1,2,5,10,20,50,100)",
     )
     g.add_argument(
         "--measure-concurrency",
         nargs="+",
         default=["1"],
-        help="in-batch concurrencies to time for the speed-up S(c) (e.g. 1,2,4,8)",
+        help="in-batch concurrencies to time for the speed-up S(c) (e.g. 1,2,4,8; default 1)",
     )
     g.add_argument(
         "--record-concurrency",
@@ -82,9 +96,9 @@ def _function_flags(g: argparse._ArgumentGroup) -> None:
         default=1,
         help="records the handler processes at once inside a batch (c; default 1)",
     )
-    g.add_argument("--repeats", type=int, default=5, help="timed calls per batch size (default 5)")
-    g.add_argument("--warmup", type=int, default=2, help="untimed calls per batch size first (default 2)")
-    g.add_argument("--cold-starts", type=int, default=3, help="fresh interpreters to time INIT (default 3)")
+    g.add_argument("--repeats", type=at_least(1), default=5, help="timed calls per batch size (default 5)")
+    g.add_argument("--warmup", type=at_least(0), default=2, help="untimed calls per batch size first (default 2)")
+    g.add_argument("--cold-starts", type=at_least(0), default=3, help="fresh interpreters to time INIT (default 3)")
     g.add_argument(
         "--cold-start-rate",
         type=float,
@@ -158,7 +172,7 @@ def _simulation_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--burst-seconds", type=float, default=10.0, help="bursty: mean burst length")
     g.add_argument("--daily-amplitude", type=float, default=0.8, help="daily: swing around the mean (0-1)")
     g.add_argument("--daily-period", type=float, default=86400.0, help="daily: cycle length in seconds")
-    g.add_argument("--confirm-top", type=int, default=3, help="candidates to simulate (default 3)")
+    g.add_argument("--confirm-top", type=at_least(1), default=3, help="candidates to simulate (default 3)")
     g.add_argument("--seed", type=int, default=0)
 
 
@@ -286,7 +300,11 @@ def _profile(args: argparse.Namespace, measurement: Any) -> Any:
             None,
             "both --t0-ms and --t1-ms when not measuring",
         )
-    memories = parse_list(args.memory_size, int, "--memory-size")
+    stated = (("--t0-ms", args.t0_ms), ("--t1-ms", args.t1_ms), ("--init-duration-ms", args.init_duration_ms))
+    for flag, value in stated:
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(flag, value, "milliseconds, 0 or more")
+    memories = parse_list(args.memory_size, parse_memory, "--memory-size")
     share = args.cpu_share if args.cpu_share is not None else 0.0
     return HandlerProfile(
         t0_s=args.t0_ms / 1000,
@@ -330,12 +348,12 @@ def _grid(args: argparse.Namespace) -> Any:
         "windows_s": parse_list(
             args.maximum_batching_window_in_seconds, float, "--maximum-batching-window-in-seconds"
         ),
-        "memory_sizes": parse_list(args.memory_size, int, "--memory-size"),
-        "architectures": parse_list(args.architectures, _architecture, "--architectures"),
+        "memory_sizes": parse_list(args.memory_size, parse_memory, "--memory-size"),
+        "architectures": parse_list(args.architectures, architecture, "--architectures"),
         "maximum_concurrency": parse_list(
             args.maximum_concurrency, parse_concurrency, "--maximum-concurrency"
         ),
-        "parallelization_factors": parse_list(args.parallelization_factor, int, "--parallelization-factor"),
+        "parallelization_factors": parse_list(args.parallelization_factor, parse_factor, "--parallelization-factor"),
     }
     return Grid(**{k: v for k, v in given.items() if v is not None})
 
@@ -355,44 +373,3 @@ def _arrivals(args: argparse.Namespace) -> Any:
         trace_path=args.trace,
         trace_unit=args.trace_unit,
     )
-
-
-def _architecture(item: str) -> str:
-    if item not in ("x86_64", "arm64"):
-        raise ValueError(item)
-    return item
-
-
-def parse_list(values: Sequence[str] | None, convert: Callable[[str], T], flag: str) -> tuple[T, ...] | None:
-    """``["10,100", "1000"]`` -> ``(10, 100, 1000)``; a bad item is a ``ConfigError`` naming the flag."""
-    if values is None:
-        return None
-    out: list[T] = []
-    for value in values:
-        for item in str(value).split(","):
-            item = item.strip()
-            if not item:
-                continue
-            try:
-                out.append(convert(item))
-            except ValueError:
-                raise ConfigError(
-                    flag, item, f"a comma- or space-separated list ({_kind(convert)})"
-                ) from None
-    if not out:
-        raise ConfigError(flag, list(values), "at least one value")
-    return tuple(out)
-
-
-def parse_concurrency(item: str) -> int | None:
-    """MaximumConcurrency: an integer, or ``none`` for no cap."""
-    return None if item.lower() in ("none", "null", "-") else int(item)
-
-
-def _kind(convert: Callable[[str], Any]) -> str:
-    return {
-        "int": "integers",
-        "float": "numbers",
-        "_architecture": "x86_64 or arm64",
-        "parse_concurrency": "integers or none",
-    }.get(getattr(convert, "__name__", ""), "values")

@@ -68,6 +68,8 @@ class _Parser:
     def value(self, key: str | None, stops: str) -> Any:
         self.skip_spaces()
         char = self.peek()
+        if not char:  # the text ends where a value starts: an empty value (``"" in "'"`` would be true)
+            return ""
         if key in self.raw_json and char in "{[":
             raw = self.raw_json_value()
             if raw is not None:

@@ -125,7 +125,8 @@ def environment(value: Any) -> dict[str, str]:
     name = "environment"
     if not isinstance(value, Mapping) or set(value) - {"Variables"}:
         raise fail(name, value, 'an object such as {"Variables": {"KEY": "value"}}')
-    variables = value.get("Variables") or {}
+    variables = value.get("Variables")
+    variables = {} if variables is None else variables
     if not isinstance(variables, Mapping) or any(not isinstance(key, str) or not key for key in variables):
         raise fail(name, variables, "Variables maps names to values")
     return {key: _env_value(item) for key, item in variables.items()}
@@ -149,6 +150,8 @@ def structured(name: str, value: str, raw_json: frozenset[str] = frozenset()) ->
             value = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise fail(name, str(path), f"a readable file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise fail(name, str(path), f"a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     stripped = value.strip()
     if stripped.startswith(("{", "[")):
         try:

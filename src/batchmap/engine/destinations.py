@@ -136,21 +136,46 @@ def file_path(uri: str) -> Path:
     path = unquote(parts.path)
     if not path or path.endswith("/"):
         raise ConfigError(PARAMETER, uri, "a path to a file, not a folder")
+    if "\x00" in path:
+        raise ConfigError(PARAMETER, uri, "a path without NUL characters (%00)")
     return Path(path)
 
 
 async def open_file_destination(uri: str, options: SourceOptions | None = None) -> FileDestination:
-    """A ``FileDestination`` for a ``file:`` URI; its folder is created, and must be writable."""
+    """A ``FileDestination`` for a ``file:`` URI in an existing folder, checked writable before use.
+
+    Nothing is created here (a typo in the path must not leave folders behind): the
+    file appears with the first record that fails.
+    """
     path = file_path(uri)
     if path.is_dir():
         raise ConfigError(PARAMETER, uri, "a path to a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(PARAMETER, uri, f"a path whose folder can be created ({error})") from error
-    if not os.access(path.parent, os.W_OK):
-        raise ConfigError(PARAMETER, uri, f"a path in a writable folder ({path.parent} is not writable)")
+    if not path.parent.is_dir():
+        raise ConfigError(PARAMETER, uri, f"a path in an existing folder ({path.parent} is not one)")
+    problem = await asyncio.to_thread(_unwritable, path)
+    if problem:
+        raise ConfigError(PARAMETER, uri, f"a path batchmap can write to ({problem})")
     return FileDestination(path, uri=uri)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why records could not be appended to ``path``, found without changing anything; ``None`` if they can.
+
+    An existing file is opened for appending (which writes nothing); for a new one, an unnamed
+    file is made in the folder (``O_TMPFILE``, gone when closed), which fails where creating the
+    file would: permissions, a read-only or pseudo file system. Where ``O_TMPFILE`` is missing,
+    the folder's permission bits are asked instead.
+    """
+    try:
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        elif hasattr(os, "O_TMPFILE"):
+            os.close(os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o600))
+        elif not os.access(path.parent, os.W_OK):
+            return f"{path.parent} is not writable"
+    except OSError as error:
+        return f"{error.filename or path}: {error.strerror}"
+    return None
 
 
 DESTINATION_OPENERS: dict[str, DestinationOpener | str] = {

@@ -9,6 +9,7 @@ the engine consumes anything.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -20,6 +21,8 @@ MAX_TIMEOUT_S = 900.0
 """Lambda's longest function timeout (15 minutes)."""
 MIN_MEMORY_MB = 128
 MAX_MEMORY_MB = 10_240
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
+"""Lambda's rule for environment variable names: a letter, then letters, digits and ``_``; 2 characters or more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +56,13 @@ class FunctionConfig:
         if isinstance(memory, bool) or not isinstance(memory, int) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
             raise ConfigError("memory_mb", memory, f"an integer from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}")
         for key, value in self.environment.items():
-            if not isinstance(key, str) or not key or not isinstance(value, str):
+            if not isinstance(key, str) or not isinstance(value, str):
                 raise ConfigError("environment", {key: value}, "string names and string values")
+            if not ENVIRONMENT_NAME.fullmatch(key):
+                raise ConfigError("environment", key, "variable names of 2 or more letters, digits and '_', "
+                                  "starting with a letter (Lambda's rule)")
+            if "\x00" in value:
+                raise ConfigError("environment", {key: value}, "values without NUL characters")
 
 
 @dataclass(frozen=True, slots=True)

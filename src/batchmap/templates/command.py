@@ -56,7 +56,7 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     for note in app.skipped:
         log.info("%s", note)
     _check_code(app)
-    _provision(app)
+    provision_app(app)
     if getattr(args, "checkpoint_store", None) is None:
         args.checkpoint_store = app.checkpoint_store_uri
     args.endpoint_url = args.endpoint_url or app.endpoint_url
@@ -82,24 +82,26 @@ def choose_invoker(app: App, requested: str) -> str:
     return requested
 
 
-def source_from_template(args: argparse.Namespace) -> None:
+def source_from_template(args: argparse.Namespace) -> App | None:
     """For ``send``, ``inspect``, ``purge``: with ``--template``, turn the logical id ``--source`` into a URI.
 
-    The template's embedded queues and streams are created first, with their attributes.
+    Returns the app (``None`` without ``--template``); nothing is created here: ``send`` provisions
+    the app (``provision_app``) once the rest of its flags are checked.
     """
     if not getattr(args, "template", None):
         if getattr(args, "parameter_overrides", None) or getattr(args, "overrides", None):
             raise TemplateError("--template", "--parameter-overrides and --overrides need --template")
-        return
+        return None
     app = load_app(args)
-    _provision(app)
     args.source = app.source_uri(args.source)
     if hasattr(args, "endpoint_url"):
         args.endpoint_url = args.endpoint_url or app.endpoint_url
         args.region = args.region or app.region
+    return app
 
 
-def _provision(app: App) -> None:
+def provision_app(app: App) -> None:
+    """Create the app's embedded queues and streams, with their attributes."""
     from batchmap.templates.provision import provision
 
     provision(app)

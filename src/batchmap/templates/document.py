@@ -31,6 +31,8 @@ def read_template(path: str | Path) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(str(file), f"cannot read the template ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise TemplateError(str(file), f"not a template: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     document = parse_template(text, str(file))
     check_template(document, str(file))
     return dict(document)

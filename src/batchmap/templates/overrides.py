@@ -55,6 +55,8 @@ def load_overrides(value: str | Path | Mapping[str, Any] | Overrides | None) -> 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(str(path), f"cannot read the overrides file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise TemplateError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     document = parse_template(text, str(path)) if text.strip() else {}
     return from_mapping(document or {}, str(path), path.resolve().parent)
 

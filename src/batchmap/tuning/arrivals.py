@@ -131,6 +131,8 @@ def read_trace(path: str | Path, unit: Literal["s", "ms"] = "s") -> NDArray[np.f
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError("trace", str(path), f"a readable file of timestamps ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("trace", str(path), f"a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     for number, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].split(",", 1)[0].strip()
         if not text:

@@ -83,6 +83,8 @@ def load_prices(path: str | Path | None = None) -> Prices:
         raise ConfigError("--prices", str(file), "an existing TOML price file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--prices", str(file), f"valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--prices", str(file), f"a UTF-8 TOML file ({exc.reason} at byte {exc.start})") from None
     return _parse(data, str(file))
 
 

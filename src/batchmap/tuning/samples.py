@@ -75,6 +75,8 @@ def load_samples(path: str | Path) -> SampleEvents:
         raise ConfigError("--sample-event", str(file), f"a readable JSON file ({exc.strerror})") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError("--sample-event", str(file), f"valid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--sample-event", str(file), f"UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     return samples_from(data, where=str(file))
 
 

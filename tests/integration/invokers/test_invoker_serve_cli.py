@@ -90,8 +90,8 @@ def test_serve_rejects_bad_settings_naming_them() -> None:
 
 
 def test_environment_flag_takes_the_aws_cli_shorthand_and_json() -> None:
-    assert parse_environment("Variables={A=1,B=two}") == {"A": "1", "B": "two"}
-    assert parse_environment('{"Variables": {"A": "1"}}') == {"A": "1"}
+    assert parse_environment("Variables={AA=1,BB=two}") == {"AA": "1", "BB": "two"}
+    assert parse_environment('{"Variables": {"AA": "1"}}') == {"AA": "1"}
     with pytest.raises(ConfigError, match="--environment"):
         parse_environment("A=1")
     with pytest.raises(ConfigError, match="--environment"):

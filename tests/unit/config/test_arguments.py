@@ -160,9 +160,9 @@ class TestStructuredFlags:
         refused("ScalingConfig.MaximumConcurrency (--scaling-config)", "--scaling-config", "MaxConcurrency=5")
 
     def test_function_settings(self) -> None:
-        mapping = parse("--timeout", "60", "--memory-size", "512", "--environment", "Variables={STAGE=dev,N=1}")
+        mapping = parse("--timeout", "60", "--memory-size", "512", "--environment", "Variables={STAGE=dev,NODES=1}")
         assert mapping.function == FunctionConfig(handler="app:handler", timeout_s=60, memory_mb=512,
-                                                  environment={"STAGE": "dev", "N": "1"})
+                                                  environment={"STAGE": "dev", "NODES": "1"})
         json_env = parse("--environment", '{"Variables": {"DEBUG": true, "RETRIES": 3}}')
         assert isinstance(json_env.function, FunctionConfig)
         assert json_env.function.environment == {"DEBUG": "true", "RETRIES": "3"}
@@ -185,6 +185,11 @@ class TestShorthand:
 
     def test_empty_structures_and_lists(self) -> None:
         assert parse_shorthand("A={},B=[]", "X") == {"A": {}, "B": []}
+
+    def test_a_value_cut_off_at_the_end_is_empty_not_an_open_quote(self) -> None:
+        assert parse_shorthand("A=", "X") == {"A": ""}
+        with pytest.raises(ConfigError, match="expected '}'"):
+            parse_shorthand("OnFailure={Destination=", "X")
 
     @pytest.mark.parametrize("text", ["A", "=1", "A=1,A=2", "A={B=1", "A=[1,2", "A='open", "A=x]y", "A=1,"])
     def test_errors_name_the_parameter_and_the_position(self, text: str) -> None:

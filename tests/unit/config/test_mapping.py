@@ -117,7 +117,7 @@ class TestIdentity:
         refused("FunctionName (--function)", 42, "module:callable", function=42)
 
     def test_function_may_carry_its_own_settings(self) -> None:
-        function = FunctionConfig(handler="app:handler", timeout_s=60, memory_mb=512, environment={"A": "1"})
+        function = FunctionConfig(handler="app:handler", timeout_s=60, memory_mb=512, environment={"AB": "1"})
         assert build(function=function).function == function
 
     def test_uuid(self) -> None:

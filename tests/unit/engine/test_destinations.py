@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import textwrap
 from collections.abc import Coroutine
@@ -44,8 +45,8 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 # --- the file destination ----------------------------------------------------------------------
 
-def test_file_destination_appends_one_json_line_per_record_and_creates_the_folder(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "er" / "failures.jsonl"
+def test_file_destination_appends_one_json_line_per_record(tmp_path: Path) -> None:
+    path = tmp_path / "failures.jsonl"
     destination = run(open_destination(path.as_uri()))
     assert isinstance(destination, Destination)
     assert destination.uri == path.as_uri()
@@ -106,6 +107,7 @@ def test_a_record_that_is_not_json_raises_destination_error(tmp_path: Path) -> N
 
 def test_relative_and_localhost_file_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
     relative = run(open_destination("file:out/failures.jsonl"))
     run(relative.send(record(1)))
     assert read_lines(tmp_path / "out" / "failures.jsonl") == [record(1)]
@@ -134,11 +136,27 @@ def test_a_folder_is_not_a_file_destination(tmp_path: Path) -> None:
         run(open_destination(Path(tmp_path).as_uri()))
 
 
-def test_a_folder_that_cannot_be_created_is_refused_before_use(tmp_path: Path) -> None:
+def test_a_missing_folder_is_refused_and_not_created(tmp_path: Path) -> None:
     blocker = tmp_path / "taken"
     blocker.write_text("a file, not a folder")
-    with pytest.raises(ConfigError, match="folder can be created"):
+    with pytest.raises(ConfigError, match="existing folder"):
         run(open_destination((blocker / "failures.jsonl").as_uri()))
+    with pytest.raises(ConfigError, match="existing folder"):
+        run(open_destination((tmp_path / "deep" / "er" / "failures.jsonl").as_uri()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_a_place_that_cannot_be_written_is_refused_before_use(tmp_path: Path) -> None:
+    # /proc takes no new files, not even from root, whatever its permission bits say.
+    with pytest.raises(ConfigError, match="can write to"):
+        run(open_destination("file:///proc/failures.jsonl"))
+    read_only = tmp_path / "kept.jsonl"
+    read_only.write_text("")
+    read_only.chmod(0o444)
+    if os.geteuid() != 0:  # root writes to a read-only file anyway
+        with pytest.raises(ConfigError, match="can write to"):
+            run(open_destination(read_only.as_uri()))
+    assert read_only.read_text() == "" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.jsonl"]
 
 
 def test_file_and_memory_destinations_want_the_payload() -> None:
@@ -158,6 +176,7 @@ def test_memory_destination_keeps_a_copy() -> None:
 
 SQLITE_DESTINATION = '''
 import json
+import os
 import sqlite3
 from urllib.parse import urlsplit
 

@@ -5,7 +5,10 @@
 * ``http://...`` or ``https://...``: the HTTP invoker (Lambda Invoke API);
 * a Lambda ARN (``arn:aws:lambda:...``, or ``123456789012:function:NAME``) or a
   bare function name (no ``.``, ``:`` or ``/``, which Lambda function names
-  never contain and Python handlers always do): AWS Lambda through boto3;
+  never contain and Python handlers always do): AWS Lambda through boto3. That
+  needs a region (the function's, the ARN's, or boto3's: ``AWS_DEFAULT_REGION``
+  or a profile); without one, a bare name is most likely a local handler missing
+  its ``:callable``, and the error says so before any AWS client is made;
 * anything else (``module:callable``, ``module.callable``,
   ``folder/module.callable``): in-process, the fastest. Ask for ``subprocess``
   to isolate the function (crashes, hangs, memory limit) from the engine.
@@ -14,8 +17,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Literal, get_args
 
+from batchmap.config.parameters import fail
 from batchmap.engine.invocation import FunctionConfig, Invoker
 from batchmap.engine.invokers.http_invoker import HttpInvoker
 from batchmap.engine.invokers.in_process import InProcessInvoker
@@ -56,10 +61,38 @@ def make_invoker(function: FunctionConfig, kind: str = "auto", concurrency: int 
     if kind not in INVOKER_KINDS:
         raise ConfigError("invoker", kind, f"one of {', '.join(INVOKER_KINDS)}")
     chosen = resolve_kind(function.handler) if kind == "auto" else kind
+    if chosen == "lambda":
+        return LambdaInvoker(lambda_function(function), concurrency)
     if chosen == "inprocess":
         return InProcessInvoker(function, concurrency)
     if chosen == "subprocess":
         return SubprocessInvoker(function, concurrency)
-    if chosen == "http":
-        return HttpInvoker(function, concurrency)
-    return LambdaInvoker(function, concurrency)
+    return HttpInvoker(function, concurrency)
+
+
+def lambda_function(function: FunctionConfig) -> FunctionConfig:
+    """``function`` with the region its Lambda client will use; a ``ConfigError`` naming it when there is none."""
+    handler = function.handler.strip()
+    if resolve_kind(handler) != "lambda":
+        raise fail("function", handler, "a Lambda function name or ARN with --invoker lambda; module:callable "
+                                        "runs locally (--invoker inprocess or subprocess)")
+    region = function.region or _arn_region(handler) or _default_region()
+    if region is None:
+        raise fail("function", handler, "a Lambda function name needs an AWS region (--region, "
+                                        "AWS_DEFAULT_REGION or a profile's region); a local handler is "
+                                        f"module:callable, such as {handler}:handler")
+    return function if function.region == region else replace(function, region=region)
+
+
+def _arn_region(handler: str) -> str | None:
+    return handler.split(":")[3] if _LAMBDA_ARN.match(handler) else None
+
+
+def _default_region() -> str | None:
+    """boto3's own region (``AWS_DEFAULT_REGION``, the profile), without making a client; ``None`` without boto3."""
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    region = botocore.session.get_session().get_config_variable("region")
+    return str(region) if region else None

@@ -21,6 +21,7 @@ from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import AwsClient, open_client
 from batchmap.sources.aws.shards import ShardedStream, ShardInfo, shard_info
 from batchmap.sources.base import Delivery, Position, RecordShape
+from batchmap.sources.bodies import Body, all_data, check_partition_key
 from batchmap.sources.registry import SourceOptions
 
 EXAMPLE_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/my-stream"
@@ -97,26 +98,26 @@ class KinesisStream(ShardedStream):
 
     async def send(
         self,
-        bodies: Sequence[str],
+        bodies: Sequence[Body],
         *,
         partition_key: str | None = None,
         message_group_id: str | None = None,
         deduplication_id: str | None = None,
         delay_s: int = 0,
     ) -> list[str]:
-        """PutRecords (500 per call); without ``partition_key`` each record gets a random one.
+        """PutRecords (500 per call) of the bodies (bytes as they are, text as UTF-8).
 
-        Records Kinesis throttles are retried; any still failing raise ``SettleError``.
-        Returns sequence numbers in the order of ``bodies``.
+        Without ``partition_key`` each record gets a random one; an empty one is refused, as
+        Kinesis does. Records Kinesis throttles are retried; any still failing raise
+        ``SettleError``. Returns sequence numbers in the order of ``bodies``.
         """
         for name, value in (("MessageGroupId", message_group_id), ("MessageDeduplicationId", deduplication_id)):
             if value is not None:
                 raise ConfigError(name, value, "not supported by Kinesis (use partition_key)")
         if delay_s:
             raise ConfigError("DelaySeconds", delay_s, "not supported by Kinesis")
-        entries = [
-            {"Data": body.encode("utf-8"), "PartitionKey": partition_key or uuid.uuid4().hex} for body in bodies
-        ]
+        key = None if partition_key is None else check_partition_key(partition_key)
+        entries = [{"Data": data, "PartitionKey": key or uuid.uuid4().hex} for data in all_data(bodies)]
         sequence_numbers: list[str] = []
         for chunk in _chunks(entries):
             sequence_numbers.extend(await self._put_chunk(chunk))

@@ -280,6 +280,8 @@ class SqsQueue:
         delay_s: int = 0,
     ) -> list[str]:
         """SendMessageBatch; on a FIFO queue ``message_group_id`` is required. Returns message ids."""
+        if partition_key is not None:
+            raise ConfigError("--partition-key", partition_key, "only for streams; queues take --message-group-id")
         options = SendOptions(
             fifo=self.fifo,
             content_based_dedup=self.info.content_based_dedup,

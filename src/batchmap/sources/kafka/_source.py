@@ -23,6 +23,7 @@ from typing import Any
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import BrokerError, ConfigError
 from batchmap.sources.base import Destination, Position, RecordShape, Shard, StreamRead
+from batchmap.sources.bodies import Body, all_data
 from batchmap.sources.kafka._checkpoints import KafkaCheckpointStore
 from batchmap.sources.kafka._consumer import GroupConsumer
 from batchmap.sources.kafka._partition import Partition
@@ -170,14 +171,15 @@ class KafkaSource:
 
     async def send(
         self,
-        bodies: Sequence[str],
+        bodies: Sequence[Body],
         *,
         partition_key: str | None = None,
         message_group_id: str | None = None,
         deduplication_id: str | None = None,
         delay_s: int = 0,
     ) -> list[str]:
-        """Produce UTF-8 bodies to the topic, keyed by ``partition_key``; returns ``topic-N:offset`` ids."""
+        """Produce the bodies (bytes as they are, text as UTF-8) keyed by ``partition_key``; returns
+        ``topic-N:offset`` ids."""
         for name, value in (("--message-group-id", message_group_id),
                             ("--message-deduplication-id", deduplication_id)):
             if value is not None:
@@ -189,7 +191,7 @@ class KafkaSource:
         if self._producer is None:
             self._producer = KafkaProducer(self.settings, self._ck)
         key = None if partition_key is None else partition_key.encode("utf-8")
-        return await self._producer.send(self.topics[0], [(key, body.encode("utf-8"), ()) for body in bodies])
+        return await self._producer.send(self.topics[0], [(key, value, ()) for value in all_data(bodies)])
 
     async def close(self) -> None:
         """Leave the group (after the last commits) and flush the producer."""

@@ -4,74 +4,33 @@ Plain synchronous functions taking a source URI, so a command line (or a
 script, or a test) can call them without an event loop. ``create_*`` take what
 ``aws sqs create-queue`` / ``aws kinesis create-stream`` take; ``send`` creates
 a queue or stream named in the URI on first use, as every opener does, while
-``inspect`` and ``purge`` never create anything.
+``inspect``, ``purge`` and ``set_queue_attributes`` never create anything, and
+``inspect`` reads the file without writing to it (``inspection``). A file that is
+not a usable database is a ``ConfigError`` naming it; a failed change leaves the
+file as it was (every change is one transaction).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError
+from batchmap.sources.bodies import Body, as_text
 from batchmap.sources.sqlite.attributes import parse_attributes
 from batchmap.sources.sqlite.database import Database
+from batchmap.sources.sqlite.inspection import QueueInfo, ShardInfo, StreamInfo, describe, require
 from batchmap.sources.sqlite.queue_records import OutgoingMessage
 from batchmap.sources.sqlite.queue_store import QueueStore
 from batchmap.sources.sqlite.queue_table import update_attributes
-from batchmap.sources.sqlite.stream_store import OutgoingRecord, StreamStore
+from batchmap.sources.sqlite.stream_store import StreamStore, outgoing_records
 from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
 
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    """A queue's depth by state and its attributes (as ``get-queue-attributes`` shows them)."""
-
-    uri: str
-    arn: str
-    name: str
-    fifo: bool
-    visible: int
-    in_flight: int
-    delayed: int
-    dead_lettered: int
-    attributes: dict[str, str]
-
-    @property
-    def total(self) -> int:
-        return self.visible + self.in_flight + self.delayed
-
-
-@dataclass(frozen=True, slots=True)
-class ShardInfo:
-    """One shard: its hash-key range, lineage, and the retained records in it."""
-
-    shard_id: str
-    parent_ids: tuple[str, ...]
-    closed: bool
-    starting_hash_key: str
-    ending_hash_key: str
-    records: int
-    first_sequence_number: str | None
-    last_sequence_number: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StreamInfo:
-    """A stream's shards and retention."""
-
-    uri: str
-    arn: str
-    name: str
-    retention_hours: int
-    shards: tuple[ShardInfo, ...]
-
-    @property
-    def records(self) -> int:
-        return sum(shard.records for shard in self.shards)
+__all__ = ["QueueInfo", "ShardInfo", "StreamInfo", "create_queue", "create_stream", "inspect", "purge", "require",
+           "send", "set_queue_attributes"]
 
 
 def create_queue(uri: str, attributes: dict[str, str] | None = None, *,
@@ -88,8 +47,8 @@ def set_queue_attributes(uri: str, attributes: dict[str, str], *, clock: Clock |
     """SetQueueAttributes on an existing queue (``RedrivePolicy=""`` removes the policy)."""
     where = _expect(uri, "queue")
     now_ms = (clock or SystemClock()).wall_ms()
+    require(where)
     with _database(where, create=False) as db:
-        _require(db, where)
         update_attributes(db, where.name, attributes)
         return _queue_info(where, QueueStore(db, where.name, now_ms=now_ms), now_ms)
 
@@ -105,49 +64,46 @@ def create_stream(uri: str, shard_count: int = 1, retention_hours: int = 24, *,
         return _stream_info(where, store)
 
 
-def send(uri: str, bodies: Sequence[str], *, partition_key: str | None = None,
+def send(uri: str, bodies: Sequence[Body], *, partition_key: str | None = None,
          message_group_id: str | None = None, deduplication_id: str | None = None,
          delay_s: int | None = None, clock: Clock | None = None) -> list[str]:
     """Send bodies in one transaction: message ids for a queue, sequence numbers for a stream.
 
-    Stream records without a partition key get a random one each (spread over shards).
+    A stream stores each body exactly (bytes as given, text as UTF-8); records without a
+    partition key get a random one each (spread over shards). A queue takes text (bytes
+    only when UTF-8). Nothing is sent when any body or setting is refused.
     """
     where = parse_uri(uri)
     now_ms = (clock or SystemClock()).wall_ms()
-    with _database(where, create=True) as db:
-        if where.kind == "queue":
-            if partition_key is not None:
-                raise ConfigError("--partition-key", partition_key, "only for streams")
+    if where.kind == "queue":
+        if partition_key is not None:
+            raise ConfigError("--partition-key", partition_key, "only for streams")
+        texts = [as_text(body, f"MessageBody (message {index})") for index, body in enumerate(bodies, 1)]
+        messages = [OutgoingMessage(body, message_group_id, deduplication_id, delay_s) for body in texts]
+        with _database(where, create=True) as db:
             store = QueueStore(db, where.name, now_ms=now_ms)
-            messages = [OutgoingMessage(body, message_group_id, deduplication_id, delay_s) for body in bodies]
             return [result.message_id for result in store.send(messages, now_ms)]
-        for name, value in (("--message-group-id", message_group_id),
-                            ("--message-deduplication-id", deduplication_id), ("--delay-seconds", delay_s or None)):
-            if value is not None:
-                raise ConfigError(name, value, "only for queues; streams take --partition-key")
-        records = [OutgoingRecord(body.encode("utf-8"), partition_key or str(uuid.uuid4()))
-                   for body in bodies]
+    for name, value in (("--message-group-id", message_group_id),
+                        ("--message-deduplication-id", deduplication_id), ("--delay-seconds", delay_s)):
+        if value is not None:
+            raise ConfigError(name, value, "only for queues; streams take --partition-key")
+    records = outgoing_records(bodies, partition_key)
+    with _database(where, create=True) as db:
         stream = StreamStore(db, where.name, now_ms=now_ms)
         return [result.sequence_number for result in stream.put(records, now_ms)]
 
 
 def inspect(uri: str, *, clock: Clock | None = None) -> QueueInfo | StreamInfo:
-    """Depth by state and attributes of a queue, or shards and record counts of a stream."""
-    where = parse_uri(uri)
-    now_ms = (clock or SystemClock()).wall_ms()
-    with _database(where, create=False) as db:
-        _require(db, where)
-        if where.kind == "queue":
-            return _queue_info(where, QueueStore(db, where.name, now_ms=now_ms), now_ms)
-        return _stream_info(where, StreamStore(db, where.name, now_ms=now_ms))
+    """Depth by state and attributes of a queue, or shards and record counts of a stream; read-only."""
+    return describe(parse_uri(uri), (clock or SystemClock()).wall_ms())
 
 
 def purge(uri: str, *, clock: Clock | None = None) -> int:
     """PurgeQueue, or drop every record of a stream; returns how many were deleted."""
     where = parse_uri(uri)
     now_ms = (clock or SystemClock()).wall_ms()
+    require(where)
     with _database(where, create=False) as db:
-        _require(db, where)
         if where.kind == "queue":
             return QueueStore(db, where.name, now_ms=now_ms).purge()
         return StreamStore(db, where.name, now_ms=now_ms).purge()
@@ -155,13 +111,20 @@ def purge(uri: str, *, clock: Clock | None = None) -> int:
 
 @contextmanager
 def _database(where: SqliteUri, *, create: bool) -> Iterator[Database]:
+    """The file, open for changes; ``create`` allows a new file, in a folder that must exist."""
+    folder = os.path.dirname(where.path)
+    if not os.path.isdir(folder):
+        raise ConfigError("--source", where.uri(), f"a database file in an existing folder ({folder} is not one)")
     if not create and not os.path.exists(where.path):
         raise ConfigError("--source", where.uri(), f"no database file at {where.path}")
-    db = Database(where.path, where.synchronous)
     try:
-        yield db
-    finally:
-        db.close()
+        db = Database(where.path, where.synchronous)
+        try:
+            yield db
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:  # a damaged file (OperationalError is already a SourceError)
+        raise ConfigError("--source", where.uri(), f"a usable batchmap database: {where.path}: {exc}") from exc
 
 
 def _expect(uri: str, kind: str) -> SqliteUri:
@@ -169,14 +132,6 @@ def _expect(uri: str, kind: str) -> SqliteUri:
     if where.kind != kind:
         raise ConfigError("--source", uri, f"a {kind} URI (?{kind}=NAME)")
     return where
-
-
-def _require(db: Database, where: SqliteUri) -> None:
-    table = "queues" if where.kind == "queue" else "streams"
-    with db.read() as conn:
-        found = conn.execute(f"SELECT 1 FROM {table} WHERE name = ?", (where.name,)).fetchone()
-    if found is None:
-        raise ConfigError("--source", where.uri(), f"no {where.kind} named {where.name!r} in {where.path}")
 
 
 def _queue_info(where: SqliteUri, store: QueueStore, now_ms: int) -> QueueInfo:

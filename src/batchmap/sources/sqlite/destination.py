@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from batchmap.clock import Clock
@@ -26,9 +27,14 @@ class SqliteQueueDestination:
     @classmethod
     async def open(cls, uri: str, *, clock: Clock | None = None) -> SqliteQueueDestination:
         """Open (creating on first use) the queue a ``sqlite:///FILE?queue=NAME`` URI names."""
-        if parse_uri(uri).kind != "queue":
+        where = parse_uri(uri)
+        if where.kind != "queue":
             raise ConfigError("DestinationConfig.OnFailure.Destination", uri,
                               "an embedded queue URI (?queue=NAME)")
+        folder = os.path.dirname(where.path)
+        if not os.path.isdir(folder):
+            raise ConfigError("DestinationConfig.OnFailure.Destination", uri,
+                              f"a database file in an existing folder ({folder} is not one)")
         return cls(await SqliteQueue.open(uri, clock=clock))
 
     async def send(self, record: dict[str, Any]) -> None:

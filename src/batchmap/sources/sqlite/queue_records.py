@@ -22,6 +22,8 @@ from batchmap.sources.sqlite.uri import ACCOUNT, REGION
 
 SENDER_ID = ACCOUNT
 SEQUENCE_WIDTH = 20
+MAX_DELAY_S = 900
+"""SQS's longest per-message and queue ``DelaySeconds`` (15 minutes)."""
 """FIFO ``SequenceNumber`` digits (SQS's own are 20 digits); zero-padded so they sort as strings."""
 
 _INVALID_BODY_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -53,6 +55,13 @@ class SendResult:
     md5_of_body: str
     sequence_number: str | None = None
     duplicate: bool = False
+
+
+def check_delay(delay_s: object) -> int:
+    """A per-message ``DelaySeconds``: an integer from 0 to 900, as SQS takes it."""
+    if isinstance(delay_s, bool) or not isinstance(delay_s, int) or not 0 <= delay_s <= MAX_DELAY_S:
+        raise ConfigError("DelaySeconds", delay_s, f"an integer from 0 to {MAX_DELAY_S} seconds")
+    return delay_s
 
 
 def check_body(body: object, maximum_size: int) -> int:

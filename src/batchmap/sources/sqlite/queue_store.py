@@ -30,6 +30,7 @@ from batchmap.sources.sqlite.queue_records import (
     ReceivedRow,
     SendResult,
     check_body,
+    check_delay,
     content_deduplication_id,
     deliveries,
     md5_of,
@@ -129,7 +130,7 @@ class QueueStore:
             raise ConfigError("MessageAttributes", f"<{size} bytes with the body>",
                               f"at most MaximumMessageSize={attrs.maximum_message_size} bytes")
         dedup_id, key = self._deduplication(message)
-        delay_s = attrs.delay_s if message.delay_s is None else message.delay_s
+        delay_s = attrs.delay_s if message.delay_s is None else check_delay(message.delay_s)
         params = (self.row.id, str(uuid.uuid4()), message.body, md5_of(message.body),
                   message.message_attributes, message.group_id, dedup_id, now_ms, now_ms,
                   now_ms + delay_s * 1000)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError
 from batchmap.sources.base import Position, RecordShape, Shard, StreamRead
+from batchmap.sources.bodies import Body, as_data
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.resharding import merge_shards, split_shard, update_shard_count
 from batchmap.sources.sqlite.stream_records import PutResult
-from batchmap.sources.sqlite.stream_store import OutgoingRecord, StreamStore
+from batchmap.sources.sqlite.stream_store import OutgoingRecord, StreamStore, outgoing_records
 from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
 
 T = TypeVar("T")
@@ -65,22 +65,24 @@ class SqliteStream:
 
     async def send(
         self,
-        bodies: Sequence[str],
+        bodies: Sequence[Body],
         *,
         partition_key: str | None = None,
         message_group_id: str | None = None,
         deduplication_id: str | None = None,
         delay_s: int | None = None,
     ) -> list[str]:
-        """Put UTF-8 bodies; returns sequence numbers. Without a partition key each body gets a random one."""
+        """Put bodies (bytes as they are, text as UTF-8); returns sequence numbers.
+
+        Without a partition key each body gets a random one; an empty key is refused, as Kinesis does.
+        """
         for name, value in (("--message-group-id", message_group_id),
                             ("--message-deduplication-id", deduplication_id)):
             if value is not None:
                 raise ConfigError(name, value, "only for queues; streams take --partition-key")
         if delay_s:
             raise ConfigError("--delay-seconds", delay_s, "only for queues")
-        records = [OutgoingRecord(body.encode("utf-8"), partition_key or str(uuid.uuid4()))
-                   for body in bodies]
+        records = outgoing_records(bodies, partition_key)
         return [result.sequence_number for result in await self.put_records(records)]
 
     async def put_records(self, records: Sequence[OutgoingRecord]) -> list[PutResult]:
@@ -90,8 +92,7 @@ class SqliteStream:
     async def put_record(self, data: bytes | str, partition_key: str,
                          explicit_hash_key: str | None = None) -> PutResult:
         """PutRecord: one record; ``explicit_hash_key`` overrides the partition key's hash."""
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-        return (await self.put_records([OutgoingRecord(raw, partition_key, explicit_hash_key)]))[0]
+        return (await self.put_records([OutgoingRecord(as_data(data), partition_key, explicit_hash_key)]))[0]
 
     async def split_shard(self, shard_id: str, new_starting_hash_key: str) -> tuple[str, str]:
         """SplitShard; returns the two child shard ids."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import bisect
 import json
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from batchmap.errors import ConfigError
 from batchmap.sources.base import Position, StreamRead
+from batchmap.sources.bodies import Body, all_data, check_partition_key
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.shards import (
     HashRange,
@@ -45,6 +47,15 @@ class OutgoingRecord:
     data: bytes
     partition_key: str
     explicit_hash_key: str | None = None
+
+
+def outgoing_records(bodies: Sequence[Body], partition_key: str | None) -> list[OutgoingRecord]:
+    """Records for ``send``: data exactly as given, and ``partition_key`` (or a random key per record)."""
+    data = all_data(bodies)
+    if partition_key is None:
+        return [OutgoingRecord(item, str(uuid.uuid4())) for item in data]
+    key = check_partition_key(partition_key)
+    return [OutgoingRecord(item, key) for item in data]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +248,7 @@ def _high_water(conn: sqlite3.Connection) -> int:
 
 
 def _routing_key(record: OutgoingRecord) -> int:
-    key = record.partition_key
-    if not isinstance(key, str) or not 1 <= len(key) <= 256:
-        raise ConfigError("PartitionKey", key, "1 to 256 characters")
+    key = check_partition_key(record.partition_key)
     if not isinstance(record.data, bytes | bytearray):
         raise ConfigError("Data", type(record.data).__name__, "bytes")
     if len(record.data) + len(key.encode("utf-8")) > MAX_RECORD_BYTES:

@@ -118,6 +118,8 @@ def parse_uri(uri: str) -> SqliteUri:
 def _file_path(path: str, uri: str) -> str:
     if path in (":memory:", "") or path.startswith("file:"):
         raise ConfigError("--source", uri, "a database file path (in-memory databases cannot be shared)")
+    if "\x00" in path:
+        raise ConfigError("--source", uri, "a database file path without NUL characters (%00)")
     return os.path.abspath(path)
 
 
