@@ -33,7 +33,9 @@ def test_handler_spellings(handler: str, module: str, attribute: str) -> None:
     assert (ref.module, ref.attribute) == (module, attribute)
 
 
-@pytest.mark.parametrize("handler", ["app", "app:", ":handler", "app.", "my app.handler", "app:1x", "a..b.c", "app.my-fn", "a/../b.c"])
+@pytest.mark.parametrize(
+    "handler", ["app", "app:", ":handler", "app.", "my app.handler", "app:1x", "a..b.c", "app.my-fn", "a/../b.c"]
+)
 def test_malformed_handler_names(handler: str) -> None:
     with pytest.raises(FunctionLoadError) as caught:
         parse_handler(handler)
