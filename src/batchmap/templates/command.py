@@ -118,6 +118,9 @@ def _refuse_mapping_flags(args: argparse.Namespace) -> None:
 
 def _check_code(app: App) -> None:
     for function in app.functions.values():
+        if function.package is not None:
+            function.package.check()  # provision writes its folder
+            continue
         folder = function.config.code_path
         if folder is not None and not Path(folder).is_dir():
             raise TemplateError(f"Resources.{function.logical_id}.Properties.CodeUri",

@@ -4,6 +4,8 @@ Idempotent, and it follows template edits: a queue that exists with other
 attributes gets the template's (SetQueueAttributes), a stream with another
 shard count is resharded (UpdateShardCount). Dead-letter queues are created
 before the queues that redrive to them. Bound sources are never touched.
+Code given as a ``.zip`` or inline is written to its folder, as ``sam deploy``
+uploads it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def provision(app: App) -> list[str]:
         except BatchmapError as exc:
             raise TemplateError(where, f"cannot create it in {app.database}: {exc}") from None
         created.append(source.require_uri(where))
+    for function in app.functions.values():
+        if function.package is not None:
+            function.package.unpack()
     return created
 
 

@@ -158,12 +158,12 @@ def test_missing_runtime_and_handler_say_where_to_set_them(write_template: Write
                               "Globals.Function)")
 
 
-def test_code_in_s3_image_and_inline_code_are_refused(write_template: Write) -> None:
+def test_code_in_s3_images_and_tenant_isolation_are_refused(write_template: Write) -> None:
     for extra, where in (
         ("CodeUri: {Bucket: my-bucket, Key: code.zip}", "CodeUri"),
         ("CodeUri: s3://my-bucket/code.zip", "CodeUri"),
         ("PackageType: Image", "PackageType"),
-        ("InlineCode: 'def handler(e, c): pass'", "InlineCode"),
+        ("TenancyConfig: {TenantIsolationMode: PER_TENANT}", "TenancyConfig"),
     ):
         path = write_template(f"""\
             Resources:
