@@ -56,9 +56,9 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     for note in app.skipped:
         log.info("%s", note)
     _check_code(app)
-    _provision(app)
     if getattr(args, "checkpoint_store", None) is None:
         args.checkpoint_store = app.checkpoint_store_uri
+    _provision(app, args.checkpoint_store)
     args.endpoint_url = args.endpoint_url or app.endpoint_url
     args.region = args.region or app.region
     args.invoker = choose_invoker(app, args.invoker)
@@ -92,17 +92,17 @@ def source_from_template(args: argparse.Namespace) -> None:
             raise TemplateError("--template", "--parameter-overrides and --overrides need --template")
         return
     app = load_app(args)
-    _provision(app)
+    _provision(app, app.checkpoint_store_uri)
     args.source = app.source_uri(args.source)
     if hasattr(args, "endpoint_url"):
         args.endpoint_url = args.endpoint_url or app.endpoint_url
         args.region = args.region or app.region
 
 
-def _provision(app: App) -> None:
+def _provision(app: App, checkpoint_store_uri: str) -> None:
     from batchmap.templates.provision import provision
 
-    provision(app)
+    provision(app, checkpoint_store_uri=checkpoint_store_uri)
 
 
 def _refuse_mapping_flags(args: argparse.Namespace) -> None:
