@@ -59,7 +59,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--invoker", choices=INVOKER_KINDS, default="auto",
                        help="how the function runs: in this process, in worker processes, over HTTP, on AWS Lambda")
     group.add_argument("--endpoint-url", help="the AWS endpoint for AWS sources (a local emulator)")
-    group.add_argument("--region", help="the AWS region for AWS sources")
+    group.add_argument("--region", help="the AWS region for AWS sources, and the functions' AWS_REGION "
+                                        "(default: the source ARN's, then AWS_REGION, the AWS config, us-east-1)")
     group.add_argument("--source-option", action="append", default=[], metavar="KEY=VALUE",
                        help="a source setting the URI cannot carry, e.g. bootstrap_servers=... and topics=... "
                             "for an MSK cluster ARN (repeatable)")
@@ -103,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_connection_flags(given: dict[str, Any], mappings: list[EventSourceMapping], invoker: str) -> bool:
-    """Refuse connection flags no source uses; returns whether a mapping invokes a Lambda function."""
+    """Refuse connection flags no source uses (``--region`` is always the functions' ``AWS_REGION``);
+    returns whether a mapping invokes a Lambda function."""
     on_lambda = any(_invokes_lambda(m, invoker) for m in mappings)
-    refuse_unused(given, [m.source for m in mappings], region_used=on_lambda)
+    refuse_unused(given, [m.source for m in mappings], region_used=True)
     return on_lambda
 
 

@@ -9,6 +9,8 @@ Then invoke it as you would invoke Lambda or the Runtime Interface Emulator::
 
 Flags follow ``aws lambda create-function`` (``--timeout``, ``--memory-size``,
 ``--environment``, ``--function-name``); ``--code-uri`` is SAM's ``CodeUri``.
+The function gets Lambda's defined runtime variables (``AWS_REGION`` from
+``--region``), as ``batchmap run`` gives them.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--environment", default=None, help="Variables={KEY=value,...} or JSON, as the AWS CLI takes it"
     )
+    parser.add_argument(
+        "--region", default=None, help="the function's AWS_REGION (default: AWS_REGION, the AWS config, us-east-1)"
+    )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)")
     parser.add_argument(
         "--invoker",
@@ -80,6 +85,7 @@ def build_function(args: argparse.Namespace) -> FunctionConfig:
         memory_mb=args.memory_size,
         environment=environment,
         code_path=args.code_uri,
+        region=args.region,
     )
 
 

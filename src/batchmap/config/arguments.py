@@ -62,7 +62,7 @@ def add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
     add("--function-response-types", nargs="*", metavar="TYPE",
         help="ReportBatchItemFailures to let the function report partial failures")
     add("--starting-position", metavar="POS",
-        help="streams and Kafka (required there): TRIM_HORIZON, LATEST or AT_TIMESTAMP")
+        help="streams (required) and Kafka (default TRIM_HORIZON): TRIM_HORIZON, LATEST or AT_TIMESTAMP")
     add("--starting-position-timestamp", metavar="TIME", help="with AT_TIMESTAMP: Unix seconds or ISO 8601")
     add("--parallelization-factor", metavar="N", help="streams: concurrent batches per shard, 1 to 10")
     add("--bisect-batch-on-function-error", action=argparse.BooleanOptionalAction, default=None,

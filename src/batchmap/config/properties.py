@@ -3,7 +3,8 @@
 Unknown properties are errors, so a typo never silently changes behaviour;
 the properties in ``IGNORED_PROPERTIES`` are known and deliberately ignored
 (they concern AWS infrastructure, or name the source in pieces the caller
-folds into ``source=``).
+folds into ``source=``); those in ``UNSUPPORTED_PROPERTIES`` are AWS's, change
+what the function receives, and are refused with the reason.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ IGNORED_PROPERTIES: Final = frozenset({
 })
 """Properties ``from_api`` knows and ignores on purpose."""
 
+UNSUPPORTED_PROPERTIES: Final = {
+    "SchemaRegistryConfig": "decoding Kafka records through a schema registry (AWS Glue or Confluent) is not "
+                            "supported locally, so the function would get the records as the broker holds them "
+                            "rather than as Lambda delivers them; remove SchemaRegistryConfig to run the mapping "
+                            "on the raw records",
+}
+"""AWS properties batchmap knows but does not implement, each with what is missing."""
+
 KNOWN_PROPERTIES: Final = frozenset(_CONVERTERS) | frozenset(SOURCE_PROPERTIES) | frozenset(FUNCTION_PROPERTIES)
 
 
@@ -86,6 +95,9 @@ def from_api(
     """
     if not isinstance(properties, Mapping):
         raise ConfigError("EventSourceMapping", properties, "an object of CamelCase properties")
+    for name, reason in UNSUPPORTED_PROPERTIES.items():
+        if properties.get(name) is not None:
+            raise ConfigError(name, properties[name], f"not supported: {reason}")
     unknown = sorted(set(properties) - KNOWN_PROPERTIES - IGNORED_PROPERTIES)
     if unknown:
         raise ConfigError(

@@ -12,6 +12,10 @@ dynamodb        100         10000  0           TRIM_HORIZON, LATEST             
 kafka           100         10000  0.5         TRIM_HORIZON, LATEST, AT_TIMESTAMP  retry
 ==============  ==========  =====  ==========  ================================  ==========
 
+``StartingPosition`` is required for Kinesis and DynamoDB Streams only, as in
+AWS's API; a Kafka mapping without one starts at ``TRIM_HORIZON`` (AWS does
+not document its default; the oldest record loses nothing).
+
 "stream" settings are ``ParallelizationFactor`` and ``TumblingWindowInSeconds``;
 "retry" settings are ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts``,
 ``MaximumRecordAgeInSeconds`` and ``DestinationConfig``. Setting one where it
@@ -53,6 +57,7 @@ class _Kind:
     stream: bool
     retry: bool
     scaling: bool
+    default_position: str | None = None
 
 
 _ALL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
@@ -63,7 +68,9 @@ _KINDS: Final[dict[tuple[str, bool], _Kind]] = {
     ("dynamodb", False): _Kind(
         "DynamoDB streams", 100, 10_000, 0.0, "on_ready", ("TRIM_HORIZON", "LATEST"), True, True, False
     ),
-    ("kafka", False): _Kind("Kafka topics", 100, 10_000, 0.5, "on_first_record", _ALL_POSITIONS, False, True, False),
+    ("kafka", False): _Kind(
+        "Kafka topics", 100, 10_000, 0.5, "on_first_record", _ALL_POSITIONS, False, True, False, "TRIM_HORIZON"
+    ),
 }
 
 
@@ -137,7 +144,7 @@ def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False
         raise ConfigError("kind", (kind, fifo) if fifo else kind, "sqs (optionally FIFO), kinesis, dynamodb or kafka")
     batch_size = _batch_size(mapping, spec)
     window_s = _window(mapping, spec, fifo, batch_size)
-    _check_starting_position(mapping, spec)
+    position = _starting_position(mapping, spec)
     _check_applicable(mapping, spec)
     function = _function(mapping, kind)
     criteria = mapping.filter_criteria or FilterCriteria()
@@ -153,7 +160,7 @@ def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False
         batch_size=batch_size,
         window_s=window_s,
         window_start=spec.window_start,
-        starting_position=mapping.starting_position,
+        starting_position=position,
         starting_position_timestamp=mapping.starting_position_timestamp,
         parallelization_factor=mapping.parallelization_factor or 1,
         bisect_batch_on_function_error=mapping.bisect_batch_on_function_error,
@@ -196,16 +203,18 @@ def _window(mapping: EventSourceMapping, spec: _Kind, fifo: bool, batch_size: in
     return window
 
 
-def _check_starting_position(mapping: EventSourceMapping, spec: _Kind) -> None:
-    position = mapping.starting_position
+def _starting_position(mapping: EventSourceMapping, spec: _Kind) -> str | None:
+    """The mapping's position, or the kind's default; checked against what the kind accepts."""
+    position = mapping.starting_position or spec.default_position
     if not spec.positions:
         if position is not None:
             raise fail("starting_position", position, f"not supported for {spec.label}; leave it unset")
-        return
+        return None
     if position is None:
         raise fail("starting_position", None, f"required for {spec.label}: one of {', '.join(spec.positions)}")
     if position not in spec.positions:
         raise fail("starting_position", position, f"one of {', '.join(spec.positions)} for {spec.label}")
+    return position
 
 
 _ONLY_FOR: Final = (

@@ -24,6 +24,16 @@ MAX_MEMORY_MB = 10_240
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
 """Lambda's rule for environment variable names: a letter, then letters, digits and ``_``; 2 characters or more."""
 
+RESERVED_VARIABLES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+"""Variables Lambda sets itself and refuses in a function's ``Environment`` (its "defined runtime
+environment variables"); ``batchmap.engine.invokers.environment`` sets the ones with a local meaning."""
+
 
 @dataclass(frozen=True, slots=True)
 class FunctionConfig:
@@ -33,6 +43,9 @@ class FunctionConfig:
     ``folder/module.callable`` (relative to ``code_path``) for local invokers;
     an ``http(s)://`` endpoint for the HTTP invoker; a function name or ARN for
     AWS Lambda (``endpoint_url`` and ``region`` then work as in boto3).
+    ``region`` is the function's region: the local invokers give it to the
+    function as ``AWS_REGION`` (when unset, from the AWS configuration or a
+    default: ``batchmap.engine.invokers.environment``).
     """
 
     handler: str
@@ -42,7 +55,7 @@ class FunctionConfig:
     environment: dict[str, str] = field(default_factory=dict)
     code_path: str | None = None  # folder added to sys.path (SAM CodeUri)
     endpoint_url: str | None = None  # Lambda API endpoint for the boto3 invoker
-    region: str | None = None  # AWS region for the boto3 invoker
+    region: str | None = None  # the function's AWS region (boto3 invoker's client, AWS_REGION locally)
 
     def __post_init__(self) -> None:
         if not isinstance(self.handler, str) or not self.handler.strip():
@@ -63,6 +76,9 @@ class FunctionConfig:
                                   "starting with a letter (Lambda's rule)")
             if "\x00" in value:
                 raise ConfigError("environment", {key: value}, "values without NUL characters")
+            if key in RESERVED_VARIABLES:
+                raise ConfigError("environment", {key: value}, f"{key} is reserved: Lambda sets it itself and "
+                                                               "refuses it in a function's environment")
 
 
 @dataclass(frozen=True, slots=True)

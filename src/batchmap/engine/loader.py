@@ -6,6 +6,11 @@ Three spellings are accepted:
 * ``package.module.callable`` (Lambda's ``Handler``: the last dot separates the function);
 * ``folder/module.callable`` (SAM's ``Handler`` relative to ``CodeUri``: slashes become dots).
 
+Module and folder names are file names, not Python identifiers: Lambda's
+runtime imports ``kinesis-consumer-fn.lambda_handler`` by name, and so does
+``importlib``, so hyphens (and names starting with a digit) are accepted there.
+The callable's name must be an identifier.
+
 The code folder (``code_path``, else the current directory, as Lambda's task
 root) is put first on ``sys.path``. Every failure is a ``FunctionLoadError``
 naming the handler string and the cause, with Lambda's own error type, so the
@@ -17,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +31,9 @@ from typing import Any
 
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import FunctionLoadError
+
+_MODULE_PART = re.compile(r"[\w-]+")
+"""A folder or module name as a file name: letters, digits, ``_`` and ``-``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +65,9 @@ def parse_handler(handler: str) -> HandlerRef:
     module = module.replace("/", ".").strip(".")
     if module.endswith(".py") and ":" in text:
         module = module[:-3]
-    names = [*module.split("."), *attribute.split(".")]
-    if not module or not attribute or not all(name.isidentifier() for name in names):
+    parts, names = module.split("."), attribute.split(".")
+    if (not module or not attribute or not all(_MODULE_PART.fullmatch(part) for part in parts)
+            or not all(name.isidentifier() for name in names)):
         raise FunctionLoadError(
             f"handler {handler!r}: bad handler name; expected 'module:function', 'module.function' "
             "or 'folder/module.function'",

@@ -23,6 +23,7 @@ from batchmap.config import EventSourceMapping, ResolvedMapping
 from batchmap.engine.destinations import open_destination
 from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers import make_invoker
+from batchmap.engine.invokers.environment import in_region
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, MAX_LEASE_S, MIN_LEASE_S
 from batchmap.engine.queue_runner import QueueRunner
 from batchmap.engine.retry import RetryPolicy
@@ -117,7 +118,8 @@ class Engine:
             destination = None
             if resolved.on_failure_destination:
                 destination = await _open_on_failure(resolved.on_failure_destination, source, self.source_options)
-            invoker = make_invoker(resolved.function, self.invoker, _invoker_concurrency(resolved, source))
+            function = in_region(resolved.function, self.source_options.region, mapping.source)
+            invoker = make_invoker(function, self.invoker, _invoker_concurrency(resolved, source))
             await invoker.start()
         except BaseException:
             await source.close()

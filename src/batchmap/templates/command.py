@@ -56,9 +56,9 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     for note in app.skipped:
         log.info("%s", note)
     _check_code(app)
-    provision_app(app)
     if getattr(args, "checkpoint_store", None) is None:
         args.checkpoint_store = app.checkpoint_store_uri
+    provision_app(app, args.checkpoint_store)
     args.endpoint_url = args.endpoint_url or app.endpoint_url
     args.region = args.region or app.region
     args.invoker = choose_invoker(app, args.invoker)
@@ -100,11 +100,11 @@ def source_from_template(args: argparse.Namespace) -> App | None:
     return app
 
 
-def provision_app(app: App) -> None:
-    """Create the app's embedded queues and streams, with their attributes."""
+def provision_app(app: App, checkpoint_store_uri: str | None = None) -> None:
+    """Create the app's embedded queues and streams, with their attributes, and fix its LATEST positions."""
     from batchmap.templates.provision import provision
 
-    provision(app)
+    provision(app, checkpoint_store_uri=checkpoint_store_uri)
 
 
 def _refuse_mapping_flags(args: argparse.Namespace) -> None:
@@ -120,6 +120,9 @@ def _refuse_mapping_flags(args: argparse.Namespace) -> None:
 
 def _check_code(app: App) -> None:
     for function in app.functions.values():
+        if function.package is not None:
+            function.package.check()  # provision writes its folder
+            continue
         folder = function.config.code_path
         if folder is not None and not Path(folder).is_dir():
             raise TemplateError(f"Resources.{function.logical_id}.Properties.CodeUri",

@@ -2,10 +2,12 @@
 
 ``AWS::Serverless::Function`` takes ``Globals.Function`` first (the function's
 own values win; maps such as ``Environment.Variables`` are merged, as SAM does);
-``AWS::Lambda::Function`` takes its code folder from ``Code`` when that is a
-local path. Only Python runtimes run: anything else is refused with the
-reason. A function is read only when a mapping uses it, so a Node.js API
-function beside a Python consumer does not stop the app.
+``AWS::Lambda::Function`` takes its code from ``Code`` when that is a local
+path. Code may be a folder, a local ``.zip`` or inline (``InlineCode``,
+``Code.ZipFile``): see ``batchmap.templates.code``. Only Python runtimes run:
+anything else is refused with the reason. A function is read only when a
+mapping uses it, so a Node.js API function beside a Python consumer does not
+stop the app.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from batchmap.config import values
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.loader import parse_handler
 from batchmap.errors import BatchmapError, TemplateError
+from batchmap.templates.code import CODE_FOLDER, CodePackage, archive_package, inline_package
 from batchmap.templates.intrinsics import Resolver
 from batchmap.templates.resources import FUNCTION_TYPES, Resources
 
@@ -32,12 +35,16 @@ _OTHER_LANGUAGES = ("nodejs", "java", "dotnet", "go", "ruby", "provided")
 
 @dataclass(frozen=True, slots=True)
 class AppFunction:
-    """A function of the template as batchmap runs it: its ``FunctionConfig`` plus what Lambda records."""
+    """A function of the template as batchmap runs it: its ``FunctionConfig`` plus what Lambda records.
+
+    ``package`` is set when the code must be written to ``config.code_path`` first (a ``.zip``, inline code).
+    """
 
     logical_id: str
     config: FunctionConfig
     runtime: str
     architecture: str
+    package: CodePackage | None = None
 
 
 class Functions:
@@ -88,7 +95,7 @@ class Functions:
             parse_handler(handler)
         except BatchmapError as exc:
             raise TemplateError(f"{where}.Handler", str(exc)) from None
-        code = self._code_path(props, where, serverless)
+        code, package = self._code(props, where, serverless)
         settings: dict[str, Any] = {"handler": handler, "name": self._resources.name(logical_id),
                                     "code_path": code}
         settings.update(self._limits(props, where))
@@ -99,20 +106,31 @@ class Functions:
             config = FunctionConfig(**settings)
         except BatchmapError as exc:
             raise TemplateError(where, str(exc)) from None
-        return AppFunction(logical_id, config, runtime, self._architecture(props, where))
+        return AppFunction(logical_id, config, runtime, self._architecture(props, where), package)
 
-    def _code_path(self, props: Mapping[str, Any], where: str, serverless: bool) -> str:
+    def _code(self, props: Mapping[str, Any], where: str, serverless: bool) -> tuple[str, CodePackage | None]:
+        """The folder the code is imported from, and the package to write there first (if any)."""
         key = "CodeUri" if serverless else "Code"
+        inline = props.get("InlineCode") if serverless else _zip_file(props.get(key))
+        cache = self._resources.database.parent / CODE_FOLDER
+        if inline is not None:
+            place = f"{where}.InlineCode" if serverless else f"{where}.Code.ZipFile"
+            package = inline_package(self._resolver.text(inline, place), cache, place)
+            return str(package.folder), package
         raw = props.get(key)
         if raw is None:
-            return str(self._base)
+            return str(self._base), None
         value = self._resolver.resolve(raw, f"{where}.{key}")
         if not isinstance(value, str):
-            raise TemplateError(f"{where}.{key}", f"{value!r}: the code is in S3 or inline; batchmap runs "
-                                                  "code from a local folder: give the folder's path")
+            raise TemplateError(f"{where}.{key}", f"{value!r}: the code is in S3; batchmap runs code from a "
+                                                  "local folder or .zip: give its path")
         if value.startswith("s3://"):
-            raise TemplateError(f"{where}.{key}", f"{value!r}: the code is in S3; give the local folder")
-        return str((self._base / value).resolve())
+            raise TemplateError(f"{where}.{key}", f"{value!r}: the code is in S3; give the local folder or .zip")
+        path = (self._base / value).resolve()
+        if path.suffix.lower() == ".zip":
+            package = archive_package(path, cache, f"{where}.{key}")
+            return str(package.folder), package
+        return str(path), None
 
     def _limits(self, props: Mapping[str, Any], where: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -167,16 +185,23 @@ def check_runtime(runtime: str, where: str) -> None:
 
 
 def _refuse_packaging(props: Mapping[str, Any], where: str, serverless: bool) -> None:
+    if props.get("TenancyConfig") is not None:
+        raise TemplateError(f"{where}.TenancyConfig", "a function with tenant isolation cannot have an event "
+                                                      "source mapping (Lambda takes only Api and HttpApi events "
+                                                      "for it, and SAM refuses the template); remove TenancyConfig "
+                                                      "or the mapping")
     if props.get("PackageType") == "Image" or props.get("ImageUri") is not None:
         raise TemplateError(f"{where}.PackageType", "container image functions cannot run here; batchmap "
                                                     "imports Python code from a folder (a Zip package)")
-    if props.get("InlineCode") is not None:
-        raise TemplateError(f"{where}.InlineCode", "inline code is not supported; put the code in a folder "
-                                                   "and point CodeUri at it")
     code = props.get("Code")
-    if not serverless and isinstance(code, Mapping) and not _intrinsic(code):
-        raise TemplateError(f"{where}.Code", f"{dict(code)!r}: the code is in S3 or inline; give Code as the "
-                                             "local folder's path")
+    if not serverless and isinstance(code, Mapping) and not _intrinsic(code) and _zip_file(code) is None:
+        raise TemplateError(f"{where}.Code", f"{dict(code)!r}: the code is in S3 or an image; give Code as "
+                                             "the local folder's or .zip's path, or the code as ZipFile")
+
+
+def _zip_file(code: Any) -> Any:
+    """``Code.ZipFile`` of an ``AWS::Lambda::Function``: its inline code, else ``None``."""
+    return code.get("ZipFile") if isinstance(code, Mapping) and len(code) == 1 else None
 
 
 def _intrinsic(value: Mapping[str, Any]) -> bool:

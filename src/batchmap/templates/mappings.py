@@ -35,9 +35,10 @@ REFUSED_TYPES: Final = {
 }
 UNRESOLVED: Final = frozenset({
     "KMSKeyArn", "KmsKeyArn", "Tags", "MetricsConfig", "ProvisionedPollerConfig",
-    "SourceAccessConfigurations", "LoggingConfig",
+    "SourceAccessConfigurations", "LoggingConfig", "SchemaRegistryConfig",
 })
-"""Properties ``from_api`` ignores, left unresolved: an unresolvable KMS key cannot stop a run."""
+"""Properties ``from_api`` ignores or refuses, left unresolved: an unresolvable KMS key cannot stop a run, and
+an unsupported property is refused for what it is, not for a reference inside it."""
 _IDENTITY: Final = (
     "Queue", "Stream", "EventSourceArn", "FunctionName", "Topics", "KafkaBootstrapServers", "ConsumerGroupId",
     "SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",

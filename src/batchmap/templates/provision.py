@@ -4,12 +4,23 @@ Idempotent, and it follows template edits: a queue that exists with other
 attributes gets the template's (SetQueueAttributes), a stream with another
 shard count is resharded (UpdateShardCount). Dead-letter queues are created
 before the queues that redrive to them. Bound sources are never touched.
+Code given as a ``.zip`` or inline is written to its folder, as ``sam deploy``
+uploads it.
+
+A mapping exists on AWS from ``sam deploy`` on, so one that starts at
+``LATEST`` reads what is sent after the deploy. Here the first provisioning
+is the deploy: a ``LATEST`` mapping on an embedded stream gets its position
+then (a checkpoint after the stream's last record, on every shard), so
+``batchmap send --template`` followed by ``batchmap run`` processes what was
+sent. Records already in the stream at that moment are skipped, and a line
+says how many. A mapping that has a position keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,14 +28,20 @@ from typing import Any
 from batchmap.errors import BatchmapError, ConfigError, TemplateError
 from batchmap.sources.sqlite import admin
 from batchmap.sources.sqlite.attributes import QueueAttributes, parse_attributes
+from batchmap.sources.sqlite.shards import format_sequence, parse_sequence
 from batchmap.templates.app import App
+from batchmap.templates.mappings import AppMapping
 from batchmap.templates.sources import DeclaredSource
 
+log = logging.getLogger("batchmap.templates")
 
-def provision(app: App) -> list[str]:
+
+def provision(app: App, *, checkpoint_store_uri: str | None = None) -> list[str]:
     """Create (or update) every embedded queue and stream of ``app``; returns their URIs in creation order.
 
     The database's folder is created even when nothing is embedded: stream positions live there too.
+    ``LATEST`` mappings get their first position in ``checkpoint_store_uri`` (default: the stack's file,
+    ``app.checkpoint_store_uri``): give the store the engine will use.
     """
     embedded = [s for s in app.sources.values()
                 if s.embedded and s.uri is not None and s.kind in ("queue", "stream")]
@@ -42,7 +59,45 @@ def provision(app: App) -> list[str]:
         except BatchmapError as exc:
             raise TemplateError(where, f"cannot create it in {app.database}: {exc}") from None
         created.append(source.require_uri(where))
+    for function in app.functions.values():
+        if function.package is not None:
+            function.package.unpack()
+    latest = _latest_on_embedded_streams(app)
+    if latest:
+        _run_coroutine(_place_at_latest(latest, checkpoint_store_uri or app.checkpoint_store_uri))
     return created
+
+
+def _latest_on_embedded_streams(app: App) -> list[tuple[AppMapping, DeclaredSource]]:
+    streams = {s.uri: s for s in app.sources.values() if s.embedded and s.kind == "stream"}
+    return [(m, streams[m.mapping.source]) for m in app.mappings.values()
+            if m.mapping.starting_position == "LATEST" and m.mapping.source in streams]
+
+
+async def _place_at_latest(pending: list[tuple[AppMapping, DeclaredSource]], store_uri: str) -> None:
+    """Checkpoint each mapping that has no position yet after its stream's last record, on every shard."""
+    from batchmap.engine.service import open_checkpoint_store
+
+    store = await open_checkpoint_store(store_uri)
+    try:
+        for mapping, source in pending:
+            info = admin.inspect(source.require_uri(source.logical_id))
+            assert isinstance(info, admin.StreamInfo)
+            uuid = mapping.mapping.uuid
+            assert uuid is not None  # every template mapping has one
+            if any([await store.get(uuid, shard.shard_id) is not None for shard in info.shards]):
+                continue
+            last = max((parse_sequence(s.last_sequence_number) for s in info.shards if s.last_sequence_number),
+                       default=0)
+            for shard in info.shards:
+                await store.put(uuid, shard.shard_id, format_sequence(last))
+            if info.records:
+                log.warning("mapping %s starts at LATEST: it skips the %d record(s) already in stream %s",
+                            mapping.id, info.records, source.logical_id)
+    finally:
+        closer = getattr(store, "close", None)
+        if closer is not None:
+            await closer()
 
 
 def _queue(source: DeclaredSource) -> None:

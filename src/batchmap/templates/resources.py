@@ -4,8 +4,10 @@ Every resource has a name (its name property, else its logical id) and a
 ``Ref`` value. Queues, streams, tables, topics, buckets and clusters are
 ``DeclaredSource`` values (``batchmap.templates.sources``) and give the ARNs and
 names of where they live locally, so ``!GetAtt Queue.Arn`` in a mapping and in
-a ``RedrivePolicy`` both name the embedded queue. A resource under a false
-``Condition`` does not exist: referring to it is an error naming the condition.
+a ``RedrivePolicy`` both name the embedded queue. Every other resource type
+with an ARN gets a deterministic local one (``batchmap.templates.arns``). A
+resource under a false ``Condition`` does not exist: referring to it is an
+error naming the condition.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from batchmap.errors import BatchmapError, TemplateError
-from batchmap.templates import sources
+from batchmap.templates import arns, sources
 from batchmap.templates.sources import SOURCE_TYPES, DeclaredSource
 
 if TYPE_CHECKING:
@@ -131,6 +133,8 @@ class Resources:
             return self.source(logical_id).arn
         if kind == "AWS::Kinesis::Stream" and logical_id in self.bindings:
             return _last(self.bindings[logical_id], "stream/")
+        if kind in arns.REF_IS_ARN:
+            return self._arn(logical_id, kind)
         return self.name(logical_id)
 
     def get_att(self, logical_id: str, attribute: str, where: str) -> Any:
@@ -139,16 +143,17 @@ class Resources:
         kind = self.type_of(logical_id)
         value = self._attribute(logical_id, kind, attribute)
         if value is None:
-            known = ", ".join(_ATTRIBUTES.get(kind, ())) or "none known locally"
+            listed = _ATTRIBUTES.get(kind) or (("Arn",) if arns.has_arn(kind) else ())
+            known = ", ".join(listed) or "none known locally"
             raise TemplateError(where, f"GetAtt {logical_id}.{attribute}: {kind or 'this resource'} has no "
                                        f"attribute {attribute!r} batchmap can give locally "
                                        f"(attributes: {known})")
         return value
 
     def _attribute(self, logical_id: str, kind: str, attribute: str) -> str | None:
-        if kind in FUNCTION_TYPES and attribute == "Arn":
-            return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name(logical_id)}"
-        if kind not in SOURCE_TYPES or attribute not in _ATTRIBUTES[kind]:
+        if kind not in SOURCE_TYPES:
+            return self._arn(logical_id, kind) if attribute == "Arn" else None
+        if attribute not in _ATTRIBUTES[kind]:
             return None
         source = self.source(logical_id)
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
@@ -164,6 +169,10 @@ class Resources:
         if attribute == "DomainName":
             return f"{source.name}.s3.amazonaws.com"
         return source.arn
+
+    def _arn(self, logical_id: str, kind: str) -> str | None:
+        """The local ARN of a resource that is not a source (a function, a role, a state machine...)."""
+        return arns.local_arn(kind, self.name(logical_id), self.region, self.account)
 
     def _queue_url(self, source: DeclaredSource) -> str:
         if source.embedded or not source.arn.startswith("arn:aws:sqs:"):
@@ -186,8 +195,6 @@ _ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
     "AWS::SNS::Topic": ("TopicArn", "TopicName"),
     "AWS::S3::Bucket": ("Arn", "BucketName", "DomainName"),
     "AWS::MSK::Cluster": ("Arn",),
-    "AWS::Serverless::Function": ("Arn",),
-    "AWS::Lambda::Function": ("Arn",),
 }
 
 

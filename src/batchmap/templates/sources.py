@@ -91,6 +91,15 @@ _NAME_PROPERTY: Final = {
     "AWS::SQS::Queue": "QueueName", "AWS::Kinesis::Stream": "Name", "AWS::DynamoDB::Table": "TableName",
     "AWS::SNS::Topic": "TopicName", "AWS::S3::Bucket": "BucketName", "AWS::MSK::Cluster": "ClusterName",
     "AWS::Serverless::Function": "FunctionName", "AWS::Lambda::Function": "FunctionName",
+    "AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName", "AWS::Serverless::StateMachine": "Name",
+    "AWS::StepFunctions::Activity": "Name", "AWS::Events::Rule": "Name", "AWS::Events::EventBus": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName", "AWS::SecretsManager::Secret": "Name", "AWS::SSM::Parameter": "Name",
+    "AWS::Scheduler::Schedule": "Name", "AWS::Scheduler::ScheduleGroup": "Name", "AWS::Pipes::Pipe": "Name",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName", "AWS::Serverless::SimpleTable": "TableName",
+    "AWS::Lambda::LayerVersion": "LayerName", "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::Cognito::UserPool": "UserPoolName", "AWS::CloudWatch::Alarm": "AlarmName",
 }
 
 

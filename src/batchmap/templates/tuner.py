@@ -24,6 +24,8 @@ def describe_function(path: str, function_name: str) -> Any:
         known = ", ".join(sorted({m.function_id for m in app.mappings.values()})) or "none"
         raise TemplateError("--function-name", f"{function_name!r} is not a function with an event source "
                                                f"mapping in {path} (functions with mappings: {known})")
+    if function.package is not None:
+        function.package.unpack()  # a .zip or inline code: the tuner imports it from its folder
     first = mappings[0] if mappings else None
     window = first.maximum_batching_window_in_seconds if first else None
     return TemplateFunction(

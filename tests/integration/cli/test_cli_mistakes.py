@@ -96,7 +96,6 @@ ROWS = [
     row(f"{RUN_Q} --invoker lambda", "--function", "app:handler", "--invoker lambda"),
     # --- run: connection flags, engine flags, typos
     row(f"{RUN_Q} --endpoint-url http://127.0.0.1:1", "--endpoint-url", "http://127.0.0.1:1"),
-    row(f"{RUN_Q} --region us-east-1", "--region", "us-east-1"),
     row(f"{RUN_Q} --source-option sasl.password={SECRET}", "--source-option", "sasl.password=..."),
     row(f"{RUN_Q} --source-option ab", "--source-option", "ab"),
     row(f"{RUN_Q} --shard-lease-seconds 0.5", "--shard-lease-seconds", "0.5"),

@@ -116,6 +116,15 @@ def test_unknown_properties_are_named() -> None:
     assert "unknown properties; known: BatchSize" in str(caught.value)
 
 
+def test_a_known_but_unsupported_property_says_what_is_missing() -> None:
+    registry = {"SchemaRegistryURI": "arn:aws:glue:us-east-1:123456789012:registry/r", "EventRecordFormat": "JSON"}
+    with pytest.raises(ConfigError) as caught:
+        from_api({"EventSourceArn": ARN, "FunctionName": "f", "SchemaRegistryConfig": registry})
+    assert (caught.value.parameter, caught.value.value) == ("SchemaRegistryConfig", registry)
+    assert "not supported: decoding Kafka records through a schema registry" in str(caught.value)
+    assert "unknown" not in str(caught.value)
+
+
 def test_ignored_properties_are_listed() -> None:
     assert {"KMSKeyArn", "Tags", "MetricsConfig", "ProvisionedPollerConfig", "Topics"} <= IGNORED_PROPERTIES
     mapping = from_api({"EventSourceArn": ARN, "FunctionName": "f", "Tags": {"team": "a"},

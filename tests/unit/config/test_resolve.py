@@ -119,10 +119,14 @@ class TestStartingPosition:
         refused(mapping(starting_position="LATEST"), "sqs", "StartingPosition (--starting-position)",
                 "not supported for SQS queues")
 
-    @pytest.mark.parametrize("kind", ["kinesis", "dynamodb", "kafka"])
-    def test_required_for_streams_and_kafka(self, kind: str) -> None:
+    @pytest.mark.parametrize("kind", ["kinesis", "dynamodb"])
+    def test_required_for_kinesis_and_dynamodb_streams(self, kind: str) -> None:
         error = refused(mapping(source=STREAM), kind, "StartingPosition (--starting-position)", "required for")
         assert error.value is None
+
+    def test_kafka_defaults_to_trim_horizon(self) -> None:
+        assert mapping(source=STREAM).resolve("kafka").starting_position == "TRIM_HORIZON"
+        assert stream(starting_position="LATEST").resolve("kafka").starting_position == "LATEST"
 
     def test_at_timestamp_is_kinesis_and_kafka_only(self) -> None:
         at = stream(starting_position="AT_TIMESTAMP", starting_position_timestamp=1_700_000_000)

@@ -24,6 +24,8 @@ from batchmap.errors import FunctionLoadError
         ("src/pkg/app.handler", "src.pkg.app", "handler"),
         ("app.py:handler", "app", "handler"),
         ("  app.handler ", "app", "handler"),
+        ("kinesis-consumer-fn.lambda_handler", "kinesis-consumer-fn", "lambda_handler"),
+        ("src/2-consumers/my-fn.handler", "src.2-consumers.my-fn", "handler"),
     ],
 )
 def test_handler_spellings(handler: str, module: str, attribute: str) -> None:
@@ -31,7 +33,9 @@ def test_handler_spellings(handler: str, module: str, attribute: str) -> None:
     assert (ref.module, ref.attribute) == (module, attribute)
 
 
-@pytest.mark.parametrize("handler", ["app", "app:", ":handler", "app.", "my-app.handler", "app:1x", "a..b.c"])
+@pytest.mark.parametrize(
+    "handler", ["app", "app:", ":handler", "app.", "my app.handler", "app:1x", "a..b.c", "app.my-fn", "a/../b.c"]
+)
 def test_malformed_handler_names(handler: str) -> None:
     with pytest.raises(FunctionLoadError) as caught:
         parse_handler(handler)
@@ -66,6 +70,13 @@ def test_sam_style_handler_relative_to_the_code_path(code: tuple[Path, str]) -> 
     assert loaded.function({}, None) == "x"  # the environment was applied before the import
     assert loaded.is_async is False and loaded.init_duration_ms >= 0
     assert load_function(FunctionConfig(f"{package}.app:async_handler", code_path=str(root))).is_async
+
+
+def test_a_module_file_named_with_hyphens_imports_as_lambda_imports_it(code: tuple[Path, str]) -> None:
+    root, package = code
+    (root / package / "consumer-fn.py").write_text("def lambda_handler(event, context):\n    return event['n'] + 1\n")
+    loaded = load_function(FunctionConfig(f"{package}/consumer-fn.lambda_handler", code_path=str(root)))
+    assert loaded.function({"n": 1}, None) == 2
 
 
 def test_a_syntax_error_is_lambdas_user_code_syntax_error(code: tuple[Path, str]) -> None:

@@ -158,12 +158,12 @@ def test_missing_runtime_and_handler_say_where_to_set_them(write_template: Write
                               "Globals.Function)")
 
 
-def test_code_in_s3_image_and_inline_code_are_refused(write_template: Write) -> None:
+def test_code_in_s3_images_and_tenant_isolation_are_refused(write_template: Write) -> None:
     for extra, where in (
         ("CodeUri: {Bucket: my-bucket, Key: code.zip}", "CodeUri"),
         ("CodeUri: s3://my-bucket/code.zip", "CodeUri"),
         ("PackageType: Image", "PackageType"),
-        ("InlineCode: 'def handler(e, c): pass'", "InlineCode"),
+        ("TenancyConfig: {TenantIsolationMode: PER_TENANT}", "TenancyConfig"),
     ):
         path = write_template(f"""\
             Resources:
@@ -427,3 +427,21 @@ def test_yaml_needs_the_sam_extra(write_template: Write, monkeypatch: pytest.Mon
     with pytest.raises(MissingExtraError) as caught:
         load_template(sqs_app(write_template))
     assert "pip install 'batchmap[sam]'" in str(caught.value)
+
+
+def test_a_reserved_lambda_variable_in_a_functions_environment_is_refused(write_template: Write) -> None:
+    path = write_template("""\
+        Resources:
+          Q: {Type: AWS::SQS::Queue}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: app.handler
+              Environment: {Variables: {AWS_REGION: eu-west-1}}
+              Events:
+                Q: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn}}
+        """)
+    message = error_of(path)
+    assert message.startswith("Resources.Fn.Properties: environment: invalid value {'AWS_REGION': 'eu-west-1'}")
+    assert "AWS_REGION is reserved: Lambda sets it itself and refuses it in a function's environment" in message

@@ -14,7 +14,10 @@ imported once), and the one with the least isolation:
 * ``sys.exit`` inside the handler fails that invocation (``Runtime.ExitError``)
   instead of stopping the engine. There is no memory limit: use the subprocess
   invoker to enforce ``memory_mb``, contain crashes and kill hung handlers.
-* The function's environment variables are set in the engine's process.
+* The function's environment variables, and Lambda's defined runtime
+  variables (``batchmap.engine.invokers.environment``), are set in the
+  engine's process before the import: they are process-wide, shared with the
+  engine and with every other function in it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from typing import Any
 from batchmap.engine.context import LambdaContext, log_stream_name
 from batchmap.engine.invocation import FunctionConfig, Invocation
 from batchmap.engine.invokers import faults
+from batchmap.engine.invokers.environment import lambda_variables
 from batchmap.engine.invokers.runner import CallResult, CancelScope, HandlerRunner
-from batchmap.engine.loader import load_function
+from batchmap.engine.loader import apply_environment, code_root, load_function
 from batchmap.errors import ConfigError, FunctionLoadError
 
 _STOP = object()
@@ -111,7 +115,10 @@ class InProcessInvoker:
     async def start(self) -> None:
         """Import the function (once); ``FunctionLoadError`` if it cannot be loaded."""
         if self._runner is None:
-            loaded = load_function(self.function)
+            function = self.function
+            code_dir = code_root(function.code_path)
+            apply_environment(lambda_variables(function, log_stream=self._log_stream, code_dir=code_dir))
+            loaded = load_function(function)
             self._runner = HandlerRunner(loaded, in_process=True)
             self._pending_init_ms = loaded.init_duration_ms
 

@@ -18,6 +18,7 @@ from typing import Any
 from batchmap.engine.context import log_stream_name
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import faults
+from batchmap.engine.invokers.environment import WORKER_ONLY, lambda_variables
 from batchmap.engine.loader import code_root
 
 LINE_LIMIT = 16 * 1024 * 1024
@@ -39,19 +40,9 @@ class WorkerReply:
 
 
 def lambda_environment(function: FunctionConfig, log_stream: str, code_dir: str) -> dict[str, str]:
-    """The worker's environment: ours, Lambda's reserved variables, then the function's own."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "LAMBDA_TASK_ROOT": code_dir,
-            "_HANDLER": function.handler,
-        }
-    )
+    """The worker's environment: ours, Lambda's defined runtime variables (``TZ`` too), then the function's own."""
+    env = {**os.environ, **WORKER_ONLY}
+    env.update(lambda_variables(function, log_stream=log_stream, code_dir=code_dir))
     env.update(function.environment)
     return env
 
