@@ -24,7 +24,9 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def batchmap(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def batchmap(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``batchmap ARGS`` in ``cwd``; stdout and stderr are captured as text."""
     return subprocess.run(
         [*BATCHMAP, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
