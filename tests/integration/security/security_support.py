@@ -9,7 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
-BATCHMAP = [sys.executable, "-m", "batchmap"]
+BATCHMAP = [str(Path(sys.executable).parent / "batchmap")]
+"""The console script, as users run it (``python -m batchmap`` would put the current folder on ``sys.path``)."""
 
 
 def secret() -> str:

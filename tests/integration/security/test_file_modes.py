@@ -9,6 +9,7 @@ import stat
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,9 @@ def modes(folder: Path) -> dict[str, int]:
     return found
 
 
-def wait_for(condition: object, timeout_s: float = 30.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
 
@@ -55,7 +56,7 @@ def test_databases_their_wal_and_shm_and_failure_files_are_0600_under_umask_000(
     )
     try:
         delivered = tmp_path / ("failures/out.jsonl" if destination == "file" else "failures.db-wal")
-        wait_for(lambda: delivered.exists() and delivered.stat().st_size > 0 or run.poll() is not None)
+        wait_for(lambda: (delivered.exists() and delivered.stat().st_size > 0) or run.poll() is not None)
         assert run.poll() is None, run.communicate()[1]
         while_running = modes(tmp_path)  # the engine holds its databases open: -wal and -shm are there
     finally:
@@ -63,7 +64,10 @@ def test_databases_their_wal_and_shm_and_failure_files_are_0600_under_umask_000(
         _, stderr = run.communicate(timeout=30)
     assert run.returncode == 0, stderr
     expected = {"s.db", "s.db-wal", "s.db-shm"}
-    expected |= {"failures/out.jsonl"} if destination == "file" else {"failures.db", "failures.db-wal", "failures.db-shm"}
+    if destination == "file":
+        expected |= {"failures/out.jsonl"}
+    else:
+        expected |= {"failures.db", "failures.db-wal", "failures.db-shm"}
     assert expected <= set(while_running), while_running
     assert {name: oct(mode) for name, mode in while_running.items() if mode != 0o600} == {}
     assert {name: oct(mode) for name, mode in modes(tmp_path).items() if mode != 0o600} == {}
