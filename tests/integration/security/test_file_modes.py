@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from security_support import BATCHMAP
 
+from batchmap.errors import BatchmapError
+from batchmap.sources.sqlite import QueueInfo, inspect
+
 FAILING = "def handler(event, context):\n    raise ValueError('rejected')\n"
 
 
@@ -38,6 +41,20 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def delivered(folder: Path, destination: str) -> bool:
+    """Whether the on-failure record has reached the destination (so the engine is past its start-up)."""
+    if destination == "file":
+        out = folder / "failures/out.jsonl"
+        return out.exists() and out.stat().st_size > 0
+    if not (folder / "failures.db").exists():
+        return False
+    try:
+        info = inspect(f"sqlite:///{folder}/failures.db?queue=failed")
+    except BatchmapError:  # the engine has not created the queue yet
+        return False
+    return isinstance(info, QueueInfo) and info.visible > 0
+
+
 @pytest.mark.parametrize("destination", ["file", "sqlite"])
 def test_databases_their_wal_and_shm_and_failure_files_are_0600_under_umask_000(
     tmp_path: Path, destination: str
@@ -55,8 +72,7 @@ def test_databases_their_wal_and_shm_and_failure_files_are_0600_under_umask_000(
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, umask=0,
     )
     try:
-        delivered = tmp_path / ("failures/out.jsonl" if destination == "file" else "failures.db-wal")
-        wait_for(lambda: (delivered.exists() and delivered.stat().st_size > 0) or run.poll() is not None)
+        wait_for(lambda: delivered(tmp_path, destination) or run.poll() is not None)
         assert run.poll() is None, run.communicate()[1]
         while_running = modes(tmp_path)  # the engine holds its databases open: -wal and -shm are there
     finally:

@@ -19,6 +19,8 @@ import pytest
 from security_support import batchmap, closed_port, secret
 from services import require_port
 
+from batchmap.sources.sqlite import create_queue
+
 HANDLER = "def handler(event, context):\n    return {}\n"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -26,8 +28,7 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "h.py").write_text(HANDLER)
-    result = batchmap("create-queue", "--source", "sqlite:///q.db?queue=jobs", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    create_queue(f"sqlite:///{tmp_path}/q.db?queue=jobs")
     return tmp_path
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from security_support import BATCHMAP, batchmap
 
+from batchmap.sources.sqlite import create_queue, send
+
 MARK = """\
 import json, os
 
@@ -139,8 +141,8 @@ def test_batchmap_run_invokes_a_protected_serve_with_the_token(serve: Serve, tmp
     token = uuid.uuid4().hex
     served = serve(env={"BATCHMAP_AUTH_TOKEN": token})
     queue = f"sqlite:///{tmp_path}/q.db?queue=jobs{uuid.uuid4().hex[:6]}"
-    assert batchmap("create-queue", "--source", queue, cwd=tmp_path).returncode == 0
-    assert batchmap("send", "--source", queue, "one", "two", cwd=tmp_path).returncode == 0
+    create_queue(queue)
+    send(queue, ["one", "two"])
     url = f"http://127.0.0.1:{served.port}{served.path}"
     result = batchmap("run", "--source", queue, "--function", url, "--until-idle", "--summary-json",
                       cwd=tmp_path, env={"BATCHMAP_AUTH_TOKEN": token})

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from security_support import batchmap
 
+from batchmap.sources.sqlite import create_queue, send
+
 STRAY = """\
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "stray-ran"), "w").close()
@@ -21,9 +23,9 @@ raise SystemExit(3)
 
 
 def run_subprocess(folder: Path, function: str) -> tuple[int, str, dict[str, int]]:
-    queue = f"sqlite:///q.db?queue=jobs{uuid.uuid4().hex[:6]}"
-    assert batchmap("create-queue", "--source", queue, cwd=folder).returncode == 0
-    assert batchmap("send", "--source", queue, "hello", cwd=folder).returncode == 0
+    queue = f"sqlite:///{folder}/q.db?queue=jobs{uuid.uuid4().hex[:6]}"
+    create_queue(queue)
+    send(queue, ["hello"])
     result = batchmap("run", "--source", queue, "--function", function, "--invoker", "subprocess", "--until-idle",
                       "--summary-json", cwd=folder)
     summary = json.loads(result.stdout)["summary"] if result.returncode == 0 else {}
