@@ -112,15 +112,19 @@ class ConfigError(BatchmapError, ValueError):
         self.parameter = parameter
         self.value = value
         self.allowed = allowed
-        shown = f"(hidden, {len(str(value))} characters)" if _names_secret(parameter) else repr(value)
-        super().__init__(f"{parameter}: invalid value {shown} ({allowed})")
+        self.shown = shown_value(parameter, value)
+        """The value as a message may show it: no URI credentials, a secret parameter's value hidden."""
+        super().__init__(f"{parameter}: invalid value {self.shown} ({allowed})")
 
 
-def _names_secret(parameter: str) -> bool:
-    """A parameter such as ``--auth-token`` or ``password``: its value is never printed."""
-    from batchmap.redaction import is_secret_name
+def shown_value(parameter: str, value: object) -> str:
+    """``repr(value)`` fit for a message: its URIs redacted, and only its length when ``parameter``
+    names a secret (``--auth-token``, ``password``). Every message that shows a setting's value uses it."""
+    from batchmap.redaction import is_secret_name, redact_text
 
-    return is_secret_name(parameter)
+    if is_secret_name(parameter):
+        return f"(hidden, {len(str(value))} characters)"
+    return redact_text(repr(value))
 
 
 class TemplateError(ConfigError):

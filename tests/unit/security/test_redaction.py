@@ -62,3 +62,10 @@ def test_a_secret_parameter_value_is_hidden_but_kept_as_data() -> None:
     error = ConfigError("--auth-token", "hunter2", "1 to 512 printable characters")
     assert "hunter2" not in str(error) and "--auth-token" in str(error) and "hidden" in str(error)
     assert error.value == "hunter2"
+
+
+def test_shown_is_the_value_as_any_message_may_print_it() -> None:
+    """Code that words its own message (the command line's error line) prints ``shown``, never ``value``."""
+    assert ConfigError("handler", "http://u:hunter2@h/x", "a URL").shown == "'http://***@h/x'"
+    assert ConfigError("password", "hunter2", "x").shown == "(hidden, 7 characters)"
+    assert ConfigError("batch_size", 0, "1 to 10").shown == "0"
