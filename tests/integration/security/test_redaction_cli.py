@@ -40,6 +40,9 @@ Case = Callable[[str, int], list[str]]
 
 CASES: dict[str, tuple[Case, str | None]] = {
     "function URL": (lambda s, p: run_args(function=f"http://user:{s}@127.0.0.1:{p}/x"), "http://***@127.0.0.1"),
+    "function URL of another scheme": (
+        lambda s, p: [*run_args(function=f"ftp://user:{s}@127.0.0.1:{p}/x"), "--invoker", "http"], "ftp://***@127.0.0.1"
+    ),
     "redis source": (lambda s, p: run_args(f"redis://user:{s}@127.0.0.1:{p}/0?stream=s"), None),
     "redis source option": (lambda s, p: run_args(f"redis://127.0.0.1:{p}/0?stream=s&password={s}"), "hidden"),
     "rabbitmq source": (lambda s, p: run_args(f"amqp://user:{s}@127.0.0.1:{p}/%2F?queue=q"), None),
