@@ -26,14 +26,27 @@ its data as attributes, so callers can catch broadly or precisely::
 Outcomes of invocations (function error, timeout, partial failure) are values,
 not exceptions: see ``batchmap.engine``.
 
-This module is part of the standard-library-only toolkit: it imports nothing.
+This module is part of the standard-library-only toolkit: it imports nothing at import time
+(``batchmap.redaction``, standard library only, only when a message needs it).
 """
 
 from __future__ import annotations
 
 
 class BatchmapError(Exception):
-    """Root of every error batchmap raises on purpose."""
+    """Root of every error batchmap raises on purpose.
+
+    Its message never carries a URI's credentials: every text argument passes
+    through ``batchmap.redaction.redact_text`` (the data attributes keep the
+    values as given).
+    """
+
+    def __init__(self, *args: object) -> None:
+        if any(isinstance(arg, str) and "://" in arg for arg in args):
+            from batchmap.redaction import redact_text
+
+            args = tuple(redact_text(arg) if isinstance(arg, str) else arg for arg in args)
+        super().__init__(*args)
 
 
 class EventError(BatchmapError):
@@ -99,7 +112,19 @@ class ConfigError(BatchmapError, ValueError):
         self.parameter = parameter
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{parameter}: invalid value {value!r} ({allowed})")
+        self.shown = shown_value(parameter, value)
+        """The value as a message may show it: no URI credentials, a secret parameter's value hidden."""
+        super().__init__(f"{parameter}: invalid value {self.shown} ({allowed})")
+
+
+def shown_value(parameter: str, value: object) -> str:
+    """``repr(value)`` fit for a message: its URIs redacted, and only its length when ``parameter``
+    names a secret (``--auth-token``, ``password``). Every message that shows a setting's value uses it."""
+    from batchmap.redaction import is_secret_name, redact_text
+
+    if is_secret_name(parameter):
+        return f"(hidden, {len(str(value))} characters)"
+    return redact_text(repr(value))
 
 
 class TemplateError(ConfigError):

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
+from batchmap.redaction import redact_text
+
 Snapshot = Callable[[], Mapping[str, Any]]
 
 
@@ -46,11 +48,23 @@ def _structured(message: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's line with every URI's credentials masked (``batchmap.redaction``)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(self.inner.format(record))
+
+
 def configure_logging(stream: IO[str], level: str = "INFO", json_logs: bool | None = None) -> None:
     """Plain lines on a terminal, JSON lines otherwise (or as forced by ``json_logs``)."""
     use_json = (not stream.isatty()) if json_logs is None else json_logs
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if use_json else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    inner = JsonFormatter() if use_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger("batchmap")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

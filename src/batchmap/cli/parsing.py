@@ -102,7 +102,7 @@ def error_line(exc: BatchmapError, args: argparse.Namespace) -> str:
         return str(exc).replace("\n", " ")
     if isinstance(exc, ConfigError):
         shown = flag if exc.parameter == flag.lstrip("-").replace("-", "_") else f"{flag} ({exc.parameter})"
-        return f"{shown}: invalid value {exc.value!r} ({exc.allowed})".replace("\n", " ")
+        return f"{shown}: invalid value {exc.shown} ({exc.allowed})".replace("\n", " ")
     return f"{flag}: {exc}".replace("\n", " ")
 
 

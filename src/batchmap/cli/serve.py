@@ -1,11 +1,18 @@
 """``batchmap serve``: a local function behind the Lambda Invoke API, on 127.0.0.1.
 
     batchmap serve --function app:handler [--port 9001] [--timeout 3] [--memory-size 128]
+                   [--auth-token TOKEN] [--allowed-host NAME ...]
 
 Then invoke it as you would invoke Lambda or the Runtime Interface Emulator::
 
     curl -d '{"Records": []}' http://127.0.0.1:9001/2015-03-31/functions/function/invocations
     aws lambda invoke --endpoint-url http://127.0.0.1:9001 --function-name function out.json
+
+Only requests whose Host header names this server (127.0.0.1, localhost, the IPv6
+loopback, or a name given with --allowed-host) and that come from no other web
+origin are answered. With --auth-token (or BATCHMAP_AUTH_TOKEN in the environment)
+every request must also carry the token in X-Batchmap-Auth-Token; batchmap's
+HTTP invoker sends it from BATCHMAP_AUTH_TOKEN (docs/security.md).
 
 Flags follow ``aws lambda create-function`` (``--timeout``, ``--memory-size``,
 ``--environment``, ``--function-name``); ``--code-uri`` is SAM's ``CodeUri``.
@@ -24,6 +31,7 @@ from typing import Any
 
 from batchmap.cli.parsing import plain
 from batchmap.config import values
+from batchmap.engine.api_guard import TOKEN_ENV, TOKEN_HEADER
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import make_invoker
 from batchmap.engine.lambda_api import LambdaApiServer
@@ -69,6 +77,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="how the function runs: isolated worker processes (default) or threads of this process",
     )
     parser.add_argument("--log-requests", action="store_true", help="log each HTTP request to stderr")
+    parser.add_argument(
+        "--auth-token",
+        default=None,
+        help=f"require this token in the {TOKEN_HEADER} header of every request "
+        f"(default: ${TOKEN_ENV} when set; the variable keeps it out of the process list)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable; 127.0.0.1, localhost and the IPv6 "
+             "loopback are always answered)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -93,13 +115,18 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; a function that cannot be loaded stops it before it listens."""
     function = build_function(args)
     invoker = make_invoker(function, args.invoker, args.concurrency)
-    server = LambdaApiServer(invoker, function, args.port, log_requests=args.log_requests)
+    token = args.auth_token if args.auth_token is not None else os.environ.get(TOKEN_ENV) or None
+    server = LambdaApiServer(
+        invoker, function, args.port, log_requests=args.log_requests,
+        allowed_hosts=tuple(args.allowed_host), auth_token=token,
+    )
     server.start()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         url = f"{server.url}/2015-03-31/functions/{function.name}/invocations"
-        print(f"batchmap: serving {function.handler} at {url}", flush=True)
+        needs = f" (requests must carry {TOKEN_HEADER})" if server.guard.requires_token else ""
+        print(f"batchmap: serving {function.handler} at {url}{needs}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:

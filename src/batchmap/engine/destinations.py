@@ -5,7 +5,8 @@ value into a ``Destination`` (see ``batchmap.sources.base``):
 
 * ``file:///path/to/failures.jsonl`` (or ``file:relative/path.jsonl``): a
   JSON-lines file, built in. Each record is appended and fsynced before
-  ``send`` returns, so an acknowledged record survives a crash.
+  ``send`` returns, so an acknowledged record survives a crash. A new file
+  is created with mode 0600 (its owner only), whatever the umask.
 * every other scheme, and AWS ARNs (``arn:aws:sqs:...`` is looked up as
   ``sqs``), goes through ``DESTINATION_OPENERS``: a table from scheme to an
   async opener, or to ``"module:function"`` imported on first use so that no
@@ -44,6 +45,9 @@ PARAMETER = "DestinationConfig.OnFailure.Destination"
 DestinationOpener = Callable[[str, SourceOptions], Awaitable[Destination]]
 """``async def open_destination(uri, options) -> Destination``."""
 
+FILE_MODE = 0o600
+"""A new on-failure file holds whole events: readable by its owner only, whatever the umask."""
+
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 
 
@@ -76,7 +80,7 @@ class FileDestination:
     def _append(self, data: bytes) -> None:
         with self._lock:
             created = not self.path.exists()
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
             try:
                 if not created and _torn_tail(fd):
                     data = b"\n" + data

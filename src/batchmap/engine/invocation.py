@@ -71,14 +71,14 @@ class FunctionConfig:
         for key, value in self.environment.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ConfigError("environment", {key: value}, "string names and string values")
+            if key in RESERVED_VARIABLES:
+                raise ConfigError("environment", {key: value}, f"{key} is reserved: Lambda sets it itself and "
+                                                               "refuses it in a function's environment")
             if not ENVIRONMENT_NAME.fullmatch(key):
                 raise ConfigError("environment", key, "variable names of 2 or more letters, digits and '_', "
                                   "starting with a letter (Lambda's rule)")
             if "\x00" in value:
                 raise ConfigError("environment", {key: value}, "values without NUL characters")
-            if key in RESERVED_VARIABLES:
-                raise ConfigError("environment", {key: value}, f"{key} is reserved: Lambda sets it itself and "
-                                                               "refuses it in a function's environment")
 
 
 @dataclass(frozen=True, slots=True)

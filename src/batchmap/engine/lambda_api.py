@@ -11,6 +11,9 @@ Runtime Interface Emulator, so batchmap's HTTP invoker, boto3's Lambda client
     GET  /2015-03-31/functions/{FunctionName}               GetFunction
 
 Like the emulator it answers to any function name (it serves one function).
+Unlike it, it answers only requests that pass ``RequestGuard`` (engine/api_guard.py):
+a ``Host`` naming this server, no cross-origin ``Origin``, and the token when one
+is set; any other request gets a 403 before its body is looked at.
 ``X-Amz-Invocation-Type`` ``RequestResponse`` (default), ``Event`` (202, run in
 the background) and ``DryRun`` (204) are honoured, as are ``Qualifier``
 (only ``$LATEST`` exists) and ``X-Amz-Log-Type: Tail`` (the REPORT line).
@@ -34,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from batchmap.engine.api_guard import RequestGuard
 from batchmap.engine.batcher import MAX_PAYLOAD_BYTES
 from batchmap.engine.context import LATEST, function_arn
 from batchmap.engine.invocation import FunctionConfig, Invocation, Invoker
@@ -74,11 +78,21 @@ def report_line(invocation: Invocation, memory_mb: int) -> str:
 class LambdaApiServer:
     """Serves ``invoker`` over the Lambda Invoke API at ``url`` until ``stop()``."""
 
-    def __init__(self, invoker: Invoker, function: FunctionConfig, port: int = 0, *, log_requests: bool = False):
+    def __init__(
+        self,
+        invoker: Invoker,
+        function: FunctionConfig,
+        port: int = 0,
+        *,
+        log_requests: bool = False,
+        allowed_hosts: tuple[str, ...] = (),
+        auth_token: str | None = None,
+    ):
         self.invoker = invoker
         self.function = function
         self.log_requests = log_requests
         self._port = port
+        self.guard = RequestGuard(HOST, port, allowed_hosts=allowed_hosts, auth_token=auth_token)
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="batchmap-api-loop", daemon=True)
         self._httpd: ThreadingHTTPServer | None = None
@@ -108,6 +122,7 @@ class LambdaApiServer:
         handler = type("BoundHandler", (_Handler,), {"app": self})
         self._httpd = ThreadingHTTPServer((HOST, self._port), handler)
         self._httpd.daemon_threads = True
+        self.guard.port = self.port  # the port actually bound, for the Host check
         self._http_thread = threading.Thread(target=self._httpd.serve_forever, name="batchmap-api", daemon=True)
         self._http_thread.start()
 
@@ -223,12 +238,24 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "batchmap-lambda-api"
     disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
 
+    def _refused(self, length: int = 0) -> bool:
+        """Answer 403 and hang up when the guard refuses the request (its body, if any, is read and dropped)."""
+        refusal = self.app.guard.check(self.headers)
+        if refusal is None:
+            return False
+        self._discard(length)
+        self.close_connection = True
+        self._send(api_error(refusal.status, refusal.error_type, refusal.message))
+        return True
+
     def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if self._refused(min(length, MAX_PAYLOAD_BYTES)):
+            return
         path, query = self._route()
         if not (path.startswith(PREFIX) and path.endswith("/invocations")):
             self._send(api_error(404, "ResourceNotFoundException", f"no such resource: {path}"))
             return
-        length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_PAYLOAD_BYTES:
             self._discard(length)
             message = f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
@@ -250,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
             length -= len(chunk)
 
     def do_GET(self) -> None:
+        if self._refused():
+            return
         path, _ = self._route()
         if path.startswith(PREFIX) and path.endswith("/configuration"):
             self._send(ApiResponse(200, json.dumps(self.app.configuration()).encode()))

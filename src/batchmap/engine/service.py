@@ -160,7 +160,7 @@ class Engine:
 
         if scheme_of(uri) == "sqlite":
             return SqliteCheckpointStore(uri)
-        os.makedirs(os.path.dirname(DEFAULT_CHECKPOINTS), exist_ok=True)
+        os.makedirs(os.path.dirname(DEFAULT_CHECKPOINTS), mode=0o700, exist_ok=True)  # its owner only
         return SqliteCheckpointStore(DEFAULT_CHECKPOINTS)
 
     async def run(self, until_idle: bool = False) -> RunReport:

@@ -19,6 +19,7 @@ from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expired
 from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.tumbling import TumblingWindow
+from batchmap.redaction import redact_uri
 from batchmap.sources.base import Delivery, StreamSource
 
 log = logging.getLogger("batchmap.engine")
@@ -129,7 +130,7 @@ class StreamBatchProcessor:
                     await destination.send(failure)
                 except Exception:
                     log.exception("shard %s: on-failure destination %s refused the record for %d records "
-                                  "(%s to %s)", self.shard_id, destination.uri, len(records), records[0].id,
+                                  "(%s to %s)", self.shard_id, redact_uri(destination.uri), len(records), records[0].id,
                                   records[-1].id)
                     self.rt.hooks.destination_delivered(sent * per_record)
                     self.rt.hooks.destination_failed(len(records) - sent * per_record)

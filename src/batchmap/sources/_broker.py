@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
+from batchmap.redaction import without_credentials
 from batchmap.sources.base import Delivery
 
 T = TypeVar("T")
@@ -142,13 +143,8 @@ def checked_name(field: str, value: str, allowed: str = "-_.") -> str:
 
 def source_id(uri: str, *path: str) -> str:
     """The ``eventSourceARN`` of a broker queue: its URI without credentials or options."""
-    parts = urlsplit(uri)
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
     tail = "/".join(p.strip("/") for p in path if p != "")
-    return f"{parts.scheme}://{netloc}/{tail}"
+    return f"{without_credentials(uri)}/{tail}"
 
 
 def default_consumer_name() -> str:

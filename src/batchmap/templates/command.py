@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from batchmap.config import EventSourceMapping, add_mapping_arguments
 from batchmap.errors import TemplateError
+from batchmap.redaction import redact_uri
 
 if TYPE_CHECKING:
     from batchmap.templates.app import App
@@ -65,7 +66,7 @@ def template_mappings(args: argparse.Namespace) -> list[EventSourceMapping]:
     for mapping in app.mappings.values():
         function = mapping.mapping.function
         handler = function.handler if not isinstance(function, str) else function
-        log.info("mapping %s: %s -> %s", mapping.id, mapping.mapping.source, handler)
+        log.info("mapping %s: %s -> %s", mapping.id, redact_uri(mapping.mapping.source), redact_uri(handler))
     return app.event_source_mappings
 
 

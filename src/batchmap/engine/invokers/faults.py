@@ -87,6 +87,12 @@ def exit_document(returncode: int | None, request_id: str) -> dict[str, Any]:
     return error_document(EXIT_TYPE, f"RequestId: {request_id} Error: {exit_reason(returncode)}", request_id)
 
 
+def init_exit_document(returncode: int | None, clue: str = "") -> dict[str, Any]:
+    """The runtime process ended during init, before it could report a load error of its own."""
+    message = f"Error: {exit_reason(returncode)} during init (its traceback, if any, is in the log above)"
+    return error_document(EXIT_TYPE, f"{message}: {clue}" if clue else message, "")
+
+
 def oom_document(request_id: str) -> dict[str, Any]:
     """The function ran out of its memory size."""
     return error_document(

@@ -14,23 +14,32 @@ error document; an HTTP error status means the function was never run
 kept alive in a pool, one per concurrent invocation; the socket timeout is the
 function timeout plus ``margin_s``, so a remote that hangs is reported as a
 timeout rather than waited for forever.
+
+Credentials: a user part in the URL (``http://user:password@host``) is sent as
+HTTP Basic authorization, and ``BATCHMAP_AUTH_TOKEN``, when set, as the
+``X-Batchmap-Auth-Token`` header a ``batchmap serve --auth-token`` requires.
+Neither is ever printed: messages show the URL through ``redact_uri``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
+import os
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from batchmap.engine.api_guard import TOKEN_ENV, TOKEN_HEADER, check_token
 from batchmap.engine.invocation import FunctionConfig, Invocation
 from batchmap.engine.invokers import faults
 from batchmap.errors import ConfigError, FunctionLoadError
+from batchmap.redaction import redact_uri
 
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 _RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -49,7 +58,9 @@ def invocations_url(endpoint: str, name: str) -> str:
 class HttpInvoker:
     """Invokes a function over HTTP with the Lambda Invoke API, ``concurrency`` requests at a time."""
 
-    def __init__(self, function: FunctionConfig, concurrency: int = 1, *, margin_s: float = 5.0) -> None:
+    def __init__(
+        self, function: FunctionConfig, concurrency: int = 1, *, margin_s: float = 5.0, auth_token: str | None = None
+    ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError("concurrency", concurrency, "an integer of at least 1")
         self.function = function
@@ -60,6 +71,7 @@ class HttpInvoker:
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._headers = request_headers(parts, auth_token if auth_token is not None else os.environ.get(TOKEN_ENV))
         self._socket_timeout = function.timeout_s + margin_s
         self._pool: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -71,8 +83,8 @@ class HttpInvoker:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._probe)
         except OSError as exc:
             raise FunctionLoadError(
-                f"handler {self.function.handler!r}: cannot connect to {self._host}:{self._port}: {exc}",
-                handler=self.function.handler,
+                f"handler {redact_uri(self.function.handler)!r}: cannot connect to {self._host}:{self._port}: {exc}",
+                handler=redact_uri(self.function.handler),
                 error_type="EndpointConnectionError",
             ) from exc
 
@@ -87,11 +99,7 @@ class HttpInvoker:
 
     def _post(self, body: bytes, request_id: str) -> Invocation:
         started = time.perf_counter()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Amz-Invocation-Type": "RequestResponse",
-            "X-Amz-Client-Request-Id": request_id,
-        }
+        headers = {**self._headers, "X-Amz-Client-Request-Id": request_id}
         for attempt in (1, 2):
             conn, reused = self._connection()
             try:
@@ -143,6 +151,17 @@ class HttpInvoker:
         for conn in pool:
             conn.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def request_headers(parts: Any, token: str | None) -> dict[str, str]:
+    """The headers every request carries: JSON, RequestResponse, and the credentials the caller gave."""
+    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
+    if parts.username is not None or parts.password is not None:
+        user_pass = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+    if token:
+        headers[TOKEN_HEADER] = check_token(token, TOKEN_ENV)
+    return headers
 
 
 def read_response(status: int, headers: Any, data: bytes, request_id: str, duration_ms: float) -> Invocation:

@@ -1,8 +1,13 @@
 """The worker process: one warm execution environment, as Lambda keeps one per concurrent invocation.
 
-Started as ``python -m batchmap.engine.invokers.worker`` by the subprocess
-invoker. It imports the function once, then answers one invocation at a time
-over its standard input and output, one JSON document per line:
+Started as ``python -P -c ...`` (``worker_process.WORKER_BOOT``) by the
+subprocess invoker. Everything the worker itself imports is imported before the
+code folder is put first on ``sys.path``, so a module of the function's folder
+named like a standard one (``resource.py``) cannot replace the worker's own;
+when such a module is imported by the function, the worker says so on standard
+error, and a load error names it. It imports the function once, then answers
+one invocation at a time over its standard input and output, one JSON document
+per line:
 
 * parent -> worker, first line: the init message (handler, code path, the
   parent's ``sys.path``, name, memory size, whether to limit memory);
@@ -26,6 +31,7 @@ allocation fails, Python raises ``MemoryError`` and the invocation fails with
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -37,6 +43,7 @@ from typing import IO, Any
 from batchmap.engine.context import LambdaContext
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers.runner import CallResult, HandlerRunner
+from batchmap.engine.invokers.shadowing import describe, shadowed_modules, shadowing_files
 from batchmap.engine.loader import load_function, prepend_sys_path
 from batchmap.errors import FunctionLoadError
 
@@ -106,12 +113,35 @@ def _reply(result: CallResult) -> str:
 
 
 def _load(init: dict[str, Any]) -> HandlerRunner:
+    own_path = list(sys.path)
     prepend_sys_path([p for p in init["sys_path"] if isinstance(p, str)])
     function = FunctionConfig(
         handler=init["handler"], name=init["name"], memory_mb=init["memory_mb"], code_path=init["code_path"]
     )
-    loaded = load_function(function, set_environment=False)  # the variables are in this process's env
+    code_dir = str(init["code_path"])
+    try:
+        loaded = load_function(function, set_environment=False)  # the variables are in this process's env
+    except FunctionLoadError as exc:
+        shadows = describe(shadowed_modules([code_dir]) or shadowing_files(code_dir))
+        if not shadows:
+            raise
+        raise FunctionLoadError(f"{exc} ({shadows})", handler=exc.handler, error_type=exc.error_type) from exc
+    if loaded.is_async and "asyncio" not in sys.modules:
+        _import_from(own_path, "asyncio")  # the runner's, not a folder's asyncio.py
+    shadows = describe(shadowed_modules([code_dir]))
+    if shadows:
+        print(f"batchmap worker: {shadows}", file=sys.stderr, flush=True)
     return HandlerRunner(loaded, in_process=False)
+
+
+def _import_from(path: list[str], module: str) -> None:
+    """Import ``module`` as the worker would have before the code folder joined ``sys.path``."""
+    current = sys.path[:]
+    sys.path[:] = path
+    try:
+        importlib.import_module(module)
+    finally:
+        sys.path[:] = current
 
 
 def serve(proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
@@ -142,7 +172,7 @@ def serve(proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
 
 
 def main() -> None:
-    """Entry point of ``python -m batchmap.engine.invokers.worker``."""
+    """Entry point of a worker process (``worker_process.WORKER_BOOT`` calls it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     proto_in, proto_out = _claim_stdio()
     code = serve(proto_in, proto_out)

@@ -1,5 +1,11 @@
 """The engine's handle on one worker process: spawn it, send it an event, kill it when it hangs.
 
+The worker starts with ``python -P`` (no current folder on ``sys.path``) and
+finds batchmap itself after the standard library, so neither a stray
+``resource.py`` in the current folder nor one in the code folder can replace a
+module the worker itself uses; the code folder joins ``sys.path`` only once
+those imports are done (worker.py).
+
 A worker that exits, crashes, runs out of memory or overruns the timeout is
 finished: ``alive`` turns false and the pool starts a new one. Every failure is
 a ``WorkerReply``, never an exception.
@@ -19,7 +25,17 @@ from batchmap.engine.context import log_stream_name
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.environment import WORKER_ONLY, lambda_variables
+from batchmap.engine.invokers.shadowing import describe, shadowing_files
 from batchmap.engine.loader import code_root
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+"""The folder batchmap is imported from (the parent of the ``batchmap`` package)."""
+
+WORKER_BOOT = (
+    f"import sys; root = {_ROOT!r}; root in sys.path or sys.path.append(root); "
+    "from batchmap.engine.invokers.worker import main; main()"
+)
+"""What ``python -P -c`` runs: batchmap found after the standard library, then the worker."""
 
 LINE_LIMIT = 16 * 1024 * 1024
 """Longest reply line accepted (a 6 MB response plus its envelope, with room to spare)."""
@@ -68,8 +84,9 @@ class WorkerProcess:
         code_dir = code_root(function.code_path)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "batchmap.engine.invokers.worker",
+            "-P",
+            "-c",
+            WORKER_BOOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=lambda_environment(function, stream, code_dir),
@@ -97,12 +114,12 @@ class WorkerProcess:
             return None, faults.error_document(faults.INIT_TIMEOUT_TYPE, message, "")
         except (ConnectionError, ValueError, asyncio.LimitOverrunError):
             line = b""
-        reply = json.loads(line) if line else None
+        reply = _ready_reply(line)
         if not isinstance(reply, dict) or not reply.get("ready"):
             await _reap(proc)
             if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
                 return None, reply["error"]
-            return None, faults.exit_document(proc.returncode, "")
+            return None, faults.init_exit_document(proc.returncode, _init_clue(line, code_dir))
         return cls(proc, float(reply["init_ms"])), float(reply["init_ms"])
 
     async def call(self, event: dict[str, Any], request_id: str, timeout_s: float) -> WorkerReply:
@@ -172,6 +189,21 @@ class WorkerProcess:
                 await self._proc.wait()
         except TimeoutError:
             await self.kill()
+
+
+def _ready_reply(line: bytes) -> Any:
+    """The worker's first reply, or ``None`` when it is not a JSON document (something else wrote there)."""
+    try:
+        return json.loads(line) if line else None
+    except ValueError:
+        return None
+
+
+def _init_clue(line: bytes, code_dir: str) -> str:
+    """What may explain a worker that ended its init without a word: stray output, shadowing modules."""
+    clues = [f"it wrote {line[:200]!r} instead of its ready message"] if line.strip() else []
+    shadows = describe(shadowing_files(code_dir))
+    return "; ".join([*clues, shadows] if shadows else clues)
 
 
 async def _reap(proc: asyncio.subprocess.Process) -> None:

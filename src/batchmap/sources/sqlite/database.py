@@ -5,11 +5,18 @@ WAL mode lets readers run beside the single writer; every write is a short
 ``busy_timeout`` (not an error) absorbs contention. Async callers run the
 blocking calls on one dedicated thread per ``Database``, which also serialises
 use of the connection.
+
+Message bodies live in these files, so a file batchmap creates is readable by
+its owner only (0600), whatever the umask: ``create_private`` makes it before
+SQLite opens it, and SQLite gives the ``-wal``, ``-shm`` and ``-journal``
+files it creates beside a database the database file's own mode. A file that
+already exists keeps the mode it has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -23,8 +30,22 @@ from batchmap.sources.sqlite.schema import DDL, SCHEMA_VERSION
 
 T = TypeVar("T")
 
+FILE_MODE = 0o600
+"""Mode of every database file batchmap creates: its owner only."""
+
 BUSY_TIMEOUT_S = 30.0
 """How long a statement waits for another process's write lock before failing."""
+
+
+def create_private(path: str) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (an empty file is a valid new database)."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 class Database:
@@ -33,10 +54,11 @@ class Database:
     def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
         try:
+            create_private(path)
             self.conn = sqlite3.connect(
                 path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, OSError) as exc:
             raise SourceError(f"cannot open the database file {path!r}: {exc}") from exc
         self._lock = threading.RLock()
         self._executor: ThreadPoolExecutor | None = None
