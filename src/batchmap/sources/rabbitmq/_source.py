@@ -44,6 +44,8 @@ from batchmap.sources.registry import SourceOptions
 
 POLL_SLICE_S = 0.5
 """Longest wait between checks that the channel is still open during a long poll."""
+RETURN_GRACE_S = 1.0
+"""How long a message given back by a timer still counts as in flight (its redelivery is on its way)."""
 MAX_CONSUMERS = 100
 """Consumers one source opens at most on its channel, each with its own prefetch window."""
 
@@ -86,6 +88,7 @@ class RabbitMQSource:
         self._buffer: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
         self._held: dict[str, tuple[Any, asyncio.TimerHandle]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}
+        self._returning = 0  # messages given back whose nack has not been sent yet: still in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._connecting = asyncio.Lock()
         self._starting = asyncio.Lock()
@@ -239,7 +242,7 @@ class RabbitMQSource:
         """The visibility timeout ran out: give the message back, so a late ack deletes nothing."""
         held = self._held.pop(handle, None)
         if held is not None:
-            self._spawn(self._nack(held[0]))
+            self._spawn(self._give_back(held[0]))
 
     # -- settle -----------------------------------------------------------------------------
 
@@ -269,7 +272,7 @@ class RabbitMQSource:
                 continue
             held[1].cancel()
             if delay_s == 0:
-                await self._nack(held[0])
+                await self._give_back(held[0])
             else:
                 self._delayed[d.handle] = loop.call_later(delay_s, self._end_delay, d.handle, held[0])
 
@@ -291,7 +294,24 @@ class RabbitMQSource:
 
     def _end_delay(self, handle: str, message: Any) -> None:
         self._delayed.pop(handle, None)
-        self._spawn(self._nack(message))
+        self._spawn(self._give_back(message))
+
+    async def _give_back(self, message: Any) -> None:
+        """Nack a message (released, or from a timer); it counts as in flight until ``RETURN_GRACE_S`` after.
+
+        Between the nack and the moment the redelivery reaches a consumer's buffer the message is
+        in no count a client can read (the broker's ready count leaves out a message it has pushed
+        to a consumer), so a drain (``--until-idle``) checking the backlog then would see an empty
+        queue and end with the message still to be processed.
+        """
+        self._returning += 1
+        try:
+            await self._nack(message)
+        finally:
+            asyncio.get_running_loop().call_later(RETURN_GRACE_S, self._returned)
+
+    def _returned(self) -> None:
+        self._returning -= 1
 
     async def _nack(self, message: Any) -> None:
         with contextlib.suppress(*self._retry.retryable):  # a closed channel returned the message anyway
@@ -317,7 +337,7 @@ class RabbitMQSource:
             return int(ready), int(dead)
 
         ready, dead = await self._retry.run(counts, "backlog")
-        return Backlog(visible=ready, in_flight=len(self._held) + self._buffer.qsize(),
+        return Backlog(visible=ready, in_flight=len(self._held) + self._buffer.qsize() + self._returning,
                        delayed=len(self._delayed), dead_lettered=dead)
 
     async def send(self, bodies: Sequence[str], *, partition_key: str | None = None,
