@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from batchmap.errors import FilterError
+from batchmap.filters.fields import MAX_PATTERN_DEPTH
 from batchmap.filters.pattern import compile_pattern
-from batchmap.filters.values import loads
+from batchmap.filters.values import NestingError, loads
 
 if TYPE_CHECKING:
     from batchmap.filters.record_filter import RecordFilter
@@ -139,7 +140,9 @@ def _parse(index: int, item: Filter) -> Any:
         raise FilterError(f"{where}: {len(text)} characters; at most {MAX_PATTERN_LENGTH} are allowed")
     try:
         parsed = loads(text)
-    except (ValueError, RecursionError) as exc:
+    except NestingError:
+        raise FilterError(f"{where}: nested deeper than {MAX_PATTERN_DEPTH} levels") from None
+    except ValueError as exc:
         raise FilterError(f"{where}: not valid JSON ({exc}): {text!r}") from None
     try:
         compile_pattern(parsed)

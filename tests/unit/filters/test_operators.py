@@ -162,14 +162,25 @@ class TestEventBridgeExtras:
 
 
 class TestPlainValues:
-    def test_numbers_match_by_their_json_text(self) -> None:
-        assert matches_text({"n": [300]}, '{"n": 300}')
-        assert not matches_text({"n": [300]}, '{"n": 300.0}')
-        assert not matches_text({"n": [300]}, '{"n": 3.0e2}')
-        written = FilterCriteria.of('{"body": {"n": [3.0e2]}}').for_shape("sqs")
-        assert written.matches(sqs_record('{"n": 3.0e2}'))
-        assert not written.matches(sqs_record('{"n": 300.0}'))
-        assert not written.matches(sqs_record('{"n": 300}'))
+    def test_numbers_that_are_exactly_a_double_match_by_value(self) -> None:
+        for written in ("300", "300.0", "3.0e2", "3E+2", "300.000"):
+            assert matches_text({"n": [300]}, f'{{"n": {written}}}'), written
+        spelled = FilterCriteria.of('{"body": {"n": [3.0e2]}}').for_shape("sqs")
+        assert spelled.matches(sqs_record('{"n": 300}'))
+        assert matches_text({"n": [0.1]}, '{"n": 1e-1}')
+        assert matches_text({"n": [0]}, '{"n": -0.0}')
+        assert not matches_text({"n": [300]}, '{"n": 300.5}')
+
+    def test_numbers_that_are_not_exactly_a_double_match_by_their_text(self) -> None:
+        rounded = FilterCriteria.of('{"body": {"n": [0.10000000000000001]}}').for_shape("sqs")
+        assert rounded.matches(sqs_record('{"n": 0.10000000000000001}'))
+        assert not rounded.matches(sqs_record('{"n": 0.1}'))
+        huge = FilterCriteria.of('{"body": {"n": [1e400]}}').for_shape("sqs")
+        assert huge.matches(sqs_record('{"n": 1e400}'))
+        assert not huge.matches(sqs_record('{"n": 1E400}'))
+        account = FilterCriteria.of('{"body": {"n": [123456789012345678901]}}').for_shape("sqs")
+        assert account.matches(sqs_record('{"n": 123456789012345678901}'))
+        assert not account.matches(sqs_record('{"n": 123456789012345678900}'))
 
     def test_types_never_cross(self) -> None:
         assert not matches({"n": ["100"]}, {"n": 100})
