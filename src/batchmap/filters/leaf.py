@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchmap.errors import FilterError
-from batchmap.filters.operators import Predicate, compile_expression, wildcard_texts
+from batchmap.filters.operators import Predicate, compile_expression, folded_in, wildcard_texts
 from batchmap.filters.values import MISSING, brief, exact_key, is_number, leaves
 from batchmap.filters.wildcard import Wildcard, parse_wildcard
 
@@ -79,8 +79,7 @@ def _string_tests(parts: _Parts) -> list[Predicate]:
         suffixes = tuple(parts.suffixes)
         tests.append(lambda v: type(v) is str and v.endswith(suffixes))
     if parts.folded:
-        folded = frozenset(parts.folded)
-        tests.append(lambda v: type(v) is str and v.casefold() in folded)
+        tests.append(folded_in(frozenset(parts.folded)))
     return tests
 
 

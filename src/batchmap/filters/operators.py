@@ -68,9 +68,11 @@ def _case_insensitive(arg: Any, where: str) -> str | None:
 
 
 def _prefix(arg: Any, where: str) -> Predicate:
+    """Case folding never shortens text, so only as many characters as the prefix are folded."""
     folded = _case_insensitive(arg, where)
     if folded is not None:
-        return lambda v: type(v) is str and v.casefold().startswith(folded)
+        size = len(folded)
+        return lambda v: type(v) is str and v[:size].casefold().startswith(folded)
     text = _string(arg, where)
     return lambda v: type(v) is str and v.startswith(text)
 
@@ -78,14 +80,20 @@ def _prefix(arg: Any, where: str) -> Predicate:
 def _suffix(arg: Any, where: str) -> Predicate:
     folded = _case_insensitive(arg, where)
     if folded is not None:
-        return lambda v: type(v) is str and v.casefold().endswith(folded)
+        size = len(folded)
+        return lambda v: type(v) is str and (not size or v[-size:].casefold().endswith(folded))
     text = _string(arg, where)
     return lambda v: type(v) is str and v.endswith(text)
 
 
+def folded_in(values: frozenset[str]) -> Predicate:
+    """Whether a string folds to one of ``values`` (already folded); longer strings are not folded at all."""
+    longest = max(map(len, values), default=0)
+    return lambda v: type(v) is str and len(v) <= longest and v.casefold() in values
+
+
 def _equals_ignore_case(arg: Any, where: str) -> Predicate:
-    folded = _string(arg, where).casefold()
-    return lambda v: type(v) is str and v.casefold() == folded
+    return folded_in(frozenset((_string(arg, where).casefold(),)))
 
 
 def _wildcard(arg: Any, where: str) -> Predicate:
@@ -174,8 +182,8 @@ def _anything_but_object(arg: dict[str, Any], where: str) -> Predicate:
         suffixes = tuple(_texts(inner, nested, allow_empty=False))
         return lambda v: not (type(v) is str and v.endswith(suffixes))
     if name == "equals-ignore-case":
-        folded = frozenset(text.casefold() for text in _texts(inner, nested, allow_empty=True))
-        return lambda v: not (type(v) is str and v.casefold() in folded)
+        folded = folded_in(frozenset(text.casefold() for text in _texts(inner, nested, allow_empty=True)))
+        return lambda v: not folded(v)
     if name == "wildcard":
         wildcards = tuple(parse_wildcard(text, nested).matches for text in _texts(inner, nested, allow_empty=True))
         return lambda v: not (type(v) is str and any(matches(v) for matches in wildcards))

@@ -96,12 +96,13 @@ def _check_complexity(wildcards: dict[str, list[Wildcard]]) -> None:
             )
 
 
-def _compile_object(node: Node, context: _Context, *, top: bool = False) -> _Object:
+def _compile_object(node: Node, context: _Context, *, top: bool = False, branch: bool = False) -> _Object:
+    """``top``: the record itself; ``branch``: an ``$or`` branch, given the object its parent already expanded."""
     fields: list[tuple[str, Matcher]] = []
     missing = True
     alternatives: list[tuple[_Object, ...]] = []
     for _where, branches in node.alternatives:
-        compiled = tuple(_compile_object(branch, context, top=top) for branch in branches)
+        compiled = tuple(_compile_object(each, context, top=top, branch=True) for each in branches)
         alternatives.append(compiled)
         missing = missing and any(branch.on_missing for branch in compiled)
     for name, where, value in node.fields:
@@ -111,7 +112,7 @@ def _compile_object(node: Node, context: _Context, *, top: bool = False) -> _Obj
             matcher = _data_field(matcher, fmt, context.data[name])
         fields.append((name, matcher))
         missing = missing and matcher(MISSING)
-    return _Object(_all_of(tuple(fields), tuple(alternatives), dotted=not top), missing)
+    return _Object(_all_of(tuple(fields), tuple(alternatives), dotted=not (top or branch)), missing)
 
 
 def _compile_field(value: list[Any] | Node, where: str, context: _Context) -> tuple[Matcher, str]:

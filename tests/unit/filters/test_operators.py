@@ -285,3 +285,23 @@ def test_wildcard_agrees_with_a_glob_of_star_only(parts: list[str], text: str) -
 def test_exists_true_matches_every_present_leaf(value: object) -> None:
     assert matches({"v": [{"exists": True}]}, {"v": value})
     assert not matches({"v": [{"exists": False}]}, {"v": value})
+
+
+@given(printable, printable)
+def test_ignoring_case_agrees_with_folding_the_whole_value(text: str, affix: str) -> None:
+    """Only as many characters as the affix are folded: folding never shortens text."""
+    folded, wanted = text.casefold(), affix.casefold()
+    assert matches({"v": [{"prefix": {"equals-ignore-case": affix}}]}, {"v": text}) == folded.startswith(wanted)
+    assert matches({"v": [{"suffix": {"equals-ignore-case": affix}}]}, {"v": text}) == folded.endswith(wanted)
+    assert matches({"v": [{"equals-ignore-case": affix}]}, {"v": text}) == (folded == wanted)
+    assert matches({"v": [{"anything-but": {"equals-ignore-case": affix}}]}, {"v": text}) == (folded != wanted)
+
+
+@pytest.mark.parametrize(("value", "affix"), [("ßa", "SS"), ("aß", "ss"), ("ﬁle", "FI"), ("straße", "STRASSE")])
+def test_ignoring_case_folds_characters_that_grow(value: str, affix: str) -> None:
+    assert matches({"v": [{"prefix": {"equals-ignore-case": affix}}]}, {"v": value}) == value.casefold().startswith(
+        affix.casefold()
+    )
+    assert matches({"v": [{"suffix": {"equals-ignore-case": affix}}]}, {"v": value}) == value.casefold().endswith(
+        affix.casefold()
+    )
