@@ -12,6 +12,7 @@ rejected here too, before anything is consumed; each message names the path.
 from __future__ import annotations
 
 import ipaddress
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -42,11 +43,9 @@ def compile_expression(expr: dict[str, Any], where: str) -> Predicate:
     return builder(arg, f"{where}: {name}")
 
 
-def _string(arg: Any, where: str, *, allow_empty: bool = True) -> str:
+def _string(arg: Any, where: str) -> str:
     if type(arg) is not str:
         raise FilterError(f"{where}: the value must be a string, got {brief(arg)}")
-    if not allow_empty and not arg:
-        raise FilterError(f"{where}: the value must not be empty")
     return arg
 
 
@@ -118,12 +117,18 @@ def _number(arg: Any, where: str) -> float:
     if not is_number(arg):
         raise FilterError(f"{where}: expected a number, got {brief(arg)}")
     value = comparable(arg)
-    if value is None:
-        raise FilterError(
-            f"{where}: {number_text(arg)} cannot be compared: numbers must be finite and exactly "
-            "representable as a double (at most about 17 significant digits, magnitude below 1.8e308)"
-        )
-    return value
+    if value is not None:
+        return value
+    text = number_text(arg)
+    try:
+        nearest = float(arg)
+    except OverflowError:
+        nearest = math.inf
+    why = f"the nearest double is {nearest!r}" if math.isfinite(nearest) else "it is beyond a double's range (1.8e308)"
+    raise FilterError(
+        f"{where}: {text} cannot be compared: numbers are compared as doubles, and {why}; "
+        "write a number that is exactly a double"
+    )
 
 
 def _numeric(arg: Any, where: str) -> Predicate:

@@ -59,8 +59,14 @@ class TestPatternLimits:
         with pytest.raises(FilterError, match="prefix: only"):
             FilterCriteria.of('{"a": [' + '{"prefix": ' * 300 + '"x"' + "}" * 300 + "]}")
 
+    def test_the_wire_form_nested_past_the_parser_is_a_filter_error(self) -> None:
+        with pytest.raises(FilterError, match="FilterCriteria: nested too deeply to parse"):
+            FilterCriteria.from_json("[" * 5_000 + "]" * 5_000)
+        with pytest.raises(FilterError, match=r"Filters\[0\]: expected .* got \[\[\[\[\.\.\.\]\]\]\]"):
+            FilterCriteria.from_json('{"Filters": ' + "[" * 600 + "]" * 600 + "}")
+
     @pytest.mark.parametrize(
-        "number", ["1e400", "-1e400", "1E+309", "0.10000000000000001", "123456789012345678901", "4.9e-325"]
+        "number", ["1e400", "-1e400", "1E+309", "0.10000000000000001", "123456789012345678901", "4.9e-325", "9" * 400]
     )
     @pytest.mark.parametrize(
         ("template", "operator"),
