@@ -89,7 +89,7 @@ def _leaf(parts: _Parts) -> Matcher:
     if_present, if_absent = True in parts.exists, False in parts.exists
 
     def test(value: Any) -> bool:
-        if (value if type(value) is str else exact_key(value)) in exact:
+        if exact and (value if type(value) is str else exact_key(value)) in exact:
             return True
         return any(predicate(value) for predicate in predicates)
 

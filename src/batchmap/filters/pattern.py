@@ -134,8 +134,13 @@ def _all_of(
     """
 
     def on_dict(document: dict[str, Any]) -> bool:
-        if dotted and has_dotted_key(document):
-            document = expand(document)
+        if dotted:
+            try:
+                if "." in "".join(document):  # one C-speed pass; has_dotted_key spelled out on the hot path
+                    document = expand(document)
+            except TypeError:
+                if has_dotted_key(document):
+                    document = expand(document)
         get = document.get
         for key, matcher in fields:
             if not matcher(get(key, MISSING)):

@@ -17,10 +17,9 @@ Python's stack is ``NestingError``, and integers longer than Python's
 from __future__ import annotations
 
 import json
-import math
 import reprlib
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 
 class _Missing:
@@ -64,21 +63,29 @@ def _int_or_text(text: str) -> int | RawFloat:
         return RawFloat(text)
 
 
-def loads(text: str | bytes) -> Any:
+_DECODER: Final = json.JSONDecoder(parse_float=RawFloat, parse_constant=_reject_constant)
+_LONG_INT_DECODER: Final = json.JSONDecoder(
+    parse_float=RawFloat, parse_int=_int_or_text, parse_constant=_reject_constant
+)
+"""Built once: ``json.loads`` with any hook builds a new decoder per call, which costs more than
+parsing a small document."""
+
+
+def loads(text: str) -> Any:
     """Parse JSON keeping each float's source text; ``NaN``/``Infinity`` are rejected.
 
     The common case runs at the C parser's speed; only a document holding an
     integer past ``int()``'s digit limit is parsed a second time.
     """
     try:
-        return json.loads(text, parse_float=RawFloat, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise NestingError("nested too deeply to parse") from None
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
             raise
     try:
-        return json.loads(text, parse_float=RawFloat, parse_int=_int_or_text, parse_constant=_reject_constant)
+        return _LONG_INT_DECODER.decode(text)
     except RecursionError:
         raise NestingError("nested too deeply to parse") from None
 
@@ -102,28 +109,43 @@ def comparable(value: Any) -> float | None:
     ``1e400`` (not finite) and ``0.10000000000000001`` (rounded) are not.
     """
     kind = type(value)
+    if kind is RawFloat:
+        if len(value.text) <= _SURE_DIGITS and _SMALLEST_NORMAL <= abs(value) <= _LARGEST:
+            return cast(float, value)
+        return cast(float, value) if value.text == _shortest(value) or _exact(value) else None
     if kind is int:
         if -_EXACT_INT <= value <= _EXACT_INT:
-            return float(value)
-        return _exact_double(str(value))
-    if kind is RawFloat:
-        return _exact_double(value.text)
+            return cast(float, value)  # an int compares and hashes as the equal double
+        return _exact_int(value)
     if kind is float:
-        return value if math.isfinite(value) else None
+        return cast(float, value) if value - value == 0.0 else None
     return None
 
 
-def _exact_double(text: str) -> float | None:
+_shortest = float.__repr__
+_SURE_DIGITS: Final = 15
+"""A normal double keeps every decimal of at most 15 significant digits (C's ``DBL_DIG``): text that short
+is exactly its double's shortest form, so the common case needs no ``repr``."""
+_SMALLEST_NORMAL: Final = 2.2250738585072014e-308
+_LARGEST: Final = 1.7976931348623157e308
+
+
+def _exact(value: RawFloat) -> bool:
+    """Whether a float written other than in its shortest form still has exactly its double's value."""
+    if value - value != 0.0:  # infinite (1e400)
+        return False
     try:
-        double = float(text)
-    except (OverflowError, ValueError):
+        return Decimal(value.text) == Decimal(_shortest(value))
+    except ArithmeticError:
+        return False
+
+
+def _exact_int(value: int) -> float | None:
+    try:
+        double = float(value)
+    except OverflowError:
         return None
-    if not math.isfinite(double):
-        return None
-    shortest = repr(double)
-    if shortest == text or Decimal(shortest) == Decimal(text):
-        return double
-    return None
+    return double if Decimal(_shortest(double)) == value else None
 
 
 _NULL_KEY: Final = ("null",)

@@ -9,10 +9,13 @@ timeout: the old regular-expression wildcard took minutes on these inputs.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from filters_support import b64, dynamodb_record, kafka_record, kinesis_record, matches, sqs_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchmap.errors import FilterError
 from batchmap.filters import MAX_PATTERN_DEPTH, FilterCriteria, Verdict
@@ -215,3 +218,31 @@ def test_kinesis_data_with_broken_base64_padding() -> None:
     assert FilterCriteria.of({"data": {"a": [{"exists": False}]}}).for_shape("kinesis").evaluate(record).verdict is (
         Verdict.FORMAT_MISMATCH
     )
+
+
+def exactly_a_double(text: str) -> bool:
+    """The definition: the number's decimal value is that of its double's shortest form."""
+    double = float(text)
+    return double - double == 0.0 and Decimal(repr(double)) == Decimal(text)
+
+
+number_texts = st.builds(
+    "{}{}.{}{}".format,
+    st.sampled_from(["", "-"]),
+    st.from_regex(r"0|[1-9][0-9]{0,9}", fullmatch=True),
+    st.text("0123456789", min_size=1, max_size=10),
+    st.sampled_from(["", "e5", "E-7", "e308", "e-308", "e-320", "e309", "e-330"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(number_texts)
+def test_a_bound_is_accepted_exactly_when_it_is_exactly_a_double(text: str) -> None:
+    pattern = f'{{"n": [{{"numeric": ["=", {text}]}}]}}'
+    if exactly_a_double(text):
+        accept = FilterCriteria.of({"body": json.loads(pattern)}).for_shape("sqs")
+        assert accept.matches(sqs_record(f'{{"n": {text}}}'))
+        assert accept.matches(sqs_record(f'{{"n": {float(text)!r}}}'))
+    else:
+        with pytest.raises(FilterError, match="cannot be compared"):
+            FilterCriteria.of(pattern)
