@@ -135,7 +135,7 @@ def _numeric(arg: Any, where: str) -> Predicate:
     """``["=", n]``, ``[">"|">=", n]``, ``["<"|"<=", n]`` or ``[">"|">=", n, "<"|"<=", m]`` with n < m."""
     if type(arg) is not list or len(arg) not in (2, 4):
         raise FilterError(f"{where}: expected a list such as [\">\", 0, \"<=\", 5], got {brief(arg)}")
-    op = arg[0]
+    op = arg[0] if type(arg[0]) is str else None
     if op == "=" and len(arg) == 2:
         target = _number(arg[1], where)
         return lambda v: comparable(v) == target
@@ -143,9 +143,10 @@ def _numeric(arg: Any, where: str) -> Predicate:
     if op in _LOWER:
         checks.append((_LOWER[op], _number(arg[1], where)))
         if len(arg) == 4:
-            if arg[2] not in _UPPER:
+            upper = _UPPER.get(arg[2]) if type(arg[2]) is str else None
+            if upper is None:
                 raise FilterError(f"{where}: the second operator must be '<' or '<=', got {brief(arg[2])}")
-            checks.append((_UPPER[arg[2]], _number(arg[3], where)))
+            checks.append((upper, _number(arg[3], where)))
             if checks[0][1] >= checks[1][1]:
                 raise FilterError(f"{where}: the lower bound must be below the upper bound in {brief(arg)}")
     elif op in _UPPER and len(arg) == 2:
