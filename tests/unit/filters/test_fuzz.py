@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from batchmap.errors import FilterError
 from batchmap.filters import OPERATORS, FilterCriteria, FilterResult, RecordFilter, Verdict
 
-PATTERNS = settings(max_examples=1_500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-RECORDS = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PATTERNS = settings(max_examples=1_200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RECORDS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-text = st.text(st.characters(codec=None, blacklist_categories=()), max_size=6)
+text = st.text(st.characters(codec=None, blacklist_categories=()), max_size=4)
 """Any code point, lone surrogates included."""
 
 number = (
