@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+from batchmap.filters.complexity import MAX_WILDCARD_COMPLEXITY
 from batchmap.filters.criteria import (
     DEFAULT_FILTER_QUOTA,
     MAX_FILTERS,
@@ -19,6 +20,7 @@ from batchmap.filters.criteria import (
     FilterCriteriaDict,
     FilterDict,
 )
+from batchmap.filters.fields import MAX_PATTERN_DEPTH
 from batchmap.filters.operators import OPERATORS
 from batchmap.filters.payload import DATA_KEYS
 from batchmap.filters.record_filter import FilterResult, RecordFilter, Verdict
@@ -27,7 +29,9 @@ __all__ = [
     "DATA_KEYS",
     "DEFAULT_FILTER_QUOTA",
     "MAX_FILTERS",
+    "MAX_PATTERN_DEPTH",
     "MAX_PATTERN_LENGTH",
+    "MAX_WILDCARD_COMPLEXITY",
     "OPERATORS",
     "Filter",
     "FilterCriteria",

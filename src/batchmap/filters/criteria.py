@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from batchmap.errors import FilterError
+from batchmap.filters.fields import MAX_PATTERN_DEPTH
 from batchmap.filters.pattern import compile_pattern
-from batchmap.filters.values import loads
+from batchmap.filters.values import NestingError, brief, loads
 
 if TYPE_CHECKING:
     from batchmap.filters.record_filter import RecordFilter
@@ -82,7 +83,7 @@ class FilterCriteria:
         As CloudFormation does, a single filter object is accepted where the list should be.
         """
         if not isinstance(value, Mapping):
-            raise FilterError(f"FilterCriteria: expected an object with a Filters list, got {value!r}")
+            raise FilterError(f"FilterCriteria: expected an object with a Filters list, got {brief(value)}")
         unknown = sorted(set(value) - {"Filters"})
         if unknown:
             raise FilterError(f"FilterCriteria: unknown key(s) {', '.join(unknown)}; only Filters is allowed")
@@ -90,7 +91,7 @@ class FilterCriteria:
         if isinstance(filters, Mapping):
             filters = [filters]
         if not isinstance(filters, list):
-            raise FilterError(f"FilterCriteria.Filters: expected a list of {{\"Pattern\": ...}}, got {filters!r}")
+            raise FilterError(f"FilterCriteria.Filters: expected a list of {{\"Pattern\": ...}}, got {brief(filters)}")
         return cls(tuple(_filter_from_dict(index, item) for index, item in enumerate(filters)))
 
     @classmethod
@@ -98,8 +99,10 @@ class FilterCriteria:
         """From the JSON text of the wire form (as ``--filter-criteria`` takes it)."""
         try:
             value = json.loads(text)
+        except RecursionError:
+            raise FilterError("FilterCriteria: nested too deeply to parse") from None
         except ValueError as exc:
-            raise FilterError(f"FilterCriteria: not valid JSON ({exc}): {text!r}") from None
+            raise FilterError(f"FilterCriteria: not valid JSON ({exc}): {brief(text)}") from None
         return cls.from_dict(value)
 
     def to_dict(self) -> FilterCriteriaDict:
@@ -121,26 +124,28 @@ class FilterCriteria:
 def _filter_from_dict(index: int, item: Any) -> Filter:
     where = f"FilterCriteria.Filters[{index}]"
     if not isinstance(item, Mapping) or set(item) != {"Pattern"}:
-        raise FilterError(f"{where}: expected {{\"Pattern\": \"<JSON text>\"}}, got {item!r}")
+        raise FilterError(f"{where}: expected {{\"Pattern\": \"<JSON text>\"}}, got {brief(item)}")
     pattern = item["Pattern"]
     if not isinstance(pattern, str):
-        raise FilterError(f"{where}.Pattern: must be a string holding JSON, got {pattern!r}")
+        raise FilterError(f"{where}.Pattern: must be a string holding JSON, got {brief(pattern)}")
     return Filter(pattern)
 
 
 def _parse(index: int, item: Filter) -> Any:
     where = f"FilterCriteria.Filters[{index}].Pattern"
     if not isinstance(item, Filter):
-        raise FilterError(f"FilterCriteria.Filters[{index}]: expected a Filter, got {item!r}")
+        raise FilterError(f"FilterCriteria.Filters[{index}]: expected a Filter, got {brief(item)}")
     text = item.pattern
     if not isinstance(text, str) or not text.strip():
-        raise FilterError(f"{where}: must be a non-empty string holding a JSON object, got {text!r}")
+        raise FilterError(f"{where}: must be a non-empty string holding a JSON object, got {brief(text)}")
     if len(text) > MAX_PATTERN_LENGTH:
         raise FilterError(f"{where}: {len(text)} characters; at most {MAX_PATTERN_LENGTH} are allowed")
     try:
         parsed = loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise FilterError(f"{where}: not valid JSON ({exc}): {text!r}") from None
+    except NestingError:
+        raise FilterError(f"{where}: nested deeper than {MAX_PATTERN_DEPTH} levels") from None
+    except ValueError as exc:
+        raise FilterError(f"{where}: not valid JSON ({exc}): {brief(text)}") from None
     try:
         compile_pattern(parsed)
     except FilterError as exc:

@@ -10,7 +10,9 @@ Semantics (EventBridge's, as Lambda documents them):
   element: EventBridge's "array consistency");
 * a value list is matched against the leaf values at its path: an array of
   leaves matches if any element does; objects are never leaves, so
-  ``{"exists": false}`` holds for an absent field, an empty array and an object.
+  ``{"exists": false}`` holds for an absent field, an empty array and an object;
+* field names are joined by dots (``fields``): ``"a.b"`` is ``a`` then ``b``, in
+  the pattern and in the record.
 
 At the top level a source's *data key* (``body``, ``data``, ``dynamodb``,
 ``value``, ``key``) is special: the document holds a decoded ``Payload`` there,
@@ -18,20 +20,23 @@ and the pattern's format for it (an object = JSON, a value list = plain string)
 must agree with the payload's format. What a disagreement means depends on the
 source (``on_mismatch``): SQS and streams drop the record, Kafka ignores the
 data condition and filters on metadata only.
+
+Every step of matching recurses at most as deep as the pattern (whose depth is
+bounded), never as deep as the record: nested arrays are walked with a stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from batchmap.errors import FilterError
-from batchmap.filters.operators import OPERATORS, Predicate, compile_expression
-from batchmap.filters.values import MISSING, exact_key, is_number, leaves
-
-Matcher = Callable[[Any], bool]
-"""Whether the value at a path (or ``MISSING``) satisfies the compiled sub-pattern."""
+from batchmap.filters.complexity import MAX_WILDCARD_COMPLEXITY, wildcard_complexity
+from batchmap.filters.fields import Node, expand, has_dotted_key, pattern_tree
+from batchmap.filters.leaf import Matcher, compile_leaf
+from batchmap.filters.values import MISSING
+from batchmap.filters.wildcard import Wildcard
 
 JSON: Final = "json"
 TEXT: Final = "text"
@@ -61,69 +66,81 @@ class _Object:
     on_missing: bool
 
 
+@dataclass(slots=True)
+class _Context:
+    """What compiling collects on the way: the data keys' formats and each field's wildcards."""
+
+    data: Mapping[str, bool] | None
+    formats: dict[str, set[str]] = field(default_factory=dict)
+    wildcards: dict[str, list[Wildcard]] = field(default_factory=dict)
+
+
 def compile_pattern(pattern: Any, data: Mapping[str, bool] | None = None) -> CompiledPattern:
     """Compile a parsed pattern; ``data`` maps the source's data keys to their ``on_mismatch`` value."""
-    if type(pattern) is not dict:
-        raise FilterError(f"a pattern must be a JSON object, got {pattern!r}")
-    formats: dict[str, set[str]] = {}
-    compiled = _compile_object(pattern, "", data, formats)
-    return CompiledPattern(compiled.on_dict, {key: frozenset(found) for key, found in formats.items()})
+    context = _Context(data)
+    compiled = _compile_object(pattern_tree(pattern), context, top=True)
+    _check_complexity(context.wildcards)
+    formats = {key: frozenset(found) for key, found in context.formats.items()}
+    return CompiledPattern(compiled.on_dict, formats)
 
 
-def _where(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def _check_complexity(wildcards: dict[str, list[Wildcard]]) -> None:
+    """AWS refuses a rule whose wildcards on one field are too complex (``complexity``)."""
+    for where, found in wildcards.items():
+        complexity = wildcard_complexity(found)
+        if complexity > MAX_WILDCARD_COMPLEXITY:
+            raise FilterError(
+                f"{where}: the rule is too complex: its wildcards could keep {complexity} partial matches "
+                f"alive at once, AWS allows {MAX_WILDCARD_COMPLEXITY}; use fewer '*' characters or fewer "
+                "repeated characters after a '*'"
+            )
 
 
-def _compile_object(
-    obj: dict[str, Any], path: str, data: Mapping[str, bool] | None, formats: dict[str, set[str]]
-) -> _Object:
-    if not obj:
-        raise FilterError(f"{path or 'pattern'}: empty objects are not allowed")
+def _compile_object(node: Node, context: _Context, *, top: bool = False, branch: bool = False) -> _Object:
+    """``top``: the record itself; ``branch``: an ``$or`` branch, given the object its parent already expanded."""
     fields: list[tuple[str, Matcher]] = []
     missing = True
     alternatives: list[tuple[_Object, ...]] = []
-    for key, value in obj.items():
-        where = _where(path, key)
-        if key == "$or":
-            branches = _compile_or(value, where, path, data, formats)
-            alternatives.append(branches)
-            missing = missing and any(branch.on_missing for branch in branches)
-            continue
-        matcher, fmt = _compile_field(key, value, where, path)
-        if data is not None and key in data:
-            formats.setdefault(key, set()).add(fmt)
-            matcher = _data_field(matcher, fmt, data[key])
-        fields.append((key, matcher))
+    for _where, branches in node.alternatives:
+        compiled = tuple(_compile_object(each, context, top=top, branch=True) for each in branches)
+        alternatives.append(compiled)
+        missing = missing and any(branch.on_missing for branch in compiled)
+    for name, where, value in node.fields:
+        matcher, fmt = _compile_field(value, where, context)
+        if top and context.data is not None and name in context.data:
+            context.formats.setdefault(name, set()).add(fmt)
+            matcher = _data_field(matcher, fmt, context.data[name])
+        fields.append((name, matcher))
         missing = missing and matcher(MISSING)
-    return _Object(_all_of(tuple(fields), tuple(alternatives)), missing)
+    return _Object(_all_of(tuple(fields), tuple(alternatives), dotted=not (top or branch)), missing)
 
 
-def _compile_field(key: str, value: Any, where: str, path: str) -> tuple[Matcher, str]:
-    if key in OPERATORS:
-        parent = path.rsplit(".", 1)[-1] if path else "field"
-        raise FilterError(
-            f"{where}: {key!r} is an operator, so it must sit in the field's list of match values, "
-            f"e.g. {{\"{parent}\": [{{\"{key}\": ...}}]}}"
-        )
-    if type(value) is dict:
-        return _object_matcher(_compile_object(value, where, None, {})), JSON
-    if type(value) is list:
-        return compile_leaf(value, where), TEXT
-    raise FilterError(f"{where}: must be an object or a list of match values, got {value!r}")
-
-
-def _compile_or(
-    value: Any, where: str, path: str, data: Mapping[str, bool] | None, formats: dict[str, set[str]]
-) -> tuple[_Object, ...]:
-    if type(value) is not list or len(value) < 2 or any(type(branch) is not dict for branch in value):
-        raise FilterError(f"{where}: $or takes a list of at least two pattern objects, got {value!r}")
-    return tuple(_compile_object(branch, path, data, formats) for branch in value)
+def _compile_field(value: list[Any] | Node, where: str, context: _Context) -> tuple[Matcher, str]:
+    if isinstance(value, Node):
+        return _object_matcher(_compile_object(value, context)), JSON
+    matcher, wildcards = compile_leaf(value, where)
+    if wildcards:
+        context.wildcards.setdefault(where, []).extend(wildcards)
+    return matcher, TEXT
 
 
 def _all_of(
-    fields: tuple[tuple[str, Matcher], ...], alternatives: tuple[tuple[_Object, ...], ...]
+    fields: tuple[tuple[str, Matcher], ...], alternatives: tuple[tuple[_Object, ...], ...], *, dotted: bool
 ) -> Callable[[dict[str, Any]], bool]:
+    """All fields and one branch of each ``$or`` match; ``dotted``: the object may have dotted keys.
+
+    The top-level document is the record as the source shaped it (AWS's field
+    names, never dotted), so only the objects below it are checked.
+    """
+
     def on_dict(document: dict[str, Any]) -> bool:
+        if dotted:
+            try:
+                if "." in "".join(document):  # one C-speed pass; has_dotted_key spelled out on the hot path
+                    document = expand(document)
+            except TypeError:
+                if has_dotted_key(document):
+                    document = expand(document)
         get = document.get
         for key, matcher in fields:
             if not matcher(get(key, MISSING)):
@@ -140,6 +157,7 @@ def _all_of(
 
 
 def _object_matcher(compiled: _Object) -> Matcher:
+    """An object sub-pattern at a path: the object there, or any object in the (nested) array there."""
     on_dict = compiled.on_dict
     on_missing = compiled.on_missing
 
@@ -147,11 +165,23 @@ def _object_matcher(compiled: _Object) -> Matcher:
         kind = type(value)
         if kind is dict:
             return on_dict(value)
-        if kind is list:
-            if not value:
-                return on_missing
-            return any(match(item) for item in value)
-        return on_missing
+        if kind is not list or not value:
+            return on_missing
+        stack = [iter(value)]
+        while stack:
+            for item in stack[-1]:
+                kind = type(item)
+                if kind is dict:
+                    if on_dict(item):
+                        return True
+                elif kind is list and item:
+                    stack.append(iter(item))
+                    break
+                elif on_missing:
+                    return True
+            else:
+                stack.pop()
+        return False
 
     return match
 
@@ -165,54 +195,5 @@ def _data_field(inner: Matcher, fmt: str, on_mismatch: bool) -> Matcher:
         if payload.kind == ABSENT:
             return inner(MISSING)
         return on_mismatch
-
-    return match
-
-
-def compile_leaf(values: list[Any], where: str) -> Matcher:
-    """The matcher for a field's list of match values."""
-    if not values:
-        raise FilterError(f"{where}: empty lists are not allowed; list at least one match value")
-    exact: set[Any] = set()
-    predicates: list[Predicate] = []
-    exists: set[bool] = set()
-    for value in values:
-        if type(value) is dict:
-            if len(value) == 1 and "exists" in value:
-                exists.add(_exists_flag(value["exists"], where))
-            else:
-                predicates.append(compile_expression(value, where))
-        elif value is None or type(value) is str or type(value) is bool or is_number(value):
-            exact.add(exact_key(value))
-        else:
-            raise FilterError(
-                f"{where}: match values must be strings, numbers, true, false, null or operator objects "
-                f"such as {{\"prefix\": \"a\"}}, got {value!r}"
-            )
-    return _leaf(frozenset(exact), tuple(predicates), if_present=True in exists, if_absent=False in exists)
-
-
-def _exists_flag(flag: Any, where: str) -> bool:
-    if type(flag) is not bool:
-        raise FilterError(f"{where}: exists: the value must be true or false, got {flag!r}")
-    return flag
-
-
-def _leaf(exact: frozenset[Any], predicates: tuple[Predicate, ...], if_present: bool, if_absent: bool) -> Matcher:
-    def test(value: Any) -> bool:
-        if (value if type(value) is str else exact_key(value)) in exact:
-            return True
-        return any(predicate(value) for predicate in predicates)
-
-    def match(value: Any) -> bool:
-        kind = type(value)
-        if kind is list:
-            items = leaves(value)
-            if not items:
-                return if_absent
-            return if_present or any(test(item) for item in items)
-        if kind is dict or value is MISSING:
-            return if_absent
-        return if_present or test(value)
 
     return match

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from batchmap.filters.pattern import ABSENT, JSON, TEXT, UNDECODABLE, Payload
-from batchmap.filters.values import loads
+from batchmap.filters.values import NestingError, loads
 from batchmap.sources.base import RecordShape
 
 DATA_KEYS: Final[dict[RecordShape, tuple[str, ...]]] = {
@@ -46,14 +46,20 @@ JSON_ONLY: Final[frozenset[RecordShape]] = frozenset({"kinesis", "dynamodb"})
 _ABSENT: Final = Payload(ABSENT)
 _UNDECODABLE: Final = Payload(UNDECODABLE)
 _JSON_START: Final = frozenset("{[")
+_BLANK: Final = " \t\n\r"
 
 
 def text_payload(text: str) -> Payload:
     """JSON when the text holds a JSON object or array; a plain string otherwise."""
-    if text.lstrip(" \t\n\r")[:1] in _JSON_START:
+    first = text[:1]
+    if first in _BLANK:
+        first = text.lstrip(_BLANK)[:1]
+    if first in _JSON_START:
         try:
             value = loads(text)
-        except (ValueError, RecursionError):
+        except NestingError:
+            return _UNDECODABLE
+        except ValueError:
             pass
         else:
             return Payload(JSON, value)
@@ -134,5 +140,5 @@ def describe(kind: str) -> str:
         JSON: "JSON",
         TEXT: "a plain string",
         ABSENT: "absent",
-        UNDECODABLE: "not decodable (not base64, not UTF-8, or not an object)",
+        UNDECODABLE: "not decodable (not base64, not UTF-8, JSON nested too deeply to parse, or not an object)",
     }[kind]

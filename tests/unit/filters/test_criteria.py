@@ -121,6 +121,8 @@ class TestInvalidPatterns:
         invalid('{"a": [{"numeric": [">", 5, ">", 9]}]}', "second operator must be '<' or '<='")
         invalid('{"a": [{"numeric": [">", 5, "<", 5]}]}', "lower bound must be below the upper bound")
         invalid('{"a": [{"numeric": ["=", 5, "<", 9]}]}', "is not a numeric expression")
+        invalid('{"a": [{"numeric": [[], 5]}]}', "is not a numeric expression")
+        invalid('{"a": [{"numeric": [">", 5, {"<": 1}, 9]}]}', "second operator must be '<' or '<='")
 
     def test_exists(self) -> None:
         invalid('{"a": [{"exists": "yes"}]}', "exists: the value must be true or false")

@@ -162,14 +162,25 @@ class TestEventBridgeExtras:
 
 
 class TestPlainValues:
-    def test_numbers_match_by_their_json_text(self) -> None:
-        assert matches_text({"n": [300]}, '{"n": 300}')
-        assert not matches_text({"n": [300]}, '{"n": 300.0}')
-        assert not matches_text({"n": [300]}, '{"n": 3.0e2}')
-        written = FilterCriteria.of('{"body": {"n": [3.0e2]}}').for_shape("sqs")
-        assert written.matches(sqs_record('{"n": 3.0e2}'))
-        assert not written.matches(sqs_record('{"n": 300.0}'))
-        assert not written.matches(sqs_record('{"n": 300}'))
+    def test_numbers_that_are_exactly_a_double_match_by_value(self) -> None:
+        for written in ("300", "300.0", "3.0e2", "3E+2", "300.000"):
+            assert matches_text({"n": [300]}, f'{{"n": {written}}}'), written
+        spelled = FilterCriteria.of('{"body": {"n": [3.0e2]}}').for_shape("sqs")
+        assert spelled.matches(sqs_record('{"n": 300}'))
+        assert matches_text({"n": [0.1]}, '{"n": 1e-1}')
+        assert matches_text({"n": [0]}, '{"n": -0.0}')
+        assert not matches_text({"n": [300]}, '{"n": 300.5}')
+
+    def test_numbers_that_are_not_exactly_a_double_match_by_their_text(self) -> None:
+        rounded = FilterCriteria.of('{"body": {"n": [0.10000000000000001]}}').for_shape("sqs")
+        assert rounded.matches(sqs_record('{"n": 0.10000000000000001}'))
+        assert not rounded.matches(sqs_record('{"n": 0.1}'))
+        huge = FilterCriteria.of('{"body": {"n": [1e400]}}').for_shape("sqs")
+        assert huge.matches(sqs_record('{"n": 1e400}'))
+        assert not huge.matches(sqs_record('{"n": 1E400}'))
+        account = FilterCriteria.of('{"body": {"n": [123456789012345678901]}}').for_shape("sqs")
+        assert account.matches(sqs_record('{"n": 123456789012345678901}'))
+        assert not account.matches(sqs_record('{"n": 123456789012345678900}'))
 
     def test_types_never_cross(self) -> None:
         assert not matches({"n": ["100"]}, {"n": 100})
@@ -274,3 +285,23 @@ def test_wildcard_agrees_with_a_glob_of_star_only(parts: list[str], text: str) -
 def test_exists_true_matches_every_present_leaf(value: object) -> None:
     assert matches({"v": [{"exists": True}]}, {"v": value})
     assert not matches({"v": [{"exists": False}]}, {"v": value})
+
+
+@given(printable, printable)
+def test_ignoring_case_agrees_with_folding_the_whole_value(text: str, affix: str) -> None:
+    """Only as many characters as the affix are folded: folding never shortens text."""
+    folded, wanted = text.casefold(), affix.casefold()
+    assert matches({"v": [{"prefix": {"equals-ignore-case": affix}}]}, {"v": text}) == folded.startswith(wanted)
+    assert matches({"v": [{"suffix": {"equals-ignore-case": affix}}]}, {"v": text}) == folded.endswith(wanted)
+    assert matches({"v": [{"equals-ignore-case": affix}]}, {"v": text}) == (folded == wanted)
+    assert matches({"v": [{"anything-but": {"equals-ignore-case": affix}}]}, {"v": text}) == (folded != wanted)
+
+
+@pytest.mark.parametrize(("value", "affix"), [("ßa", "SS"), ("aß", "ss"), ("ﬁle", "FI"), ("straße", "STRASSE")])
+def test_ignoring_case_folds_characters_that_grow(value: str, affix: str) -> None:
+    assert matches({"v": [{"prefix": {"equals-ignore-case": affix}}]}, {"v": value}) == value.casefold().startswith(
+        affix.casefold()
+    )
+    assert matches({"v": [{"suffix": {"equals-ignore-case": affix}}]}, {"v": value}) == value.casefold().endswith(
+        affix.casefold()
+    )
