@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from batchmap.errors import BrokerError, ConfigError, SourceError
+from batchmap.sources.kafka._errors import kafka_error
 from batchmap.sources.kafka._partition import Partition
 from batchmap.sources.kafka._records import topic_partition
 from batchmap.sources.kafka._settings import KafkaSettings
@@ -123,7 +124,10 @@ class GroupConsumer:
         self._commands.put((command, future))
         if not self._thread.is_alive():
             self._fail_commands()
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except self._ck.KafkaException as exc:
+            raise kafka_error("Consumer", exc, self.settings.arn) from exc
 
     async def close(self) -> None:
         """Leave the group and stop the thread (commands already queued run first)."""
@@ -216,9 +220,7 @@ class GroupConsumer:
         try:
             metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
         except self._ck.KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            code = error.name() if error is not None else "KafkaException"
-            raise BrokerError("Metadata", code, f"{self.settings.bootstrap_servers}: {exc}") from exc
+            raise kafka_error("Metadata", exc, self.settings.bootstrap_servers) from exc
         for topic in self.settings.topics:
             found = metadata.topics.get(topic)
             if found is None or found.error is not None:

@@ -68,9 +68,10 @@ class NatsSource:
         self._fetching = asyncio.Lock()  # one fetch at a time per subscription inbox
         errors = nats.errors
         retryable = (errors.ConnectionClosedError, errors.ConnectionReconnectingError, errors.TimeoutError,
-                     errors.NoRespondersError, errors.StaleConnectionError, nats.js.errors.ServiceUnavailableError,
-                     TimeoutError, OSError)
-        self._retry = Reconnecting("nats", retryable, _nothing)
+                     errors.NoRespondersError, errors.StaleConnectionError, errors.NoServersError,
+                     nats.js.errors.ServiceUnavailableError, TimeoutError, OSError)
+        self._retry = Reconnecting("nats", retryable, _nothing,
+                                   fatal=lambda exc: isinstance(exc, errors.AuthorizationError), errors=(errors.Error,))
 
     async def ensure(self) -> None:
         """Create the stream (work-queue retention), the durable consumer and the dead-letter stream if missing."""
@@ -128,9 +129,10 @@ class NatsSource:
             msgs = await self._sub.fetch(max_records, timeout=timeout)
         except (TimeoutError, self._nats.errors.TimeoutError):
             return []
-        except self._retry.retryable:
-            await asyncio.sleep(min(timeout, 0.5))  # disconnected: nats-py reconnects by itself
-            return []
+        except self._retry.retryable as exc:  # disconnected: nats-py reconnects by itself; the engine waits
+            raise self._retry.error("receive", exc, transient=True) from exc
+        except self._nats.errors.Error as exc:  # the consumer or stream is gone, access refused
+            raise self._retry.error("receive", exc, transient=False) from exc
         finally:
             self._fetching.release()
         now_ms = time.time_ns() // 1_000_000
