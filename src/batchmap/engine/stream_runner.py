@@ -111,26 +111,32 @@ class StreamRunner:
             if not exc.transient:
                 raise
             return self.backoffs.checkpoints.failed(what, exc)
+        if self.backoffs.checkpoints.active:
+            self.backoffs.checkpoints.recovered()
         return None
 
     async def _discover(self, known: list[Shard]) -> tuple[list[Shard], float | None]:
         """The stream's shards; while the source fails transiently, the ones known so far and the pause."""
         try:
-            return await self.source.shards(), None
+            shards = await self.source.shards()
         except SourceError as exc:
             if not exc.transient:
                 raise
             return known, self.backoffs.source.failed("listing shards", exc)
+        if self.backoffs.source.active:
+            self.backoffs.source.recovered()
+        return shards, None
 
     async def _leave(self) -> None:
-        """Give up every lease we hold, so other engines take the shards at once; they expire anyway."""
-        try:
-            for shard_id in sorted(self.leases.held):
-                await self.leases.release(shard_id)
-            await self.leases.leave()
-        except SourceError as exc:
-            log.warning("%s: shard leases not released (%s); they expire after %g s", self.backoffs.checkpoints.name,
-                        exc, self.leases.ttl_s)
+        """Give up every lease we hold, so other engines take the shards at once; one that fails expires."""
+        releases: list[Callable[[], Awaitable[None]]] = [partial(self.leases.release, shard_id)
+                                                         for shard_id in sorted(self.leases.held)]
+        for release in [*releases, self.leases.leave]:
+            try:
+                await release()
+            except SourceError as exc:
+                log.warning("%s: a lease not released (%s); it expires after %g s", self.backoffs.checkpoints.name,
+                            exc, self.leases.ttl_s)
 
     def _halt(self, lost: list[str]) -> None:
         for shard_id in lost:
@@ -204,6 +210,8 @@ class StreamRunner:
         lease TTL: an engine that died (SIGKILL) stops renewing, so within that time
         its lease expires and we take the shard over instead of leaving it undrained.
         """
+        if self.backoffs.source.active or self.backoffs.checkpoints.active:
+            return False  # an outage is waited out, not taken for the end of the stream
         if not shards:
             return True
         patience = self.leases.ttl_s + 2 * TAKEOVER_CHECK_S
