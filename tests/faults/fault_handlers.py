@@ -1,5 +1,5 @@
 """Functions the fault tests map sources to: they note each message id they are given, in this process
-(``SEEN``) or, for engines in a subprocess, as ``ID PID`` lines in the file ``BATCHMAP_FAULT_LOG`` names
+(``SEEN``) or, for engines in a subprocess, as ``ID RUN TIME`` lines in the file ``BATCHMAP_FAULT_LOG`` names
 (fsynced before returning, so what a function finished survives a SIGKILL of its engine)."""
 
 from __future__ import annotations
@@ -37,9 +37,15 @@ def record_slowly(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def log_ids(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Sleep ``BATCHMAP_FAULT_SLEEP`` seconds, then append ``ID PID`` per message to ``BATCHMAP_FAULT_LOG``."""
+    """Sleep ``BATCHMAP_FAULT_SLEEP`` seconds, then append ``ID RUN TIME`` per message to ``BATCHMAP_FAULT_LOG``.
+
+    RUN names the ``batchmap run`` that invoked it (``BATCHMAP_FAULT_RUN``, which its worker processes inherit):
+    a worker may finish its invocation after its engine was killed.
+    """
     time.sleep(float(os.environ.get("BATCHMAP_FAULT_SLEEP", "0")))
-    lines = "".join(f"{message_id(r)} {os.getpid()}\n" for r in event["Records"])
+    now = time.time()
+    run = os.environ.get("BATCHMAP_FAULT_RUN", str(os.getpid()))
+    lines = "".join(f"{message_id(r)} {run} {now:.3f}\n" for r in event["Records"])
     with open(os.environ["BATCHMAP_FAULT_LOG"], "a", encoding="utf-8") as out:
         out.write(lines)
         out.flush()
