@@ -35,13 +35,14 @@ def command(uri: str, *flags: str) -> list[str]:
 
 def start(uri: str, log: Path, *flags: str, sleep_s: float = 0.0, cwd: Path | None = None,
           run: str = "") -> subprocess.Popen[str]:
-    """An engine running until stopped, its function logging ``run`` as its name; stderr to ``LOG.N.stderr``."""
-    errors = log.with_suffix(f".{time.monotonic_ns()}.stderr")
+    """An engine, its function logging ``run`` as its name; stdout and stderr to ``LOG.N.stdout`` / ``.stderr``."""
+    stamp = time.monotonic_ns()
+    errors, output = log.with_suffix(f".{stamp}.stderr"), log.with_suffix(f".{stamp}.stdout")
     env = environment(log, sleep_s, **({"BATCHMAP_FAULT_RUN": run} if run else {}))
-    with open(errors, "w", encoding="utf-8") as out:
-        engine = subprocess.Popen(command(uri, *flags), env=env, text=True, cwd=cwd,
-                                  stdout=subprocess.DEVNULL, stderr=out)
+    with open(errors, "w", encoding="utf-8") as err, open(output, "w", encoding="utf-8") as out:
+        engine = subprocess.Popen(command(uri, *flags), env=env, text=True, cwd=cwd, stdout=out, stderr=err)
     engine.stderr_path = str(errors)  # type: ignore[attr-defined]
+    engine.stdout_path = str(output)  # type: ignore[attr-defined]
     return engine
 
 
