@@ -30,6 +30,12 @@ def record(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {}
 
 
+def refuse(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fail every batch (after noting it), so its records go to the on-failure destination."""
+    record(event, context)
+    raise RuntimeError("refused")
+
+
 def record_slowly(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``record`` after 0.1 s: a run that lasts long enough for shard leases to be renewed."""
     time.sleep(0.1)

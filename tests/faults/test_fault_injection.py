@@ -20,7 +20,7 @@ import faulty_source
 import pytest
 from faulty_source import ERRORS, Faulty, faulty_uri
 
-from batchmap.config import EventSourceMapping
+from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.service import Engine, RunReport
 from batchmap.errors import MappingFailedError
@@ -166,3 +166,21 @@ def test_a_shard_worker_recovers_from_a_transient_failure_and_stops_on_any_other
         asyncio.run(store.close())
     wrapped = next(iter(faulty_source.OPENED.values())) if where == "stream" else checkpoints
     assert isinstance(wrapped, Faulty) and wrapped.raised == times
+
+
+def test_an_on_failure_destination_that_fails_for_a_while_is_waited_out(faulty_sources: None, tmp_path: Path) -> None:
+    """Records a slot discards wait for the destination (the shard does not move on), instead of being dropped."""
+    failures = tmp_path / "failures.jsonl"
+    destination = faulty_uri(failures.as_uri(), "send", 1, ERRORS["transient"]("send"), times=3)
+    refusing = FunctionConfig(handler="fault_handlers:refuse", timeout_s=1)
+    engine = Engine([mapping(stream_uri(tmp_path), starting_position="TRIM_HORIZON", function=refusing,
+                             maximum_retry_attempts=0,
+                             destination_config=DestinationConfig(on_failure=OnFailure(destination=destination)))],
+                    invoker="inprocess")
+    report = run(engine)
+    assert set(fault_handlers.SEEN) == expected()
+    assert report.total("DroppedEventCount") == 0 and report.total("DestinationDeliveryFailures") == 0
+    assert report.total("OnFailureDestinationDeliveredEventCount") == MESSAGES
+    assert report.total("PollingErrorCount") == 3
+    named = [json.loads(line)["KinesisBatchInfo"] for line in failures.read_text().splitlines()]
+    assert sum(info["batchSize"] for info in named) == MESSAGES

@@ -3,8 +3,9 @@
 ``Faulty(inner, method, nth, error)`` forwards everything to ``inner`` except
 the ``nth`` call of ``method``, which raises ``error`` instead (``times`` calls
 in a row with ``times`` > 1). ``faulty_uri`` registers a wrapped source under a
-``faulty://NAME`` URI, so the engine opens it through its public registry as it
-opens any source; the fixture ``faulty_sources`` takes the scheme out again.
+``faulty://NAME`` URI, so the engine opens it through its public registries as it
+opens any source or on-failure destination; the fixture ``faulty_sources`` takes
+the scheme out again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchmap.engine.destinations import DESTINATION_OPENERS, open_destination, register_destination
 from batchmap.errors import SourceError
 from batchmap.sources.registry import OPENERS, SourceOptions, open_source
 
@@ -84,11 +86,22 @@ async def open_faulty(uri: str, options: SourceOptions) -> Any:
     return wrapped
 
 
+async def open_faulty_destination(uri: str, options: SourceOptions) -> Any:
+    """The destination registry's opener for ``faulty://NAME``: an on-failure destination that fails."""
+    name = uri.split("://", 1)[1]
+    inner_uri, method, nth, error, times = _PLANS[name]
+    wrapped = Faulty(await open_destination(inner_uri, options), method, nth, error, times)
+    OPENED[name] = wrapped
+    return wrapped
+
+
 def install() -> None:
     OPENERS[SCHEME] = "faulty_source:open_faulty"
+    register_destination(SCHEME, open_faulty_destination)
 
 
 def uninstall() -> None:
     OPENERS.pop(SCHEME, None)
+    DESTINATION_OPENERS.pop(SCHEME, None)
     _PLANS.clear()
     OPENED.clear()
