@@ -42,20 +42,26 @@ def fill(db: Path, busy_timeout_s: float | None = None) -> tuple[str, list[str]]
     return (uri if busy_timeout_s is None else f"{uri}&busy_timeout={busy_timeout_s:g}"), ids
 
 
-def finish(engine: subprocess.Popen[str], timeout_s: float = 60) -> tuple[dict[str, int], str]:
-    """Wait for an ``--until-idle`` engine: it must exit 0; returns its summary and its stderr."""
-    code = engine.wait(timeout_s)
+def waited_out(fault: str, engine: subprocess.Popen[str], uri: str, ids: list[str], log: Path, *,
+               before_fault: int, fault_ended: float) -> str:
+    """The ``--until-idle`` engine rode the fault out: exit 0, nothing lost or repeated, the failed calls
+    counted, the outage logged once as it began and once as it ended, the queue empty. Returns its stderr."""
+    code = engine.wait(60)
     errors = Path(engine.stderr_path).read_text()  # type: ignore[attr-defined]
     assert code == 0, errors[-3000:]
     output = Path(engine.stdout_path).read_text()  # type: ignore[attr-defined]
-    return json.loads(output.splitlines()[-1])["summary"], errors
-
-
-def one_outage(errors: str) -> None:
-    """The outage is logged once as it begins and once as it ends, not once per failed call."""
+    summary = json.loads(output.splitlines()[-1])["summary"]
+    tally = Tally.of(ids, log)
+    figure(fault, messages=COUNT, lost=tally.lost, duplicated=tally.duplicated,
+           drained_after_s=f"{time.monotonic() - fault_ended:.1f}", polling_errors=summary["PollingErrorCount"])
+    assert before_fault < COUNT, "the engine finished before the fault: nothing was tested"
+    assert tally.lost == 0 and tally.duplicated == 0
+    assert summary["PollingErrorCount"] >= 1 and summary["DeletedEventCount"] == COUNT
     began = [line for line in errors.splitlines() if "waiting it out with backoff" in line]
     ended = [line for line in errors.splitlines() if "available again after" in line]
-    assert len(began) == 1 and len(ended) == 1, errors[-3000:]
+    assert len(began) == 1 and len(ended) == 1, errors[-3000:]  # not once per failed call
+    assert admin.inspect(uri).total == 0  # type: ignore[union-attr]
+    return errors
 
 
 def test_a_lock_held_past_the_busy_timeout_is_waited_out(tmp_path: Path) -> None:
@@ -70,16 +76,8 @@ def test_a_lock_held_past_the_busy_timeout_is_waited_out(tmp_path: Path) -> None
         time.sleep(0.01)
     processed_before = len(logged(log))
     locker.wait(30)
-    released = time.monotonic()
-    summary, errors = finish(engine)
-    tally = Tally.of(ids, log)
-    figure("lock held 3 s past a 0.3 s busy timeout", messages=COUNT, lost=tally.lost, duplicated=tally.duplicated,
-           drained_after_s=f"{time.monotonic() - released:.1f}", polling_errors=summary["PollingErrorCount"])
-    assert processed_before < COUNT, "the engine finished before the lock was taken: nothing was tested"
-    assert tally.lost == 0 and tally.duplicated == 0
-    assert summary["PollingErrorCount"] >= 1 and summary["DeletedEventCount"] == COUNT
-    one_outage(errors)
-    assert admin.inspect(uri).total == 0  # type: ignore[union-attr]
+    waited_out("lock held 3 s past a 0.3 s busy timeout", engine, uri, ids, log, before_fault=processed_before,
+               fault_ended=time.monotonic())
 
 
 @contextlib.contextmanager
@@ -120,15 +118,7 @@ def test_a_disk_full_for_a_while_is_waited_out(tmp_path: Path) -> None:
         full_at = len(logged(log))
         time.sleep(2.0)
         filler.unlink()
-        freed = time.monotonic()
-        summary, errors = finish(engine)
-        tally = Tally.of(ids, log)
-        figure("disk full for 2 s", messages=COUNT, lost=tally.lost, duplicated=tally.duplicated,
-               drained_after_s=f"{time.monotonic() - freed:.1f}", polling_errors=summary["PollingErrorCount"])
-        assert full_at < COUNT, "the engine finished before the disk was full: nothing was tested"
-        assert tally.lost == 0 and tally.duplicated == 0
-        assert summary["PollingErrorCount"] >= 1 and summary["DeletedEventCount"] == COUNT
+        errors = waited_out("disk full for 2 s", engine, uri, ids, log, before_fault=full_at,
+                            fault_ended=time.monotonic())
         assert "database or disk is full" in errors, errors[-3000:]
-        one_outage(errors)
-        assert admin.inspect(uri).total == 0  # type: ignore[union-attr]
     shutil.rmtree(tmp_path / "disk", ignore_errors=True)

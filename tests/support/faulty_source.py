@@ -11,7 +11,7 @@ the scheme out again.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,19 +78,19 @@ def faulty_uri(inner_uri: str, method: str, nth: int, error: BaseException, time
 
 
 async def open_faulty(uri: str, options: SourceOptions) -> Any:
-    """The registry's opener for ``faulty://NAME``."""
-    name = uri.split("://", 1)[1]
-    inner_uri, method, nth, error, times = _PLANS[name]
-    wrapped = Faulty(await open_source(inner_uri, options), method, nth, error, times)
-    OPENED[name] = wrapped
-    return wrapped
+    """The source registry's opener for ``faulty://NAME``."""
+    return await _wrapped(uri, options, open_source)
 
 
 async def open_faulty_destination(uri: str, options: SourceOptions) -> Any:
     """The destination registry's opener for ``faulty://NAME``: an on-failure destination that fails."""
+    return await _wrapped(uri, options, open_destination)
+
+
+async def _wrapped(uri: str, options: SourceOptions, opener: Callable[[str, SourceOptions], Awaitable[Any]]) -> Any:
     name = uri.split("://", 1)[1]
     inner_uri, method, nth, error, times = _PLANS[name]
-    wrapped = Faulty(await open_destination(inner_uri, options), method, nth, error, times)
+    wrapped = Faulty(await opener(inner_uri, options), method, nth, error, times)
     OPENED[name] = wrapped
     return wrapped
 
