@@ -50,8 +50,8 @@ class StreamRunner:
         self.backoffs = StreamBackoffs(
             Backoff(name, runtime.hooks, runtime.stop, clock=runtime.clock),
             Backoff(f"{name} checkpoints", runtime.hooks, runtime.stop, clock=runtime.clock),
-            None if runtime.destination is None else
-            Backoff(runtime.destination.uri, runtime.hooks, runtime.stop, clock=runtime.clock),
+            None if runtime.destination is None else  # not named by its URI, which may hold a password
+            Backoff(f"{name} on-failure destination", runtime.hooks, runtime.stop, clock=runtime.clock),
         )
 
     async def run(self, until_idle: bool = False) -> None:
