@@ -152,9 +152,11 @@ def test_a_shard_worker_recovers_from_a_transient_failure_and_stops_on_any_other
         checkpoints: object = store
     else:
         checkpoints = Faulty(store, method, STORE_CALLS[method], error, times)
-    slow = {"function": SLOW_FUNCTION, "batch_size": 2} if method == "renew" else {}  # renewals come every 0.33 s
+    # Renewals come every third of the lease: the run must last past the first, and the failing ones must end
+    # well before the lease runs out (else the shard is lost and read again, which is right, but not this test).
+    slow = {"function": SLOW_FUNCTION, "batch_size": 1} if method == "renew" else {}
     engine = Engine([mapping(uri, starting_position="TRIM_HORIZON", **slow)], invoker="inprocess",
-                    checkpoint_store=checkpoints, shard_lease_s=1.0)  # type: ignore[arg-type]
+                    checkpoint_store=checkpoints, shard_lease_s=3.0 if method == "renew" else 1.0)  # type: ignore[arg-type]
     try:
         if kind == "transient" or (kind == "fatal" and method in CLEANUP):
             drained(run(engine))
