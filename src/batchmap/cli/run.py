@@ -30,11 +30,15 @@ from batchmap.engine.invokers import INVOKER_KINDS
 from batchmap.engine.invokers.factory import resolve_kind
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S
 from batchmap.engine.service import Engine
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, MappingFailedError, SourceError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
 from batchmap.tuning.adaptive import AdaptiveConfig
+
+RUN_FAILED = 1
+"""Exit status of a run that started and stopped on an error waiting cannot fix (2 is bad input, before
+anything is consumed; 0 a run that ended as asked)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -150,6 +154,10 @@ async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namesp
         progress = asyncio.create_task(show_progress(lambda: _snapshot(engine), lambda: _backlog(engine), sys.stderr))
     try:
         report = await engine.run(until_idle=args.until_idle)
+    except MappingFailedError as exc:  # the run started and met an error waiting cannot fix: one line, exit 1
+        write_summary(_snapshot(engine), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
+        print(f"batchmap: error: {exc}", file=sys.stderr)
+        return RUN_FAILED
     finally:
         if progress is not None:
             progress.cancel()
@@ -192,9 +200,13 @@ def _combined(per_mapping: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 async def _backlog(engine: Engine) -> int | None:
+    """The queues' depth for the progress line; unknown (``None``) for streams and while a source fails."""
     depth = 0
     for p in engine.prepared:
         if not isinstance(p.source, QueueSource):
             return None
-        depth += (await p.source.backlog()).total
+        try:
+            depth += (await p.source.backlog()).total
+        except SourceError:
+            return None
     return depth

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from batchmap.clock import SystemClock
 from batchmap.config.parameters import (
     MAX_BATCH_SIZE,
     MAX_MAXIMUM_CONCURRENCY,
@@ -149,8 +150,9 @@ def _check_position(m: EventSourceMapping) -> None:
         raise fail("starting_position", m.starting_position, "one of " + ", ".join(STARTING_POSITIONS))
     stamp = m.starting_position_timestamp
     if stamp is not None:
-        if not (is_real(stamp) and stamp >= 0):
-            raise fail("starting_position_timestamp", stamp, "Unix seconds, 0 or more")
+        if not (is_real(stamp) and 0 <= stamp <= SystemClock().wall_ms() / 1000):
+            raise fail("starting_position_timestamp", stamp, "Unix seconds from 0 to now: AWS refuses a time in "
+                       "the future")
         if m.starting_position != "AT_TIMESTAMP":
             raise fail("starting_position_timestamp", stamp, "only with StartingPosition AT_TIMESTAMP")
     elif m.starting_position == "AT_TIMESTAMP":

@@ -20,15 +20,17 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from batchmap.engine.backoff import Backoff, source_name
 from batchmap.engine.batcher import Batch, Batcher, BatchPolicy
 from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.runtime import RunSettings, Runtime, accept_all, describe
 from batchmap.engine.scaling import Scaler
 from batchmap.engine.visibility import VisibilityKeeper
-from batchmap.errors import SettleError
+from batchmap.errors import SettleError, SourceError
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 
@@ -59,55 +61,71 @@ class QueueRunner:
         self._late: list[asyncio.Future[Any]] = []
         self._tick: asyncio.Future[None] | None = None
         self._cancel_receives = bool(getattr(source, "receive_cancel_safe", False))
+        self.backoff = Backoff(source_name(source), runtime.hooks, runtime.stop, clock=runtime.clock)
+        self._next_backlog = 0.0  # after a failed backlog call, when to ask again
         self._keeper = VisibilityKeeper(source, runtime.clock)  # what the lanes hold stays hidden
 
     async def run(self, until_idle: bool = False) -> None:
-        """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty)."""
+        """Poll, batch, invoke and settle until ``runtime.stop`` is set (or the queue is empty).
+
+        The lanes run in a task group: a lane that fails (an error waiting cannot
+        fix, or a bug) cancels the others and this loop at once, and the error goes up.
+        The visibility keeper outlives the lanes (it keeps what they hold hidden until
+        they have settled it); an error it cannot wait out stops the lanes, and
+        ``close`` raises it.
+        """
         self._until_idle = until_idle
         if until_idle:
             self._idle_wait = min(self._idle_wait, DRAIN_POLL_S)
         stopped = asyncio.ensure_future(self.rt.stop.wait())
         self._keeper.start(on_error=lambda _: self.rt.stop.set())
         try:
-            while not self.rt.stop.is_set():
-                self._fit_lanes()
-                if until_idle and await self._idle():
-                    break
-                # An empty poll wakes the loop at once: the end of a drain is checked without waiting a tick.
-                self._tick = asyncio.get_running_loop().create_future()
-                await asyncio.wait((self._tick, stopped), timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
+            async with asyncio.TaskGroup() as lanes:
+                try:
+                    while not self.rt.stop.is_set():
+                        self._fit_lanes(lanes)
+                        if until_idle and await self._idle():
+                            break
+                        # An empty poll wakes the loop at once: the end of a drain is checked without waiting a tick.
+                        self._tick = asyncio.get_running_loop().create_future()
+                        await asyncio.wait((self._tick, stopped), timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    self.rt.stop.set()  # the lanes settle what they hold and exit
         finally:
             stopped.cancel()
-            self.rt.stop.set()
-            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
             await asyncio.gather(*self._late, return_exceptions=True)
             await self._keeper.close()
-            self._raise_lane_errors()
 
-    def _fit_lanes(self) -> None:
+    def _fit_lanes(self, lanes: asyncio.TaskGroup) -> None:
         """Start lanes up to the scaler's target; lanes above it exit by themselves."""
         for lane, task in list(self._lanes.items()):
             if task.done():
+                if task.cancelled() or task.exception() is not None:
+                    return  # the task group is stopping the run: start nothing more
                 del self._lanes[lane]
-                _reraise(task)
         for lane in range(self.scaler.target):
             if lane not in self._lanes:
-                self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"lane-{lane}")
-
-    def _raise_lane_errors(self) -> None:
-        for task in self._lanes.values():
-            _reraise(task)
+                self._lanes[lane] = lanes.create_task(self._lane(lane), name=f"lane-{lane}")
 
     async def _idle(self) -> bool:
         """True when no lane holds records and the queue has nothing visible, in flight or delayed.
 
         The queue is only asked once a poll came back empty since the last
-        check, so a busy queue is not counted over and over while draining.
+        check, so a busy queue is not counted over and over while draining; a
+        source in an outage is not idle, and is asked again after a backoff pause.
         """
-        if self._busy or not self._empty_polls:
+        if self._busy or not self._empty_polls or self.rt.clock.now() < self._next_backlog:
             return False
         self._empty_polls = 0
-        backlog = await self.source.backlog()
+        try:
+            backlog = await self.source.backlog()
+        except SourceError as exc:
+            if not exc.transient:
+                raise
+            self._next_backlog = self.rt.clock.now() + self.backoff.failed("backlog", exc)
+            return False
+        if self.backoff.active:
+            self.backoff.recovered()
         return backlog.total == 0 and not self._busy
 
     async def _lane(self, lane: int) -> None:
@@ -118,6 +136,9 @@ class QueueRunner:
         deleting: asyncio.Future[None] | None = None  # the last batch's delete, overlapping the next poll
         try:
             while not self.rt.stop.is_set() and lane < self.scaler.target:
+                if deleting is not None and self.backoff.active:
+                    await deleting  # the source is failing: settle before taking more, so nothing waits in hand
+                    deleting = None
                 closed, got = await self._collect(batcher, stopped, drain_now=self._until_idle and got > 0)
                 for batch in closed:
                     if deleting is not None:
@@ -148,9 +169,35 @@ class QueueRunner:
         return []
 
     async def _release_late(self, receiving: asyncio.Future[list[Delivery]]) -> None:
-        late = await receiving
+        try:
+            late = await receiving
+        except SourceError as exc:
+            log.warning("%s: a receive left behind at the stop failed (%s); what it took comes back after the "
+                        "visibility timeout", self.backoff.name, exc)
+            return
         if late:
             await self._release(late)
+
+    async def _poll(self, want: int, wait: float, stopped: asyncio.Future[Any], due: float | None) -> (
+            list[Delivery] | None):
+        """One receive; ``None`` when it failed transiently, after a backoff pause that ends by the batch's window.
+
+        A lane in backoff never holds collected records past their window: the batch
+        closes on time and goes to the function, which does not need the source.
+        """
+        try:
+            deliveries = await self._receive(want, wait, stopped)
+        except SourceError as exc:
+            if not exc.transient:
+                raise
+            pause = self.backoff.failed("receive", exc)
+            if due is not None:
+                pause = min(pause, max(0.0, due - self.rt.clock.now()))
+            await self.backoff.pause(pause)
+            return None
+        if self.backoff.active:
+            self.backoff.recovered()
+        return deliveries
 
     async def _collect(
         self, batcher: Batcher[Delivery], stopped: asyncio.Future[Any], drain_now: bool
@@ -166,7 +213,10 @@ class QueueRunner:
         if drain_now and due is None:
             wait = 0.0
         want = batcher.policy.batch_size - len(batcher)
-        deliveries = await self._receive(want, wait, stopped)
+        deliveries = await self._poll(want, wait, stopped, due)
+        if deliveries is None:  # the source failed; nothing came, and that is no empty poll
+            window = batcher.poll(clock.now())
+            return ([] if window is None else [window]), 0
         now = clock.now()
         self._note_poll(len(deliveries), want, now)
         closed: list[Batch[Delivery]] = []
@@ -244,44 +294,61 @@ class QueueRunner:
             self._busy -= 1
 
     def _settle(self, items: Sequence[Delivery], outcome: Outcome) -> asyncio.Future[None] | None:
-        self._keeper.let_go(items)
+        """Failed messages are let go at once (they return after the visibility timeout); processed
+        ones stay hidden until their delete is done, however long an outage makes it wait."""
         self.rt.hooks.outcome(len(items), outcome)
         if outcome.kind == "failure":
+            self._keeper.let_go(items)
             log.warning("batch of %d failed (%s); the messages return after the visibility timeout",
                         len(items), describe(outcome))
             self.scaler.saw_function_error(self.rt.clock.now())
             return None
         failed = set(outcome.failed_ids)
+        if failed:
+            self._keeper.let_go([d for d in items if d.id in failed])
         done = [d for d in items if d.id not in failed] if failed else items
         return asyncio.ensure_future(self._delete(done)) if done else None
 
     async def _delete(self, deliveries: Sequence[Delivery]) -> None:
-        """Delete processed messages; one the queue refuses to delete is processed again, not fatal.
+        """Delete processed messages, waiting out a source outage; a refused delete is not fatal.
 
-        That happens when a message was delivered twice (queues deliver at least
-        once) and the other copy's delete came first, or when a receipt expired:
-        the message is gone, or comes back after its visibility timeout, as on Lambda.
+        The queue refuses a delete when a message was delivered twice (queues deliver
+        at least once) and the other copy's delete came first, or when a receipt
+        expired (also during a long outage): the message is gone, or comes back after
+        its visibility timeout and is processed again, as on Lambda.
         """
         if not deliveries:
             return
         try:
-            deleted = await self.source.delete(deliveries)
+            deleted = await self.backoff.call(partial(self.source.delete, deliveries), "delete")
         except SettleError as exc:
             log.warning("%s; those messages are processed again after their visibility timeout", exc)
             deleted = exc.settled
+        except SourceError as exc:
+            if not exc.transient:
+                raise
+            log.warning("%s: %d processed message(s) not deleted before the stop (%s); they are processed again "
+                        "after their visibility timeout", self.backoff.name, len(deliveries), exc)
+            deleted = 0
         else:
             if deleted < len(deliveries):  # queues that count instead of naming: a receipt died, said all the same
                 log.warning("%d of %d message(s) were not deleted: their receipts died (deleted or received "
                             "again meanwhile)", len(deliveries) - deleted, len(deliveries))
+        self._keeper.let_go(deliveries)  # hidden until now: a delete waiting out an outage keeps them
         self.rt.hooks.deleted(deleted)
 
     async def _release(self, deliveries: Sequence[Delivery]) -> None:
         """Give unprocessed messages back now; ones the queue refuses come back after their visibility timeout."""
         self._keeper.let_go(deliveries)
         try:
-            await self.source.release(deliveries, 0.0)
+            await self.backoff.call(partial(self.source.release, deliveries, 0.0), "release")
         except SettleError as exc:
             log.warning("%s; those messages come back after their visibility timeout", exc)
+        except SourceError as exc:
+            if not exc.transient:
+                raise
+            log.warning("%s: %d message(s) not released before the stop (%s); they come back after their "
+                        "visibility timeout", self.backoff.name, len(deliveries), exc)
 
 
 class Adaptation:
@@ -302,10 +369,3 @@ class Adaptation:
             self.policy = replace(self.policy, batch_size=chosen.batch_size, window_s=chosen.window_s)
         return self.policy
 
-
-def _reraise(task: asyncio.Task[None]) -> None:
-    """A lane that died of an error (a broken source, a bug) must not die silently."""
-    if task.done() and not task.cancelled():
-        error = task.exception()
-        if error is not None:
-            raise error

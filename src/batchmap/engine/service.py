@@ -13,13 +13,14 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.config import EventSourceMapping, ResolvedMapping
+from batchmap.engine.backoff import source_name
 from batchmap.engine.destinations import open_destination
 from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers import make_invoker
@@ -31,7 +32,7 @@ from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime, accept_a
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY, ScalingPolicy
 from batchmap.engine.stream_runner import StreamRunner
 from batchmap.engine.visibility import short_visibility_warning
-from batchmap.errors import ConfigError
+from batchmap.errors import BatchmapError, ConfigError, MappingFailedError
 from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
 from batchmap.sources.base import CheckpointStore, Delivery, Destination, Position, QueueSource, StreamSource
@@ -164,32 +165,40 @@ class Engine:
         return SqliteCheckpointStore(DEFAULT_CHECKPOINTS)
 
     async def run(self, until_idle: bool = False) -> RunReport:
-        """Run every enabled mapping until ``stop()``; with ``until_idle``, until all are drained."""
+        """Run every enabled mapping until ``stop()``; with ``until_idle``, until all are drained.
+
+        Transient source errors are waited out. An error waiting cannot fix, in any
+        task of any mapping, stops the whole engine at once (one engine, one fate)
+        and is raised as ``MappingFailedError`` naming the mapping, its source and the cause.
+        """
         started = time.monotonic()
         prepared = await self.prepare()
         try:
-            results = await asyncio.gather(
-                *(self._run_one(p, until_idle) for p in prepared if p.resolved.enabled), return_exceptions=True
-            )
+            async with asyncio.TaskGroup() as mappings:
+                for p in prepared:
+                    if p.resolved.enabled:
+                        mappings.create_task(self._run_one(p, until_idle), name=f"mapping-{p.resolved.uuid}")
+        except BaseExceptionGroup as failed:
+            error = root_cause(failed)  # the first mapping's MappingFailedError
+            raise error from error.__cause__
         finally:
             await self.close()
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
         return RunReport(
             {p.resolved.uuid: p.recorder.snapshot().as_dict() for p in prepared}, time.monotonic() - started
         )
 
     async def _run_one(self, p: Prepared, until_idle: bool) -> None:
-        """Run one mapping; if it fails, the others stop too (one engine, one fate)."""
+        """Run one mapping; an error that ends it becomes a ``MappingFailedError`` naming the mapping."""
         if self._stopping:
             p.runtime.stop.set()
         try:
             await self._runner(p, until_idle)
-        except BaseException:
-            log.exception("mapping %s stopped on an error; stopping the engine", p.resolved.uuid)
-            self.stop()
-            raise
+        except Exception as exc:
+            cause = root_cause(exc)
+            if not isinstance(cause, BatchmapError):  # a bug: the traceback is what fixes it
+                log.error("mapping %s: unexpected %s (a bug in batchmap or the source client)",
+                          p.resolved.uuid, type(cause).__name__, exc_info=cause)
+            raise MappingFailedError(p.resolved.uuid, source_name(p.source), cause) from cause
 
     async def _runner(self, p: Prepared, until_idle: bool) -> None:
         if isinstance(p.source, QueueSource):
@@ -206,15 +215,31 @@ class Engine:
             p.runtime.stop.set()
 
     async def close(self) -> None:
-        """Stop invokers and close sources."""
+        """Stop invokers and close sources; a close that fails is logged, never hides the run's own error."""
         for p in self.prepared:
-            await p.invoker.close()
-            await p.source.close()
+            await _quietly(p.invoker.close(), "closing the invoker", p)
+            await _quietly(p.source.close(), "closing the source", p)
             closer = getattr(p.checkpoints, "close", None)
             if closer is not None and p.checkpoints is not self.checkpoint_store:
                 result = closer()
                 if asyncio.iscoroutine(result):
-                    await result
+                    await _quietly(result, "closing the checkpoint store", p)
+
+
+async def _quietly(closing: Awaitable[Any], what: str, p: Prepared) -> None:
+    try:
+        await closing
+    except Exception as exc:
+        log.warning("mapping %s: %s failed: %s", p.resolved.uuid, what, exc)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The error under the task groups' wrapping: the first one that is not a cancellation."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if not isinstance(inner, asyncio.CancelledError):
+                return root_cause(inner)
+    return exc
 
 
 async def _open_on_failure(uri: str, source: Source, options: SourceOptions) -> Destination:

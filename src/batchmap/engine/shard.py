@@ -13,7 +13,9 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 
+from batchmap.engine.backoff import StreamBackoffs
 from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.checkpoint import Progress
 from batchmap.engine.leases import ShardLeases
@@ -25,8 +27,8 @@ from batchmap.sources.base import Delivery, Position, Shard, StreamSource
 
 log = logging.getLogger("batchmap.engine")
 
-MAX_BACKOFF_S = 5.0
-"""Longest pause between retries of a failing read."""
+CHECKPOINT_EVERY_S = 0.2
+"""How often a shard writes its checkpoint while it moves (and once more when the shard stops)."""
 
 
 def slot_of(key: str | None, slots: int) -> int:
@@ -49,7 +51,7 @@ class Slot:
         self.window: TumblingWindow | None = None
         self.processor = StreamBatchProcessor(
             worker.settings, worker.source, worker.rt, worker.shard.id, worker.finish,
-            stopping=lambda: worker.stopping or worker.revoked,
+            stopping=lambda: worker.stopping or worker.revoked, destination_backoff=worker.backoffs.destination,
         )
 
     @property
@@ -140,8 +142,10 @@ class ShardWorker:
 
     def __init__(
         self, settings: RunSettings, source: StreamSource, leases: ShardLeases, runtime: Runtime, shard: Shard,
+        backoffs: StreamBackoffs,
     ) -> None:
         self.settings = settings
+        self.backoffs = backoffs
         self.source = source
         self.leases = leases
         self.checkpoints = leases.store
@@ -179,17 +183,24 @@ class ShardWorker:
             self._passed += before - len(self.progress)
 
     async def run(self) -> None:
-        """Read and process until the shard is finished, or the run stops."""
-        slot_tasks = [asyncio.create_task(slot.run()) for slot in self.slots]
-        flusher = asyncio.create_task(self._flush_checkpoints())
+        """Read and process until the shard is finished, or the run stops.
+
+        The reader, the slots and the checkpoint writer run in one task group: if
+        one fails, the others are cancelled at once and the error goes up, so no
+        slot waits for records a dead reader will never send.
+        """
         try:
-            await self._read_loop()
-            await asyncio.gather(*slot_tasks)
-        finally:
-            await asyncio.gather(*slot_tasks, return_exceptions=True)
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
-            await asyncio.shield(self._write_checkpoint())
+            async with asyncio.TaskGroup() as group:
+                slots = [group.create_task(slot.run(), name=f"shard-{self.shard.id}-slot-{n}")
+                         for n, slot in enumerate(self.slots)]
+                flusher = group.create_task(self._flush_checkpoints(), name=f"shard-{self.shard.id}-checkpoints")
+                await self._read_loop()
+                await asyncio.wait(slots)
+                flusher.cancel()
+        except BaseException:
+            await asyncio.shield(self._last_checkpoint(failing=True))
+            raise
+        await asyncio.shield(self._last_checkpoint(failing=False))
 
     async def _start_position(self) -> Position:
         checkpoint = await self.checkpoints.get(self.settings.mapping_id, self.shard.id)
@@ -198,26 +209,25 @@ class ShardWorker:
         return self.settings.starting_position
 
     async def _read_loop(self) -> None:
-        position = await self._start_position()
+        """Read from the checkpoint on, waiting out source outages, until the shard ends or the run stops."""
         limit = min(10_000, max(self.settings.batch.batch_size * self.settings.parallelization_factor, 100))
-        failures = 0
-        while not self.stopping:
-            try:
-                read = await self.source.read(self.shard.id, position, limit)
-            except SourceError as exc:
-                failures += 1
-                log.warning("shard %s: read failed (%s); retrying", self.shard.id, exc)
-                await self._pause(min(MAX_BACKOFF_S, 0.1 * 2 ** min(failures, 10)))
-                continue
-            failures = 0
-            position = read.next_position
-            await self._route(read.deliveries)
-            if read.shard_ended or read.revoked:
-                self.revoked = read.revoked
-                break
-            self.caught_up = not read.deliveries and not read.millis_behind_latest
-            if not read.deliveries:
-                await self._pause(self.settings.poll_interval_s)
+        source = self.backoffs.source
+        try:
+            position = await self.backoffs.checkpoints.call(self._start_position, "reading checkpoints", self.halt)
+            while not self.stopping:
+                read = await source.call(partial(self.source.read, self.shard.id, position, limit),
+                                         f"reading shard {self.shard.id}", self.halt)
+                position = read.next_position
+                await self._route(read.deliveries)
+                if read.shard_ended or read.revoked:
+                    self.revoked = read.revoked
+                    break
+                self.caught_up = not read.deliveries and not read.millis_behind_latest
+                if not read.deliveries:
+                    await self._pause(self.settings.poll_interval_s)
+        except SourceError as exc:
+            if not exc.transient:
+                raise  # stopping while the source is down ends the reading; anything else ends the run
         self.caught_up = True
         self.finished_reading = True
 
@@ -260,15 +270,34 @@ class ShardWorker:
                 return
 
     async def _flush_checkpoints(self) -> None:
+        """Write the checkpoint as it moves; while the store fails transiently, try again after a pause."""
+        pause = CHECKPOINT_EVERY_S
         while True:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(pause)
+            try:
+                await self._write_checkpoint()
+            except SourceError as exc:
+                if not exc.transient:
+                    raise
+                pause = max(CHECKPOINT_EVERY_S, self.backoffs.checkpoints.failed("writing checkpoints", exc))
+            else:
+                pause = CHECKPOINT_EVERY_S
+
+    async def _last_checkpoint(self, *, failing: bool) -> None:
+        """The checkpoint once more as the shard stops; if the store refuses it now, the records since the
+        previous one are processed again after a restart (never lost). An error here never hides ``failing``'s."""
+        try:
             await self._write_checkpoint()
+        except SourceError as exc:
+            if not (exc.transient or failing):
+                raise
+            log.warning("shard %s: the last checkpoint %s was not written (%s); the records after the one "
+                        "before it are processed again", self.shard.id, self._dirty, exc)
 
     async def _write_checkpoint(self) -> None:
         pending, passed = self._dirty, self._passed
         if pending is None:
             return
-        self._passed = 0
         try:
             await self.leases.put_checkpoint(self.shard.id, pending)
         except LeaseLostError:
@@ -277,6 +306,9 @@ class ShardWorker:
             self.halt.set()
             self._dirty = None
             return
+        if self.backoffs.checkpoints.active:
+            self.backoffs.checkpoints.recovered()
+        self._passed -= passed
         if self._counts_commits and passed:
             self.rt.hooks.committed(passed)
         if self._dirty == pending:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
+from batchmap.engine.backoff import Backoff, transient
 from batchmap.engine.destinations import wants_payload
 from batchmap.engine.events import build_event
 from batchmap.engine.failure_record import build_failure_record, kafka_topic_failure_records
@@ -20,7 +22,7 @@ from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expir
 from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.tumbling import TumblingWindow
 from batchmap.redaction import redact_uri
-from batchmap.sources.base import Delivery, StreamSource
+from batchmap.sources.base import Delivery, Destination, StreamSource
 
 log = logging.getLogger("batchmap.engine")
 
@@ -39,7 +41,7 @@ class StreamBatchProcessor:
 
     def __init__(
         self, settings: RunSettings, source: StreamSource, runtime: Runtime, shard_id: str, finish: Finish,
-        stopping: Callable[[], bool] | None = None,
+        stopping: Callable[[], bool] | None = None, destination_backoff: Backoff | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
@@ -49,6 +51,8 @@ class StreamBatchProcessor:
         self.stopping = stopping or runtime.stop.is_set
         """Whether to give up retrying: the run stops, or the shard was revoked or halted (lost lease)."""
         self.kafka_meta: dict[str, Any] | None = getattr(source, "kafka_meta", None)
+        self.destination_backoff = destination_backoff
+        """Waits out a destination that fails transiently (a broker restarting) instead of dropping records."""
 
     async def process(self, records: Sequence[Delivery], window: TumblingWindow | None = None) -> None:
         """Run a batch to completion: success, or discard after retries (bisecting if asked)."""
@@ -122,22 +126,40 @@ class StreamBatchProcessor:
             self.rt.hooks.dropped(len(records))
             log.error("shard %s: dropped %d records (%s), no on-failure destination: sequence numbers %s to %s",
                       self.shard_id, len(records), condition, records[0].id, records[-1].id)
-        else:
-            failures = self._failure_records(records, condition, invokes, function_error, event)
-            per_record = len(records) // len(failures)
-            for sent, failure in enumerate(failures):
-                try:
-                    await destination.send(failure)
-                except Exception:
-                    log.exception("shard %s: on-failure destination %s refused the record for %d records "
-                                  "(%s to %s)", self.shard_id, redact_uri(destination.uri), len(records), records[0].id,
-                                  records[-1].id)
-                    self.rt.hooks.destination_delivered(sent * per_record)
-                    self.rt.hooks.destination_failed(len(records) - sent * per_record)
-                    break
-            else:
-                self.rt.hooks.destination_delivered(len(records))
+        elif not await self._deliver(destination, records, condition, invokes, function_error, event):
+            return  # stopped while the destination was down: the checkpoint stays before these records
         self.finish(records)
+
+    async def _deliver(
+        self, destination: Destination, records: Sequence[Delivery], condition: str, invokes: int,
+        function_error: str | None, event: dict[str, Any] | None,
+    ) -> bool:
+        """Send the on-failure records, waiting out a transient outage; False if the run stopped meanwhile.
+
+        A destination that refuses for good is counted (``DestinationDeliveryFailures``,
+        the records as dropped) and the shard moves on, as on AWS.
+        """
+        failures = self._failure_records(records, condition, invokes, function_error, event)
+        per_record = len(records) // len(failures)
+        for sent, failure in enumerate(failures):
+            try:
+                if self.destination_backoff is None:
+                    await destination.send(failure)
+                else:
+                    await self.destination_backoff.call(partial(destination.send, failure), "on-failure delivery")
+            except Exception as exc:
+                if transient(exc):
+                    log.warning("shard %s: on-failure records for %d records not delivered before the stop (%s); "
+                                "they are processed again", self.shard_id, len(records), exc)
+                    return False
+                log.exception("shard %s: on-failure destination %s refused the record for %d records "
+                              "(%s to %s)", self.shard_id, redact_uri(destination.uri), len(records), records[0].id,
+                              records[-1].id)
+                self.rt.hooks.destination_delivered(sent * per_record)
+                self.rt.hooks.destination_failed(len(records) - sent * per_record)
+                return True
+        self.rt.hooks.destination_delivered(len(records))
+        return True
 
     def _failure_records(
         self, records: Sequence[Delivery], condition: str, invokes: int, function_error: str | None,

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
+from batchmap.engine.backoff import Backoff, StreamBackoffs, source_name
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.shard import ShardWorker
@@ -42,48 +45,98 @@ class StreamRunner:
         """Shards whose lease another engine held, and when we were first refused."""
         self._share = 0
         """How many shards this engine should hold now (its fair share among live engines)."""
+        self._group: asyncio.TaskGroup | None = None
+        name = source_name(source)
+        self.backoffs = StreamBackoffs(
+            Backoff(name, runtime.hooks, runtime.stop, clock=runtime.clock),
+            Backoff(f"{name} checkpoints", runtime.hooks, runtime.stop, clock=runtime.clock),
+            None if runtime.destination is None else  # not named by its URI, which may hold a password
+            Backoff(f"{name} on-failure destination", runtime.hooks, runtime.stop, clock=runtime.clock),
+        )
 
     async def run(self, until_idle: bool = False) -> None:
-        """Process every shard until ``runtime.stop`` is set, or until all are caught up."""
-        try:
-            shards: list[Shard] = []
-            next_discovery = next_renewal = next_takeover = 0.0
-            while not self.rt.stop.is_set():
-                now = self.rt.clock.now()
-                if now >= next_renewal:
-                    await self.leases.heartbeat()
-                    self._halt(await self.leases.renew())
-                    self._share = await self.leases.fair_share(self._open(shards))
-                    self._shed()
-                    next_renewal = now + self.leases.renew_every_s
-                if now >= next_discovery or self._just_finished() or self._shards_changed():
-                    shards = await self._discover(shards)
-                    next_discovery = now + DISCOVERY_INTERVAL_S
-                    self._share = await self.leases.fair_share(self._open(shards))
-                    await self._start_ready(shards)
-                elif until_idle and self._not_ours and now >= next_takeover:
-                    await self._start_ready(shards)
-                    next_takeover = now + TAKEOVER_CHECK_S
-                await self._reap()
-                if until_idle and self._all_idle(shards):
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.rt.stop.wait(), 0.05)
-        finally:
-            self.rt.stop.set()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            await self._reap()
-            for shard_id in sorted(self.leases.held):
-                await self.leases.release(shard_id)
-            await self.leases.leave()
+        """Process every shard until ``runtime.stop`` is set, or until all are caught up.
 
-    async def _discover(self, known: list[Shard]) -> list[Shard]:
-        """The stream's shards; on a passing source error, the ones known so far."""
+        Shard workers run in a task group: one that fails (an error waiting cannot
+        fix, or a bug) cancels the others and this loop at once, and the error goes up.
+        """
         try:
-            return await self.source.shards()
+            async with asyncio.TaskGroup() as workers:
+                self._group = workers
+                try:
+                    await self._loop(until_idle)
+                finally:
+                    self.rt.stop.set()  # the workers finish the batches in flight and checkpoint
+        finally:
+            await self._leave()
+
+    async def _loop(self, until_idle: bool) -> None:
+        shards: list[Shard] = []
+        next_discovery = next_renewal = next_takeover = 0.0
+        while not self.rt.stop.is_set():
+            now = self.rt.clock.now()
+            if now >= next_renewal:
+                failed = await self._store_call(partial(self._renew, shards), "renewing shard leases")
+                next_renewal = now + (self.leases.renew_every_s if failed is None else failed)
+            if now >= next_discovery or self._just_finished() or self._shards_changed():
+                shards, failed = await self._discover(shards)
+                if failed is None:
+                    failed = await self._store_call(partial(self._take, shards), "taking shard leases")
+                next_discovery = now + (DISCOVERY_INTERVAL_S if failed is None else failed)
+            elif until_idle and self._not_ours and now >= next_takeover:
+                await self._store_call(partial(self._start_ready, shards), "taking shard leases")
+                next_takeover = now + TAKEOVER_CHECK_S
+            await self._reap()
+            if until_idle and self._all_idle(shards):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rt.stop.wait(), 0.05)
+
+    async def _renew(self, shards: list[Shard]) -> None:
+        await self.leases.heartbeat()
+        self._halt(await self.leases.renew())
+        self._share = await self.leases.fair_share(self._open(shards))
+        self._shed()
+
+    async def _take(self, shards: list[Shard]) -> None:
+        self._share = await self.leases.fair_share(self._open(shards))
+        await self._start_ready(shards)
+
+    async def _store_call(self, op: Callable[[], Awaitable[None]], what: str) -> float | None:
+        """Run lease calls; ``None`` when they succeeded, else (the store failed transiently) the pause
+        before trying again. Meanwhile the shards keep going: a lease lost for good stops its shard."""
+        try:
+            await op()
         except SourceError as exc:
-            log.warning("listing the shards of %s failed (%s); retrying", self.source.arn, exc)
-            return known
+            if not exc.transient:
+                raise
+            return self.backoffs.checkpoints.failed(what, exc)
+        if self.backoffs.checkpoints.active:
+            self.backoffs.checkpoints.recovered()
+        return None
+
+    async def _discover(self, known: list[Shard]) -> tuple[list[Shard], float | None]:
+        """The stream's shards; while the source fails transiently, the ones known so far and the pause."""
+        try:
+            shards = await self.source.shards()
+        except SourceError as exc:
+            if not exc.transient:
+                raise
+            return known, self.backoffs.source.failed("listing shards", exc)
+        if self.backoffs.source.active:
+            self.backoffs.source.recovered()
+        return shards, None
+
+    async def _leave(self) -> None:
+        """Give up every lease we hold, so other engines take the shards at once; one that fails expires."""
+        releases: list[Callable[[], Awaitable[None]]] = [partial(self.leases.release, shard_id)
+                                                         for shard_id in sorted(self.leases.held)]
+        for release in [*releases, self.leases.leave]:
+            try:
+                await release()
+            except SourceError as exc:
+                log.warning("%s: a lease not released (%s); it expires after %g s", self.backoffs.checkpoints.name,
+                            exc, self.leases.ttl_s)
 
     def _halt(self, lost: list[str]) -> None:
         for shard_id in lost:
@@ -108,9 +161,10 @@ class StreamRunner:
                 self._not_ours.setdefault(shard.id, self.rt.clock.now())
                 continue
             self._not_ours.pop(shard.id, None)
-            worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard)
+            assert self._group is not None, "shards start inside run()"
+            worker = ShardWorker(self.settings, self.source, self.leases, self.rt, shard, self.backoffs)
             self.workers[shard.id] = worker
-            self._tasks[shard.id] = asyncio.create_task(worker.run(), name=f"shard-{shard.id}")
+            self._tasks[shard.id] = self._group.create_task(worker.run(), name=f"shard-{shard.id}")
 
     def _open(self, shards: list[Shard]) -> int:
         """Shards still to be worked on (not finished): what the engines share."""
@@ -137,20 +191,17 @@ class StreamRunner:
         return any(task.done() for task in self._tasks.values())
 
     async def _reap(self) -> None:
-        """Collect finished shard workers; a worker that died of an error stops the run loudly."""
+        """Collect shard workers that ended; one that failed is the task group's to report, not ours."""
         for shard_id, task in list(self._tasks.items()):
-            if not task.done():
+            if not task.done() or task.cancelled() or task.exception() is not None:
                 continue
             del self._tasks[shard_id]
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                raise error
             worker = self.workers[shard_id]
             if worker.finished_reading and not worker.revoked and not self.rt.stop.is_set():
                 self._finished.add(shard_id)
-                await self.leases.release(shard_id)
-            elif worker.shed:
-                await self.leases.release(shard_id)  # checkpointed on the way out: the next owner resumes there
+                await self._store_call(partial(self.leases.release, shard_id), "releasing a shard lease")
+            elif worker.shed:  # checkpointed on the way out: the next owner resumes there
+                await self._store_call(partial(self.leases.release, shard_id), "releasing a shard lease")
 
     def _all_idle(self, shards: list[Shard]) -> bool:
         """Every shard finished, caught up, or held by another engine that keeps renewing its lease.
@@ -159,6 +210,8 @@ class StreamRunner:
         lease TTL: an engine that died (SIGKILL) stops renewing, so within that time
         its lease expires and we take the shard over instead of leaving it undrained.
         """
+        if self.backoffs.source.active or self.backoffs.checkpoints.active:
+            return False  # an outage is waited out, not taken for the end of the stream
         if not shards:
             return True
         patience = self.leases.ttl_s + 2 * TAKEOVER_CHECK_S

@@ -151,6 +151,8 @@ class VisibilityKeeper:
             except SettleError as exc:
                 self._lost(due, exc)
             except SourceError as exc:
+                if not exc.transient:
+                    raise  # ends the keeper: the runner stops and ``close`` raises it
                 self._failed(len(due), exc)
                 next_due = self._clock.now() + max(MIN_WAIT_S, RETRY * self.timeout_s)
             else:

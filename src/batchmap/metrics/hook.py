@@ -20,16 +20,24 @@ Events, in the order a batch meets them:
 ``committed``               Kafka: records newly committed (sum of offset advances)
 ``iterator_age``            streams: age in ms of the last record of a batch when it was sent
 ``offset_lag``              Kafka: a partition's lag behind the latest offset
+``polling_error``           a call to the source failed and will be retried (AWS's ``PollingErrorCount``)
+``hook_error``              another hook raised (it is logged once and ignored)
+
+A hook that raises never changes processing: ``HookChain`` (which the engine always
+calls) catches the error, logs it once per hook and event, and counts it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import contextlib
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the engine imports metrics; metrics needs the engine only for types
     from batchmap.engine.outcome import Outcome
 
-
+log = logging.getLogger("batchmap.metrics")
 
 class MetricsHook(Protocol):
     """Called by the engine at batch events; every method defaults to doing nothing."""
@@ -82,61 +90,91 @@ class MetricsHook(Protocol):
         """Kafka ``partition`` is ``lag`` offsets behind its latest offset."""
         return None
 
+    def polling_error(self) -> None:
+        """A call to the source (poll, settle, checkpoint, lease) failed; it is retried with backoff."""
+        return None
+
+    def hook_error(self, hook: str, event: str) -> None:
+        """Hook ``hook`` raised when told of ``event``; the error was logged and ignored."""
+        return None
+
 
 class NullHook(MetricsHook):
     """Does nothing: the engine's default when nobody listens."""
 
 
 class HookChain(MetricsHook):
-    """Calls several hooks in order, for each event."""
+    """Calls several hooks in order, for each event; a hook that raises is logged once and ignored.
+
+    The engine calls its hooks through a chain, so a broken hook (a bug in a
+    user's exporter, a full disk under its file) can never stop a lane: the
+    error is logged with its traceback the first time each hook fails at each
+    event, counted in ``failures``, and reported to the other hooks (the
+    recorder counts ``HookErrorCount``).
+    """
 
     def __init__(self, *hooks: MetricsHook) -> None:
         self.hooks = hooks
+        self.failures: Counter[tuple[str, str]] = Counter()
+        """Errors by (hook class, event)."""
+
+    def _call(self, event: str, *args: Any) -> None:
+        for hook in self.hooks:
+            try:
+                getattr(hook, event)(*args)
+            except Exception as exc:
+                self._failed(hook, event, exc)
+
+    def _failed(self, hook: MetricsHook, event: str, exc: Exception) -> None:
+        name = type(hook).__name__
+        key = (name, event)
+        if key not in self.failures:
+            log.error("metrics hook %s raised at %s (%s: %s); ignored, and logged once per hook and event",
+                      name, event, type(exc).__name__, exc, exc_info=exc)
+        self.failures[key] += 1
+        for other in self.hooks:
+            if other is not hook:
+                with contextlib.suppress(Exception):  # failing to count another's failure: nothing left to tell
+                    other.hook_error(name, event)
 
     def polled(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.polled(records)
+        self._call("polled", records)
 
     def filtered_out(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.filtered_out(records)
+        self._call("filtered_out", records)
 
     def oversized(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.oversized(records)
+        self._call("oversized", records)
 
     def invoked(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.invoked(records)
+        self._call("invoked", records)
 
     def outcome(self, records: int, outcome: Outcome) -> None:
-        for hook in self.hooks:
-            hook.outcome(records, outcome)
+        self._call("outcome", records, outcome)
 
     def dropped(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.dropped(records)
+        self._call("dropped", records)
 
     def destination_delivered(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.destination_delivered(records)
+        self._call("destination_delivered", records)
 
     def destination_failed(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.destination_failed(records)
+        self._call("destination_failed", records)
 
     def deleted(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.deleted(records)
+        self._call("deleted", records)
 
     def committed(self, records: int) -> None:
-        for hook in self.hooks:
-            hook.committed(records)
+        self._call("committed", records)
 
     def iterator_age(self, age_ms: int) -> None:
-        for hook in self.hooks:
-            hook.iterator_age(age_ms)
+        self._call("iterator_age", age_ms)
 
     def offset_lag(self, partition: str, lag: int) -> None:
-        for hook in self.hooks:
-            hook.offset_lag(partition, lag)
+        self._call("offset_lag", partition, lag)
+
+    def polling_error(self) -> None:
+        self._call("polling_error")
+
+    def hook_error(self, hook: str, event: str) -> None:
+        self._call("hook_error", hook, event)

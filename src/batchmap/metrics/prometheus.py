@@ -19,10 +19,12 @@ from batchmap.metrics.recorder import (
     ERRORS,
     FAILED_INVOKE,
     FILTERED_OUT,
+    HOOK_ERRORS,
     INVOCATIONS,
     INVOKED,
     OVERSIZED,
     POLLED,
+    POLLING_ERRORS,
     MetricsRecorder,
     MetricsSnapshot,
 )
@@ -45,6 +47,8 @@ PROMETHEUS_COUNTERS: tuple[tuple[str, str, str], ...] = (
     (DESTINATION_DELIVERY_FAILURES, "batchmap_destination_delivery_failures_total",
      "On-failure records the destination refused"),
     (OVERSIZED, "batchmap_oversized_events_total", "Records over the 6 MB payload limit, never sent"),
+    (POLLING_ERRORS, "batchmap_polling_errors_total", "Failed calls to the source, retried with backoff"),
+    (HOOK_ERRORS, "batchmap_hook_errors_total", "Errors raised by metrics hooks, logged and ignored"),
 )
 """(AWS name, Prometheus name, help) of each counter."""
 

@@ -25,6 +25,9 @@ Counting rules:
 * ``IteratorAge`` (ms): age of the last record of a stream batch when sent.
 * ``OffsetLag``: Kafka lag summed over partitions (``MaxOffsetLag``: the largest).
 * ``OversizedEventCount`` (ours, no AWS twin): records over the 6 MB payload.
+* ``PollingErrorCount``: calls to the source (polls, deletes, checkpoints, leases) that
+  failed and were retried with backoff. AWS publishes it for Kafka; here every source has it.
+* ``HookErrorCount`` (ours): times another metrics hook raised (logged once, then ignored).
 """
 
 from __future__ import annotations
@@ -54,10 +57,12 @@ INVOCATIONS = "Invocations"
 ERRORS = "Errors"
 DESTINATION_DELIVERY_FAILURES = "DestinationDeliveryFailures"
 OVERSIZED = "OversizedEventCount"
+POLLING_ERRORS = "PollingErrorCount"
+HOOK_ERRORS = "HookErrorCount"
 
 COUNTERS: tuple[str, ...] = (
     POLLED, FILTERED_OUT, INVOKED, FAILED_INVOKE, DROPPED, DESTINATION_DELIVERED, DELETED, COMMITTED,
-    INVOCATIONS, ERRORS, DESTINATION_DELIVERY_FAILURES, OVERSIZED,
+    INVOCATIONS, ERRORS, DESTINATION_DELIVERY_FAILURES, OVERSIZED, POLLING_ERRORS, HOOK_ERRORS,
 )
 """Every counter, in the order exporters list them."""
 
@@ -164,6 +169,12 @@ class MetricsRecorder(MetricsHook):
 
     def committed(self, records: int) -> None:
         self._add(COMMITTED, records)
+
+    def polling_error(self) -> None:
+        self._add(POLLING_ERRORS, 1)
+
+    def hook_error(self, hook: str, event: str) -> None:
+        self._add(HOOK_ERRORS, 1)
 
     def iterator_age(self, age_ms: int) -> None:
         age = max(0, int(age_ms))

@@ -2,13 +2,13 @@
 
 Redis Streams, RabbitMQ, NATS JetStream and PostgreSQL all hand the user's
 function SQS-shaped records, read their options from the source URI's query
-string, and must ride out a broker outage without losing anything. Those three
-chores live here once, so each broker module is only about its broker.
+string, and must tell the engine, when a call fails, whether waiting helps (it
+waits out an outage without losing anything). Those three chores live here once,
+so each broker module is only about its broker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib
 import json
@@ -249,12 +249,14 @@ def decode_body(data: bytes, *where: object) -> str:
 
 
 class Reconnecting:
-    """Runs broker calls again through an outage, with capped exponential back-off.
+    """Turns a broker client's errors into ``SourceError``s that say whether waiting helps.
 
-    The engine must survive a broker restart: a receive or delete that meets a
-    dropped connection waits and tries again until the broker answers or the
-    source is closed. ``reset`` is awaited after each failure so the source can
-    throw away a broken connection before the next try.
+    The engine waits out a broker outage (``batchmap.engine.backoff``); a source only
+    has to say what happened. A call that meets a dropped connection (``retryable``)
+    throws the connection away (``reset``), so the next call connects afresh, and
+    raises a transient ``SourceError``. One whose error ``fatal`` recognises (bad
+    credentials, access refused: retrying cannot cure them), or any other error of
+    the client (``errors``), raises a fatal one naming the call and the cause.
     """
 
     def __init__(
@@ -263,31 +265,37 @@ class Reconnecting:
         retryable: tuple[type[BaseException], ...],
         reset: Callable[[], Awaitable[None]],
         *,
-        initial_s: float = 0.05,
-        max_s: float = 2.0,
+        fatal: Callable[[BaseException], bool] = lambda exc: False,
+        errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.name = name
         self.retryable = retryable
         self._reset = reset
-        self.initial_s = initial_s
-        self.max_s = max_s
+        self._fatal = fatal
+        self._errors = errors
         self.closed = False
         self.log = logging.getLogger(f"batchmap.sources.{name}")
 
     async def run(self, op: Callable[[], Awaitable[T]], what: str) -> T:
-        """``await op()``, retried on a retryable error until it succeeds or the source closes."""
-        delay = self.initial_s
-        attempt = 0
-        while True:
-            if self.closed:
-                raise SourceError(f"{self.name}: {what} on a closed source")
-            try:
-                return await op()
-            except self.retryable as exc:
-                attempt += 1
-                log = self.log.warning if attempt in (1, 10) or attempt % 100 == 0 else self.log.debug
-                log("%s: %s failed (%s: %s); retry %d in %.2fs", self.name, what, type(exc).__name__, exc,
-                    attempt, delay)
-                await self._reset()
-                await asyncio.sleep(delay)
-                delay = min(self.max_s, delay * 2)
+        """``await op()``, its client's errors translated (a transient one after dropping the connection)."""
+        if self.closed:
+            raise SourceError(f"{self.name}: {what} on a closed source")
+        try:
+            return await op()
+        except self.retryable as exc:
+            if self._fatal(exc):
+                raise self.error(what, exc, transient=False) from exc
+            await self._drop()
+            raise self.error(what, exc, transient=True) from exc
+        except self._errors as exc:
+            raise self.error(what, exc, transient=False) from exc
+
+    def error(self, what: str, exc: BaseException, *, transient: bool) -> SourceError:
+        """The ``SourceError`` for ``exc`` met while doing ``what``."""
+        return SourceError(f"{self.name}: {what} failed: {type(exc).__name__}: {exc}", transient=transient)
+
+    async def _drop(self) -> None:
+        try:
+            await self._reset()
+        except Exception as exc:  # a broken connection may fail to close in many ways: it is gone either way
+            self.log.debug("%s: dropping the broken connection: %s", self.name, exc)

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import pytest
 from outage_proxy import OutageProxy
 from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
+from waiting import wait_out
 
-from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.errors import ConfigError, MissingExtraError, SourceError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
@@ -180,8 +181,9 @@ def test_a_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatc
         asyncio.run(open_source(f"{URL}?stream=s"))
 
 
-def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
-    """nats-py reconnects by itself; receives and acks during the outage wait or come back empty."""
+def test_an_outage_fails_calls_as_transient_and_loses_nothing(stream: str) -> None:
+    """nats-py reconnects by itself; meanwhile receives and acks fail with a transient error (the engine
+    waits it out), and what was in flight comes back after ack_wait."""
 
     async def scenario() -> None:
         proxy = OutageProxy(4222)
@@ -193,15 +195,17 @@ def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
         done = {d.record["body"] for d in first[:5]}
 
         await proxy.down()
-        settle = asyncio.create_task(source.delete(first[5:6]))
-        assert await source.receive(10, 0.5) == []
+        with pytest.raises(SourceError) as failed:
+            await source.backlog()
+        assert failed.value.transient, failed.value
+        settle = asyncio.create_task(wait_out(lambda: source.delete(first[5:6])))
         await asyncio.sleep(0.5)
         assert not settle.done()  # waiting for the server, not failing
         await proxy.up()
         assert await asyncio.wait_for(settle, 30) == 1
         done.add(first[5].record["body"])
         for _ in range(40):
-            got = await source.receive(10, 1)
+            got = await wait_out(lambda: source.receive(10, 1))
             assert await source.delete(got) == len(got)
             done |= {d.record["body"] for d in got}
             if len(done) == 40:

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
+from waiting import wait_out
 
-from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.errors import ConfigError, MissingExtraError, SourceError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
@@ -175,7 +176,10 @@ def test_terminated_connections_are_replaced_and_nothing_is_lost(queue: str) -> 
         await asyncio.sleep(0.5)  # the listener connects in the background
         killed = sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'")
         assert len(killed) == 2  # the work connection and the listener
-        assert await source.delete(first) == 5
+        with pytest.raises(SourceError) as failed:  # the call that meets the dead connection: transient
+            await source.delete(first)
+        assert failed.value.transient, failed.value
+        assert await wait_out(lambda: source.delete(first)) == 5  # the next one reconnects
         done = {d.record["body"] for d in first}
         while got := await source.receive(10, 0.5):
             assert await source.delete(got) == len(got)
@@ -186,6 +190,18 @@ def test_terminated_connections_are_replaced_and_nothing_is_lost(queue: str) -> 
         await asyncio.sleep(0.5)
         sql(f"""INSERT INTO "{queue}" (body) VALUES ('after')""")
         assert [d.record["body"] for d in await asyncio.wait_for(poll, 20)] == ["after"]
+        await source.close()
+
+    run(scenario)
+
+
+def test_a_dropped_table_is_a_fatal_error_naming_it(queue: str) -> None:
+    async def scenario() -> None:
+        source = await opened(queue)
+        sql(f'DROP TABLE "{queue}" CASCADE')
+        with pytest.raises(SourceError) as failed:
+            await source.receive(1, 0)
+        assert not failed.value.transient and queue in str(failed.value), failed.value
         await source.close()
 
     run(scenario)

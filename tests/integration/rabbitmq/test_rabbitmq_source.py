@@ -12,8 +12,9 @@ import pika
 import pytest
 import rabbitmq_control
 from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
+from waiting import wait_out
 
-from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.errors import ConfigError, MissingExtraError, SourceError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
@@ -195,10 +196,13 @@ def test_a_broker_restart_mid_run_loses_nothing(queue: str) -> None:
         done |= {d.record["body"] for d in first[:5]}
         await asyncio.to_thread(rabbitmq_control.away)
         try:
-            blocked = asyncio.create_task(source.receive(10, 1))
+            with pytest.raises(SourceError) as failed:
+                await source.backlog()
+            assert failed.value.transient, failed.value
+            blocked = asyncio.create_task(wait_out(lambda: source.receive(10, 1)))
             assert await source.delete(first[5:]) == 0  # acks cannot outlive their channel
             await asyncio.sleep(1.0)
-            assert not blocked.done()  # retrying, not failing
+            assert not blocked.done()  # waited out, not failed
         finally:
             await asyncio.to_thread(rabbitmq_control.back)
         got = await asyncio.wait_for(blocked, 60)  # may be empty: its 1 s wait ended during the outage

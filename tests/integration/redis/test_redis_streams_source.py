@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,8 +13,9 @@ import pytest
 import redis
 from outage_proxy import OutageProxy
 from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
+from waiting import wait_out
 
-from batchmap.errors import ConfigError, MissingExtraError
+from batchmap.errors import ConfigError, MissingExtraError, SourceError
 from batchmap.sources.base import QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
@@ -172,8 +174,9 @@ def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> N
     run(scenario)
 
 
-def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
-    """Receives and deletes during an outage wait and retry; in-flight messages come back."""
+def test_an_outage_fails_calls_as_transient_and_loses_nothing(stream: str) -> None:
+    """During an outage every call fails with a transient error (the engine waits it out); after it,
+    new connections are made and the messages left in flight come back."""
 
     async def scenario() -> None:
         proxy = OutageProxy(6379)
@@ -186,10 +189,14 @@ def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
         done |= {d.record["body"] for d in first[:5]}
 
         await proxy.down()
-        blocked = asyncio.create_task(source.receive(10, 1))
-        settle = asyncio.create_task(source.delete(first[5:6]))
+        for call in (lambda: source.receive(10, 1), lambda: source.delete(first[5:6]), source.backlog):
+            with pytest.raises(SourceError) as failed:
+                await call()
+            assert failed.value.transient, failed.value
+        blocked = asyncio.create_task(wait_out(lambda: source.receive(10, 1)))
+        settle = asyncio.create_task(wait_out(lambda: source.delete(first[5:6])))
         await asyncio.sleep(1.0)
-        assert not blocked.done() and not settle.done()  # retrying, not failing
+        assert not blocked.done() and not settle.done()  # waited out, not failed
         await proxy.up()
         assert await asyncio.wait_for(settle, 20) == 1
         done.add(first[5].record["body"])
@@ -206,7 +213,7 @@ def test_an_outage_mid_run_loses_nothing(stream: str) -> None:
     run(scenario)
 
 
-def test_killed_connections_are_replaced(stream: str) -> None:
+def test_a_killed_connection_fails_one_call_as_transient_and_is_replaced(stream: str) -> None:
     async def scenario() -> None:
         source = await opened(stream, consumer=f"kill-{stream}")
         await source.send(["a"])
@@ -215,8 +222,22 @@ def test_killed_connections_are_replaced(stream: str) -> None:
         assert ours
         for c in ours:
             admin.client_kill_filter(_id=c["id"])
-        [d] = await source.receive(10, 2)
+        [d] = await wait_out(lambda: source.receive(10, 2))
         assert await source.delete([d]) == 1
+        await source.close()
+
+    run(scenario)
+
+
+def test_bad_credentials_are_a_fatal_error() -> None:
+    async def scenario() -> None:
+        source = await opened(f"cred{uuid.uuid4().hex[:8]}")
+        source._r.connection_pool.connection_kwargs.update(username="nobody", password="wrong")  # rotated meanwhile
+        await source._r.connection_pool.disconnect()
+        source._r.connection_pool.reset()  # new connections, made with the new credentials
+        with pytest.raises(SourceError) as failed:
+            await source.receive(1, 0)
+        assert not failed.value.transient and "AuthenticationError" in str(failed.value)
         await source.close()
 
     run(scenario)

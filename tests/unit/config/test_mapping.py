@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -68,9 +69,15 @@ class TestLimitsForEverySource:
         refused(name, None, "required with StartingPosition AT_TIMESTAMP", starting_position="AT_TIMESTAMP")
         refused(name, 1_700_000_000, "only with StartingPosition AT_TIMESTAMP",
                 starting_position="LATEST", starting_position_timestamp=1_700_000_000)
-        refused(name, -5, "Unix seconds, 0 or more", starting_position="AT_TIMESTAMP", starting_position_timestamp=-5)
+        refused(name, -5, "from 0 to now", starting_position="AT_TIMESTAMP", starting_position_timestamp=-5)
         ok = build(starting_position="AT_TIMESTAMP", starting_position_timestamp=1_700_000_000.5)
         assert ok.starting_position_timestamp == 1_700_000_000.5
+
+    @pytest.mark.parametrize("ahead", [3600.0, 1e30, float("inf")], ids=["an hour ahead", "1e30", "infinity"])
+    def test_a_timestamp_in_the_future_or_out_of_range_is_refused_as_aws_does(self, ahead: float) -> None:
+        stamp = time.time() + ahead
+        refused("StartingPositionTimestamp (--starting-position-timestamp)", stamp,
+                "AWS refuses a time in the future", starting_position="AT_TIMESTAMP", starting_position_timestamp=stamp)
 
     @pytest.mark.parametrize("factor", [0, 11])
     def test_parallelization_factor(self, factor: int) -> None:

@@ -33,6 +33,7 @@ class RecordingQueue:
     calls: list[tuple[list[str], float]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
     down: bool = False
+    gone: bool = False
     during_call: list[Delivery] = field(default_factory=list)
     keeper: VisibilityKeeper | None = None
 
@@ -41,7 +42,9 @@ class RecordingQueue:
         if self.keeper is not None and self.during_call:
             self.keeper.let_go(self.during_call)  # the lane settles these while the call is out
         if self.down:
-            raise SourceError("connection refused")
+            raise SourceError("connection refused", transient=True)
+        if self.gone:
+            raise SourceError("QueueDoesNotExist")
         failed = {d.id: "ReceiptHandleIsInvalid" for d in deliveries if d.id in self.refuse}
         if failed:
             raise SettleError("ChangeMessageVisibility", failed, len(deliveries) - len(failed))
@@ -128,6 +131,15 @@ def test_a_failed_call_is_tried_again_soon_and_said_once(caplog: pytest.LogCaptu
     queue.down = False
     clock.advance(TIMEOUT_S / 10)
     assert asyncio.run(kept.extend_due()) == pytest.approx(clock.now() + TIMEOUT_S / 2)
+
+
+def test_a_fatal_error_ends_the_extensions_instead_of_retrying() -> None:
+    clock, queue = FakeClock(), RecordingQueue(gone=True)
+    kept = keeper(queue, clock)
+    kept.hold([delivery("a")])
+    clock.advance(TIMEOUT_S / 2)
+    with pytest.raises(SourceError, match="QueueDoesNotExist"):
+        asyncio.run(kept.extend_due())
 
 
 def test_a_source_that_cannot_extend_holds_nothing() -> None:

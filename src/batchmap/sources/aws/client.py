@@ -27,10 +27,28 @@ def _import_boto3(extra: str) -> Any:
     return boto3
 
 
-def _botocore_errors() -> tuple[type[Exception], type[Exception]]:
-    from botocore.exceptions import BotoCoreError, ClientError
+TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "LimitExceededException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "SlowDown", "KmsThrottled", "KMSThrottlingException",
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "InternalError", "InternalFailure",
+    "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
+})
+"""AWS error codes that waiting cures (throttling, a service that is busy or failing for a while).
+Every other code (access denied, a queue or stream that does not exist, bad input) is fatal."""
 
-    return ClientError, BotoCoreError
+
+def _botocore_errors() -> tuple[type[Exception], type[Exception], tuple[type[Exception], ...]]:
+    from botocore import exceptions
+
+    transient = (exceptions.HTTPClientError, exceptions.IncompleteReadError, exceptions.EndpointConnectionError,
+                 exceptions.ConnectTimeoutError, exceptions.ProxyConnectionError)
+    return exceptions.ClientError, exceptions.BotoCoreError, transient
+
+
+def transient_client_error(error: dict[str, Any], status: int) -> bool:
+    """A ClientError waiting may cure: a throttling or server code, or an HTTP 429 or 5xx."""
+    return str(error.get("Code", "")) in TRANSIENT_CODES or status == 429 or status >= 500
 
 
 class AwsClient:
@@ -40,7 +58,7 @@ class AwsClient:
         self.raw = client
         self.service = service
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"batchmap-{service}")
-        self._client_error, self._core_error = _botocore_errors()
+        self._client_error, self._core_error, self._transient = _botocore_errors()
 
     async def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """Run ``operation`` (boto3 snake_case name) in the pool and return its response."""
@@ -59,12 +77,15 @@ class AwsClient:
         try:
             response: dict[str, Any] = getattr(self.raw, operation)(**params)
         except self._client_error as exc:
-            error = getattr(exc, "response", {}).get("Error", {})
+            response = getattr(exc, "response", {})
+            error = response.get("Error", {})
+            status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             raise BrokerError(
-                operation, str(error.get("Code", "Unknown")), str(error.get("Message", exc))
+                operation, str(error.get("Code", "Unknown")), str(error.get("Message", exc)),
+                transient=transient_client_error(error, status),
             ) from exc
-        except self._core_error as exc:
-            raise SourceError(f"{self.service} {operation}: {exc}") from exc
+        except self._core_error as exc:  # connection refused, reset or timed out: transient; no credentials: not
+            raise SourceError(f"{self.service} {operation}: {exc}", transient=isinstance(exc, self._transient)) from exc
         return response
 
     def close(self) -> None:

@@ -240,6 +240,8 @@ class SqsQueue:
         settled = 0
         failed: dict[str, str] = {}
         for chunk, response in zip(chunks, responses, strict=True):
+            if isinstance(response, SourceError) and response.transient:
+                raise response  # throttled or unreachable: the caller tries the whole call again (it is idempotent)
             if isinstance(response, SourceError):
                 failed.update({d.id: str(response) for d in chunk})
                 continue

@@ -19,6 +19,7 @@ from typing import Any
 
 from batchmap.errors import ConfigError, LeaseLostError, MissingExtraError, SourceError
 from batchmap.sources.checkpoints.leases import check_name, check_ttl
+from batchmap.sources.postgres._errors import fatal_postgres
 
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
@@ -113,8 +114,13 @@ class PostgresCheckpointStore:
             async with self._conn.transaction():
                 await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.prefix} schema",))
                 await self._conn.execute(SCHEMA.format(p=self.prefix))
-        except self._psycopg.Error as exc:
-            raise SourceError(f"postgres checkpoint store: {exc}") from exc
+        except (self._psycopg.Error, OSError) as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: BaseException) -> SourceError:
+        """A lost connection is transient (the engine waits); a refusal that stays (credentials, rights) is not."""
+        passing = isinstance(exc, self._psycopg.OperationalError | self._psycopg.InterfaceError | OSError)
+        return SourceError(f"postgres checkpoint store: {exc}", transient=passing and not fatal_postgres(exc))
 
     async def _fetch(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run one statement; reconnect once if the connection dropped (every statement is idempotent)."""
@@ -128,9 +134,9 @@ class PostgresCheckpointStore:
                     return list(await cursor.fetchall()) if cursor.description else []
                 except self._psycopg.OperationalError as exc:
                     if attempt == 2 or not self._conn.closed:
-                        raise SourceError(f"postgres checkpoint store: {exc}") from exc
+                        raise self._failed(exc) from exc
                 except self._psycopg.Error as exc:
-                    raise SourceError(f"postgres checkpoint store: {exc}") from exc
+                    raise self._failed(exc) from exc
         raise AssertionError("unreachable")
 
     async def get(self, mapping_id: str, shard_id: str) -> str | None:

@@ -86,9 +86,11 @@ class RedisCheckpointStore:
             for name, source in (("acquire", ACQUIRE), ("renew", RENEW), ("release", RELEASE),
                                  ("put", PUT_FENCED), ("owners", OWNERS))
         }
-        from redis.exceptions import RedisError
+        from redis import exceptions
 
-        self._error: type[Exception] = RedisError
+        self._error: type[Exception] = exceptions.RedisError
+        self._passing: tuple[type[Exception], ...] = (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
+        self._refused: tuple[type[Exception], ...] = (exceptions.AuthenticationError, exceptions.AuthorizationError)
 
     @classmethod
     async def connect(cls, url: str, *, owner: str | None = None, prefix: str = "batchmap") -> RedisCheckpointStore:
@@ -109,10 +111,12 @@ class RedisCheckpointStore:
         return f"{self._base(mapping_id)}:lease:{check_name('shard_id', shard_id)}"
 
     async def _run(self, awaitable: Any) -> Any:
+        """Await a Redis call; a lost connection is transient (the engine waits), bad credentials are not."""
         try:
             return await awaitable
-        except self._error as exc:
-            raise SourceError(f"redis checkpoint store: {exc}") from exc
+        except (self._error, OSError) as exc:
+            passing = isinstance(exc, self._passing) and not isinstance(exc, self._refused)
+            raise SourceError(f"redis checkpoint store: {exc}", transient=passing) from exc
 
     async def get(self, mapping_id: str, shard_id: str) -> str | None:
         """The checkpointed sequence number of the shard, or ``None``."""

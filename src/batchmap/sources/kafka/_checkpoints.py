@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 from batchmap.engine.outcome import kafka_item_id
-from batchmap.errors import SourceError
+from batchmap.errors import BrokerError, SourceError
 from batchmap.sources.kafka._consumer import GroupConsumer
 from batchmap.sources.kafka._records import offset_of
 
@@ -40,42 +40,25 @@ class KafkaCheckpointStore:
     async def put(self, mapping_id: str, shard_id: str, sequence_number: str) -> None:
         """Commit ``offset + 1`` of the record ``sequence_number`` names, synchronously.
 
-        A commit refused during a rebalance is tried again; one that still
-        fails is logged and left for the next checkpoint (a later commit covers
-        it; at worst records are processed again, never lost).
+        A commit refused during a rebalance is tried again at once a few times; one
+        that still fails transiently raises, so the engine keeps the checkpoint and
+        tries again after a pause (records are processed again at worst, never lost).
         """
         next_offset = offset_of(shard_id, sequence_number) + 1
         consumer = self._consumer()
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 done = await consumer.call(lambda c: consumer.commit(c, shard_id, next_offset))
-            except SourceError as exc:
-                log.warning("%s: offset %d of %s not committed: %s", consumer.settings.arn, next_offset,
-                            shard_id, exc)
-                return
-            except Exception as exc:  # KafkaException: the broker refused the commit
-                if attempt < COMMIT_ATTEMPTS and _retriable(exc):
+            except BrokerError as exc:  # the broker refused or could not be reached
+                if exc.transient and attempt < COMMIT_ATTEMPTS:
                     await asyncio.sleep(COMMIT_RETRY_S * attempt)
                     continue
-                log.warning("%s: offset %d of %s not committed (%s); the next checkpoint covers it",
-                            consumer.settings.arn, next_offset, shard_id, exc)
+                raise
+            except SourceError as exc:  # the consumer is closed: the next owner reads from the last commit
+                log.warning("%s: offset %d of %s not committed: %s", consumer.settings.arn, next_offset,
+                            shard_id, exc)
                 return
             if not done:
                 log.debug("%s: %s is no longer ours: offset %d left to its new owner",
                           consumer.settings.arn, shard_id, next_offset)
             return
-
-
-_REBALANCING = frozenset({
-    "REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "NOT_COORDINATOR",
-    "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "_WAIT_COORD", "_TRANSPORT", "_TIMED_OUT",
-    "REQUEST_TIMED_OUT",
-})
-
-
-def _retriable(exc: Exception) -> bool:
-    """A commit error that a moment (a finished rebalance, a found coordinator) may cure."""
-    error = exc.args[0] if exc.args else None
-    name = getattr(error, "name", None)
-    retriable = getattr(error, "retriable", None)
-    return (callable(name) and name() in _REBALANCING) or (callable(retriable) and bool(retriable()))

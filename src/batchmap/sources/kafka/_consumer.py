@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from batchmap.errors import BrokerError, ConfigError, SourceError
+from batchmap.sources.kafka._errors import kafka_error, transient_kafka
 from batchmap.sources.kafka._partition import Partition
 from batchmap.sources.kafka._records import topic_partition
 from batchmap.sources.kafka._settings import KafkaSettings
@@ -36,6 +37,20 @@ from batchmap.sources.kafka._settings import KafkaSettings
 T = TypeVar("T")
 log = logging.getLogger("batchmap.sources.kafka")
 CLIENT_LOG = logging.getLogger("batchmap.sources.kafka.client")
+
+
+class _ConnectionFailures(logging.Filter):
+    """librdkafka logs each failed connection attempt (``FAIL``) as an error; the engine already says once
+    when a broker goes away and once when it is back, so those lines go to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and record.getMessage().startswith("FAIL"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return CLIENT_LOG.isEnabledFor(logging.DEBUG)
+        return True
+
+
+CLIENT_LOG.addFilter(_ConnectionFailures())
 
 POLL_S = 0.05
 CONSUME_BATCH = 500
@@ -61,6 +76,8 @@ class GroupConsumer:
         """Set whenever partitions are assigned or revoked (the engine rediscovers shards at once)."""
         self._last_error: tuple[int, float] = (0, 0.0)
         self.error: BaseException | None = None
+        self.passing_error: Any = None
+        """A transient error librdkafka reported since the last read (it reconnects by itself meanwhile)."""
 
     # -- event loop side -------------------------------------------------------------------------------------
 
@@ -69,7 +86,7 @@ class GroupConsumer:
         if self._thread is not None:
             return
         self._loop = asyncio.get_running_loop()
-        config = {**self.settings.consumer_config(), "logger": CLIENT_LOG}
+        config = {**self.settings.consumer_config(), "logger": CLIENT_LOG, "error_cb": self._client_error}
         try:
             consumer = self._ck.Consumer(config)
         except self._ck.KafkaException as exc:
@@ -100,6 +117,13 @@ class GroupConsumer:
             message = f"{self.settings.arn}: the Kafka consumer stopped: {self.error}"
             raise SourceError(message) from self.error
 
+    def check_passing(self) -> None:
+        """Raise (once) the transient error librdkafka reported since the last call, so the engine counts the
+        outage and backs off instead of taking a partition of a broker that is away for one that is caught up."""
+        error, self.passing_error = self.passing_error, None
+        if error is not None:
+            raise BrokerError("Fetch", error.name(), f"{self.settings.arn}: {error.str()}", transient=True)
+
     def owned(self) -> list[Partition]:
         """The partitions this member owns now, by topic and number."""
         with self._lock:
@@ -123,7 +147,10 @@ class GroupConsumer:
         self._commands.put((command, future))
         if not self._thread.is_alive():
             self._fail_commands()
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except self._ck.KafkaException as exc:
+            raise kafka_error("Consumer", exc, self.settings.arn) from exc
 
     async def close(self) -> None:
         """Leave the group and stop the thread (commands already queued run first)."""
@@ -216,9 +243,7 @@ class GroupConsumer:
         try:
             metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
         except self._ck.KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            code = error.name() if error is not None else "KafkaException"
-            raise BrokerError("Metadata", code, f"{self.settings.bootstrap_servers}: {exc}") from exc
+            raise kafka_error("Metadata", exc, self.settings.bootstrap_servers) from exc
         for topic in self.settings.topics:
             found = metadata.topics.get(topic)
             if found is None or found.error is not None:
@@ -271,6 +296,9 @@ class GroupConsumer:
     def _client_error(self, error: Any) -> None:
         if error.fatal():
             raise self._ck.KafkaException(error)
+        if transient_kafka(error):  # brokers down, a coordinator moving: the next read reports it to the engine
+            self.passing_error = error
+            return
         code, logged_at = self._last_error
         now = time.monotonic()
         if error.code() != code or now - logged_at > 30:

@@ -17,6 +17,7 @@ from typing import Any
 
 from batchmap.engine.outcome import kafka_item_id
 from batchmap.errors import BrokerError, ConfigError
+from batchmap.sources.kafka._errors import kafka_error, transient_kafka
 from batchmap.sources.kafka._records import topic_partition
 from batchmap.sources.kafka._settings import KafkaSettings
 
@@ -64,12 +65,12 @@ class KafkaProducer:
         if left:
             raise BrokerError("Produce", "_MSG_TIMED_OUT",
                               f"{left} of {len(messages)} messages to {topic} not acknowledged "
-                              f"in {FLUSH_TIMEOUT_S:.0f}s")
+                              f"in {FLUSH_TIMEOUT_S:.0f}s", transient=True)
         if errors:
             index, error = next(iter(sorted(errors.items())))
             raise BrokerError("Produce", error.name(),
                               f"{len(errors)} of {len(messages)} messages to {topic} refused; "
-                              f"message {index}: {error.str()}")
+                              f"message {index}: {error.str()}", transient=transient_kafka(error))
         return [i for i in ids if i is not None]
 
     def _produce(self, topic: str, key: bytes | None, value: bytes, headers: Any, report: Any) -> None:
@@ -80,9 +81,7 @@ class KafkaProducer:
             except BufferError:  # the local queue is full: let deliveries drain, then go on
                 self._producer.poll(0.1)
             except self._ck.KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                code = error.name() if error is not None else "KafkaException"
-                raise BrokerError("Produce", code, f"{topic}: {exc}") from exc
+                raise kafka_error("Produce", exc, topic) from exc
 
     async def close(self) -> None:
         """Deliver whatever is still queued."""

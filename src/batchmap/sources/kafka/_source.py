@@ -97,6 +97,7 @@ class KafkaSource:
         partition whose first fetch is still on its way never looks caught up.
         """
         self.consumer.check()
+        self.consumer.check_passing()
         owned = self.consumer.get(shard_id)
         if owned is None:
             return StreamRead([], position, revoked=True)

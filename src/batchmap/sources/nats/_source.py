@@ -69,9 +69,10 @@ class NatsSource:
         self._fetching = asyncio.Lock()  # one fetch at a time per subscription inbox
         errors = nats.errors
         retryable = (errors.ConnectionClosedError, errors.ConnectionReconnectingError, errors.TimeoutError,
-                     errors.NoRespondersError, errors.StaleConnectionError, nats.js.errors.ServiceUnavailableError,
-                     TimeoutError, OSError)
-        self._retry = Reconnecting("nats", retryable, _nothing)
+                     errors.NoRespondersError, errors.StaleConnectionError, errors.NoServersError,
+                     nats.js.errors.ServiceUnavailableError, TimeoutError, OSError)
+        self._retry = Reconnecting("nats", retryable, _nothing,
+                                   fatal=lambda exc: isinstance(exc, errors.AuthorizationError), errors=(errors.Error,))
 
     async def ensure(self) -> None:
         """Create the stream (work-queue retention), the durable consumer and the dead-letter stream if missing."""
@@ -118,6 +119,7 @@ class NatsSource:
         """Fetch up to ``max_records``; exhausted messages go to the dead-letter subject instead."""
         if max_records < 1:
             raise ConfigError("max_records", max_records, "at least 1")
+        self._check_connected("receive")
         deadline = time.monotonic() + max(wait_s, 0.0)
         try:  # one fetch at a time; waiting for another's counts against our own wait (a batching window)
             async with asyncio.timeout(max(wait_s, 0.01)):
@@ -128,10 +130,12 @@ class NatsSource:
             timeout = max(deadline - time.monotonic(), 0.05)
             msgs = await self._sub.fetch(max_records, timeout=timeout)
         except (TimeoutError, self._nats.errors.TimeoutError):
+            self._check_connected("receive")  # a fetch while reconnecting waits out its timeout: not an empty poll
             return []
-        except self._retry.retryable:
-            await asyncio.sleep(min(timeout, 0.5))  # disconnected: nats-py reconnects by itself
-            return []
+        except self._retry.retryable as exc:  # disconnected: nats-py reconnects by itself; the engine waits
+            raise self._retry.error("receive", exc, transient=True) from exc
+        except self._nats.errors.Error as exc:  # the consumer or stream is gone, access refused
+            raise self._retry.error("receive", exc, transient=False) from exc
         finally:
             self._fetching.release()
         now_ms = time.time_ns() // 1_000_000
@@ -142,6 +146,12 @@ class NatsSource:
             else:
                 out.append(self._delivery(msg, now_ms))
         return out
+
+    def _check_connected(self, what: str) -> None:
+        """While nats-py reconnects, a fetch just times out: say the broker is away (transient) instead."""
+        if not self._nc.is_connected and not self._nc.is_closed:
+            raise self._retry.error(what, ConnectionError("not connected to the NATS server; reconnecting"),
+                                    transient=True)
 
     def _exhausted(self, msg: Any) -> bool:
         return (self.dead_letter_subject is not None and self.max_deliver is not None

@@ -37,6 +37,7 @@ from batchmap.sources._broker import (
 )
 from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.postgres import _sql
+from batchmap.sources.postgres._errors import fatal_postgres
 from batchmap.sources.registry import SourceOptions
 
 NO_LIMIT = 2**31 - 1
@@ -77,7 +78,8 @@ class PostgresSource:
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         retryable = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
-        self._retry = Reconnecting("postgres", retryable, self._drop_connection)
+        self._retry = Reconnecting("postgres", retryable, self._drop_connection, fatal=fatal_postgres,
+                                   errors=(psycopg.Error,))
 
     def _sql(self, text: str) -> Any:
         return self._pg.sql.SQL(text).format(q=self._q, dlq=self._dlq)
@@ -297,6 +299,6 @@ async def open_source(uri: str, options: SourceOptions) -> PostgresSource:
                             region=region)
     try:
         await source.ensure_tables()
-    except (psycopg.OperationalError, OSError) as exc:
+    except (psycopg.Error, OSError) as exc:
         raise SourceError(f"{source.arn}: cannot open the queue table: {exc}") from exc
     return source

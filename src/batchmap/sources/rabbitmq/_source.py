@@ -95,7 +95,10 @@ class RabbitMQSource:
         errors = import_client("aiormq.exceptions", "rabbitmq")
         retryable = (ConnectionError, OSError, TimeoutError, errors.ChannelInvalidStateError,
                      errors.ChannelClosed)
-        self._retry = Reconnecting("rabbitmq", retryable, self._drop_connection)
+        refused = (errors.ProbableAuthenticationError, errors.AuthenticationError, errors.IncompatibleProtocolError,
+                   errors.ChannelAccessRefused, errors.ChannelNotFoundEntity, errors.ChannelPreconditionFailed)
+        self._retry = Reconnecting("rabbitmq", retryable, self._drop_connection,
+                                   fatal=lambda exc: isinstance(exc, refused), errors=(errors.AMQPError,))
 
     # -- connection -------------------------------------------------------------------------
 
@@ -247,8 +250,14 @@ class RabbitMQSource:
     # -- settle -----------------------------------------------------------------------------
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
-        """Ack messages still held; one whose channel closed or timed out was returned and is not deleted."""
-        deleted = 0
+        """Ack messages still held; one whose channel closed or timed out was returned and is not deleted.
+
+        An ack is a frame with no answer: written just before the connection dies, it
+        is lost and the broker requeues the message. So the acks end with one round
+        trip on their channel; the broker handles a channel's frames in order, so its
+        answer means every ack before it was applied. Without it, they count as not deleted.
+        """
+        acked: list[Any] = []
         for d in deliveries:
             held = self._held.pop(d.handle, None)
             if held is None:
@@ -256,10 +265,22 @@ class RabbitMQSource:
             held[1].cancel()
             try:
                 await held[0].ack()
-                deleted += 1
             except self._retry.retryable:
-                pass  # the channel is gone, so the broker requeued the message
-        return deleted
+                continue  # the channel is gone, so the broker requeued the message
+            acked.append(held[0])
+        if acked and not await self._acks_applied(acked[-1]):
+            return 0
+        return len(acked)
+
+    async def _acks_applied(self, last: Any) -> bool:
+        """A passive declare on the channel the acks went to: answered only after them."""
+        try:
+            await last.channel.queue_declare(self.queue, passive=True)
+        except self._retry.retryable as exc:
+            self._retry.log.info("rabbitmq: acks unconfirmed, the channel died (%s); the broker requeued "
+                                 "those messages and they are processed again", exc)
+            return False
+        return True
 
     async def release(self, deliveries: Sequence[Delivery], delay_s: float = 0.0) -> None:
         """Nack with requeue now, or after ``delay_s`` (the message stays held by this consumer meanwhile)."""

@@ -81,7 +81,11 @@ class RedisStreamsSource:
         self._cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next look for expired entries
         errors = redis_module.exceptions
-        self._retry = Reconnecting("redis", (errors.ConnectionError, errors.TimeoutError, OSError), _nothing)
+        passing = tuple(getattr(errors, name) for name in ("ReadOnlyError", "TryAgainError", "ClusterDownError",
+                                                           "MasterDownError") if hasattr(errors, name))
+        refused = (errors.AuthenticationError, errors.AuthorizationError)
+        self._retry = Reconnecting("redis", (errors.ConnectionError, errors.TimeoutError, OSError, *passing), _nothing,
+                                   fatal=lambda exc: isinstance(exc, refused), errors=(errors.RedisError,))
 
     @property
     def _vis_ms(self) -> int:
@@ -190,13 +194,17 @@ class RedisStreamsSource:
 
     async def _settle(self, script: Any, args: list[Any], what: str) -> Any:
         """Run a settle script; a receipt it refuses (not ENTRY_ID/COUNT) is an error naming it."""
-        try:
-            return await self._retry.run(lambda: script(keys=[self.stream], args=args), what)
-        except self._redis.exceptions.ResponseError as exc:
-            if not str(exc).startswith("BADRECEIPT "):
-                raise
-            handle = str(exc).removeprefix("BADRECEIPT ").split(" script:")[0]
-            raise ConfigError("receiptHandle", handle, "a Redis Streams receipt: ENTRY_ID/COUNT") from None
+
+        async def settle() -> Any:
+            try:
+                return await script(keys=[self.stream], args=args)
+            except self._redis.exceptions.ResponseError as exc:
+                if not str(exc).startswith("BADRECEIPT "):
+                    raise
+                handle = str(exc).removeprefix("BADRECEIPT ").split(" script:")[0]
+                raise ConfigError("receiptHandle", handle, "a Redis Streams receipt: ENTRY_ID/COUNT") from None
+
+        return await self._retry.run(settle, what)
 
     async def backlog(self) -> Backlog:
         """New (lag) + expired pending = visible; pending not yet expired = in flight."""

@@ -13,12 +13,11 @@ file as it was (every change is one transaction).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, SourceError
 from batchmap.sources.bodies import Body, as_text
 from batchmap.sources.sqlite.attributes import parse_attributes
 from batchmap.sources.sqlite.database import Database
@@ -123,8 +122,10 @@ def _database(where: SqliteUri, *, create: bool) -> Iterator[Database]:
             yield db
         finally:
             db.close()
-    except sqlite3.DatabaseError as exc:  # a damaged file (OperationalError is already a SourceError)
-        raise ConfigError("--source", where.uri(), f"a usable batchmap database: {where.path}: {exc}") from exc
+    except SourceError as exc:  # a damaged file, or one that is not a database: no waiting cures it
+        if exc.transient:
+            raise
+        raise ConfigError("--source", where.uri(), f"a usable batchmap database: {exc}") from exc
 
 
 def _expect(uri: str, kind: str) -> SqliteUri:

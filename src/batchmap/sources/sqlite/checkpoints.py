@@ -34,7 +34,7 @@ class SqliteCheckpointStore:
         """Open the store in a database file, given its path or any ``sqlite:///`` URI naming it."""
         if path_or_uri.startswith("sqlite:"):
             parsed = parse_uri(path_or_uri)
-            self.db = Database(parsed.path, parsed.synchronous)
+            self.db = Database(parsed.path, parsed.synchronous, parsed.busy_timeout_s)
         else:
             self.db = Database(path_or_uri)
         self.clock: Clock = clock or SystemClock()

@@ -36,6 +36,20 @@ FILE_MODE = 0o600
 BUSY_TIMEOUT_S = 30.0
 """How long a statement waits for another process's write lock before failing."""
 
+_TRANSIENT = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_PROTOCOL,
+})
+"""SQLite's primary result codes that waiting may cure: another process's lock past the busy timeout,
+an I/O error, a full disk, memory, a WAL locking race. Everything else (permission, read-only file,
+corruption, not a database, a missing table) stays wrong however long one waits."""
+
+
+def transient_sqlite(exc: sqlite3.Error) -> bool:
+    """Whether an SQLite error is worth waiting out (its primary result code is one of ``_TRANSIENT``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _TRANSIENT
+
 
 def create_private(path: str) -> None:
     """Create ``path`` empty with mode 0600 if it does not exist (an empty file is a valid new database)."""
@@ -115,12 +129,15 @@ class Database:
 
     @contextmanager
     def _as_source_errors(self) -> Iterator[None]:
-        # "database is locked" past busy_timeout, a full disk, a vanished file: the source's
-        # problem, reported as such with the file's path; batchmap's own errors pass through.
+        # "database is locked" past busy_timeout, a full disk, an I/O error: transient, the engine waits;
+        # a read-only or corrupt file, a missing table: fatal. Both name the file; batchmap's own errors
+        # and misuse of sqlite3 (ProgrammingError, IntegrityError: bugs) pass through as they are.
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            raise SourceError(f"{self.path}: {exc}") from exc
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"{self.path}: {exc}", transient=transient_sqlite(exc)) from exc
 
     def change_counter(self) -> int:
         """Changes whenever anyone, this connection included, commits a change to the file.
@@ -130,11 +147,10 @@ class Database:
         main connection, so the event loop can poll it between sleeps. A commit that
         changed nothing leaves it as it was.
         """
-        with self._watch_lock:
+        with self._watch_lock, self._as_source_errors():
             if self._watch is None:
                 self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            with self._as_source_errors():
-                version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
         return version
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:

@@ -148,7 +148,7 @@ class SqliteQueue:
         if self.location.kind != "queue":
             raise ConfigError("--source", self.location.uri(), "a queue URI (?queue=NAME)")
         self.clock: Clock = clock or SystemClock()
-        self.db = Database(self.location.path, self.location.synchronous)
+        self.db = Database(self.location.path, self.location.synchronous, self.location.busy_timeout_s)
         try:
             self.store = QueueStore(self.db, self.location.name, attributes, now_ms=self.clock.wall_ms())
         except BaseException:

@@ -36,7 +36,7 @@ class SqliteStream:
         if self.location.kind != "stream":
             raise ConfigError("--source", self.location.uri(), "a stream URI (?stream=NAME)")
         self.clock: Clock = clock or SystemClock()
-        self.db = Database(self.location.path, self.location.synchronous)
+        self.db = Database(self.location.path, self.location.synchronous, self.location.busy_timeout_s)
         try:
             self.store = StreamStore(self.db, self.location.name, now_ms=self.clock.wall_ms(),
                                      shard_count=shard_count, retention_hours=retention_hours)

@@ -25,6 +25,9 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _FIFO_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _SYNCHRONOUS = ("NORMAL", "FULL")
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+"""How long a statement waits for another process's write lock before it fails (then the engine backs off)."""
+MAX_BUSY_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class SqliteUri:
     kind: Kind
     name: str
     synchronous: str = "FULL"
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 
     @property
     def arn(self) -> str:
@@ -49,6 +53,8 @@ class SqliteUri:
     def uri(self) -> str:
         """The canonical URI (absolute path), usable from any working directory."""
         suffix = "" if self.synchronous == "FULL" else f"&synchronous={self.synchronous}"
+        if self.busy_timeout_s != DEFAULT_BUSY_TIMEOUT_S:
+            suffix += f"&busy_timeout={self.busy_timeout_s:g}"
         return f"sqlite:///{self.path}?{self.kind}={self.name}{suffix}"
 
 
@@ -92,7 +98,8 @@ def parse_uri(uri: str) -> SqliteUri:
 
     Query parameters: exactly one of ``queue=NAME`` / ``stream=NAME``, and
     optionally ``synchronous=FULL|NORMAL`` (SQLite's durability level; FULL,
-    the default, survives power loss, NORMAL only process crashes).
+    the default, survives power loss, NORMAL only process crashes) and
+    ``busy_timeout=SECONDS`` (how long a call waits for another process's lock, 30 by default).
     """
     parts = urlsplit(uri)
     if parts.scheme != "sqlite":
@@ -112,7 +119,20 @@ def parse_uri(uri: str) -> SqliteUri:
     synchronous = params.get("synchronous", "FULL").upper()
     if synchronous not in _SYNCHRONOUS:
         raise ConfigError("synchronous", params["synchronous"], "FULL or NORMAL")
-    return SqliteUri(path=path, kind=kind, name=name, synchronous=synchronous)
+    return SqliteUri(path=path, kind=kind, name=name, synchronous=synchronous,
+                     busy_timeout_s=_busy_timeout(params.get("busy_timeout")))
+
+
+def _busy_timeout(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.001 <= value <= MAX_BUSY_TIMEOUT_S:
+        raise ConfigError("busy_timeout", raw, f"seconds from 0.001 to {MAX_BUSY_TIMEOUT_S:g}")
+    return value
 
 
 def _file_path(path: str, uri: str) -> str:
@@ -126,9 +146,9 @@ def _file_path(path: str, uri: str) -> str:
 def _params(query: str, uri: str) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
-        if key not in ("queue", "stream", "synchronous"):
+        if key not in ("queue", "stream", "synchronous", "busy_timeout"):
             raise ConfigError("--source", uri,
-                              f"unknown query parameter {key!r}; known: queue, stream, synchronous")
+                              f"unknown query parameter {key!r}; known: queue, stream, synchronous, busy_timeout")
         if key in params:
             raise ConfigError("--source", uri, f"query parameter {key!r} given twice")
         params[key] = value
