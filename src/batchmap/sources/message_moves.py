@@ -3,7 +3,7 @@
 The task receives messages from the dead-letter queue a few at a time and has
 the source move each to its destination: the queue named by the user, or else
 the queue that dead-lettered it (``MessageMover.origins``). It moves at most the
-messages the queue held when it started (``ApproximateNumberOfMessagesToMove``),
+messages the queue held when it started, visible or not (``ApproximateNumberOfMessagesToMove``),
 so messages that fail again while it runs and come back are not chased for
 ever, and it keeps to ``MaxNumberOfMessagesPerSecond`` when one is given.
 
@@ -31,8 +31,8 @@ T = TypeVar("T")
 BATCH = 10
 """Messages received and moved per step (SQS's largest receive)."""
 EMPTY_RECEIVES = 3
-"""Empty receives in a row after which the task ends even if the queue still counts visible messages
-(held by another consumer, say): the task must end."""
+"""Empty receives in a row after which the task ends even if the queue still counts messages (hidden by
+another consumer's receive, say): the task must end; they stay in the queue for the next task."""
 RECEIVE_WAIT_S = 1.0
 
 
@@ -76,8 +76,7 @@ class MoveTaskRunner:
         return self.task
 
     async def _loop(self) -> tuple[Status, str | None]:
-        backlog = await self.retry.call(self.source.backlog, "backlog")
-        self.to_move = backlog.visible
+        self.to_move = (await self.retry.call(self.source.backlog, "backlog")).total
         self._write()
         empty = 0
         while self.moved < self.to_move:
@@ -86,8 +85,7 @@ class MoveTaskRunner:
             deliveries = await self.retry.call(lambda: self.source.receive(self._step(), RECEIVE_WAIT_S), "receive")
             if not deliveries:
                 empty += 1
-                visible = (await self.retry.call(self.source.backlog, "backlog")).visible
-                if visible == 0 or empty >= EMPTY_RECEIVES:
+                if (await self.retry.call(self.source.backlog, "backlog")).total == 0 or empty >= EMPTY_RECEIVES:
                     break
                 continue
             empty = 0
