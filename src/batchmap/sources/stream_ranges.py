@@ -87,8 +87,8 @@ async def read_range(stream: StreamSource, wanted: BatchRange) -> RangeRead:
 
 def _missing(found: list[Delivery], wanted: BatchRange) -> str | None:
     if not found:
-        return (f"the stream no longer holds {wanted.start} to {wanted.end} of {wanted.shard_id} "
-                "(past its retention period): nothing to replay")
+        return (f"the stream holds none of {wanted.start} to {wanted.end} of {wanted.shard_id} (past its "
+                "retention period, or never written there): nothing to replay")
     gaps = []
     if int(found[0].id) > int(wanted.start):
         gaps.append(f"{wanted.start} up to {found[0].id} (past the stream's retention period)")
