@@ -16,6 +16,7 @@ import logging
 import sys
 from typing import Any
 
+from batchmap.cli.admin import connection_flags
 from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.cli.message_shapes import cli_message
 from batchmap.cli.parsing import at_least
@@ -59,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
                          nargs="+", metavar="NAME", help="system attributes to print: All, or names")
     receive.add_argument("--message-attribute-names", nargs="+", metavar="NAME",
                          help="message attributes to print: All, .*, prefix.*, or names")
-    _connection(receive)
+    connection_flags(receive)
     receive.set_defaults(func=receive_message)
 
     start = _command(subparsers, "start-message-move-task", "move a dead-letter queue's messages back (redrive)")
@@ -68,13 +69,13 @@ def add_parser(subparsers: Any) -> None:
                        help="where every message goes (default: back to the queue it was dead-lettered from)")
     start.add_argument("--max-number-of-messages-per-second", type=_within(1, 500), metavar="N",
                        help="1 to 500 (default: as fast as the broker takes them)")
-    _connection(start)
+    connection_flags(start)
     start.set_defaults(func=start_message_move_task)
 
     listing = _command(subparsers, "list-message-move-tasks", "the most recent message move tasks on a queue")
     listing.add_argument("--source-arn", required=True, metavar="URI", help="the queue the tasks moved from")
     listing.add_argument("--max-results", type=_within(1, 10), default=1, metavar="N", help="1 to 10 (default 1)")
-    _connection(listing)
+    connection_flags(listing)
     listing.set_defaults(func=list_message_move_tasks)
 
     cancel = _command(subparsers, "cancel-message-move-task", "stop a running message move task")
@@ -85,11 +86,6 @@ def add_parser(subparsers: Any) -> None:
 def _command(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(name, help=summary, description=DESCRIPTIONS[name])
     return parser
-
-
-def _connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
-    parser.add_argument("--region", help="AWS sources: the region")
 
 
 def _within(low: int, high: int) -> Any:

@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from batchmap.cli.admin import connection_flags
 from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource, StreamSource
@@ -38,8 +39,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--source", metavar="URI",
                         help="the stream to read (default: the record's streamArn; the embedded stream needs "
                              "sqlite:///FILE?stream=NAME, since its ARN names no file)")
-    parser.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
-    parser.add_argument("--region", help="AWS sources: the region")
+    connection_flags(parser)
     parser.set_defaults(func=replay)
 
 
