@@ -26,3 +26,12 @@ grep -m1 '"record failed"' .demo/run.log | cut -c1-220
 
 echo "== what is left: the orders that always fail are in the dead-letter queue"
 $BM inspect --source "$DLQ" | grep -E '"(visible|in_flight|dead_lettered)"'
+
+echo "== look at one dead letter (as aws sqs receive-message; --visibility-timeout 0 leaves it visible)"
+$BM receive-message --source "$DLQ" --attribute-names ApproximateReceiveCount --visibility-timeout 0 \
+  | grep -E '"(MessageId|Body|ApproximateReceiveCount)"' | cut -c1-160
+
+echo "== move them back to the queue they failed in (as aws sqs start-message-move-task), then list the task"
+$BM start-message-move-task --source-arn "$DLQ" > /dev/null
+$BM list-message-move-tasks --source-arn "$DLQ" | grep -E '"(Status|ApproximateNumberOf[A-Za-z]*)"'
+$BM inspect --source "$QUEUE" | grep -E '"(visible|dead_lettered)"'

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from batchmap.cli.parsing import CommandParser, error_line
 from batchmap.errors import BatchmapError
 
-SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "serve", "tune")
+SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "dead_letters", "replay", "serve", "tune")
 """Modules under ``batchmap.cli`` that register a subcommand."""
 
 EXIT_USAGE = 2

@@ -60,14 +60,14 @@ def add_parser(subparsers: Any) -> None:
     send.add_argument("--message-group-id", help="FIFO queues: the message group")
     send.add_argument("--message-deduplication-id", help="FIFO queues: the deduplication id")
     send.add_argument("--delay-seconds", type=int, help="queues: seconds before the messages become visible, 0 to 900")
-    _connection(send)
+    connection_flags(send)
     send.add_argument("bodies", nargs="*", metavar="BODY")
     _template(send)
     send.set_defaults(func=_from_template(send_messages, provision=True))
 
     inspect = _command(subparsers, "inspect", "a queue's depth, in flight and dead letters; a stream's shards")
     _source(inspect)
-    _connection(inspect)
+    connection_flags(inspect)
     _template(inspect)
     inspect.set_defaults(func=_from_template(inspect_source))
 
@@ -82,7 +82,8 @@ def _command(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParse
     return parser
 
 
-def _connection(parser: argparse.ArgumentParser) -> None:
+def connection_flags(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint-url`` and ``--region``, for the commands that reach AWS sources."""
     parser.add_argument("--endpoint-url", help="AWS sources: a local endpoint")
     parser.add_argument("--region", help="AWS sources: the region")
 

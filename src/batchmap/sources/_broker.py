@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
 from batchmap.redaction import without_credentials
@@ -132,6 +132,30 @@ class UriOptions:
         parts = urlsplit(self._uri)
         query = "&".join(f"{k}={v}" for k, v in self._passthrough)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def with_option(uri: str, name: str, value: str) -> str:
+    """``uri`` with its query option ``name`` set to ``value`` (the others kept): a sibling queue's URI."""
+    parts = urlsplit(uri)
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name] + [(name, value)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, safe=":/"), ""))
+
+
+def sibling_queue(source_uri: str, destination: str, option: str, schemes: tuple[str, ...]) -> UriOptions:
+    """The options of ``destination``, a queue on the same server as ``source_uri`` (host, port and path).
+
+    A message moves between queues of one broker; anything else is a ``ConfigError`` naming ``--destination-arn``.
+    """
+    here, there = urlsplit(source_uri), urlsplit(destination)
+    same = (there.scheme in schemes and (here.hostname, here.port, here.path.rstrip("/"))
+            == (there.hostname, there.port, there.path.rstrip("/")))
+    if not same:
+        raise ConfigError("--destination-arn", destination,
+                          f"a {here.scheme} URI on the same server as the source, with ?{option}=NAME")
+    opts = UriOptions(destination)
+    if opts.text(option) is None:
+        raise ConfigError("--destination-arn", destination, f"a URI with ?{option}=NAME")
+    return opts
 
 
 def checked_name(field: str, value: str, allowed: str = "-_.") -> str:

@@ -73,9 +73,14 @@ class QueueTraits:
     ``extends_visibility``: the source is a ``VisibilityExtender``, so the
     engine can keep the messages it holds hidden for longer than the
     visibility timeout (SQS ``ChangeMessageVisibility``).
+    ``moves_messages``: the source is a ``MessageMover``, so ``batchmap
+    start-message-move-task`` can move messages received from it (a dead-letter
+    queue) to another queue of the same broker, and tell which queue
+    dead-lettered each one.
     """
 
     extends_visibility: bool = False
+    moves_messages: bool = False
 
 
 @runtime_checkable
@@ -124,6 +129,34 @@ class VisibilityExtender(Protocol):
 def visibility_extender(source: QueueSource) -> VisibilityExtender | None:
     """The source as a ``VisibilityExtender`` when its traits say it is one, else ``None``."""
     return cast(VisibilityExtender, source) if source.traits.extends_visibility else None
+
+
+class MessageMover(Protocol):
+    """A queue whose received messages can be moved to another queue (``QueueTraits.moves_messages``).
+
+    Used on a dead-letter queue to send messages back where they failed, as SQS's
+    ``StartMessageMoveTask`` does: body and message attributes are kept, the receive
+    count starts again from zero, and no message is lost or left in both queues.
+    """
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """For each message, the URI of the queue that dead-lettered it, or ``None`` if nothing recorded it."""
+        ...
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Move received messages to the queue ``destination`` (a URI on the same broker); returns how many.
+
+        Atomic where the broker allows (one transaction or script); otherwise the copy is
+        confirmed before the original is deleted, under an id a repeat keeps. A message no
+        longer held under its receipt is not moved. A ``destination`` this source cannot
+        reach is a ``ConfigError`` naming it; with no ``deliveries`` the call only checks that.
+        """
+        ...
+
+
+def message_mover(source: QueueSource) -> MessageMover | None:
+    """The source as a ``MessageMover`` when its traits say it is one, else ``None``."""
+    return cast(MessageMover, source) if source.traits.moves_messages else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,9 @@ def test_a_bare_function_name_without_a_region_says_what_the_local_form_is(tmp_p
 def test_help_texts_read_as_text_and_every_subcommand_has_a_description() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert set(commands) == {"run", "create-queue", "create-stream", "send", "inspect", "purge", "serve", "tune"}
+    assert set(commands) == {"run", "create-queue", "create-stream", "send", "inspect", "purge", "serve", "tune",
+                             "receive-message", "start-message-move-task", "list-message-move-tasks",
+                             "cancel-message-move-task", "replay"}
     for name, command in commands.items():
         text = command.format_help()
         assert command.description and len(command.description) > 40, name

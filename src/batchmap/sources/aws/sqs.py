@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchmap.errors import BrokerError, ConfigError, SettleError, SourceError
+from batchmap.sources.aws import sqs_moves
 from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import AwsClient, open_client
 from batchmap.sources.aws.sqs_record import sqs_delivery
@@ -97,7 +98,7 @@ class SqsQueue:
     """One SQS queue: receive, delete, release, backlog, send."""
 
     shape: RecordShape = "sqs"
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, client: AwsClient, info: QueueInfo, region: str, *, max_receivers: int = 10) -> None:
         self._client = client
@@ -292,6 +293,21 @@ class SqsQueue:
             delay_s=delay_s,
         )
         return await send_messages(self._client, self.info.url, bodies, options)
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The ARN of the queue that dead-lettered each message (``MessageMover``; see ``sqs_moves``)."""
+        return await sqs_moves.origins(self._client, self.info.url, deliveries)
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Send copies to ``destination`` (an SQS ARN), then delete the originals that SQS took."""
+        url, fifo = await sqs_moves.destination_url(self._client, self.arn, destination)
+        if not deliveries:
+            return 0
+        sent, failed = await sqs_moves.copy_to(self._client, url, fifo, deliveries)
+        moved = await self.delete(sent)  # the copies SQS took: their originals go, whatever else failed
+        if failed:
+            raise SettleError("SendMessageBatch", failed, moved)
+        return moved
 
     async def close(self) -> None:
         """Release the client and its threads."""

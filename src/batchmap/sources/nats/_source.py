@@ -18,9 +18,11 @@ Mapping (docs/sources-brokers.md has the long form):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +35,9 @@ from batchmap.sources._broker import (
     checked_name,
     decode_body,
     import_client,
+    sibling_queue,
     source_id,
+    with_option,
 )
 from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.registry import SourceOptions
@@ -46,7 +50,7 @@ class NatsSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, nats: Any, nc: Any, *, uri: str, stream: str, subject: str, durable: str,
                  ack_wait_s: float, max_deliver: int | None, dead_letter_subject: str | None,
@@ -62,6 +66,7 @@ class NatsSource:
         self.dead_letter_subject = dead_letter_subject
         self.dead_letter_stream: str | None = None
         self.region = region
+        self.uri = uri
         self.arn = source_id(uri, stream, durable)
         self._records = SqsRecords(arn=self.arn, region=region,
                                    constant={"NatsStream": stream, "NatsConsumer": durable})
@@ -273,11 +278,70 @@ class NatsSource:
             ids.append(str(ack.seq))
         return ids
 
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The stream and subject each dead-lettered message came from (``Batchmap-Source-*`` headers)."""
+        return [source_of(self.uri, d) for d in deliveries]
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Publish each message to ``destination``'s subject (JetStream-acknowledged), then remove it here.
+
+        The copy's ``Nats-Msg-Id`` is ``redrive-STREAM-SEQUENCE``: a copy published again after a
+        crash, within JetStream's duplicate window, is dropped as a duplicate.
+        """
+        subject = await self._retry.run(partial(self._destination_subject, destination), "move")
+        moved = 0
+        for d in deliveries:
+            seq = int(d.record["attributes"]["NatsStreamSequence"])
+            headers = copy_headers(d, f"redrive-{self.stream}-{seq}")
+            body = d.record["body"].encode("utf-8")
+            await self._retry.run(partial(self._js.publish, subject, body, headers=headers), "move")
+            if await self.delete([d]):
+                await self._retry.run(partial(self._forget, seq), "move")
+                moved += 1
+        return moved
+
+    async def _destination_subject(self, destination: str) -> str:
+        opts = sibling_queue(self.uri, destination, "stream", ("nats",))
+        stream = checked_name("--destination-arn (stream)", opts.required("stream"), "-_")
+        subject = opts.text("subject", stream) or stream
+        if stream == self.stream:
+            raise ConfigError("--destination-arn", destination, "a stream other than the source stream")
+        try:
+            found = await self._js.find_stream_name_by_subject(subject)
+        except self._nats.js.errors.NotFoundError:
+            found = None
+        if found != stream:
+            raise ConfigError("--destination-arn", destination, f"an existing stream {stream!r} capturing {subject!r}")
+        return subject
+
+    async def _forget(self, seq: int) -> None:
+        """Remove a moved message from this stream, which may keep acknowledged messages (limits retention)."""
+        with contextlib.suppress(self._nats.js.errors.NotFoundError):
+            await self._js.delete_msg(self.stream, seq)
+
     async def close(self) -> None:
         """Unsubscribe and drain: unacknowledged messages come back after ``ack_wait``."""
         self._retry.closed = True
         if not self._nc.is_closed:
             await self._nc.close()
+
+
+def source_of(uri: str, delivery: Delivery) -> str | None:
+    """The URI of the stream and subject a dead-lettered message came from, if its headers say."""
+    attributes = delivery.record["messageAttributes"]
+    stream = attributes.get("Batchmap-Source-Stream", {}).get("stringValue")
+    subject = attributes.get("Batchmap-Source-Subject", {}).get("stringValue")
+    if not stream or not subject:
+        return None
+    return with_option(with_option(uri, "stream", stream), "subject", subject)
+
+
+def copy_headers(delivery: Delivery, message_id: str) -> dict[str, str]:
+    """The message's headers without the dead-letter bookkeeping, under a new ``Nats-Msg-Id``."""
+    headers = {name: value["stringValue"] for name, value in delivery.record["messageAttributes"].items()
+               if not name.startswith("Batchmap-") and name != "Nats-Msg-Id"}
+    headers["Nats-Msg-Id"] = message_id
+    return headers
 
 
 def ack_reply_fields(msg: Any) -> tuple[int, int, int, int]:

@@ -33,7 +33,9 @@ from batchmap.sources._broker import (
     UriOptions,
     checked_name,
     import_client,
+    sibling_queue,
     source_id,
+    with_option,
 )
 from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.postgres import _sql
@@ -54,7 +56,7 @@ class PostgresSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, psycopg: Any, conninfo: str, *, uri: str, schema: str, queue: str,
                  dead_letter_queue: str, visibility_timeout_s: float, max_receive_count: int | None,
@@ -68,6 +70,7 @@ class PostgresSource:
         self.max_receive_count = max_receive_count
         self.region = region
         self.channel = f"batchmap.{schema}.{queue}"[:63]
+        self.uri = uri
         self.arn = source_id(uri, uri.split("?")[0].rsplit("/", 1)[-1], queue)
         self._records = SqsRecords(arn=self.arn, region=region, constant={"PostgresTable": f"{schema}.{queue}"})
         ident = psycopg.sql.Identifier
@@ -255,6 +258,32 @@ class PostgresSource:
         await self._retry.run(
             lambda: self._execute(self._sql(_sql.SEND), (delay_s, ids, list(bodies), attrs), fetch=False), "send")
         return ids
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The queue each dead-lettered row came from: its ``dlq.source_queue`` attribute, in this schema."""
+        out: list[str | None] = []
+        for d in deliveries:
+            name = d.record["messageAttributes"].get("dlq.source_queue", {}).get("stringValue")
+            out.append(None if not name else with_option(self.uri, "queue", name))
+        return out
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Move held rows to the table ``destination`` names in one statement (``MessageMover``)."""
+        opts = sibling_queue(self.uri, destination, "queue", ("postgresql", "postgres"))
+        name = checked_name("--destination-arn (queue)", opts.required("queue"), "_")
+        schema = checked_name("--destination-arn (schema)", opts.text("schema", self.schema) or "", "_")
+        if (schema, name) == (self.schema, self.queue):
+            raise ConfigError("--destination-arn", destination, "a queue other than the source queue")
+        exists, _ = await self._retry.run(
+            lambda: self._execute(_sql.TABLE_EXISTS, (f'"{schema}"."{name}"',)), "move")
+        if not exists[0][0]:
+            raise ConfigError("--destination-arn", destination, f"an existing queue table ({schema}.{name})")
+        if not deliveries:
+            return 0
+        ids, leases = _handles(deliveries)
+        query = self._pg.sql.SQL(_sql.MOVE).format(q=self._q, dest=self._pg.sql.Identifier(schema, name))
+        _, count = await self._retry.run(lambda: self._execute(query, (ids, leases), fetch=False), "move")
+        return max(0, count)
 
     async def close(self) -> None:
         """Stop listening and close both connections; leased rows come back when their lease ends."""

@@ -110,3 +110,18 @@ FROM {q}
 """
 
 COUNT = "SELECT count(*) FROM {q}"
+
+MOVE = """
+WITH moved AS (
+  DELETE FROM {q} AS m USING unnest(%s::bigint[], %s::uuid[]) AS h(id, lease)
+  WHERE m.id = h.id AND m.lease = h.lease
+  RETURNING m.message_id, m.body, m.attributes, m.sent_at
+)
+INSERT INTO {dest} (message_id, body, attributes, sent_at)
+SELECT message_id, body, attributes - 'dlq.source_id' - 'dlq.source_queue' - 'dlq.receive_count', sent_at
+FROM moved
+"""
+"""Move messages still held under their lease to another table in one statement: id, body, attributes and
+send time kept, the dead-letter bookkeeping dropped, the receive count back to zero."""
+
+TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"

@@ -37,9 +37,11 @@ from batchmap.sources._broker import (
     checked_name,
     decode_body,
     import_client,
+    sibling_queue,
     source_id,
 )
 from batchmap.sources.base import Backlog, Delivery, QueueTraits
+from batchmap.sources.rabbitmq._moves import copy_of, death_queue
 from batchmap.sources.registry import SourceOptions
 
 POLL_SLICE_S = 0.5
@@ -62,7 +64,7 @@ class RabbitMQSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, aio_pika: Any, url: str, *, uri: str, queue: str, dead_letter_queue: str | None,
                  prefetch: int | None, visibility_timeout_s: float, max_receive_count: int | None,
@@ -75,6 +77,7 @@ class RabbitMQSource:
         self.visibility_timeout_s = visibility_timeout_s
         self.max_receive_count = max_receive_count
         self.region = region
+        self.uri = uri
         vhost = unquote(urlsplit(uri).path.lstrip("/")) or "/"
         self.arn = source_id(uri, vhost.replace("/", "%2F"), queue)
         self._records = SqsRecords(arn=self.arn, region=region, constant={"RabbitMQQueue": queue})
@@ -386,6 +389,46 @@ class RabbitMQSource:
             return ids
 
         return await self._retry.run(publish, "send")
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The queue each message was dead-lettered from: the first entry of RabbitMQ's ``x-death`` header."""
+        return [death_queue(self.uri, d) for d in deliveries]
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Publish a copy of each held message to ``destination`` (confirmed), then ack the original.
+
+        The copy keeps the body, ``message_id``, timestamp, properties and headers (without the
+        broker's ``x-death`` bookkeeping); a crash between the two leaves the original here to be
+        moved again, so a repeat carries the same ``messageId``.
+        """
+        opts = sibling_queue(self.uri, destination, "queue", ("amqp", "amqps"))
+        dest = checked_name("--destination-arn (queue)", opts.required("queue"), "-_.:")
+        if dest == self.queue:
+            raise ConfigError("--destination-arn", destination, "a queue other than the source queue")
+        await self._retry.run(partial(self._exists, dest, destination), "move")
+        held = [(d, self._held[d.handle][0]) for d in deliveries if d.handle in self._held]
+        if not held:
+            return 0
+
+        async def publish() -> None:
+            channel = await self._ready_channel()
+            await asyncio.gather(*(channel.default_exchange.publish(copy_of(self._pika, message), routing_key=dest)
+                                   for _, message in held))
+
+        await self._retry.run(publish, "move")
+        return await self.delete([d for d, _ in held])
+
+    async def _exists(self, name: str, destination: str) -> None:
+        errors = import_client("aiormq.exceptions", "rabbitmq")
+        await self._ready_channel()
+        channel = await self._connection.channel()  # a refused passive declare closes its channel: not ours
+        try:
+            await channel.declare_queue(name, passive=True)
+        except errors.ChannelNotFoundEntity:
+            raise ConfigError("--destination-arn", destination, f"an existing queue (no queue {name!r})") from None
+        finally:
+            if not channel.is_closed:
+                await channel.close()
 
     async def close(self) -> None:
         """Close the connection: the broker returns every message this consumer still held."""

@@ -49,6 +49,7 @@ for _, e in ipairs(r[2]) do
       local args = {dlq, '*'}
       for _, f in ipairs(fields) do table.insert(args, f) end
       table.insert(args, 'dlq.source_id'); table.insert(args, id)
+      table.insert(args, 'dlq.source_stream'); table.insert(args, stream)
       table.insert(args, 'dlq.receive_count'); table.insert(args, tostring(n - 1))
       redis.call('XADD', unpack(args))
       redis.call('XACK', stream, group, id)
@@ -125,4 +126,32 @@ for _, r in ipairs(receipts) do
   end
 end
 return lost
+"""
+
+MOVE = _ONLY_GROUP + _RECEIPTS + """
+-- KEYS: stream (a dead-letter stream), destination stream; ARGV: group, then receipt handles.
+-- Each entry still held under the count received is added to the destination (its fields without the
+-- dead-letter bookkeeping, dlq.*) and acknowledged (and deleted) here, in one script: never in both, never lost.
+local stream, dest, group = KEYS[1], KEYS[2], ARGV[1]
+local receipts = parse_receipts(2)
+local xdel = only_group(stream)
+local moved = 0
+for _, r in ipairs(receipts) do
+  local p = redis.call('XPENDING', stream, group, r[1], r[1], 1)
+  local e = redis.call('XRANGE', stream, r[1], r[1])
+  if #p == 1 and p[1][4] == r[2] and #e == 1 then
+    local args = {dest, '*'}
+    local fields = e[1][2]
+    for i = 1, #fields, 2 do
+      if string.sub(fields[i], 1, 4) ~= 'dlq.' then
+        table.insert(args, fields[i]); table.insert(args, fields[i + 1])
+      end
+    end
+    redis.call('XADD', unpack(args))
+    redis.call('XACK', stream, group, r[1])
+    if xdel then redis.call('XDEL', stream, r[1]) end
+    moved = moved + 1
+  end
+end
+return moved
 """

@@ -34,7 +34,9 @@ from batchmap.sources._broker import (
     decode_body,
     default_consumer_name,
     import_client,
+    sibling_queue,
     source_id,
+    with_option,
 )
 from batchmap.sources.base import Backlog, Delivery, QueueTraits
 from batchmap.sources.redis_streams import _scripts
@@ -57,7 +59,7 @@ class RedisStreamsSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, client: Any, redis_module: Any, *, uri: str, stream: str, group: str, consumer: str,
                  visibility_timeout_s: float, max_receive_count: int | None, dead_letter_stream: str,
@@ -78,6 +80,8 @@ class RedisStreamsSource:
         self._delete = client.register_script(_scripts.DELETE)
         self._release = client.register_script(_scripts.RELEASE)
         self._extend = client.register_script(_scripts.EXTEND)
+        self._move = client.register_script(_scripts.MOVE)
+        self.uri = uri
         self._cursor = "0-0"
         self._next_claim = 0.0  # monotonic time of the next look for expired entries
         errors = redis_module.exceptions
@@ -246,6 +250,25 @@ class RedisStreamsSource:
                 return [_text(i) for i in await pipe.execute()]
 
         return await self._retry.run(add, "send")
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The stream each dead-lettered entry came from: its ``dlq.source_stream`` field."""
+        names = [d.record["messageAttributes"].get("dlq.source_stream", {}).get("stringValue") for d in deliveries]
+        return [None if not name else with_option(self.uri, "stream", name) for name in names]
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Add held entries to the stream ``destination`` names and acknowledge them here, in one script."""
+        opts = sibling_queue(self.uri, destination, "stream", ("redis", "rediss"))
+        dest = checked_name("--destination-arn (stream)", opts.required("stream"), "-_.:{}")
+        if dest == self.stream:
+            raise ConfigError("--destination-arn", destination, "a stream other than the source stream")
+        if not deliveries:
+            return 0
+
+        async def run() -> int:
+            return int(await self._move(keys=[self.stream, dest], args=[self.group, *_receipts(deliveries)]))
+
+        return await self._retry.run(run, "move")
 
     async def close(self) -> None:
         """Leave the group if holding nothing, then drop the connections."""

@@ -26,7 +26,7 @@ from functools import partial
 from typing import TypeVar
 
 from batchmap.errors import SourceError
-from batchmap.sources.sqlite.schema import DDL, SCHEMA_VERSION
+from batchmap.sources.sqlite.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
 
@@ -97,7 +97,12 @@ class Database:
     def _create_schema(self) -> None:
         # IF NOT EXISTS everywhere: two processes opening a fresh file at once both succeed.
         try:
-            self.conn.executescript(f"BEGIN IMMEDIATE;{DDL}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+            self.conn.executescript(f"BEGIN IMMEDIATE;{DDL}")
+            for table, column, statement in MIGRATIONS:  # a file made by an older version lacks them
+                if column not in {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}:
+                    self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")

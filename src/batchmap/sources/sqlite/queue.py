@@ -27,6 +27,7 @@ from typing import Any
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError, SettleError, SourceError
 from batchmap.sources.base import Backlog, Delivery, QueueTraits, RecordShape
+from batchmap.sources.sqlite import queue_moves
 from batchmap.sources.sqlite.attributes import QueueAttributes
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, message_attributes_json
@@ -132,7 +133,7 @@ class SqliteQueue:
     """An SQS-like queue in a SQLite file, shared safely by any number of processes."""
 
     shape: RecordShape = "sqs"
-    traits = QueueTraits(extends_visibility=True)
+    traits = QueueTraits(extends_visibility=True, moves_messages=True)
     receive_cancel_safe = True
     """A cancelled ``receive`` strands no message: the engine need not wait a long poll out on a stop."""
 
@@ -303,6 +304,16 @@ class SqliteQueue:
 
     async def backlog(self) -> Backlog:
         return await self.db.run(self.store.backlog, self.clock.wall_ms())
+
+    async def origins(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """The URI of the queue that dead-lettered each message (``MessageMover``)."""
+        return await self.db.run(queue_moves.origins, self.db, self.store.row, self.location,
+                                 [d.handle for d in deliveries])
+
+    async def move(self, deliveries: Sequence[Delivery], destination: str) -> int:
+        """Move held messages to another queue of this file in one transaction (``MessageMover``)."""
+        return await self.db.run(queue_moves.move, self.db, self.store.row, self.location,
+                                 [d.handle for d in deliveries], destination, self.clock.wall_ms())
 
     async def send(
         self,

@@ -69,7 +69,8 @@ _RELEASE = ("UPDATE messages SET visible_ms = ? WHERE +queue_id = ? AND receipt 
             "AND seq IN (SELECT value FROM json_each(?))")
 _EXTEND = _RELEASE + " RETURNING seq"
 _REDRIVE = ("UPDATE messages SET queue_id = :dlq, receive_count = receive_count - 1, visible_ms = :now, "
-            "receipt = NULL, enqueued_ms = CASE WHEN :fifo THEN :now ELSE enqueued_ms END "
+            "receipt = NULL, dead_letter_source = :source, "
+            "enqueued_ms = CASE WHEN :fifo THEN :now ELSE enqueued_ms END "
             "WHERE seq IN (SELECT value FROM json_each(:seqs))")
 _INSERT = ("INSERT INTO messages (queue_id, message_id, body, md5, message_attributes, group_id, dedup_id, "
            "sent_ms, enqueued_ms, visible_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -239,8 +240,8 @@ class QueueStore:
         over = [row[0] for row in rows if row[8] > limit]
         if not over:
             return rows
-        conn.execute(_REDRIVE, {"dlq": self.row.dlq_id, "now": now_ms, "fifo": self.row.attributes.fifo,
-                                "seqs": json.dumps(over)})
+        conn.execute(_REDRIVE, {"dlq": self.row.dlq_id, "source": self.row.id, "now": now_ms,
+                                "fifo": self.row.attributes.fifo, "seqs": json.dumps(over)})
         return [row for row in rows if row[8] <= limit]
 
     def delete(self, handles: Sequence[str]) -> int:

@@ -9,7 +9,9 @@ sequence numbers safe without any other coordination.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: queues, messages, streams, checkpoints, leases. 2: ``messages.dead_letter_source`` (the queue
+that dead-lettered a message, for moving it back) and ``move_tasks``."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -33,7 +35,8 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_receive_ms INTEGER,
-    receipt TEXT
+    receipt TEXT,
+    dead_letter_source INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue_id, visible_ms);
 CREATE INDEX IF NOT EXISTS messages_enqueued ON messages (queue_id, enqueued_ms);
@@ -87,4 +90,20 @@ CREATE TABLE IF NOT EXISTS leases (
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (mapping_id, shard_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    max_per_second INTEGER,
+    status TEXT NOT NULL,
+    moved INTEGER NOT NULL DEFAULT 0,
+    to_move INTEGER,
+    failure TEXT,
+    started_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS move_tasks_source ON move_tasks (source_arn, started_ms);
 """
+
+MIGRATIONS = (("messages", "dead_letter_source", "ALTER TABLE messages ADD COLUMN dead_letter_source INTEGER"),)
+"""Columns added since version 1: (table, column, statement), run when a file's table lacks the column."""

@@ -1,0 +1,123 @@
+"""``batchmap replay``: read again the stream records an on-failure record names, to see or repair them.
+
+The on-failure record comes from a file (one JSON object, a JSON array, or one
+object per line; ``-`` is stdin) or from the destination it was sent to (a
+queue URI: its messages are read and left in the queue). Each range is printed
+as the event the function got, ``{"Records": [...]}``, one per line, so it can
+be looked at or piped to a repair script. A range the stream no longer holds
+(whole or in part) is said on stderr, and the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from batchmap.cli.admin import connection_flags
+from batchmap.cli.connection import given_connection_flags, refuse_unused
+from batchmap.errors import ConfigError
+from batchmap.sources.base import QueueSource, StreamSource
+from batchmap.sources.registry import SourceOptions, open_source
+from batchmap.sources.stream_ranges import BatchRange, batch_range, read_range
+
+DESCRIPTION = ("Read again the Kinesis or DynamoDB Streams records that on-failure records name "
+               "(KinesisBatchInfo / DDBStreamBatchInfo), while the stream still holds them, and print each "
+               "batch as the event the function got: {\"Records\": [...]}, one per line. --record is a file of "
+               "on-failure records (- for stdin) or the destination queue they were sent to (left as it is). "
+               "A part the stream no longer holds is named on stderr (exit status 1).")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``replay``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "replay", help="re-read the stream records an on-failure record names", description=DESCRIPTION)
+    parser.add_argument("--record", required=True, metavar="FILE_OR_URI",
+                        help="a file of on-failure records (- for stdin), or the destination queue's URI")
+    parser.add_argument("--source", metavar="URI",
+                        help="the stream to read (default: the record's streamArn; the embedded stream needs "
+                             "sqlite:///FILE?stream=NAME, since its ARN names no file)")
+    connection_flags(parser)
+    parser.set_defaults(func=replay)
+
+
+def replay(args: argparse.Namespace) -> int:
+    return asyncio.run(_replay(args))
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    options = SourceOptions(endpoint_url=args.endpoint_url, region=args.region)
+    records = await _on_failure_records(args.record, options)
+    ranges = [batch_range(record, where) for where, record in records]
+    uri = args.source or _stream_uri(ranges)
+    refuse_unused(given_connection_flags(args), [uri])
+    stream = await open_source(uri, options)
+    code = 0
+    try:
+        if not isinstance(stream, StreamSource):
+            raise ConfigError("--source", uri, "a stream (Kinesis, DynamoDB Streams or sqlite:///FILE?stream=NAME)")
+        for wanted in ranges:
+            found = await read_range(stream, wanted)
+            if found.deliveries:
+                print(json.dumps({"Records": [d.record for d in found.deliveries]}, separators=(",", ":")))
+            if found.missing:
+                print(f"batchmap: {found.missing}", file=sys.stderr)
+                code = 1
+    finally:
+        await stream.close()
+    return code
+
+
+def _stream_uri(ranges: list[BatchRange]) -> str:
+    arns = {wanted.stream_arn for wanted in ranges}
+    if len(arns) != 1:
+        raise ConfigError("--source", None, f"required: the records name several streams ({', '.join(sorted(arns))})")
+    arn = arns.pop()
+    if ":local:000000000000:" in arn:
+        raise ConfigError("--source", None, f"required for the embedded stream {arn}: sqlite:///FILE?stream=NAME")
+    return arn
+
+
+async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[str, Any]]:
+    """Each on-failure record with where it came from (file and line, or queue and message id)."""
+    if where == "-" or ("://" not in where and not where.startswith("arn:")):
+        return _from_text(sys.stdin.read() if where == "-" else _read_file(where), where)
+    source = await open_source(where, options)
+    try:
+        if not isinstance(source, QueueSource):
+            raise ConfigError("--record", where, "a file, -, or the URI of the queue the records were sent to")
+        held = []
+        while batch := await source.receive(10, 0.0):
+            held += batch
+        await source.release(held, 0.0)  # read, not consumed: the records stay in their destination
+        return [(f"{where} message {d.id}", _json(d.record["body"], f"{where} message {d.id}")) for d in held]
+    finally:
+        await source.close()
+
+
+def _read_file(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+def _from_text(text: str, where: str) -> list[tuple[str, Any]]:
+    stripped = text.strip()
+    if stripped.startswith("["):
+        items = _json(stripped, where)
+        return [(f"{where} item {n}", item) for n, item in enumerate(items, 1)]
+    if stripped.startswith("{") and "\n" in stripped:
+        try:
+            return [(where, json.loads(stripped))]
+        except ValueError:
+            pass  # not one object over several lines: one object per line
+    return [(f"{where} line {n}", _json(line, f"{where} line {n}")) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip()]
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigError("--record", where, f"JSON ({exc})") from None
