@@ -43,12 +43,13 @@ def progress_line(view: RunView, elapsed_s: float) -> str:
     rate = None if not rates or any(r is None for r in rates) else sum(r or 0.0 for r in rates)
     parts.append("rate –" if rate is None else f"rate {rate:,.0f}/s")
     depths = [m.depth for m in view.mappings]
+    waits = [m.retry_wait for m in view.mappings if m.retry_wait is not None]
     if depths and all(d is not None for d in depths):
         backlog = sum(d.total for d in depths if d is not None)
-        leaving = [m.leaving_rate() for m in view.mappings]
         parts.append(f"backlog {backlog:,}")
-        parts.append(f"ETA {clock_text(eta_s(backlog, sum(r or 0.0 for r in leaving)))}")
-    waits = [m.retry_wait for m in view.mappings if m.retry_wait is not None]
+        if not waits:  # what waits for a retry leaves when its timeout says, not at the current rate
+            leaving = sum(m.leaving_rate() or 0.0 for m in view.mappings)
+            parts.append(f"ETA {clock_text(eta_s(backlog, leaving))}")
     if waits:
         parts.append(_waiting(waits))
     outages = [m.outage for m in view.mappings if m.outage]
