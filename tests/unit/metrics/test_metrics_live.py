@@ -32,8 +32,10 @@ def partial(ids: list[str], failed: list[str], shape: str = "sqs") -> Outcome:
 
 def test_record_outcomes_count_records_not_batches() -> None:
     ids = [f"m{i}" for i in range(10)]
-    assert record_outcomes(10, judge(Invocation("ok", None), ids, shape="sqs", report_batch_item_failures=True)) == (10, 0)
-    assert record_outcomes(10, judge(Invocation("error"), ids, shape="sqs", report_batch_item_failures=True)) == (0, 10)  # type: ignore[arg-type]
+    ok = judge(Invocation("ok", None), ids, shape="sqs", report_batch_item_failures=True)
+    error = judge(Invocation("error"), ids, shape="sqs", report_batch_item_failures=True)  # type: ignore[arg-type]
+    assert record_outcomes(10, ok) == (10, 0)
+    assert record_outcomes(10, error) == (0, 10)
     assert record_outcomes(10, partial(ids, ["m3"])) == (9, 1)
     # a stream re-reads from the lowest failure: only the records before it are checkpointed
     seqs = [str(100 + i) for i in range(10)]
