@@ -34,10 +34,17 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def queue(folder: Path, count: int, *, bad_every: int = 0, attributes: dict[str, str] | None = None,
-          busy_timeout_s: float | None = None) -> str:
-    """A fresh embedded queue holding ``count`` orders (every ``bad_every``-th says ``bad``)."""
-    uri = f"sqlite:///{folder}/ops.db?queue=orders-{uuid.uuid4().hex[:8]}"
-    create_queue(uri, attributes or {})
+          busy_timeout_s: float | None = None, max_receive_count: int = 0) -> str:
+    """A fresh embedded queue holding ``count`` orders (every ``bad_every``-th says ``bad``); with
+    ``max_receive_count``, a dead-letter queue receives what failed that many times."""
+    name = f"orders-{uuid.uuid4().hex[:8]}"
+    uri = f"sqlite:///{folder}/ops.db?queue={name}"
+    attributes = dict(attributes or {})
+    if max_receive_count:
+        create_queue(f"sqlite:///{folder}/ops.db?queue={name}-dlq")
+        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:local:000000000000:{name}-dlq",
+                                                  "maxReceiveCount": max_receive_count})
+    create_queue(uri, attributes)
     bodies = [json.dumps({"id": i, "bad": bool(bad_every and i % bad_every == 0)}) for i in range(count)]
     for start in range(0, count, 1000):
         send(uri, bodies[start:start + 1000])
