@@ -147,7 +147,7 @@ class EndpointServer:
             return None
         if self.public and refused.message.startswith("Host ") and _ip_literal(headers.get("Host", "")):
             return None
-        return refused.message
+        return refused.message.replace("batchmap serve --allowed-host", "batchmap run --metrics-allowed-host")
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         """(status, content type, body) of a GET."""

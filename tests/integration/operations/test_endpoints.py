@@ -83,7 +83,7 @@ def test_the_status_json_counts_records_and_moves(running: Running) -> None:
 
 def test_a_foreign_host_or_origin_is_refused(running: Running) -> None:
     rebound = get(running.url + "metrics", {"Host": "attacker.example:80"})
-    assert rebound[0] == 403 and "attacker.example" in rebound[2]
+    assert rebound[0] == 403 and "attacker.example" in rebound[2] and "--metrics-allowed-host" in rebound[2]
     cross = get(running.url + "status.json", {"Origin": "http://evil.example"})
     assert cross[0] == 403 and "cross-origin" in cross[2]
     assert get(running.url + "nothing-here")[0] == 404
