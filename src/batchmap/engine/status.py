@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from batchmap.engine.backoff import Backoff
+from batchmap.metrics.live import MappingState
 
-MappingState = Literal["starting", "running", "stopped", "failed", "disabled"]
+__all__ = ["MappingState", "MappingStatus", "Outage", "outages"]
 
 
 @dataclass(frozen=True, slots=True)
