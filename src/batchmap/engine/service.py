@@ -206,6 +206,9 @@ class Engine:
         try:
             await self._runner(p, until_idle)
             self._states[p.resolved.uuid] = ("stopped", "")
+        except asyncio.CancelledError:  # another mapping failed: the engine stops them all
+            self._states[p.resolved.uuid] = ("stopped", "the engine stopped")
+            raise
         except Exception as exc:
             cause = root_cause(exc)
             self._states[p.resolved.uuid] = ("failed", f"{type(cause).__name__}: {cause}")
