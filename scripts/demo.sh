@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: create a queue with a dead-letter queue, fill it with
 # orders, run the demo function through it until the queue is drained, and show the summary.
+# BATCHMAP (the command) and DEMO_DIR (its scratch folder) may be set to run it elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BM=".venv/bin/batchmap"
-DB=".demo/demo.db"
+BM="${BATCHMAP:-.venv/bin/batchmap}"
+PY="${PYTHON:-.venv/bin/python}"
+DIR="${DEMO_DIR:-.demo}"
+DB="$DIR/demo.db"
 QUEUE="sqlite:///$DB?queue=orders"
 DLQ="sqlite:///$DB?queue=orders-dlq"
-rm -rf .demo && mkdir -p .demo
+rm -rf "$DIR" && mkdir -p "$DIR"
 
 echo "== create the queues (as aws sqs create-queue)"
 $BM create-queue --source "$DLQ" > /dev/null
 $BM create-queue --source "$QUEUE" --attributes '{"VisibilityTimeout": "2",
   "RedrivePolicy": "{\"deadLetterTargetArn\": \"arn:aws:sqs:local:000000000000:orders-dlq\", \"maxReceiveCount\": \"2\"}"}' > /dev/null
 
-echo "== send 2,000 orders"
-.venv/bin/python examples/demo/make_orders.py 2000 | $BM send --source "$QUEUE" > /dev/null
+echo "== send 2,000 orders (every 97th has a negative amount and always fails)"
+$PY examples/demo/make_orders.py 2000 | $BM send --source "$QUEUE" > /dev/null
 
-echo "== run the function until the queue is drained (JSON logs, one line per failed record: .demo/run.log)"
+echo "== run the function until the queue is drained"
+echo "   (on a terminal: a live progress line; the log, one JSON line per failed record: $DIR/run.log)"
 PYTHONPATH=examples/demo $BM run --source "$QUEUE" --function orders:handler \
   --batch-size 100 --maximum-batching-window-in-seconds 1 \
-  --function-response-types ReportBatchItemFailures --timeout 2 --until-idle --json-logs 2> .demo/run.log
-echo "   $(grep -c '"record failed"' .demo/run.log) failed-record lines logged, e.g.:"
-grep -m1 '"record failed"' .demo/run.log | cut -c1-220
+  --function-response-types ReportBatchItemFailures --timeout 2 --until-idle --log-file "$DIR/run.log"
+
+echo "== $(grep -c '"record failed"' "$DIR/run.log") failed-record lines logged; the first one:"
+grep -m1 '"record failed"' "$DIR/run.log" | $PY examples/demo/show.py log-line
 
 echo "== what is left: the orders that always fail are in the dead-letter queue"
-$BM inspect --source "$DLQ" | grep -E '"(visible|in_flight|dead_lettered)"'
+$BM inspect --source "$QUEUE" | $PY examples/demo/show.py depth
 
 echo "== look at one dead letter (as aws sqs receive-message; --visibility-timeout 0 leaves it visible)"
 $BM receive-message --source "$DLQ" --attribute-names ApproximateReceiveCount --visibility-timeout 0 \
@@ -34,4 +39,4 @@ $BM receive-message --source "$DLQ" --attribute-names ApproximateReceiveCount --
 echo "== move them back to the queue they failed in (as aws sqs start-message-move-task), then list the task"
 $BM start-message-move-task --source-arn "$DLQ" > /dev/null
 $BM list-message-move-tasks --source-arn "$DLQ" | grep -E '"(Status|ApproximateNumberOf[A-Za-z]*)"'
-$BM inspect --source "$QUEUE" | grep -E '"(visible|dead_lettered)"'
+$BM inspect --source "$QUEUE" | $PY examples/demo/show.py depth

@@ -1,20 +1,17 @@
-"""How the command line talks: JSON logs off a terminal, a live progress line on one, a summary.
+"""How the command line writes logs: JSON lines off a terminal, plain lines on one, above the progress line.
 
-Formatting only; the numbers come from the engine's counters (AWS metric names).
+Formatting only; the progress line is ``cli/progress.py``, the end summary ``cli/summary.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import IO, Any
 
 from batchmap.redaction import redact_text
-
-Snapshot = Callable[[], Mapping[str, Any]]
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,71 +56,74 @@ class RedactingFormatter(logging.Formatter):
         return redact_text(self.inner.format(record))
 
 
-def configure_logging(stream: IO[str], level: str = "INFO", json_logs: bool | None = None) -> None:
-    """Plain lines on a terminal, JSON lines otherwise (or as forced by ``json_logs``)."""
-    use_json = (not stream.isatty()) if json_logs is None else json_logs
-    handler = logging.StreamHandler(stream)
+class TerminalHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one writer of the terminal: log lines scroll above a status line that stays at the bottom.
+
+    Writing a log record clears the status line, prints the record on a line of
+    its own, and draws the status line again, so a log line is never written
+    into the progress line. Log records may come from any thread (handler
+    threads, worker pipes); one lock orders them with the redraws.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self.status = ""
+        """The status line now shown (empty: none)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with self._terminal():
+            self.stream.write(_CLEAR + text + self.terminator + self.status if self.status else text + self.terminator)
+            self.stream.flush()
+
+    def show(self, status: str) -> None:
+        """Draw ``status`` in place of the current status line."""
+        with self._terminal():
+            self.status = status
+            self.stream.write(_CLEAR + status)
+            self.stream.flush()
+
+    def clear(self) -> None:
+        """Remove the status line (the end of a run)."""
+        with self._terminal():
+            if self.status:
+                self.stream.write(_CLEAR)
+                self.stream.flush()
+            self.status = ""
+
+    def _terminal(self) -> Any:
+        assert self.lock is not None  # created by logging.Handler.__init__
+        return self.lock
+
+
+_CLEAR = "\r\x1b[2K"
+"""Carriage return, then erase the whole line."""
+
+
+def configure_logging(stream: IO[str], level: str = "INFO", json_logs: bool | None = None,
+                      log_file: str | None = None) -> TerminalHandler:
+    """Plain lines on a terminal, JSON lines otherwise (or as forced by ``json_logs``).
+
+    Returns the handler that owns ``stream``: draw a progress line through it
+    (``TerminalHandler.show``) so log lines print above it. With ``log_file`` the
+    log lines go to that file instead (JSON unless ``json_logs`` is False) and
+    the terminal keeps only the progress line.
+    """
+    terminal = TerminalHandler(stream)
+    if log_file is None:
+        use_json = (not stream.isatty()) if json_logs is None else json_logs
+        handler: logging.Handler = terminal
+    else:
+        use_json = json_logs is not False
+        handler = logging.FileHandler(log_file, encoding="utf-8")
     inner = JsonFormatter() if use_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger("batchmap")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
-
-
-def progress_line(snapshot: Mapping[str, Any], elapsed_s: float, backlog: int | None) -> str:
-    """``done 1,200  rate 850/s  backlog 300  failed 2`` from a counter snapshot."""
-    done = int(snapshot.get("DeletedEventCount", 0)) + int(snapshot.get("CommittedEventCount", 0))
-    invoked = int(snapshot.get("InvokedEventCount", 0))
-    failed = int(snapshot.get("FailedInvokeEventCount", 0))
-    rate = invoked / elapsed_s if elapsed_s > 0 else 0.0
-    parts = [f"invoked {invoked:,}", f"done {done:,}", f"rate {rate:,.0f}/s", f"failed {failed:,}"]
-    if backlog is not None:
-        parts.insert(2, f"backlog {backlog:,}")
-    return "  ".join(parts)
-
-
-async def show_progress(
-    snapshot: Snapshot, backlog: Callable[[], Any], stream: IO[str], interval_s: float = 0.5
-) -> None:
-    """Rewrite one status line on a terminal until cancelled."""
-    start = time.monotonic()
-    try:
-        while True:
-            await asyncio.sleep(interval_s)
-            depth = await backlog()
-            line = progress_line(snapshot(), time.monotonic() - start, depth)
-            stream.write("\r\x1b[2K" + line)
-            stream.flush()
-    finally:
-        stream.write("\r\x1b[2K")
-        stream.flush()
-
-
-SUMMARY_ORDER = (
-    "PolledEventCount", "FilteredOutEventCount", "InvokedEventCount", "FailedInvokeEventCount",
-    "DeletedEventCount", "CommittedEventCount", "DroppedEventCount",
-    "OnFailureDestinationDeliveredEventCount", "DestinationDeliveryFailures", "Invocations", "Errors",
-    "IteratorAge",
-)
-
-
-def summary_text(snapshot: Mapping[str, Any], elapsed_s: float) -> str:
-    """The end-of-run summary, one metric per line, AWS's names."""
-    lines = [f"batchmap run finished in {elapsed_s:.2f} s"]
-    for name in SUMMARY_ORDER:
-        value = snapshot.get(name)
-        if value is not None and not (isinstance(value, Mapping) and all(v is None for v in value.values())):
-            lines.append(f"  {name:<42} {value:,}" if isinstance(value, int) else f"  {name:<42} {value}")
-    invoked = snapshot.get("InvokedEventCount", 0)
-    if isinstance(invoked, int) and elapsed_s > 0:
-        lines.append(f"  {'records/s (invoked)':<42} {invoked / elapsed_s:,.1f}")
-    return "\n".join(lines)
-
-
-def write_summary(snapshot: Mapping[str, Any], elapsed_s: float, stream: IO[str], as_json: bool = False) -> None:
-    """Print the summary: text by default, one JSON object with ``as_json`` (for scripts)."""
-    if as_json:
-        stream.write(json.dumps({"summary": dict(snapshot), "elapsed_s": round(elapsed_s, 3)}, default=str) + "\n")
-    else:
-        stream.write(summary_text(snapshot, elapsed_s) + "\n")
+    return terminal

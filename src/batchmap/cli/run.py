@@ -12,29 +12,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import logging
 import signal
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from batchmap.cli.connection import given_connection_flags, refuse_unused
-from batchmap.cli.output import configure_logging, show_progress, write_summary
+from batchmap.cli.output import TerminalHandler, configure_logging
 from batchmap.cli.parsing import plain
+from batchmap.cli.progress import show_progress
+from batchmap.cli.summary import write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
+from batchmap.engine.api_guard import check_host_name
 from batchmap.engine.heap import prepare_heap
 from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import INVOKER_KINDS
 from batchmap.engine.invokers.factory import resolve_kind
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S
 from batchmap.engine.service import Engine
-from batchmap.errors import ConfigError, MappingFailedError, SourceError
-from batchmap.sources.base import QueueSource
+from batchmap.errors import ConfigError, MappingFailedError
+from batchmap.observe import Address, EndpointServer, Sampler, Views, parse_address
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
 from batchmap.tuning.adaptive import AdaptiveConfig
+
+log = logging.getLogger("batchmap.observe")
 
 RUN_FAILED = 1
 """Exit status of a run that started and stopped on an error waiting cannot fix (2 is bad input, before
@@ -79,9 +83,20 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     group.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None,
                        help="JSON log lines (default: when stderr is not a terminal)")
+    group.add_argument("--log-file", metavar="PATH",
+                       help="append the log lines to PATH (JSON unless --no-json-logs); the terminal keeps the "
+                            "progress line")
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a live progress line (default: when stderr is a terminal)")
     group.add_argument("--summary-json", action="store_true", help="print the end summary as one JSON object")
+    group.add_argument("--metrics-address", metavar="HOST:PORT",
+                       help="serve /metrics (Prometheus), /healthz, /readyz and a live status page at / on this "
+                            "address, e.g. 127.0.0.1:9100 (loopback only, unless --metrics-public)")
+    group.add_argument("--metrics-public", action="store_true",
+                       help="let --metrics-address be an address other machines reach (e.g. 0.0.0.0:9100)")
+    group.add_argument("--metrics-allowed-host", action="append", default=[], metavar="NAME",
+                       help="a host name the endpoints answer to besides their address (repeatable), "
+                            "e.g. the name Prometheus scrapes them by")
     group.add_argument("--adaptive-latency-target", type=float, metavar="S",
                        help="queues: adjust BatchSize and the window at run time to hold this latency "
                             "(record arrival to batch success) while making as few invocations as possible")
@@ -91,7 +106,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the mapping from the flags (or every mapping of the template), check its sources, and run it."""
-    configure_logging(sys.stderr, args.log_level, args.json_logs)
+    terminal = configure_logging(sys.stderr, args.log_level, args.json_logs, args.log_file)
+    endpoints = _endpoint_address(args)  # a bad address fails before anything is opened
     given = given_connection_flags(args)
     source_options(args)  # a malformed --source-option fails before a template is provisioned
     if args.template:
@@ -104,7 +120,22 @@ def run(args: argparse.Namespace) -> int:
     if _check_connection_flags(given, mappings, args.invoker) and args.region:
         mappings = [_with_region(m, args.region) if _invokes_lambda(m, args.invoker) else m for m in mappings]
     require_embedded_sources(mappings)
-    return asyncio.run(run_mappings(mappings, args))
+    return asyncio.run(run_mappings(mappings, args, terminal, endpoints))
+
+
+def _endpoint_address(args: argparse.Namespace) -> Address | None:
+    if args.metrics_address is None:
+        if args.metrics_public or args.metrics_allowed_host:
+            flag = "--metrics-public" if args.metrics_public else "--metrics-allowed-host"
+            raise ConfigError(flag, True if args.metrics_public else args.metrics_allowed_host,
+                              "used with --metrics-address HOST:PORT")
+        return None
+    for name in args.metrics_allowed_host:
+        try:
+            check_host_name(name)
+        except ConfigError as exc:
+            raise ConfigError("--metrics-allowed-host", name, exc.allowed) from None
+    return parse_address(args.metrics_address, public=args.metrics_public)
 
 
 def _check_connection_flags(given: dict[str, Any], mappings: list[EventSourceMapping], invoker: str) -> bool:
@@ -138,33 +169,62 @@ def _with_region(mapping: EventSourceMapping, region: str) -> EventSourceMapping
     return replace(mapping, function=config if config.region else replace(config, region=region))
 
 
-async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace) -> int:
-    """Prepare (fail fast), then run with signal handling, progress and a summary."""
+async def run_mappings(mappings: list[EventSourceMapping], args: argparse.Namespace,
+                       terminal: TerminalHandler | None = None, endpoints: Address | None = None) -> int:
+    """Prepare (fail fast), then run with signal handling, progress, the endpoints and a summary."""
     engine = Engine(mappings, invoker=args.invoker, source_options=source_options(args),
                     checkpoint_store_uri=args.checkpoint_store, adaptive=_adaptive(args),
                     shard_lease_s=args.shard_lease_seconds)
     started = time.monotonic()
-    await engine.prepare()
-    prepare_heap()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, engine.stop)
-    progress = None
-    if args.progress or (args.progress is None and sys.stderr.isatty()):
-        progress = asyncio.create_task(show_progress(lambda: _snapshot(engine), lambda: _backlog(engine), sys.stderr))
+    sampler = Sampler(engine)
+    server = _serve(endpoints, sampler, args)
     try:
-        report = await engine.run(until_idle=args.until_idle)
-    except MappingFailedError as exc:  # the run started and met an error waiting cannot fix: one line, exit 1
-        write_summary(_snapshot(engine), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
-        print(f"batchmap: error: {exc}", file=sys.stderr)
-        return RUN_FAILED
+        await engine.prepare()
+        prepare_heap()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, engine.stop)
+        await sampler.sample()  # before anything is consumed: the dead-letter queues' starting depth
+        return await _watched_run(engine, sampler, args, terminal, started)
     finally:
-        if progress is not None:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
-    write_summary(_combined(report.metrics), time.monotonic() - started, sys.stdout, as_json=args.summary_json)
+        if server is not None:
+            server.stop()
+
+
+async def _watched_run(engine: Engine, sampler: Sampler, args: argparse.Namespace,
+                       terminal: TerminalHandler | None, started: float) -> int:
+    """Run the engine with the sampler (and progress line) beside it; print the summary."""
+    watchers: list[asyncio.Task[None]] = []
+    progress = terminal is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
+    watchers.append(asyncio.create_task(sampler.run(), name="status-sampler"))
+    if progress and terminal is not None:
+        watchers.append(asyncio.create_task(show_progress(lambda: sampler.latest, terminal, started)))
+    failed: MappingFailedError | None = None
+    try:
+        await engine.run(until_idle=args.until_idle, before_close=sampler.sample)
+    except MappingFailedError as exc:  # the run started and met an error waiting cannot fix: one line, exit 1
+        failed = exc
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+    write_summary(sampler.latest, time.monotonic() - started, sys.stdout, as_json=args.summary_json,
+                  retry_wait_s=sampler.retry_wait_s)
+    if failed is not None:
+        print(f"batchmap: error: {failed}", file=sys.stderr)
+        return RUN_FAILED
     return 0
+
+
+def _serve(address: Address | None, sampler: Sampler, args: argparse.Namespace) -> EndpointServer | None:
+    """Start the endpoints (before the sources open: a port in use fails first) and say where they are."""
+    if address is None:
+        return None
+    views = Views(lambda: sampler.latest, lambda: sampler.sampled_at, sampler.metrics_text)
+    server = EndpointServer(address, views, public=args.metrics_public, allowed_hosts=args.metrics_allowed_host)
+    server.start()
+    log.info("status page %s; Prometheus metrics at %smetrics, health at /healthz and /readyz", server.url, server.url)
+    return server
 
 
 def source_options(args: argparse.Namespace) -> SourceOptions:
@@ -181,32 +241,3 @@ def source_options(args: argparse.Namespace) -> SourceOptions:
 def _adaptive(args: argparse.Namespace) -> AdaptiveConfig | None:
     target = getattr(args, "adaptive_latency_target", None)
     return None if target is None else AdaptiveConfig(target_s=target, statistic=args.adaptive_statistic)
-
-
-def _snapshot(engine: Engine) -> Mapping[str, Any]:
-    return _combined({p.resolved.uuid: p.recorder.snapshot().as_dict() for p in engine.prepared})
-
-
-def _combined(per_mapping: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Counters summed over mappings (one mapping: its own counters)."""
-    if len(per_mapping) == 1:
-        return dict(next(iter(per_mapping.values())))
-    total: dict[str, Any] = {}
-    for counters in per_mapping.values():
-        for name, value in counters.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                total[name] = total.get(name, 0) + value
-    return total
-
-
-async def _backlog(engine: Engine) -> int | None:
-    """The queues' depth for the progress line; unknown (``None``) for streams and while a source fails."""
-    depth = 0
-    for p in engine.prepared:
-        if not isinstance(p.source, QueueSource):
-            return None
-        try:
-            depth += (await p.source.backlog()).total
-        except SourceError:
-            return None
-    return depth

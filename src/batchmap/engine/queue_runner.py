@@ -23,7 +23,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from batchmap.engine.backoff import Backoff, source_name
+from batchmap.engine.backoff import source_name
 from batchmap.engine.batcher import Batch, Batcher, BatchPolicy
 from batchmap.engine.events import build_event
 from batchmap.engine.outcome import Outcome, judge
@@ -61,7 +61,7 @@ class QueueRunner:
         self._late: list[asyncio.Future[Any]] = []
         self._tick: asyncio.Future[None] | None = None
         self._cancel_receives = bool(getattr(source, "receive_cancel_safe", False))
-        self.backoff = Backoff(source_name(source), runtime.hooks, runtime.stop, clock=runtime.clock)
+        self.backoff = runtime.backoff(source_name(source))
         self._next_backlog = 0.0  # after a failed backlog call, when to ask again
         self._keeper = VisibilityKeeper(source, runtime.clock)  # what the lanes hold stays hidden
 

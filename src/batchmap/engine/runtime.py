@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
+from batchmap.engine.backoff import Backoff
 from batchmap.engine.batcher import BatchPolicy
 from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.engine.outcome import Outcome
@@ -100,7 +101,15 @@ class Runtime:
     accept: RecordFilter = accept_all
     destination: Destination | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    backoffs: list[Backoff] = field(default_factory=list)
+    """The outage state of every system the runner calls, for ``Engine.status()``."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def backoff(self, name: str) -> Backoff:
+        """A ``Backoff`` for the system ``name`` with this runtime's hooks, stop and clock, kept in ``backoffs``."""
+        backoff = Backoff(name, self.hooks, self.stop, clock=self.clock)
+        self.backoffs.append(backoff)
+        return backoff
 
     def request_id(self) -> str:
         """A fresh request id in AWS's UUID format."""

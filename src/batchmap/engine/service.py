@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from batchmap.engine.queue_runner import QueueRunner
 from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.runtime import RecordFilter, RunSettings, Runtime, accept_all
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY, ScalingPolicy
+from batchmap.engine.status import MappingState, MappingStatus, outages
 from batchmap.engine.stream_runner import StreamRunner
 from batchmap.engine.visibility import short_visibility_warning
 from batchmap.errors import BatchmapError, ConfigError, MappingFailedError
@@ -94,6 +95,7 @@ class Engine:
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
     _stopping: bool = False
+    _states: dict[str, tuple[MappingState, str]] = field(default_factory=dict)
 
     async def prepare(self) -> list[Prepared]:
         """Validate, open and load everything; nothing is received yet. Idempotent."""
@@ -164,12 +166,16 @@ class Engine:
         os.makedirs(os.path.dirname(DEFAULT_CHECKPOINTS), mode=0o700, exist_ok=True)  # its owner only
         return SqliteCheckpointStore(DEFAULT_CHECKPOINTS)
 
-    async def run(self, until_idle: bool = False) -> RunReport:
+    async def run(
+        self, until_idle: bool = False, *, before_close: Callable[[], Awaitable[Any]] | None = None
+    ) -> RunReport:
         """Run every enabled mapping until ``stop()``; with ``until_idle``, until all are drained.
 
         Transient source errors are waited out. An error waiting cannot fix, in any
         task of any mapping, stops the whole engine at once (one engine, one fate)
         and is raised as ``MappingFailedError`` naming the mapping, its source and the cause.
+        ``before_close`` is awaited once every mapping has stopped and before the sources
+        close (the last look at the queues, for a summary); an error in it is logged.
         """
         started = time.monotonic()
         prepared = await self.prepare()
@@ -182,6 +188,11 @@ class Engine:
             error = root_cause(failed)  # the first mapping's MappingFailedError
             raise error from error.__cause__
         finally:
+            if before_close is not None:
+                try:
+                    await before_close()
+                except Exception as exc:
+                    log.warning("the last look before closing the sources failed: %s", exc)
             await self.close()
         return RunReport(
             {p.resolved.uuid: p.recorder.snapshot().as_dict() for p in prepared}, time.monotonic() - started
@@ -191,10 +202,16 @@ class Engine:
         """Run one mapping; an error that ends it becomes a ``MappingFailedError`` naming the mapping."""
         if self._stopping:
             p.runtime.stop.set()
+        self._states[p.resolved.uuid] = ("running", "")
         try:
             await self._runner(p, until_idle)
+            self._states[p.resolved.uuid] = ("stopped", "")
+        except asyncio.CancelledError:  # another mapping failed: the engine stops them all
+            self._states[p.resolved.uuid] = ("stopped", "the engine stopped")
+            raise
         except Exception as exc:
             cause = root_cause(exc)
+            self._states[p.resolved.uuid] = ("failed", f"{type(cause).__name__}: {cause}")
             if not isinstance(cause, BatchmapError):  # a bug: the traceback is what fixes it
                 log.error("mapping %s: unexpected %s (a bug in batchmap or the source client)",
                           p.resolved.uuid, type(cause).__name__, exc_info=cause)
@@ -207,6 +224,19 @@ class Engine:
             assert isinstance(p.source, StreamSource) and p.checkpoints is not None
             runner = StreamRunner(p.settings, p.source, p.checkpoints, p.runtime, lease_ttl_s=self.shard_lease_s)
             await runner.run(until_idle)
+
+    def status(self) -> tuple[MappingStatus, ...]:
+        """What each prepared mapping is doing now (read-only, never waits): for readiness and status pages."""
+        return tuple(self._status_of(p) for p in self.prepared)
+
+    def _status_of(self, p: Prepared) -> MappingStatus:
+        state, reason = self._states.get(p.resolved.uuid, ("starting" if p.resolved.enabled else "disabled", ""))
+        queue = isinstance(p.source, QueueSource)
+        return MappingStatus(
+            p.resolved.uuid, p.resolved.function.name, source_name(p.source), "queue" if queue else "stream",
+            state, outages(p.runtime.backoffs), reason,
+            float(p.source.visibility_timeout_s) if isinstance(p.source, QueueSource) else None,
+        )
 
     def stop(self) -> None:
         """Graceful stop: no new batches; in-flight ones finish and are settled/checkpointed."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from batchmap.engine.backoff import Backoff, StreamBackoffs, source_name
+from batchmap.engine.backoff import StreamBackoffs, source_name
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.shard import ShardWorker
@@ -48,10 +48,10 @@ class StreamRunner:
         self._group: asyncio.TaskGroup | None = None
         name = source_name(source)
         self.backoffs = StreamBackoffs(
-            Backoff(name, runtime.hooks, runtime.stop, clock=runtime.clock),
-            Backoff(f"{name} checkpoints", runtime.hooks, runtime.stop, clock=runtime.clock),
+            runtime.backoff(name),
+            runtime.backoff(f"{name} checkpoints"),
             None if runtime.destination is None else  # not named by its URI, which may hold a password
-            Backoff(f"{name} on-failure destination", runtime.hooks, runtime.stop, clock=runtime.clock),
+            runtime.backoff(f"{name} on-failure destination"),
         )
 
     async def run(self, until_idle: bool = False) -> None:

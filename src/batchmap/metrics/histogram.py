@@ -1,7 +1,9 @@
-"""A fixed-bucket histogram of invocation durations: cheap to update, exact sum/count/min/max.
+"""A fixed-bucket histogram of milliseconds (invocation durations, iterator ages): cheap to update,
+exact sum/count/min/max.
 
-Buckets are fixed (1 ms to 15 minutes, Lambda's longest timeout) so histograms
-of different mappings and runs add up, as Prometheus expects.
+Buckets are fixed (durations: 1 ms to 15 minutes, Lambda's longest timeout;
+ages: 100 ms to 7 days) so histograms of different mappings and runs add up,
+as Prometheus expects.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ DURATION_BUCKETS_MS: tuple[float, ...] = (
     1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000,
 )
 """Upper bounds (inclusive) of the duration buckets, in milliseconds; a last bucket holds the rest."""
+
+AGE_BUCKETS_MS: tuple[float, ...] = (
+    100, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000,
+    604_800_000,
+)
+"""Upper bounds of the IteratorAge buckets, in milliseconds: 100 ms to 7 days (a Kinesis stream's longest
+default retention), since a stream mapping that falls behind is measured in hours, not milliseconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +73,20 @@ class DurationStats:
 class Histogram:
     """Mutable counterpart of ``DurationStats``; not locked (its owner holds the lock)."""
 
-    __slots__ = ("_buckets", "_count", "_max", "_min", "_sum")
+    __slots__ = ("_bounds", "_buckets", "_count", "_max", "_min", "_sum")
 
-    def __init__(self) -> None:
-        self._buckets = [0] * (len(DURATION_BUCKETS_MS) + 1)
+    def __init__(self, bounds: tuple[float, ...] = DURATION_BUCKETS_MS) -> None:
+        self._bounds = bounds
+        self._buckets = [0] * (len(bounds) + 1)
         self._count = 0
         self._sum = 0.0
         self._min: float | None = None
         self._max: float | None = None
 
     def observe(self, value_ms: float) -> None:
-        """Add one duration (negative values, which only a broken clock makes, count as 0)."""
+        """Add one value (negative values, which only a broken clock makes, count as 0)."""
         value = max(0.0, float(value_ms))
-        self._buckets[bisect_left(DURATION_BUCKETS_MS, value)] += 1
+        self._buckets[bisect_left(self._bounds, value)] += 1
         self._count += 1
         self._sum += value
         self._min = value if self._min is None or value < self._min else self._min
@@ -84,4 +94,4 @@ class Histogram:
 
     def stats(self) -> DurationStats:
         """A frozen copy."""
-        return DurationStats(self._count, self._sum, self._min, self._max, tuple(self._buckets))
+        return DurationStats(self._count, self._sum, self._min, self._max, tuple(self._buckets), self._bounds)

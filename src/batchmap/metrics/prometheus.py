@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from batchmap.metrics.histogram import DurationStats
+from batchmap.metrics.live import MappingView
 from batchmap.metrics.recorder import (
     COMMITTED,
     DELETED,
@@ -17,6 +19,7 @@ from batchmap.metrics.recorder import (
     DESTINATION_DELIVERY_FAILURES,
     DROPPED,
     ERRORS,
+    FAILED_ATTEMPTS,
     FAILED_INVOKE,
     FILTERED_OUT,
     HOOK_ERRORS,
@@ -25,6 +28,7 @@ from batchmap.metrics.recorder import (
     OVERSIZED,
     POLLED,
     POLLING_ERRORS,
+    SUCCEEDED,
     MetricsRecorder,
     MetricsSnapshot,
 )
@@ -49,6 +53,9 @@ PROMETHEUS_COUNTERS: tuple[tuple[str, str, str], ...] = (
     (OVERSIZED, "batchmap_oversized_events_total", "Records over the 6 MB payload limit, never sent"),
     (POLLING_ERRORS, "batchmap_polling_errors_total", "Failed calls to the source, retried with backoff"),
     (HOOK_ERRORS, "batchmap_hook_errors_total", "Errors raised by metrics hooks, logged and ignored"),
+    (SUCCEEDED, "batchmap_succeeded_events_total", "Records the function processed successfully"),
+    (FAILED_ATTEMPTS, "batchmap_failed_attempt_events_total",
+     "Records that failed an attempt: in a failed invocation or reported in batchItemFailures"),
 )
 """(AWS name, Prometheus name, help) of each counter."""
 
@@ -92,13 +99,22 @@ def _duration(lines: list[str], snaps: list[MetricsSnapshot]) -> None:
     name = "batchmap_duration_seconds"
     _header(lines, name, "histogram", "Invocation duration (AWS Duration).")
     for snap in snaps:
-        stats = snap.duration
-        bounds = [_number(bound / 1000) for bound in stats.bounds] + ["+Inf"]
-        for bound, seen in zip(bounds, stats.cumulative(), strict=True):
-            le = 'le="' + bound + '"'
-            lines.append(f"{name}_bucket{_labels(snap, le)} {seen}")
-        lines.append(f"{name}_sum{_labels(snap)} {_number(stats.sum_ms / 1000)}")
-        lines.append(f"{name}_count{_labels(snap)} {stats.count}")
+        _histogram(lines, name, snap, snap.duration)
+    ages = [snap for snap in snaps if snap.iterator_age_stats.count]
+    if ages:
+        name = "batchmap_iterator_age_histogram_seconds"
+        _header(lines, name, "histogram", "Age of the last record of each stream batch when sent (AWS IteratorAge).")
+        for snap in ages:
+            _histogram(lines, name, snap, snap.iterator_age_stats)
+
+
+def _histogram(lines: list[str], name: str, snap: MetricsSnapshot, stats: DurationStats) -> None:
+    bounds = [_number(bound / 1000) for bound in stats.bounds] + ["+Inf"]
+    for bound, seen in zip(bounds, stats.cumulative(), strict=True):
+        le = 'le="' + bound + '"'
+        lines.append(f"{name}_bucket{_labels(snap, le)} {seen}")
+    lines.append(f"{name}_sum{_labels(snap)} {_number(stats.sum_ms / 1000)}")
+    lines.append(f"{name}_count{_labels(snap)} {stats.count}")
 
 
 GAUGES: tuple[tuple[str, str], ...] = (
@@ -127,3 +143,37 @@ def _gauges(lines: list[str], snaps: list[MetricsSnapshot]) -> None:
         if present:
             _header(lines, name, "gauge", help_text)
             lines.extend(f"{name}{_labels(snap)} {_number(v)}" for snap, v in present if v is not None)
+
+
+LIVE_GAUGES: tuple[tuple[str, str], ...] = (
+    ("batchmap_mapping_ready", "1 while the mapping runs and every system it calls answers (what /readyz reads)."),
+    ("batchmap_source_in_backoff", "1 while the mapping waits out an outage of its source, store or destination."),
+    ("batchmap_backlog_messages", "Queue messages by state: visible, in_flight, delayed (queues only)."),
+    ("batchmap_dead_letter_queue_messages", "Messages in the dead-letter queue (queues with a redrive policy)."),
+    ("batchmap_dead_lettered_events", "Records dead-lettered during this run: DLQ growth plus on-failure deliveries."),
+    ("batchmap_invocations_in_flight", "Invocations running now."),
+)
+"""(name, help) of the gauges a running engine adds from its live view (``live_text``)."""
+
+
+def live_text(views: Iterable[MappingView]) -> str:
+    """The live gauges of every mapping: readiness, backlog, dead-letter depth, invocations in flight."""
+    views = list(views)
+    rows: dict[str, list[str]] = {name: [] for name, _ in LIVE_GAUGES}
+    for view in views:
+        snap = view.metrics
+        rows["batchmap_mapping_ready"].append(f"{_labels(snap)} {int(view.ready)}")
+        rows["batchmap_source_in_backoff"].append(f"{_labels(snap)} {int(view.outage is not None)}")
+        if view.depth is not None:
+            for state in ("visible", "in_flight", "delayed"):
+                label = f'state="{state}"'
+                rows["batchmap_backlog_messages"].append(f"{_labels(snap, label)} {getattr(view.depth, state)}")
+            rows["batchmap_dead_letter_queue_messages"].append(f"{_labels(snap)} {view.depth.dead_letter_depth}")
+        rows["batchmap_dead_lettered_events"].append(f"{_labels(snap)} {view.dead_lettered}")
+        rows["batchmap_invocations_in_flight"].append(f"{_labels(snap)} {snap.invocations_in_flight}")
+    lines: list[str] = []
+    for name, help_text in LIVE_GAUGES:
+        if rows[name]:
+            _header(lines, name, "gauge", help_text)
+            lines.extend(name + row for row in rows[name])
+    return "\n".join(lines) + "\n" if lines else ""

@@ -28,6 +28,19 @@ Counting rules:
 * ``PollingErrorCount``: calls to the source (polls, deletes, checkpoints, leases) that
   failed and were retried with backoff. AWS publishes it for Kafka; here every source has it.
 * ``HookErrorCount`` (ours): times another metrics hook raised (logged once, then ignored).
+
+Record-level counts (ours: AWS counts invocations' records, which reads as "95 %
+failed" when a few records fail in many batches), from each judged outcome:
+
+* ``SucceededEventCount``: records the function processed: every record of a
+  successful invocation; of a partial one, those not reported (streams and
+  Kafka: those before the lowest reported one, which are checkpointed).
+* ``FailedAttemptEventCount``: records that failed an attempt: every record of a
+  failed invocation, and the records a partial response reported. A record that
+  fails twice counts twice.
+
+``IteratorAge`` also feeds a histogram (``iterator_age_stats``), and the
+snapshot says how many invocations are running (``invocations_in_flight``).
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from batchmap.errors import ConfigError
-from batchmap.metrics.histogram import DurationStats, Histogram
+from batchmap.metrics.histogram import AGE_BUCKETS_MS, DurationStats, Histogram
 from batchmap.metrics.hook import MetricsHook
 
 if TYPE_CHECKING:  # the engine imports metrics; metrics needs the engine only for types
@@ -59,10 +72,13 @@ DESTINATION_DELIVERY_FAILURES = "DestinationDeliveryFailures"
 OVERSIZED = "OversizedEventCount"
 POLLING_ERRORS = "PollingErrorCount"
 HOOK_ERRORS = "HookErrorCount"
+SUCCEEDED = "SucceededEventCount"
+FAILED_ATTEMPTS = "FailedAttemptEventCount"
 
 COUNTERS: tuple[str, ...] = (
     POLLED, FILTERED_OUT, INVOKED, FAILED_INVOKE, DROPPED, DESTINATION_DELIVERED, DELETED, COMMITTED,
     INVOCATIONS, ERRORS, DESTINATION_DELIVERY_FAILURES, OVERSIZED, POLLING_ERRORS, HOOK_ERRORS,
+    SUCCEEDED, FAILED_ATTEMPTS,
 )
 """Every counter, in the order exporters list them."""
 
@@ -80,6 +96,8 @@ class MetricsSnapshot:
     iterator_age_ms: int | None = None
     iterator_age_max_ms: int | None = None
     offset_lag: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    iterator_age_stats: DurationStats = field(default_factory=lambda: Histogram(AGE_BUCKETS_MS).stats())
+    invocations_in_flight: int = 0
 
     def __getitem__(self, name: str) -> int:
         """A counter by its AWS name: ``snapshot["PolledEventCount"]``."""
@@ -118,6 +136,8 @@ class MetricsRecorder(MetricsHook):
         self._age: int | None = None
         self._age_max: int | None = None
         self._lag: dict[str, int] = {}
+        self._ages = Histogram(AGE_BUCKETS_MS)
+        self._outcomes = 0
 
     def _add(self, name: str, records: int) -> None:
         if records < 0:
@@ -144,11 +164,15 @@ class MetricsRecorder(MetricsHook):
     def outcome(self, records: int, outcome: Outcome) -> None:
         if records < 0:
             raise ConfigError(FAILED_INVOKE, records, "a record count >= 0")
+        succeeded, failed = record_outcomes(records, outcome)
         with self._lock:
+            self._outcomes += 1
             if outcome.kind != "success":
                 self._counts[FAILED_INVOKE] += records
             if outcome.reason in _FUNCTION_ERRORS:
                 self._counts[ERRORS] += 1
+            self._counts[SUCCEEDED] += succeeded
+            self._counts[FAILED_ATTEMPTS] += failed
             self._duration.observe(outcome.duration_ms)
 
     def dropped(self, records: int) -> None:
@@ -180,6 +204,7 @@ class MetricsRecorder(MetricsHook):
         age = max(0, int(age_ms))
         with self._lock:
             self._age = age
+            self._ages.observe(age)
             self._age_max = age if self._age_max is None or age > self._age_max else self._age_max
 
     def offset_lag(self, partition: str, lag: int) -> None:
@@ -197,7 +222,20 @@ class MetricsRecorder(MetricsHook):
                 iterator_age_ms=self._age,
                 iterator_age_max_ms=self._age_max,
                 offset_lag=MappingProxyType(dict(self._lag)),
+                iterator_age_stats=self._ages.stats(),
+                invocations_in_flight=max(0, self._counts[INVOCATIONS] - self._outcomes),
             )
+
+
+def record_outcomes(records: int, outcome: Outcome) -> tuple[int, int]:
+    """(succeeded, failed) records of one invocation of ``records`` records, by the record-level rules."""
+    if outcome.kind == "success":
+        return records, 0
+    if outcome.kind == "failure":
+        return 0, records
+    failed = len(outcome.failed_ids)
+    succeeded = outcome.rewind_index if outcome.rewind_index is not None else records - failed
+    return max(0, succeeded), failed
 
 
 def iterator_age_ms(last_arrival_ms: int, sent_at_ms: int) -> int:

@@ -18,7 +18,7 @@ Two protocols, because queues and streams are settled differently:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 RecordShape = Literal["sqs", "kinesis", "dynamodb", "kafka"]
@@ -59,6 +59,9 @@ class Backlog:
     in_flight: int
     delayed: int
     dead_lettered: int = 0
+    next_visible_ms: int | None = field(default=None, compare=False)
+    """When the earliest hidden message becomes visible again (epoch ms), where the queue can tell:
+    a hint for the operator's view, so it takes no part in comparing counts."""
 
     @property
     def total(self) -> int:

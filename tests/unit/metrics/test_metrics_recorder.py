@@ -247,5 +247,5 @@ def test_the_public_names_are_all_exported() -> None:
     for name in metrics.__all__:
         assert hasattr(metrics, name), name
     public = {n for n in dir(metrics) if not n.startswith("_")}
-    modules = {"emf", "histogram", "hook", "prometheus", "recorder"}
+    modules = {"emf", "histogram", "hook", "live", "prometheus", "recorder"}
     assert public - modules == set(metrics.__all__)

@@ -294,8 +294,9 @@ class QueueStore:
             if self.row.dlq_id is not None:
                 dead = conn.execute("SELECT COUNT(*) FROM messages WHERE queue_id = ?",
                                     (self.row.dlq_id,)).fetchone()[0]
+            upcoming = self._next_visible(conn, now_ms) if hidden else None
         return Backlog(visible=visible, in_flight=hidden.get(1, 0), delayed=hidden.get(0, 0),
-                       dead_lettered=dead)
+                       dead_lettered=dead, next_visible_ms=upcoming)
 
     def next_visible_ms(self, now_ms: int) -> int | None:
         """When the earliest hidden message becomes visible (to wake a long poll), if any is hidden."""
