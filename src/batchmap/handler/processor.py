@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from batchmap.handler.options import BatchOptions, Concurrency
     from batchmap.handler.ordering import Ordering
     from batchmap.handler.strategy import Analysis, Strategy
+    from batchmap.records.event import Scan
+    from batchmap.records.record import Record
     from batchmap.records.wire import PartialBatchResponse
 
     RecordHandler = Callable[[Any], Any]
@@ -44,7 +46,7 @@ class BatchRun:
     """One batch in flight: everything the runners and the response need (internal to the toolkit)."""
 
     __slots__ = ("_aborted", "analysis", "context", "guard", "is_async", "log", "options", "ordering",
-                 "outcomes", "scan", "started", "strategy")
+                 "outcomes", "scan", "started", "strategy", "view")
 
     def __init__(self, event: object, handler: RecordHandler, context: object, options: BatchOptions) -> None:
         self.started = perf_counter()
@@ -53,7 +55,8 @@ class BatchRun:
         self.options = options
         self.context = context
         self._aborted = False
-        self.scan = scan = scan_event(event, check_records=False)
+        self.scan = scan = scan_event(event, strict=False)
+        self.view = checked_view(scan)
         self.is_async = is_async_callable(handler)
         self.log = FailureLog(options.logger, scan)
         self.analysis: Analysis | None = None
@@ -85,13 +88,13 @@ class BatchRun:
         if self.is_async:
             from batchmap.handler.aio import run_async
 
-            run_async(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency, self.guard,
+            run_async(scan.records, self.view, handler, self.outcomes, self.ordering, concurrency, self.guard,
                       self.on_failure)
         elif concurrency == 1:
-            run_in_order(scan.records, scan.view, handler, self.outcomes, self.ordering.units, self.guard,
+            run_in_order(scan.records, self.view, handler, self.outcomes, self.ordering.units, self.guard,
                          self.on_failure)
         else:
-            run_on_threads(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency,
+            run_on_threads(scan.records, self.view, handler, self.outcomes, self.ordering, concurrency,
                            self.guard, self.on_failure)
 
     def finish(self) -> BatchResult:
@@ -151,6 +154,24 @@ class BatchRun:
             self.log.skipped(skip.reason, skip.detail, positions)
 
 
+def checked_view(scan: Scan) -> Callable[[dict[str, Any]], Record]:
+    """What the runners make each record's view with: the view class, or, when the batch has malformed
+    records, a factory that raises each one's ``RecordError`` instead, so it fails like a record whose
+    handler raised (reported, logged, stopping its unit) without the handler seeing it."""
+    view = scan.view
+    if not scan.malformed:
+        return view
+    problems = {id(scan.records[position]): problem for position, problem in scan.malformed.items()}
+
+    def make(raw: dict[str, Any]) -> Record:
+        problem = problems.get(id(raw))
+        if problem is not None:
+            raise problem
+        return view(raw)
+
+    return make
+
+
 def execute_batch(event: object, record_handler: RecordHandler, context: object,
                   options: BatchOptions) -> BatchResult:
     """Run a batch with options validated beforehand (``batch_handler`` validates them once)."""
@@ -175,7 +196,7 @@ async def execute_batch_async(event: object, record_handler: RecordHandler, cont
         from batchmap.handler.aio import run_on_loop
 
         scan = run.scan
-        await run_on_loop(scan.records, scan.view, record_handler, run.outcomes, run.ordering,
+        await run_on_loop(scan.records, run.view, record_handler, run.outcomes, run.ordering,
                           run.strategy.concurrency, run.guard, run.on_failure)
     else:
         import asyncio

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from batchmap.handler.ordering import Ordering
     from batchmap.records.record import Record
 
+    MakeView = Callable[[dict[str, Any]], Record]
+    """The view class, or ``processor.checked_view``'s factory that fails malformed records."""
+
     FailureHook = Callable[[int, BaseException], None]
 
 
@@ -32,7 +35,7 @@ def _not_awaited(result: Any) -> HandlerError:
                         "'async def' so batchmap runs it on an event loop")
 
 
-def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
+def run_in_order(records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
                  outcomes: list[object], units: list[Hashable] | None, guard: Guard | None,
                  on_failure: FailureHook) -> None:
     """One record at a time, in event order: the fast path for ``concurrency=1``."""
@@ -66,7 +69,7 @@ def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Cal
             outcomes[position] = OK
 
 
-def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
+def run_on_threads(records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
                    outcomes: list[object], ordering: Ordering, concurrency: int, guard: Guard | None,
                    on_failure: FailureHook) -> None:
     """At most ``concurrency`` records at once on pooled threads."""
@@ -111,7 +114,7 @@ class _Unordered:
     the workers whose slot is at or above the lowered limit stop there.
     """
 
-    def __init__(self, records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
+    def __init__(self, records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
                  outcomes: list[object], concurrency: int, guard: Guard | None,
                  on_failure: FailureHook) -> None:
         from itertools import count

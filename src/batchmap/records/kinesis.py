@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchmap.records.record import AwsRecord, b64decode, b64size, json_loads
+from batchmap.records.record import AwsRecord, b64decode, b64size, json_loads, member, number, optional, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,13 +21,11 @@ class KinesisRecord(AwsRecord):
 
     @property
     def _kinesis(self) -> dict[str, Any]:
-        inner: dict[str, Any] = self._raw["kinesis"]
-        return inner
+        return member(self._raw, "kinesis", "kinesis")
 
     @property
     def id(self) -> str:
-        sequence_number: str = self._raw["kinesis"]["sequenceNumber"]
-        return sequence_number
+        return text(self._kinesis, "sequenceNumber", "kinesis.sequenceNumber", non_empty=True)
 
     @property
     def sequence_number(self) -> str:
@@ -35,8 +33,7 @@ class KinesisRecord(AwsRecord):
 
     @property
     def key(self) -> str:
-        partition_key: str = self._raw["kinesis"]["partitionKey"]
-        return partition_key
+        return text(self._kinesis, "partitionKey", "kinesis.partitionKey")
 
     @property
     def partition_key(self) -> str:
@@ -45,24 +42,25 @@ class KinesisRecord(AwsRecord):
     @property
     def data(self) -> bytes:
         """The record payload, base64-decoded."""
-        return b64decode(self._kinesis["data"])
+        return b64decode(text(self._kinesis, "data", "kinesis.data"), "kinesis.data")
 
     @property
     def size(self) -> int:
-        return b64size(self._kinesis["data"])
+        return b64size(text(self._kinesis, "data", "kinesis.data"))
 
     def _decode(self) -> Any:
-        return json_loads(self.data)
+        return json_loads(self.data, "kinesis.data")
 
     @property
     def approximate_arrival_timestamp(self) -> float:
         """When Kinesis accepted the record, in epoch seconds."""
-        return float(self._kinesis.get("approximateArrivalTimestamp", 0.0))
+        field = "kinesis.approximateArrivalTimestamp"
+        return float(number(self._kinesis.get("approximateArrivalTimestamp", 0.0), field, float))
 
     @property
     def event_id(self) -> str:
         """``<shardId>:<sequenceNumber>``."""
-        event_id: str = self._raw.get("eventID", "")
+        event_id: str = optional(self._raw, "eventID", "eventID", str, "")
         return event_id
 
     @property
