@@ -12,6 +12,7 @@ is not read here: the record views check it when it is asked for.
 
 from __future__ import annotations
 
+from itertools import groupby
 from operator import itemgetter, methodcaller
 
 from batchmap.errors import RecordError
@@ -124,13 +125,28 @@ def _dynamodb_clean(records: list[Any], fifo: bool, partitions: object) -> bool:
 
 
 def _kafka_clean(records: list[Any], fifo: bool, partitions: list[str] | None) -> bool:
-    topics = list(map(_TOPIC, records))
-    numbers = list(map(_PARTITION, records))
-    return (set(map(type, topics)) == _STR and "" not in topics and set(map(type, numbers)) == _INT
-            and set(map(type, map(_OFFSET, records))) == _INT
-            and list(map("{}-{}".format, topics, numbers)) == partitions
-            and set(map(type, map(_KEY, records))) <= _TEXT_OR_NULL
+    """Per ``topic-partition`` run of records: one topic and one partition number that make its name."""
+    if partitions is None:
+        return False
+    start = 0
+    for listed, run in groupby(partitions):
+        end = start + len(list(run))
+        if not _kafka_run_clean(records[start:end], listed):
+            return False
+        start = end
+    return (set(map(type, map(_OFFSET, records))) == _INT and set(map(type, map(_KEY, records))) <= _TEXT_OR_NULL
             and set(map(type, map(_VALUE, records))) <= _TEXT_OR_NULL)
+
+
+def _kafka_run_clean(run: list[Any], listed: str) -> bool:
+    topics, numbers = list(map(_TOPIC, run)), list(map(_PARTITION, run))
+    if set(map(type, topics)) != _STR or set(map(type, numbers)) != _INT:  # types first: False == 0
+        return False
+    distinct_topics, distinct_numbers = set(topics), set(numbers)
+    if len(distinct_topics) != 1 or len(distinct_numbers) != 1:
+        return False
+    (topic,), (number,) = distinct_topics, distinct_numbers
+    return topic != "" and f"{topic}-{number}" == listed
 
 
 _BULK: dict[str, Callable[[list[Any], bool, Any], bool]] = {
