@@ -22,11 +22,8 @@ if TYPE_CHECKING:
     from batchmap.handler.ordering import Ordering
     from batchmap.records.record import Record
 
-    MakeView = Callable[[dict[str, Any]], Record]
-    """The view class, or ``processor.checked_view``'s factory that fails malformed records."""
 
-
-async def run_on_loop(records: list[dict[str, Any]], view: MakeView,
+async def run_on_loop(records: list[dict[str, Any]], view: type[Record],
                       handler: Callable[[Any], Awaitable[object]], outcomes: list[object], ordering: Ordering,
                       concurrency: int, guard: Guard | None,
                       on_failure: Callable[[int, BaseException], None]) -> None:
@@ -54,7 +51,7 @@ async def run_on_loop(records: list[dict[str, Any]], view: MakeView,
                 group.create_task(work())
 
 
-def run_async(records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], Awaitable[object]],
+def run_async(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], Awaitable[object]],
               outcomes: list[object], ordering: Ordering, concurrency: int, guard: Guard | None,
               on_failure: Callable[[int, BaseException], None]) -> None:
     """``run_on_loop`` on a fresh event loop, for callers outside any loop (a Lambda handler)."""

@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from batchmap.handler.options import BatchOptions, Concurrency
     from batchmap.handler.ordering import Ordering
     from batchmap.handler.strategy import Analysis, Strategy
-    from batchmap.records.event import Scan
-    from batchmap.records.record import Record
     from batchmap.records.wire import PartialBatchResponse
 
     RecordHandler = Callable[[Any], Any]
@@ -46,7 +44,7 @@ class BatchRun:
     """One batch in flight: everything the runners and the response need (internal to the toolkit)."""
 
     __slots__ = ("_aborted", "analysis", "context", "guard", "is_async", "log", "options", "ordering",
-                 "outcomes", "scan", "started", "strategy", "view")
+                 "outcomes", "scan", "started", "strategy")
 
     def __init__(self, event: object, handler: RecordHandler, context: object, options: BatchOptions) -> None:
         self.started = perf_counter()
@@ -56,7 +54,6 @@ class BatchRun:
         self.context = context
         self._aborted = False
         self.scan = scan = scan_event(event, strict=False)
-        self.view = checked_view(scan)
         self.is_async = is_async_callable(handler)
         self.log = FailureLog(options.logger, scan)
         self.analysis: Analysis | None = None
@@ -80,6 +77,8 @@ class BatchRun:
     def on_failure(self, position: int, error: BaseException) -> None:
         """A record raised: log it now; above the soft memory threshold, drop its traceback once logged."""
         self.log.failed(position, error)
+        if isinstance(error, BatchAbortedError):
+            self._aborted = True
         if self.guard is not None and self.guard.strained:
             error.__traceback__ = None
 
@@ -88,13 +87,13 @@ class BatchRun:
         if self.is_async:
             from batchmap.handler.aio import run_async
 
-            run_async(scan.records, self.view, handler, self.outcomes, self.ordering, concurrency, self.guard,
+            run_async(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency, self.guard,
                       self.on_failure)
         elif concurrency == 1:
-            run_in_order(scan.records, self.view, handler, self.outcomes, self.ordering.units, self.guard,
+            run_in_order(scan.records, scan.view, handler, self.outcomes, self.ordering.units, self.guard,
                          self.on_failure)
         else:
-            run_on_threads(scan.records, self.view, handler, self.outcomes, self.ordering, concurrency,
+            run_on_threads(scan.records, scan.view, handler, self.outcomes, self.ordering, concurrency,
                            self.guard, self.on_failure)
 
     def finish(self) -> BatchResult:
@@ -114,7 +113,7 @@ class BatchRun:
 
     def was_aborted(self) -> bool:
         """Whether ``abort()`` was called or a record raised ``BatchAbortedError``."""
-        return self._aborted or any(isinstance(o, BatchAbortedError) for o in self.outcomes)
+        return self._aborted
 
     def abort(self) -> None:
         """Report every record, even those that ran (their work was undone: a rolled-back transaction)."""
@@ -122,7 +121,7 @@ class BatchRun:
 
     def _reported(self) -> list[int]:
         outcomes = self.outcomes
-        if (outcomes.count(OK) != len(outcomes) or self._aborted) and self.was_aborted():
+        if self._aborted:
             outcomes[:] = [ABORTED if o is OK else o for o in outcomes]
         reported = reported_positions(outcomes, self.ordering)
         if reported:
@@ -154,24 +153,6 @@ class BatchRun:
             self.log.skipped(skip.reason, skip.detail, positions)
 
 
-def checked_view(scan: Scan) -> Callable[[dict[str, Any]], Record]:
-    """What the runners make each record's view with: the view class, or, when the batch has malformed
-    records, a factory that raises each one's ``RecordError`` instead, so it fails like a record whose
-    handler raised (reported, logged, stopping its unit) without the handler seeing it."""
-    view = scan.view
-    if not scan.malformed:
-        return view
-    problems = {id(scan.records[position]): problem for position, problem in scan.malformed.items()}
-
-    def make(raw: dict[str, Any]) -> Record:
-        problem = problems.get(id(raw))
-        if problem is not None:
-            raise problem
-        return view(raw)
-
-    return make
-
-
 def execute_batch(event: object, record_handler: RecordHandler, context: object,
                   options: BatchOptions) -> BatchResult:
     """Run a batch with options validated beforehand (``batch_handler`` validates them once)."""
@@ -196,7 +177,7 @@ async def execute_batch_async(event: object, record_handler: RecordHandler, cont
         from batchmap.handler.aio import run_on_loop
 
         scan = run.scan
-        await run_on_loop(scan.records, run.view, record_handler, run.outcomes, run.ordering,
+        await run_on_loop(scan.records, scan.view, record_handler, run.outcomes, run.ordering,
                           run.strategy.concurrency, run.guard, run.on_failure)
     else:
         import asyncio

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from batchmap.handler.ordering import Ordering
     from batchmap.records.record import Record
 
-    MakeView = Callable[[dict[str, Any]], Record]
-    """The view class, or ``processor.checked_view``'s factory that fails malformed records."""
-
     FailureHook = Callable[[int, BaseException], None]
 
 
@@ -35,12 +32,13 @@ def _not_awaited(result: Any) -> HandlerError:
                         "'async def' so batchmap runs it on an event loop")
 
 
-def run_in_order(records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
+def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
                  outcomes: list[object], units: list[Hashable] | None, guard: Guard | None,
                  on_failure: FailureHook) -> None:
     """One record at a time, in event order: the fast path for ``concurrency=1``."""
     stopped: set[Hashable] = set()
     pressure = 0
+    ok = OK
     for position, raw in enumerate(records):
         if guard is not None:
             reason = guard.check()
@@ -55,7 +53,7 @@ def run_in_order(records: list[dict[str, Any]], view: MakeView, handler: Callabl
             continue
         try:
             result = handler(view(raw))
-            if type(result) is CoroutineType:
+            if result is not None and type(result) is CoroutineType:
                 raise _not_awaited(result)
         except Exception as error:
             outcomes[position] = error
@@ -66,10 +64,10 @@ def run_in_order(records: list[dict[str, Any]], view: MakeView, handler: Callabl
             if units is not None:
                 stopped.add(units[position])
         else:
-            outcomes[position] = OK
+            outcomes[position] = ok
 
 
-def run_on_threads(records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
+def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
                    outcomes: list[object], ordering: Ordering, concurrency: int, guard: Guard | None,
                    on_failure: FailureHook) -> None:
     """At most ``concurrency`` records at once on pooled threads."""
@@ -93,7 +91,7 @@ def run_on_threads(records: list[dict[str, Any]], view: MakeView, handler: Calla
             error: BaseException | None = None
             try:
                 result = handler(view(records[position]))
-                if type(result) is CoroutineType:
+                if result is not None and type(result) is CoroutineType:
                     raise _not_awaited(result)
             except Exception as exc:
                 error = exc
@@ -114,7 +112,7 @@ class _Unordered:
     the workers whose slot is at or above the lowered limit stop there.
     """
 
-    def __init__(self, records: list[dict[str, Any]], view: MakeView, handler: Callable[[Any], object],
+    def __init__(self, records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
                  outcomes: list[object], concurrency: int, guard: Guard | None,
                  on_failure: FailureHook) -> None:
         from itertools import count
@@ -158,7 +156,7 @@ class _Unordered:
                 return
             try:
                 result = handler(view(records[position]))
-                if type(result) is CoroutineType:
+                if result is not None and type(result) is CoroutineType:
                     raise _not_awaited(result)
             except Exception as exc:
                 outcomes[position] = exc

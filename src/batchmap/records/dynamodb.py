@@ -24,15 +24,18 @@ class DynamoDBRecord(AwsRecord):
 
     @property
     def _stream(self) -> dict[str, Any]:
-        return member(self._raw, "dynamodb", "dynamodb")
+        raw = self._raw
+        if type(raw) is dict:
+            inner = raw.get("dynamodb")
+            if type(inner) is dict:
+                return inner
+        return member(raw, "dynamodb", "dynamodb")
 
     @property
     def id(self) -> str:
         return text(self._stream, "SequenceNumber", "dynamodb.SequenceNumber", non_empty=True)
 
-    @property
-    def sequence_number(self) -> str:
-        return self.id
+    sequence_number = id
 
     @property
     def key(self) -> str:

@@ -1,14 +1,15 @@
 """Recognise a batch event, check every record carries what AWS promises, hand out views.
 
-``scan_event`` is the gate. It checks the event's shape, then every record's
-envelope (``batchmap.records.envelope``: source, identifier, ordering key,
-payload type) in bulk. ``strict`` (``parse_event``) raises a
-``batchmap.errors.EventError`` for the first malformed record, naming the
-record and the field. Otherwise (``process_batch``, ``read_partial_response``)
-only a record without an identifier raises, since it could not be reported;
-the other malformed records are listed in ``Scan.malformed`` and fail without
-running, like a record whose handler raised. Either way the verdict is made
-once, before any record runs, so it is the same at every concurrency.
+``scan_event`` is the gate. It checks the event's shape, then every record
+(``batchmap.records.envelope``), in bulk. ``strict`` (``parse_event``) checks
+each record's whole envelope (source, identifier, ordering key, payload type)
+and raises a ``batchmap.errors.EventError`` for the first malformed record,
+naming the record and the field. Otherwise (``process_batch``,
+``read_partial_response``) it checks only that every record has its
+identifier: one that has none fails the call before any record runs, since it
+could not be reported. Everything else is checked where it is read: the views
+raise ``RecordError`` naming the field, which fails the record that read it.
+Neither check depends on the concurrency, so neither does the verdict.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from batchmap.errors import EventError, RecordError, UnknownEventSourceError
 from batchmap.records._describe import clip, got
 from batchmap.records._value import Value, _set
 from batchmap.records.dynamodb import DynamoDBRecord
-from batchmap.records.envelope import ID_FIELD, fifo_groups, problems
+from batchmap.records.envelope import ID_FIELD, fifo_groups, problems, unidentified
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.kinesis import KinesisRecord
 from batchmap.records.sqs import SQSRecord
@@ -50,15 +51,13 @@ class Scan:
     """What ``scan_event`` found: the source, the record dicts in order, their view class.
 
     ``partitions`` (Kafka only) holds each record's ``topic-partition``;
-    ``is_fifo`` says whether an SQS batch came from a FIFO queue; ``malformed``
-    maps the position of each malformed (but identifiable) record to its problem.
+    ``is_fifo`` says whether an SQS batch came from a FIFO queue.
     """
 
-    __slots__ = ("event_source", "is_fifo", "kind", "malformed", "partitions", "records", "view")
+    __slots__ = ("event_source", "is_fifo", "kind", "partitions", "records", "view")
 
     kind: SourceKind
     partitions: list[str] | None
-    malformed: dict[int, RecordError]
 
     def __init__(self, kind: SourceKind, event_source: str, records: list[dict[str, Any]],
                  *, is_fifo: bool = False, partitions: list[str] | None = None) -> None:
@@ -68,7 +67,6 @@ class Scan:
         self.view = VIEW_OF_KIND[kind]
         self.is_fifo = is_fifo
         self.partitions = partitions
-        self.malformed = {}
 
     def identifier(self, position: int) -> ItemIdentifier:
         """The ``itemIdentifier`` of the record at ``position``; ``RecordError`` if it has none."""
@@ -91,25 +89,14 @@ class Scan:
         return fifo_groups(self.records)
 
     def check(self, *, strict: bool) -> None:
-        """Check every record's envelope: raise for the first malformed one (``strict``) or the first
-        that cannot be identified; keep the rest in ``malformed``."""
-        found = problems(self.kind, self.records, fifo=self.is_fifo, partitions=self.partitions)
-        for position, problem in found.items():
-            if strict:
-                raise problem
-            try:
-                self.identifier(position)
-            except RecordError as missing:
-                raise _unreportable(problem, missing) from None
-        self.malformed = found
-
-
-def _unreportable(problem: RecordError, missing: RecordError) -> RecordError:
-    """The batch's error for a malformed record that has no identifier to report it by."""
-    if problem.field == missing.field:
-        return problem
-    return RecordError(f"{problem.args[0]}; and it cannot be reported: {missing.args[0]}", index=problem.index,
-                       field=problem.field)
+        """Raise for the first malformed record (``strict``), or the first without an identifier."""
+        if strict:
+            found = problems(self.kind, self.records, fifo=self.is_fifo, partitions=self.partitions)
+            problem = next(iter(found.values()), None)
+        else:
+            problem = unidentified(self.kind, self.records, fifo=self.is_fifo, partitions=self.partitions)
+        if problem is not None:
+            raise problem
 
 
 def scan_event(event: object, *, strict: bool = True) -> Scan:

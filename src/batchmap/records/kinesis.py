@@ -21,23 +21,24 @@ class KinesisRecord(AwsRecord):
 
     @property
     def _kinesis(self) -> dict[str, Any]:
-        return member(self._raw, "kinesis", "kinesis")
+        raw = self._raw
+        if type(raw) is dict:
+            inner = raw.get("kinesis")
+            if type(inner) is dict:
+                return inner
+        return member(raw, "kinesis", "kinesis")
 
     @property
     def id(self) -> str:
         return text(self._kinesis, "sequenceNumber", "kinesis.sequenceNumber", non_empty=True)
 
-    @property
-    def sequence_number(self) -> str:
-        return self.id
+    sequence_number = id
 
     @property
     def key(self) -> str:
         return text(self._kinesis, "partitionKey", "kinesis.partitionKey")
 
-    @property
-    def partition_key(self) -> str:
-        return self.key
+    partition_key = key
 
     @property
     def data(self) -> bytes:

@@ -21,12 +21,15 @@ class SQSRecord(AwsRecord):
 
     @property
     def id(self) -> str:
-        return text(self._raw, "messageId", "messageId", non_empty=True)
+        """The ``messageId`` (also ``.message_id``)."""
+        raw = self._raw
+        if type(raw) is dict:  # the common case inline: this is read for every record
+            value = raw.get("messageId")
+            if type(value) is str and value:
+                return value
+        return text(raw, "messageId", "messageId", non_empty=True)
 
-    @property
-    def message_id(self) -> str:
-        """The SQS message id (same as ``.id``)."""
-        return self.id
+    message_id = id
 
     @property
     def key(self) -> str | None:
@@ -36,7 +39,12 @@ class SQSRecord(AwsRecord):
     @property
     def body(self) -> str:
         """The message body, undecoded."""
-        return text(self._raw, "body", "body")
+        raw = self._raw
+        if type(raw) is dict:
+            value = raw.get("body")
+            if type(value) is str:
+                return value
+        return text(raw, "body", "body")
 
     @property
     def size(self) -> int:

@@ -94,13 +94,14 @@ def test_an_unidentifiable_record_fails_the_call_before_any_record_runs(concurre
 
 
 @pytest.mark.parametrize("concurrency", [1, 4, "auto"])
-def test_a_malformed_record_with_an_identifier_fails_without_running(concurrency: Any) -> None:
+def test_a_malformed_field_fails_the_record_that_reads_it(concurrency: Any) -> None:
     event = sqs_event(4)
     event["Records"][2]["body"] = None
     ran: list[str] = []
-    result = run_batch(event, lambda r: ran.append(r.id), concurrency=concurrency)
+    assert reported(process_batch(event, lambda r: ran.append(r.id), concurrency=concurrency)) == []
+    assert sorted(ran) == ["m0", "m1", "m2", "m3"]  # nobody read the body: every record ran
+    result = run_batch(event, lambda r: r.json(), concurrency=concurrency)
     assert reported(result.response) == ["m2"]
-    assert sorted(ran) == ["m0", "m1", "m3"]
     (failure,) = result.failures
     assert isinstance(failure.error, RecordError) and failure.error.field == "body"
 
