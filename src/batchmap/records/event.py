@@ -102,7 +102,7 @@ class Scan:
 def scan_event(event: object, *, strict: bool = True) -> Scan:
     """Check ``event`` is a batch event Lambda could have sent; raise ``EventError`` if not.
 
-    ``strict=False`` keeps malformed records that can be identified (see the module docstring).
+    ``strict=False`` checks only that every record has its identifier (see the module docstring).
     """
     if not isinstance(event, dict):
         raise EventError(f"event: expected a JSON object, got {got(event)}")
