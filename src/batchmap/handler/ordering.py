@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from batchmap.records.event import Scan
 
 UNREADABLE: Hashable = object()
-"""Stands for a key that is missing or malformed (the record fails when it runs, or when its handler
-reads ``.key``). Such a record is ordered with nothing: it has a lane of none and a stop unit of its own."""
+"""Stands for a key that is missing or malformed (``.key`` raises ``RecordError`` if the handler reads it).
+Such a record is ordered with nothing: it runs in no lane, and is a stop unit of its own."""
 
 
 class Ordering:

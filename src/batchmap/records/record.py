@@ -30,12 +30,17 @@ def wrong(field: str, expected: str, value: object) -> RecordError:
     return RecordError(f"{field}: expected {expected}, got {got(value)}", field=field)
 
 
+def _get(raw: object, name: str) -> Any:
+    """``raw[name]``, or ``MISSING`` when there is no such key (or ``raw`` is not an object)."""
+    try:
+        return raw[name]  # type: ignore[index]
+    except (LookupError, TypeError):
+        return MISSING
+
+
 def member(raw: object, name: str, field: str) -> dict[str, Any]:
     """``raw[name]``, which must be an object."""
-    try:
-        value = raw[name]  # type: ignore[index]
-    except (LookupError, TypeError):
-        value = MISSING
+    value = _get(raw, name)
     if type(value) is not dict:
         raise wrong(field, "an object", value)
     return value
@@ -43,10 +48,7 @@ def member(raw: object, name: str, field: str) -> dict[str, Any]:
 
 def text(raw: object, name: str, field: str, *, non_empty: bool = False) -> str:
     """``raw[name]``, which must be a string (a non-empty one with ``non_empty``)."""
-    try:
-        value = raw[name]  # type: ignore[index]
-    except (LookupError, TypeError):
-        value = MISSING
+    value = _get(raw, name)
     if type(value) is not str or (non_empty and not value):
         raise wrong(field, "a non-empty string" if non_empty else "a string", value)
     return value
@@ -67,10 +69,7 @@ def optional(raw: object, name: str, field: str, kind: type, default: Any = None
 
 def integer(raw: object, name: str, field: str) -> int:
     """``raw[name]``, which must be a whole number (not a boolean)."""
-    try:
-        value = raw[name]  # type: ignore[index]
-    except (LookupError, TypeError):
-        value = MISSING
+    value = _get(raw, name)
     if type(value) is not int:
         raise wrong(field, "an integer", value)
     return value
