@@ -184,6 +184,12 @@ def _offsets(records: list[Any]) -> bool:
     return set(map(type, map(_OFFSET, records))) == _INT
 
 
+IDENTIFIER: dict[str, Callable[[Any], Any]] = {
+    "sqs": _MESSAGE_ID, "kinesis": lambda raw: _SEQUENCE(_KINESIS(raw)),
+    "dynamodb": lambda raw: _STREAM_SEQUENCE(_DYNAMODB(raw)), "kafka": _OFFSET,
+}
+"""Reads a record's identifier field (``LookupError``/``TypeError`` when it cannot)."""
+
 _IDS_BULK: dict[str, Callable[[list[Any]], bool]] = {
     "sqs": lambda records: _text_ids(list(map(_MESSAGE_ID, records))),
     "kinesis": lambda records: _text_ids(list(map(_SEQUENCE, map(_KINESIS, records)))),
@@ -308,6 +314,12 @@ def _kafka_id(raw: Any, index: int) -> RecordError | None:
     if problem is None and type(offset) is not int:
         problem = bad(index, "offset", f"expected an integer, got {got(offset)}{_ID_WHY}")
     return problem
+
+
+def identifier_problem(kind: str, raw: Any, index: int) -> RecordError:
+    """Why the record at ``index`` has no identifier (call it only for one that has none)."""
+    problem = _IDS_ONE[kind](raw, index)
+    return problem or bad(index, ID_FIELD[kind], f"unreadable{_ID_WHY}")
 
 
 _IDS_ONE: dict[str, Callable[[Any, int], RecordError | None]] = {

@@ -18,7 +18,7 @@ from batchmap.errors import EventError, RecordError, UnknownEventSourceError
 from batchmap.records._describe import clip, got
 from batchmap.records._value import Value, _set
 from batchmap.records.dynamodb import DynamoDBRecord
-from batchmap.records.envelope import ID_FIELD, fifo_groups, problems, unidentified
+from batchmap.records.envelope import IDENTIFIER, fifo_groups, identifier_problem, problems, unidentified
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.kinesis import KinesisRecord
 from batchmap.records.sqs import SQSRecord
@@ -71,18 +71,16 @@ class Scan:
     def identifier(self, position: int) -> ItemIdentifier:
         """The ``itemIdentifier`` of the record at ``position``; ``RecordError`` if it has none."""
         raw = self.records[position]
-        if self.kind == "kafka":
-            offset = raw.get("offset") if type(raw) is dict else None
-            if type(offset) is not int:
-                raise RecordError(f"offset: expected an integer, got {got(offset)}; it is the itemIdentifier",
-                                  index=position, field="offset")
-            assert self.partitions is not None
-            return {"partition": self.partitions[position], "offset": offset}
         try:
-            return self.view(raw).id
-        except RecordError as exc:
-            field = ID_FIELD[self.kind]
-            raise RecordError(f"{exc.args[0]}; it is the itemIdentifier", index=position, field=field) from None
+            value = IDENTIFIER[self.kind](raw)
+        except (LookupError, TypeError):
+            value = None
+        if self.kind == "kafka" and type(value) is int:
+            assert self.partitions is not None
+            return {"partition": self.partitions[position], "offset": value}
+        if self.kind != "kafka" and type(value) is str and value:
+            return value
+        raise identifier_problem(self.kind, raw, position)
 
     def groups(self) -> list[str | None]:
         """Each record's FIFO ``MessageGroupId`` (SQS FIFO batches); ``None`` for a malformed record."""
