@@ -25,7 +25,7 @@ from batchmap.records._describe import MISSING, got
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, TypeGuard
 
 ID_FIELD = {"sqs": "messageId", "kinesis": "kinesis.sequenceNumber", "dynamodb": "dynamodb.SequenceNumber",
             "kafka": "offset"}
@@ -159,7 +159,7 @@ def _kafka_clean(records: list[Any], fifo: bool, partitions: list[str] | None) -
         if not _kafka_run_clean(records[start:end], listed):
             return False
         start = end
-    return (set(map(type, map(_OFFSET, records))) == _INT and set(map(type, map(_KEY, records))) <= _TEXT_OR_NULL
+    return (_offsets(records) and set(map(type, map(_KEY, records))) <= _TEXT_OR_NULL
             and set(map(type, map(_VALUE, records))) <= _TEXT_OR_NULL)
 
 
@@ -180,8 +180,14 @@ def _text_ids(ids: list[Any]) -> bool:
     return all(ids)
 
 
+def is_offset(value: object) -> TypeGuard[int]:
+    """A Kafka offset: a whole number >= 0 (not a boolean). The one rule, for events and responses alike."""
+    return type(value) is int and value >= 0
+
+
 def _offsets(records: list[Any]) -> bool:
-    return set(map(type, map(_OFFSET, records))) == _INT
+    offsets = list(map(_OFFSET, records))
+    return set(map(type, offsets)) == _INT and min(offsets) >= 0
 
 
 IDENTIFIER: dict[str, Callable[[Any], Any]] = {
@@ -278,8 +284,8 @@ def _kafka_one(raw: Any, index: int, fifo: bool, partitions: list[str] | None) -
     if problem is not None:
         return problem
     topic, partition, offset = raw.get("topic", MISSING), raw.get("partition", MISSING), raw.get("offset", MISSING)
-    if type(offset) is not int:
-        return bad(index, "offset", f"expected an integer, got {got(offset)}{_ID_WHY}")
+    if not is_offset(offset):
+        return bad(index, "offset", f"expected a whole number >= 0, got {got(offset)}{_ID_WHY}")
     problem = _text(topic, index, "topic", non_empty=True)
     if problem is None and type(partition) is not int:
         problem = bad(index, "partition", f"expected an integer, got {got(partition)}")
@@ -311,8 +317,8 @@ def _stream_id(member: str, name: str) -> Callable[[Any, int], RecordError | Non
 def _kafka_id(raw: Any, index: int) -> RecordError | None:
     problem = _object(raw, index)
     offset = raw.get("offset", MISSING) if problem is None else None
-    if problem is None and type(offset) is not int:
-        problem = bad(index, "offset", f"expected an integer, got {got(offset)}{_ID_WHY}")
+    if problem is None and not is_offset(offset):
+        problem = bad(index, "offset", f"expected a whole number >= 0, got {got(offset)}{_ID_WHY}")
     return problem
 
 

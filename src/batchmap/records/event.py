@@ -18,7 +18,7 @@ from batchmap.errors import EventError, RecordError, UnknownEventSourceError
 from batchmap.records._describe import clip, got
 from batchmap.records._value import Value, _set
 from batchmap.records.dynamodb import DynamoDBRecord
-from batchmap.records.envelope import IDENTIFIER, fifo_groups, identifier_problem, problems, unidentified
+from batchmap.records.envelope import IDENTIFIER, fifo_groups, identifier_problem, is_offset, problems, unidentified
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.kinesis import KinesisRecord
 from batchmap.records.sqs import SQSRecord
@@ -75,7 +75,7 @@ class Scan:
             value = IDENTIFIER[self.kind](raw)
         except (LookupError, TypeError):
             value = None
-        if self.kind == "kafka" and type(value) is int:
+        if self.kind == "kafka" and is_offset(value):
             assert self.partitions is not None
             return {"partition": self.partitions[position], "offset": value}
         if self.kind != "kafka" and type(value) is str and value:

@@ -33,7 +33,10 @@ class KafkaRecord(Record):
 
     @property
     def offset(self) -> int:
-        return integer(self._raw, "offset", "offset")
+        offset = integer(self._raw, "offset", "offset")
+        if offset < 0:
+            raise wrong("offset", "a whole number >= 0", offset)
+        return offset
 
     @property
     def topic_partition(self) -> str:

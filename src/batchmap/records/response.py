@@ -27,13 +27,15 @@ Our readings where AWS is silent, chosen so a record is never dropped by acciden
 * Extra keys beside ``itemIdentifier`` in an item are ignored; a top-level key
   that only differs in case from ``batchItemFailures`` is ignored as AWS does
   (so the batch succeeds) but reported in ``warnings``.
-* A Kafka offset must be a non-negative integer (not a boolean).
+* A Kafka offset must be a non-negative integer (not a boolean): ``envelope.is_offset``, the
+  rule the event's records are held to too, so a response batchmap builds always reads back.
 """
 
 from __future__ import annotations
 
 from batchmap.records._describe import clip, json_type
 from batchmap.records._value import Value, _set
+from batchmap.records.envelope import is_offset
 from batchmap.records.event import scan_event
 
 TYPE_CHECKING = False
@@ -179,7 +181,7 @@ def _kafka_identifier(value: Any, where: str) -> str:
     offset = value.get("offset")
     if not isinstance(partition, str) or not partition:
         raise _Invalid(f"{where}.itemIdentifier.partition: must be '<topic>-<partition>', got {clip(partition)}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if not is_offset(offset):
         raise _Invalid(f"{where}.itemIdentifier.offset: must be a non-negative integer, got {clip(offset)}")
     return kafka_item_id(partition, offset)
 

@@ -103,3 +103,14 @@ def test_a_payload_that_does_not_decode_fails_only_the_record_that_reads_it() ->
     result = run_batch(event, lambda r: r.json(), stream_continue_other_keys=True)
     assert reported(result.response) == ["1000"]
     assert result.failures[0].error.field == "kinesis.data"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("concurrency", CONCURRENCY)
+def test_a_negative_kafka_offset_is_no_identifier(concurrency: Any) -> None:
+    """The rule a response's offset is read by (a whole number >= 0) holds the event to it too: a record
+    reported with offset -1 would make Lambda reject the whole response."""
+    event = kafka_batch([(0, "a"), (0, "b")])
+    event["records"]["t-0"][1]["offset"] = -1
+    with pytest.raises(RecordError) as caught:
+        process_batch(event, lambda r: 1 / 0, concurrency=concurrency)
+    assert (caught.value.index, caught.value.field) == (1, "offset")

@@ -168,3 +168,14 @@ def test_a_header_given_as_a_number_is_not_read_as_that_many_zero_bytes() -> Non
 
 def test_repr_of_a_malformed_view_does_not_raise() -> None:
     assert "malformed" in repr(SQSRecord({"body": "x"}))
+
+
+def test_a_negative_kafka_offset_is_malformed_everywhere() -> None:
+    raw = kafka(offset=-1)
+    with pytest.raises(RecordError) as caught:
+        KafkaRecord(raw).offset  # noqa: B018
+    assert caught.value.field == "offset"
+    event = {"eventSource": "aws:kafka", "records": {"t-0": [kafka(offset=4), raw]}}
+    with pytest.raises(RecordError) as caught:
+        parse_event(event)
+    assert (caught.value.index, caught.value.field) == (1, "offset")
