@@ -50,6 +50,12 @@ def clip(value: object, limit: int = CLIP) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def key_name(name: object, limit: int = 60) -> str:
+    """An object key as it goes into a field path (``dynamodb.NewImage.<name>``), cut to ``limit``."""
+    text = name if isinstance(name, str) else repr(name)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def got(value: object) -> str:
     """``"string 'abc'"``, ``"null"``: the type and value for an "expected ..., got ..." message."""
     if value is MISSING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import binascii
 
 from batchmap.errors import RecordError
-from batchmap.records._describe import clip, got
+from batchmap.records._describe import clip, got, key_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _value(value: Any, field: str) -> Any:
 def _item(item: Any, field: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise RecordError(f"{field}: expected an object of attribute values, got {got(item)}", field=field)
-    return {name: _value(value, f"{field}.{name}") for name, value in item.items()}
+    return {name: _value(value, f"{field}.{key_name(name)}") for name, value in item.items()}
 
 
 def _decode_list(inner: Any, field: str) -> list[Any]:
@@ -132,7 +132,7 @@ def encode_item(item: Mapping[str, Any], *, field: str = "item") -> dict[str, di
     for name, value in item.items():
         if not isinstance(name, str):
             raise RecordError(f"{field}: attribute names are strings, got {got(name)}", field=field)
-        out[name] = encode_value(value, field=f"{field}.{name}")
+        out[name] = encode_value(value, field=f"{field}.{key_name(name)}")
     return out
 
 

@@ -20,7 +20,7 @@ from itertools import groupby
 from operator import itemgetter, methodcaller
 
 from batchmap.errors import RecordError
-from batchmap.records._describe import MISSING, got
+from batchmap.records._describe import MISSING, clip, got
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ def _kafka_one(raw: Any, index: int, fifo: bool, partitions: list[str] | None) -
         problem = bad(index, "partition", f"expected an integer, got {got(partition)}")
     listed = partitions[index] if partitions is not None else None
     if problem is None and f"{topic}-{partition}" != listed:
-        problem = bad(index, "partition", f"record of {topic}-{partition} listed under {got(listed)}")
+        problem = bad(index, "partition", f"record of {clip(f'{topic}-{partition}')} listed under {got(listed)}")
     for name in ("key", "value"):
         if problem is None and type(raw.get(name)) not in _TEXT_OR_NULL:
             problem = bad(index, name, f"expected base64 text or null, got {got(raw.get(name))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from batchmap.records._describe import key_name
 from batchmap.records.record import Record, b64decode, b64size, integer, json_loads, optional, text, wrong
 
 TYPE_CHECKING = False
@@ -90,7 +91,7 @@ class KafkaRecord(Record):
                         raise TypeError(type(data).__name__)
                     out.append((name, bytes(data)))
                 except (TypeError, ValueError) as exc:
-                    raise wrong(f"headers[{n}].{name}", "a list of byte values (0-255)", data) from exc
+                    raise wrong(f"headers[{n}].{key_name(name)}", "a list of byte values (0-255)", data) from exc
         return out
 
     def header(self, name: str) -> bytes | None:

@@ -179,3 +179,13 @@ def test_a_negative_kafka_offset_is_malformed_everywhere() -> None:
     with pytest.raises(RecordError) as caught:
         parse_event(event)
     assert (caught.value.index, caught.value.field) == (1, "offset")
+
+
+def test_huge_names_and_values_are_cut_in_errors() -> None:
+    event = {"eventSource": "aws:kafka", "records": {"t-0": [{"topic": "x" * 300_000, "partition": 0, "offset": 1}]}}
+    with pytest.raises(RecordError) as caught:
+        parse_event(event)
+    assert len(str(caught.value)) < 300
+    with pytest.raises(RecordError) as caught:
+        decode_item({"a" * 100_000: {"N": "x"}})
+    assert len(str(caught.value)) < 300 and len(caught.value.field or "") < 100
