@@ -15,7 +15,12 @@ start-up, imports and building the event cancelling out. Cases, per kind:
 Powertools' ``BatchProcessor`` runs the same SQS cases (target: batchmap at most
 1.5x Powertools with 10 % failing). ``--baseline`` runs every batchmap case
 again with another checkout's ``src`` on the path (``git worktree add`` one at
-the commit to compare with) and prints the ratio. Needs valgrind.
+the commit to compare with) and prints the ratio.
+
+Last, the partial-batch response reader as the engine calls it for every batch
+(``engine.outcome.judge``, a batch of 100 SQS messages): instructions per call
+for a null response, an empty ``batchItemFailures`` and three failures listed
+(target: flat against the baseline). Needs valgrind.
 """
 
 from __future__ import annotations
@@ -89,14 +94,30 @@ def child(kind: str, case: str, runner: str, batches: int) -> None:
         process_batch(event, handle)
 
 
+JUDGED = {"null response": None, "empty list": {"batchItemFailures": []},
+          "3 of 100 failed": {"batchItemFailures": [{"itemIdentifier": f"m-{i}"} for i in (5, 50, 99)]}}
+
+
+def judge_child(case: str, calls: int) -> None:
+    from batchmap.engine.invocation import Invocation
+    from batchmap.engine.outcome import judge
+
+    ids = [f"m-{i}" for i in range(100)]
+    invocation = Invocation("ok", payload=JUDGED[case])
+    for _ in range(calls):
+        judge(invocation, ids, shape="sqs", report_batch_item_failures=True)
+
+
 def _records(event: dict[str, Any]) -> list[Any]:
     return event.get("Records") or [r for batch in event["records"].values() for r in batch]
 
 
 def instructions(kind: str, case: str, runner: str, src: Path) -> int:
-    """Instructions per record: the difference between MANY and FEW batches, over the records."""
+    """Instructions per record: the difference between MANY and FEW batches, over the records
+    (per call of ``judge`` for ``kind="judge"``: 1,000 and 11,000 calls)."""
+    runs = (1_000, 11_000) if kind == "judge" else (FEW, MANY)
     counts = []
-    for batches in (FEW, MANY):
+    for batches in runs:
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
         out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                               __file__, "--child", kind, case, runner, str(batches)],
@@ -105,7 +126,7 @@ def instructions(kind: str, case: str, runner: str, src: Path) -> int:
         if found is None:
             raise SystemExit(f"valgrind gave no count for {kind} {case} {runner}:\n{out.stderr[-2000:]}")
         counts.append(int(found.group(1)))
-    return (counts[1] - counts[0]) // ((MANY - FEW) * RECORDS)
+    return (counts[1] - counts[0]) // (10_000 if kind == "judge" else (MANY - FEW) * RECORDS)
 
 
 def main() -> None:
@@ -116,7 +137,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, case, runner, batches = args.child
-        child(kind, case, runner, int(batches))
+        if kind == "judge":
+            judge_child(case, int(batches))
+        else:
+            child(kind, case, runner, int(batches))
         return
     print(f"instructions per record through process_batch, {RECORDS:,}-record batches (valgrind callgrind)\n")
     header = f"   {'kind':<9} {'case':<12} {'batchmap':>9}"
@@ -136,6 +160,14 @@ def main() -> None:
                 met &= case == "clean" or ours <= 1.5 * powertools
             print(line, flush=True)
     print(f"\n   target: with 10 % failing, batchmap <= 1.5x powertools: {'met' if met else 'MISSED'}")
+    print("\ninstructions per call of the engine's judge (100 SQS messages)\n")
+    for case in JUDGED:
+        ours = instructions("judge", case, "batchmap", SRC)
+        line = f"   {case:<16} {ours:>9,}"
+        if args.baseline:
+            theirs = instructions("judge", case, "batchmap", args.baseline)
+            line += f" {theirs:>9,} {ours / theirs:>6.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
