@@ -21,13 +21,13 @@ echo "== send 2,000 orders (every 97th has a negative amount and always fails)"
 $PY examples/demo/make_orders.py 2000 | $BM send --source "$QUEUE" > /dev/null
 
 echo "== run the function until the queue is drained"
-echo "   (on a terminal: a live progress line; the log, one JSON line per failed record: $DIR/run.log)"
+echo "   (on a terminal: a live progress line; the log, one JSON line per batch with failures: $DIR/run.log)"
 PYTHONPATH=examples/demo $BM run --source "$QUEUE" --function orders:handler \
   --batch-size 100 --maximum-batching-window-in-seconds 1 \
   --function-response-types ReportBatchItemFailures --timeout 2 --until-idle --log-file "$DIR/run.log"
 
-echo "== $(grep -c '"record failed"' "$DIR/run.log") failed-record lines logged; the first one:"
-grep -m1 '"record failed"' "$DIR/run.log" | $PY examples/demo/show.py log-line
+echo "== $(grep -c '"records failed"' "$DIR/run.log") log lines for batches with failed records; the first one:"
+grep -m1 '"records failed"' "$DIR/run.log" | $PY examples/demo/show.py log-line
 
 echo "== what is left: the orders that always fail are in the dead-letter queue"
 $BM inspect --source "$QUEUE" | $PY examples/demo/show.py depth

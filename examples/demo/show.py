@@ -1,4 +1,4 @@
-"""Show the demo's results whole: ``show.py log-line`` (the first failed-record log line, parsed) or
+"""Show the demo's results whole: ``show.py log-line`` (the first failed-batch log line, parsed) or
 ``show.py depth`` (``batchmap inspect`` of the orders queue, in words). Reads standard input."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import sys
 
 
 def log_line(text: str) -> str:
-    """The first failed-record line as indented JSON, its stack trace reduced to a line count."""
+    """The first failed-batch line as indented JSON, each error type's stack trace reduced to a line count."""
     line = json.loads(text)
-    trace = line.get("stackTrace") or []
-    line["stackTrace"] = f"[{len(trace)} lines]"
+    for error in line.get("errors") or []:
+        error["stackTrace"] = f"[{len(error.get('stackTrace') or [])} lines]"
     return json.dumps(line, indent=2)
 
 

@@ -6,7 +6,7 @@ its data as attributes, so callers can catch broadly or precisely::
     BatchmapError
     ├── EventError                 a Lambda event is not a valid batch event
     │   ├── UnknownEventSourceError    eventSource is missing or not one we know
-    │   └── RecordError                one record is malformed (names the field)
+    │   └── RecordError                one record is malformed (names the field; also a ValueError)
     ├── HandlerError               the handler toolkit was misused
     │   ├── UnknownRecordTypeError     the router has no route for a record's type
     │   ├── BatchFailedError           every record failed and raise_on_full_failure was asked for
@@ -51,6 +51,15 @@ class BatchmapError(Exception):
         super().__init__(*args)
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to a line: a malformed event's value may be a megabyte long."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class EventError(BatchmapError):
     """A Lambda event is not a valid batch event."""
 
@@ -62,13 +71,16 @@ class UnknownEventSourceError(EventError):
         self.event_source = event_source
         self.where = where
         super().__init__(
-            f"{where}: unknown event source {event_source!r}; expected one of "
+            f"{where}: unknown event source {_shown(event_source)}; expected one of "
             "'aws:sqs', 'aws:kinesis', 'aws:dynamodb', 'aws:kafka', 'SelfManagedKafka'"
         )
 
 
-class RecordError(EventError):
-    """One record of an event is malformed; ``field`` names what is wrong."""
+class RecordError(EventError, ValueError):
+    """One record of an event is malformed; ``field`` names what is wrong.
+
+    Also a ``ValueError``: a record view raises it for a payload that does not decode (``.json()``).
+    """
 
     def __init__(self, message: str, *, index: int | None = None, field: str | None = None) -> None:
         self.index = index
@@ -88,7 +100,7 @@ class UnknownRecordTypeError(HandlerError):
         self.field = field
         self.value = value
         self.known = known
-        super().__init__(f"no route for {field}={value!r}; known types: {', '.join(known) or '(none)'}")
+        super().__init__(f"no route for {field}={_shown(value)}; known types: {', '.join(known) or '(none)'}")
 
 
 class BatchFailedError(HandlerError):

@@ -7,9 +7,9 @@ at most every ``check_interval_ms`` between records:
 
 * above ``soft`` (a fraction of the limit) the concurrency is halved and the
   references batchmap still holds to finished records are dropped (the
-  tracebacks of failed records, already logged), then the garbage collector
-  runs; this repeats at most every 0.25 s while memory stays above ``soft``,
-  and records failing meanwhile keep no traceback;
+  tracebacks of failed records: the first of each type is already formatted),
+  then the garbage collector runs; this repeats at most every 0.25 s while
+  memory stays above ``soft``, and records failing meanwhile keep no traceback;
 * above ``hard`` no record is started any more: the rest are reported as
   failures, so Lambda delivers them again, instead of the process being killed.
 """
@@ -86,7 +86,8 @@ class MemoryBudget(Value):
 
 
 def relieve(outcomes: list[object]) -> None:
-    """Drop what batchmap holds for finished records (tracebacks, already logged) and collect garbage."""
+    """Drop what batchmap holds for finished records (tracebacks, the first of each type formatted) and collect
+    garbage."""
     import gc
 
     for outcome in outcomes:

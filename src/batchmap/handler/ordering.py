@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
     from batchmap.records.event import Scan
 
+UNREADABLE: Hashable = object()
+"""Stands for a key that is missing or malformed (``.key`` raises ``RecordError`` if the handler reads it).
+Such a record is ordered with nothing: it runs in no lane, and is a stop unit of its own."""
+
 
 class Ordering:
     """Stop units and lanes of one batch (``None`` when the source has no such notion)."""
@@ -42,41 +46,65 @@ class Ordering:
 
 
 def plan_ordering(scan: Scan, *, fifo_strict: bool, continue_other_keys: bool, lanes: bool) -> Ordering:
-    """Label every record of ``scan``; ``lanes=False`` skips the lane labels (sequential runs)."""
+    """Label every record of ``scan``; ``lanes=False`` skips the lane labels (sequential runs).
+
+    Never raises: a record whose key cannot be read gets a unit of its own and no lane, whatever
+    the options and the concurrency, so the verdict on the batch does not depend on them.
+    """
     records = scan.records
     n = len(records)
     if scan.kind == "sqs":
         if not scan.is_fifo:
             return Ordering(None, None, rewind=False)
-        groups: list[Hashable] = list(scan.groups())
-        return Ordering([0] * n if fifo_strict else groups, groups if lanes else None, rewind=False)
+        groups: list[Hashable] = [UNREADABLE if group is None else group for group in scan.groups()]
+        return Ordering([0] * n if fifo_strict else _own_units(groups), _lanes(groups) if lanes else None,
+                        rewind=False)
     if scan.kind == "kafka":
         partitions: list[Hashable] = list(scan.partitions or ())
         if not (continue_other_keys or lanes):
             return Ordering(partitions, None, rewind=True)
-        keys = [r.get("key") if isinstance(r, dict) else None for r in records]
-        keyed: list[Hashable] = list(zip(partitions, keys, strict=True))
-        kafka_lanes = [lane if key is not None else None for lane, key in zip(keyed, keys, strict=True)]
-        units = keyed if continue_other_keys else partitions
-        return Ordering(units, kafka_lanes if lanes else None, rewind=True)
+        keys = [_kafka_key(raw) for raw in records]
+        keyed: list[Hashable] = [UNREADABLE if key is UNREADABLE else (partition, key)
+                                 for partition, key in zip(partitions, keys, strict=True)]
+        kafka_lanes = [None if key is None else lane for lane, key in zip(keyed, keys, strict=True)]
+        units = _own_units(keyed) if continue_other_keys else partitions
+        return Ordering(units, _lanes(kafka_lanes) if lanes else None, rewind=True)
     if not (continue_other_keys or lanes):
         return Ordering([0] * n, None, rewind=True)
     keys = _stream_keys(scan)
-    return Ordering(keys if continue_other_keys else [0] * n, list(keys) if lanes else None, rewind=True)
+    return Ordering(_own_units(keys) if continue_other_keys else [0] * n, _lanes(keys) if lanes else None,
+                    rewind=True)
+
+
+def _kafka_key(raw: object) -> Hashable | None:
+    key = raw.get("key") if type(raw) is dict else UNREADABLE
+    return key if key is None or type(key) is str else UNREADABLE
 
 
 def _stream_keys(scan: Scan) -> list[Hashable]:
-    """Partition keys (Kinesis) or item keys (DynamoDB); ``RecordError`` for a record without one."""
+    """Partition keys (Kinesis) or item keys (DynamoDB); ``UNREADABLE`` for a record without one."""
     view = scan.view
     keys: list[Hashable] = []
-    for position, raw in enumerate(scan.records):
+    for raw in scan.records:
         try:
             keys.append(view(raw).key)
-        except (KeyError, TypeError, AttributeError):
-            field = "kinesis.partitionKey" if scan.kind == "kinesis" else "dynamodb.Keys"
-            raise RecordError(f"{field}: missing; it is the record's ordering key", index=position,
-                              field=field) from None
+        except RecordError:
+            keys.append(UNREADABLE)
     return keys
+
+
+def _own_units(keys: list[Hashable]) -> list[Hashable]:
+    """``keys`` as stop units, each ``UNREADABLE`` one made a unit of its own."""
+    if UNREADABLE not in keys:
+        return keys
+    return [("unreadable", i) if key is UNREADABLE else key for i, key in enumerate(keys)]
+
+
+def _lanes(keys: list[Hashable | None]) -> list[Hashable | None]:
+    """``keys`` as lanes, an ``UNREADABLE`` one in no lane."""
+    if UNREADABLE not in keys:
+        return keys
+    return [None if key is UNREADABLE else key for key in keys]
 
 
 def reported_positions(outcomes: list[object], ordering: Ordering) -> list[int]:

@@ -16,7 +16,7 @@ from batchmap.handler.guard import make_guard
 from batchmap.handler.options import DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_MEMORY, make_options
 from batchmap.handler.ordering import plan_ordering, reported_positions
 from batchmap.handler.report import FailureLog
-from batchmap.handler.result import ABORTED, OK, UNPROCESSED, BatchResult, Skip
+from batchmap.handler.result import ABORTED, OK, UNPROCESSED, BatchResult
 from batchmap.handler.router import Router, is_async_callable
 from batchmap.handler.runners import run_in_order, run_on_threads
 from batchmap.handler.strategy import analyse, choose, fixed
@@ -53,7 +53,7 @@ class BatchRun:
         self.options = options
         self.context = context
         self._aborted = False
-        self.scan = scan = scan_event(event, check_records=False)
+        self.scan = scan = scan_event(event, strict=False)
         self.is_async = is_async_callable(handler)
         self.log = FailureLog(options.logger, scan)
         self.analysis: Analysis | None = None
@@ -75,8 +75,11 @@ class BatchRun:
         self.outcomes: list[object] = [UNPROCESSED] * len(scan.records)
 
     def on_failure(self, position: int, error: BaseException) -> None:
-        """A record raised: log it now; above the soft memory threshold, drop its traceback once logged."""
+        """A record raised: note it for the batch's log line; above the soft memory threshold, drop its
+        traceback (the first of each error type is already formatted)."""
         self.log.failed(position, error)
+        if isinstance(error, BatchAbortedError):
+            self._aborted = True
         if self.guard is not None and self.guard.strained:
             error.__traceback__ = None
 
@@ -111,7 +114,7 @@ class BatchRun:
 
     def was_aborted(self) -> bool:
         """Whether ``abort()`` was called or a record raised ``BatchAbortedError``."""
-        return self._aborted or any(isinstance(o, BatchAbortedError) for o in self.outcomes)
+        return self._aborted
 
     def abort(self) -> None:
         """Report every record, even those that ran (their work was undone: a rolled-back transaction)."""
@@ -119,11 +122,11 @@ class BatchRun:
 
     def _reported(self) -> list[int]:
         outcomes = self.outcomes
-        if (outcomes.count(OK) != len(outcomes) or self._aborted) and self.was_aborted():
+        if self._aborted:
             outcomes[:] = [ABORTED if o is OK else o for o in outcomes]
         reported = reported_positions(outcomes, self.ordering)
         if reported:
-            self._log_skipped()
+            self.log.summary(outcomes, reported)
         return reported
 
     def _response(self, reported: list[int]) -> PartialBatchResponse:
@@ -141,15 +144,6 @@ class BatchRun:
         if self.options.raise_on_full_failure and result.all_failed:
             raise BatchFailedError(dict(response), result.errors)
         return result
-
-    def _log_skipped(self) -> None:
-        by_reason: dict[Skip, list[int]] = {}
-        for position, outcome in enumerate(self.outcomes):
-            if isinstance(outcome, Skip):
-                by_reason.setdefault(outcome, []).append(position)
-        for skip, positions in by_reason.items():
-            self.log.skipped(skip.reason, skip.detail, positions)
-
 
 def execute_batch(event: object, record_handler: RecordHandler, context: object,
                   options: BatchOptions) -> BatchResult:
@@ -211,7 +205,7 @@ def process_batch(event: object, record_handler: RecordHandler, context: object 
     * ``memory``: a ``MemoryBudget`` (default: 75 %/90 % of the function's
       memory); ``None``: no budget.
     * ``metrics``: ``True`` or an ``EmfMetrics`` for one CloudWatch EMF line per batch.
-    * ``logger``: where failure lines go (default: the ``batchmap.handler`` logger).
+    * ``logger``: where the batch's failure line goes (default: the ``batchmap.handler`` logger).
     """
     options = make_options(concurrency, fifo_strict, stream_continue_other_keys, raise_on_full_failure,
                            deadline_margin_ms, memory, metrics, logger)

@@ -38,6 +38,7 @@ def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Cal
     """One record at a time, in event order: the fast path for ``concurrency=1``."""
     stopped: set[Hashable] = set()
     pressure = 0
+    ok = OK
     for position, raw in enumerate(records):
         if guard is not None:
             reason = guard.check()
@@ -52,7 +53,7 @@ def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Cal
             continue
         try:
             result = handler(view(raw))
-            if type(result) is CoroutineType:
+            if result is not None and type(result) is CoroutineType:
                 raise _not_awaited(result)
         except Exception as error:
             outcomes[position] = error
@@ -63,7 +64,7 @@ def run_in_order(records: list[dict[str, Any]], view: type[Record], handler: Cal
             if units is not None:
                 stopped.add(units[position])
         else:
-            outcomes[position] = OK
+            outcomes[position] = ok
 
 
 def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: Callable[[Any], object],
@@ -90,7 +91,7 @@ def run_on_threads(records: list[dict[str, Any]], view: type[Record], handler: C
             error: BaseException | None = None
             try:
                 result = handler(view(records[position]))
-                if type(result) is CoroutineType:
+                if result is not None and type(result) is CoroutineType:
                     raise _not_awaited(result)
             except Exception as exc:
                 error = exc
@@ -155,7 +156,7 @@ class _Unordered:
                 return
             try:
                 result = handler(view(records[position]))
-                if type(result) is CoroutineType:
+                if result is not None and type(result) is CoroutineType:
                     raise _not_awaited(result)
             except Exception as exc:
                 outcomes[position] = exc

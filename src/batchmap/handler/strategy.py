@@ -19,6 +19,7 @@ services); a CPU-bound sync handler gains nothing from threads and should keep
 
 from __future__ import annotations
 
+from batchmap.errors import RecordError
 from batchmap.records._value import Value, _set
 
 TYPE_CHECKING = False
@@ -98,13 +99,13 @@ def analyse(scan: Scan, lanes: list[Hashable | None] | None, type_of: Callable[[
             is_async: bool) -> Analysis:
     """Measure the batch (sizes without decoding; types from a sample when ``type_of`` is given)."""
     view, records = scan.view, scan.records
-    sizes = [view(raw).size for raw in records]
+    sizes = [_size(view, raw) for raw in records]
     types: dict[str, int] = {}
     if type_of is not None and records:
         step = max(1, len(records) // TYPE_SAMPLE)
         for raw in records[::step][:TYPE_SAMPLE]:
             try:
-                label = str(type_of(view(raw)))
+                label = str(type_of(view(raw)))[:100]
             except Exception:  # an undecodable payload is a type of its own here; it fails later
                 label = "<undecodable>"
             types[label] = types.get(label, 0) + 1
@@ -115,6 +116,14 @@ def analyse(scan: Scan, lanes: list[Hashable | None] | None, type_of: Callable[[
     return Analysis(count=len(records), total_bytes=sum(sizes), max_bytes=max(sizes, default=0),
                     types=tuple(sorted(types.items(), key=lambda item: (-item[1], item[0]))),
                     lanes=distinct, is_async=is_async)
+
+
+def _size(view: type[Record], raw: dict[str, Any]) -> int:
+    """A record's payload size; 0 for a malformed one (it fails when it runs; the choice is a heuristic)."""
+    try:
+        return view(raw).size
+    except RecordError:
+        return 0
 
 
 def choose(analysis: Analysis) -> Strategy:

@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from batchmap.records.kafka import KafkaRecord
     from batchmap.records.kinesis import KinesisRecord
     from batchmap.records.record import Record
-    from batchmap.records.response import PartialResponse, batch_response, read_partial_response
+    from batchmap.records.response import (
+        PartialResponse,
+        batch_response,
+        kafka_item_id,
+        read_partial_response,
+        read_response,
+    )
     from batchmap.records.sqs import SQSRecord
     from batchmap.records.wire import (
         AttributeValue,
@@ -52,6 +58,7 @@ _HOME = {
     "Record": "record", "SQSRecord": "sqs", "KinesisRecord": "kinesis", "DynamoDBRecord": "dynamodb",
     "KafkaRecord": "kafka", "RecordBatch": "event", "parse_event": "event",
     "PartialResponse": "response", "batch_response": "response", "read_partial_response": "response",
+    "read_response": "response", "kafka_item_id": "response",
     "decode_item": "attribute_value", "decode_value": "attribute_value",
     "encode_item": "attribute_value", "encode_value": "attribute_value",
     "build_event": "build", "records_event": "build", "kafka_event": "build", "sqs_record": "build",
@@ -69,8 +76,8 @@ __all__ = [
     "KafkaRecordDict", "KinesisEvent", "KinesisRecord", "KinesisRecordDict", "PartialBatchResponse",
     "PartialResponse", "Record", "RecordBatch", "SQSEvent", "SQSRecord", "SQSRecordDict",
     "SourceKind", "batch_response", "build_event", "decode_item", "decode_value", "dynamodb_record",
-    "encode_item", "encode_value", "kafka_event", "kafka_record", "kinesis_record", "parse_event",
-    "read_partial_response", "records_event", "sqs_record",
+    "encode_item", "encode_value", "kafka_event", "kafka_item_id", "kafka_record", "kinesis_record",
+    "parse_event", "read_partial_response", "read_response", "records_event", "sqs_record",
 ]
 
 

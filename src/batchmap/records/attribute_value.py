@@ -10,10 +10,11 @@ from __future__ import annotations
 import binascii
 
 from batchmap.errors import RecordError
+from batchmap.records._describe import clip, got, key_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from decimal import Decimal
     from typing import Any
 
@@ -28,29 +29,43 @@ def _number(text: str) -> int | Decimal:
 
 def decode_value(value: Mapping[str, Any], *, field: str = "value") -> Any:
     """One typed value to a plain one; ``field`` names it in the error if it is malformed."""
+    try:
+        return _value(value, field)
+    except RecursionError:
+        raise RecordError(f"{field}: nested too deeply", field=field) from None
+
+
+def decode_item(item: Mapping[str, Mapping[str, Any]], *, field: str = "item") -> dict[str, Any]:
+    """A typed item (``Keys``, ``NewImage``, ``OldImage``, an ``M`` value) to a plain dict."""
+    try:
+        return _item(item, field)
+    except RecursionError:
+        raise RecordError(f"{field}: nested too deeply", field=field) from None
+
+
+def _value(value: Any, field: str) -> Any:
     if not isinstance(value, dict) or len(value) != 1:
-        raise RecordError(f"{field}: a DynamoDB attribute value is a one-key object, got {value!r}",
+        raise RecordError(f"{field}: a DynamoDB attribute value is a one-key object, got {got(value)}",
                           field=field)
     ((tag, inner),) = value.items()
     try:
         return _DECODERS[tag](inner, field)
     except KeyError:
-        raise RecordError(f"{field}: unknown DynamoDB attribute type {tag!r}", field=field) from None
-    except (TypeError, ValueError, ArithmeticError, binascii.Error) as exc:
-        raise RecordError(f"{field}: invalid {tag} value {inner!r} ({exc})", field=field) from exc
+        raise RecordError(f"{field}: unknown DynamoDB attribute type {clip(tag)}", field=field) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:  # binascii.Error is a ValueError
+        raise RecordError(f"{field}: invalid {tag} value {clip(inner)} ({str(exc)[:80]})", field=field) from exc
 
 
-def decode_item(item: Mapping[str, Mapping[str, Any]], *, field: str = "item") -> dict[str, Any]:
-    """A typed item (``Keys``, ``NewImage``, ``OldImage``, an ``M`` value) to a plain dict."""
+def _item(item: Any, field: str) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise RecordError(f"{field}: expected an object of attribute values, got {item!r}", field=field)
-    return {name: decode_value(value, field=f"{field}.{name}") for name, value in item.items()}
+        raise RecordError(f"{field}: expected an object of attribute values, got {got(item)}", field=field)
+    return {name: _value(value, f"{field}.{key_name(name)}") for name, value in item.items()}
 
 
-def _decode_list(inner: list[Any], field: str) -> list[Any]:
+def _decode_list(inner: Any, field: str) -> list[Any]:
     if not isinstance(inner, list):
         raise TypeError("L needs a list")
-    return [decode_value(v, field=f"{field}[{i}]") for i, v in enumerate(inner)]
+    return [_value(v, f"{field}[{i}]") for i, v in enumerate(inner)]
 
 
 def _decode_bool(inner: Any, field: str) -> bool:
@@ -65,17 +80,30 @@ def _decode_string(inner: Any, field: str) -> str:
     return inner
 
 
+def _decode_set(decode: Callable[[Any], Any]) -> Callable[[Any, str], set[Any]]:
+    def decode_set(inner: Any, field: str) -> set[Any]:
+        if not isinstance(inner, list):
+            raise TypeError("a set needs a list")
+        return {decode(v) for v in inner}
+
+    return decode_set
+
+
+def _decode_binary(inner: Any) -> bytes:
+    return binascii.a2b_base64(inner, strict_mode=True)
+
+
 _DECODERS: dict[str, Any] = {
     "S": _decode_string,
     "N": lambda inner, field: _number(inner),
-    "B": lambda inner, field: binascii.a2b_base64(inner, strict_mode=True),
+    "B": lambda inner, field: _decode_binary(inner),
     "BOOL": _decode_bool,
     "NULL": lambda inner, field: None,
-    "SS": lambda inner, field: {_decode_string(v, field) for v in inner},
-    "NS": lambda inner, field: {_number(v) for v in inner},
-    "BS": lambda inner, field: {binascii.a2b_base64(v, strict_mode=True) for v in inner},
+    "SS": _decode_set(lambda v: _decode_string(v, "")),
+    "NS": _decode_set(_number),
+    "BS": _decode_set(_decode_binary),
     "L": _decode_list,
-    "M": lambda inner, field: decode_item(inner, field=field),
+    "M": _item,
 }
 
 
@@ -103,8 +131,8 @@ def encode_item(item: Mapping[str, Any], *, field: str = "item") -> dict[str, di
     out: dict[str, dict[str, Any]] = {}
     for name, value in item.items():
         if not isinstance(name, str):
-            raise RecordError(f"{field}: attribute names are strings, got {name!r}", field=field)
-        out[name] = encode_value(value, field=f"{field}.{name}")
+            raise RecordError(f"{field}: attribute names are strings, got {got(name)}", field=field)
+        out[name] = encode_value(value, field=f"{field}.{key_name(name)}")
     return out
 
 
@@ -118,7 +146,7 @@ def _number_text(value: Any, field: str) -> str:
         return repr(value)
     if isinstance(value, Decimal) and value.is_finite():
         return str(value)
-    raise RecordError(f"{field}: cannot encode {value!r} as a DynamoDB value", field=field)
+    raise RecordError(f"{field}: cannot encode {clip(value)} as a DynamoDB value", field=field)
 
 
 def _encode_set(value: set[Any] | frozenset[Any], field: str) -> dict[str, Any]:

@@ -1,21 +1,24 @@
-"""Recognise a batch event, check its records carry what AWS promises, hand out views.
+"""Recognise a batch event, check every record carries what AWS promises, hand out views.
 
-``scan_event`` is the gate. By default it checks every record: the identifier
-a partial batch response must echo back, and the fields ordering depends on,
-raising a ``batchmap.errors.EventError`` that names the record and the field.
-The handler calls it with ``check_records=False``: then only the event's
-shape and its first record are checked up front, and a record's fields are
-checked when they are first needed (``Scan.identifier`` when the record is
-reported, its group or key when ordering needs it). A clean 10,000-record batch
-then costs no pass over record contents that the user's handler would not make
-anyway, and a record that cannot be identified still fails loudly.
+``scan_event`` is the gate. It checks the event's shape, then every record
+(``batchmap.records.envelope``), in bulk. ``strict`` (``parse_event``) checks
+each record's whole envelope (source, identifier, ordering key, payload type)
+and raises a ``batchmap.errors.EventError`` for the first malformed record,
+naming the record and the field. Otherwise (``process_batch``,
+``read_partial_response``) it checks only that every record has its
+identifier: one that has none fails the call before any record runs, since it
+could not be reported. Everything else is checked where it is read: the views
+raise ``RecordError`` naming the field, which fails the record that read it.
+Neither check depends on the concurrency, so neither does the verdict.
 """
 
 from __future__ import annotations
 
 from batchmap.errors import EventError, RecordError, UnknownEventSourceError
+from batchmap.records._describe import clip, got
 from batchmap.records._value import Value, _set
 from batchmap.records.dynamodb import DynamoDBRecord
+from batchmap.records.envelope import IDENTIFIER, fifo_groups, identifier_problem, is_offset, problems, unidentified
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.kinesis import KinesisRecord
 from batchmap.records.sqs import SQSRecord
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 KAFKA_SOURCES = ("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka")
 """``eventSource`` values of Kafka events (MSK, self-managed; the last is seen in third-party samples)."""
 
-_KIND_OF_SOURCE: dict[object, SourceKind] = {
+_KIND_OF_SOURCE: dict[str, SourceKind] = {
     "aws:sqs": "sqs",
     "aws:kinesis": "kinesis",
     "aws:dynamodb": "dynamodb",
@@ -68,162 +71,97 @@ class Scan:
     def identifier(self, position: int) -> ItemIdentifier:
         """The ``itemIdentifier`` of the record at ``position``; ``RecordError`` if it has none."""
         raw = self.records[position]
-        if self.kind == "kafka":
-            offset = raw.get("offset") if isinstance(raw, dict) else None
-            if type(offset) is not int:
-                raise _bad(position, "offset", f"not an integer ({offset!r}); it is the itemIdentifier")
-            assert self.partitions is not None
-            return {"partition": self.partitions[position], "offset": offset}
         try:
-            identifier = self.view(raw).id
-        except (KeyError, TypeError, AttributeError):
-            identifier = None
-        if type(identifier) is not str or not identifier:
-            field = _ID_FIELD[self.kind]
-            raise _bad(position, field, f"missing or empty ({identifier!r}); it is the itemIdentifier")
-        return identifier
+            value = IDENTIFIER[self.kind](raw)
+        except (LookupError, TypeError):
+            value = None
+        if self.kind == "kafka" and is_offset(value):
+            assert self.partitions is not None
+            return {"partition": self.partitions[position], "offset": value}
+        if self.kind != "kafka" and type(value) is str and value:
+            return value
+        raise identifier_problem(self.kind, raw, position)
 
-    def groups(self) -> list[str]:
-        """Each record's FIFO ``MessageGroupId`` (SQS FIFO batches); ``RecordError`` if one has none."""
-        groups: list[str] = []
-        for position, raw in enumerate(self.records):
-            try:
-                group = raw["attributes"]["MessageGroupId"]
-            except (KeyError, TypeError):
-                group = None
-            if type(group) is not str or not group:
-                raise _bad(position, "attributes.MessageGroupId", f"missing in a FIFO batch ({group!r})")
-            groups.append(group)
-        return groups
+    def groups(self) -> list[str | None]:
+        """Each record's FIFO ``MessageGroupId`` (SQS FIFO batches); ``None`` for a malformed record."""
+        return fifo_groups(self.records)
+
+    def check(self, *, strict: bool) -> None:
+        """Raise for the first malformed record (``strict``), or the first without an identifier."""
+        if strict:
+            found = problems(self.kind, self.records, fifo=self.is_fifo, partitions=self.partitions)
+            problem = next(iter(found.values()), None)
+        else:
+            problem = unidentified(self.kind, self.records, fifo=self.is_fifo, partitions=self.partitions)
+        if problem is not None:
+            raise problem
 
 
-def scan_event(event: object, *, check_records: bool = True) -> Scan:
+def scan_event(event: object, *, strict: bool = True) -> Scan:
     """Check ``event`` is a batch event Lambda could have sent; raise ``EventError`` if not.
 
-    ``check_records=False`` checks the event and its first record only (see the module docstring).
+    ``strict=False`` checks only that every record has its identifier (see the module docstring).
     """
     if not isinstance(event, dict):
-        raise EventError(f"event: expected a JSON object, got {type(event).__name__}")
+        raise EventError(f"event: expected a JSON object, got {got(event)}")
     records = event.get("Records")
     if records is not None:
-        return _scan_records(records, check_records)
-    source = event.get("eventSource")
-    if source in KAFKA_SOURCES:
-        return _scan_kafka(event, source, check_records)
-    if source is not None:
-        raise UnknownEventSourceError(source)
-    raise EventError("event: not a batch event: it has neither 'Records' (SQS, Kinesis, DynamoDB Streams) "
-                     "nor a Kafka 'eventSource' with 'records'")
+        scan = _scan_records(records)
+    else:
+        source = event.get("eventSource")
+        if type(source) is str and source in KAFKA_SOURCES:
+            scan = _scan_kafka(event, source)
+        elif source is not None:
+            raise UnknownEventSourceError(source)
+        else:
+            raise EventError("event: not a batch event: it has neither 'Records' (SQS, Kinesis, DynamoDB Streams) "
+                             "nor a Kafka 'eventSource' with 'records'")
+    scan.check(strict=strict)
+    return scan
 
 
-def _scan_records(records: object, check_records: bool) -> Scan:
+def _scan_records(records: object) -> Scan:
     if not isinstance(records, list):
-        raise EventError(f"Records: expected a list, got {type(records).__name__}")
+        raise EventError(f"Records: expected a list, got {got(records)}")
     if not records:
         raise EventError("Records: empty; a batch event holds at least one record")
     first = records[0]
-    source = first.get("eventSource") if isinstance(first, dict) else None
-    kind = _KIND_OF_SOURCE.get(source)
+    if type(first) is not dict:
+        raise RecordError(f"expected an object, got {got(first)}", index=0)
+    source = first.get("eventSource")
+    kind = _KIND_OF_SOURCE.get(source) if type(source) is str else None
     if kind is None:
-        if not isinstance(first, dict):
-            raise RecordError(f"expected an object, got {type(first).__name__}", index=0)
         raise UnknownEventSourceError(source, where="Records[0].eventSource")
-    checked = records if check_records else records[:1]
     if kind == "sqs":
-        return Scan(kind, "aws:sqs", records, is_fifo=_check_sqs(checked))
-    _check_stream(checked, kind)
+        return Scan(kind, "aws:sqs", records, is_fifo=_is_fifo(first))
     return Scan(kind, f"aws:{kind}", records)
 
 
-def _bad(index: int, field: str, message: str) -> RecordError:
-    return RecordError(f"{field}: {message}", index=index, field=field)
+def _is_fifo(first: dict[str, Any]) -> bool:
+    """An SQS batch is from a FIFO queue when its first message has a group or its queue's ARN says so."""
+    attributes = first.get("attributes")
+    arn = first.get("eventSourceARN")
+    return ((type(attributes) is dict and "MessageGroupId" in attributes)
+            or (type(arn) is str and arn.endswith(".fifo")))
 
 
-def _check_sqs(records: list[Any]) -> bool:
-    """Check SQS records; returns whether the batch is from a FIFO queue."""
-    first_attributes = records[0].get("attributes")
-    fifo = (isinstance(first_attributes, dict) and "MessageGroupId" in first_attributes) or str(
-        records[0].get("eventSourceARN", "")).endswith(".fifo")
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise RecordError(f"expected an object, got {type(record).__name__}", index=i)
-        if record.get("eventSource") != "aws:sqs":
-            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an aws:sqs batch")
-        message_id = record.get("messageId")
-        if type(message_id) is not str or not message_id:
-            raise _bad(i, "messageId", f"missing or empty ({message_id!r}); it is the itemIdentifier")
-        if type(record.get("body")) is not str:
-            raise _bad(i, "body", f"expected a string, got {record.get('body')!r}")
-        if fifo:
-            attributes = record.get("attributes")
-            group = attributes.get("MessageGroupId") if isinstance(attributes, dict) else None
-            if type(group) is not str or not group:
-                raise _bad(i, "attributes.MessageGroupId", f"missing in a FIFO batch ({group!r})")
-    return fifo
-
-
-_STREAM_FIELDS = {"kinesis": ("kinesis", "sequenceNumber"), "dynamodb": ("dynamodb", "SequenceNumber")}
-_ID_FIELD = {"sqs": "messageId", "kinesis": "kinesis.sequenceNumber", "dynamodb": "dynamodb.SequenceNumber",
-             "kafka": "offset"}
-
-
-def _check_stream(records: list[Any], kind: SourceKind) -> None:
-    member, seq_field = _STREAM_FIELDS[kind]
-    source = f"aws:{kind}"
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise RecordError(f"expected an object, got {type(record).__name__}", index=i)
-        if record.get("eventSource") != source:
-            raise _bad(i, "eventSource", f"{record.get('eventSource')!r} in an {source} batch")
-        inner = record.get(member)
-        if not isinstance(inner, dict):
-            raise _bad(i, member, f"missing or not an object ({inner!r})")
-        sequence_number = inner.get(seq_field)
-        if type(sequence_number) is not str or not sequence_number:
-            raise _bad(i, f"{member}.{seq_field}",
-                       f"missing or empty ({sequence_number!r}); it is the itemIdentifier")
-        text = isinstance(inner.get("partitionKey"), str) and isinstance(inner.get("data"), str)
-        if kind == "kinesis" and not text:
-            raise _bad(i, "kinesis", "partitionKey and data must be strings")
-
-
-def _scan_kafka(event: dict[str, Any], source: str, check_records: bool) -> Scan:
+def _scan_kafka(event: dict[str, Any], source: str) -> Scan:
     by_partition = event.get("records")
     if not isinstance(by_partition, dict):
         raise EventError("records: a Kafka event maps 'topic-partition' to lists of records, "
-                         f"got {by_partition!r}")
+                         f"got {got(by_partition)}")
     records: list[dict[str, Any]] = []
     partitions: list[str] = []
     for topic_partition, batch in by_partition.items():
+        if type(topic_partition) is not str or not topic_partition:
+            raise EventError(f"records: keys are 'topic-partition' strings, got {got(topic_partition)}")
         if not isinstance(batch, list):
-            raise EventError(f"records[{topic_partition!r}]: expected a list, got {type(batch).__name__}")
-        if check_records:
-            for n, record in enumerate(batch):
-                _check_kafka(record, topic_partition, len(records) + n)
+            raise EventError(f"records[{clip(topic_partition)}]: expected a list, got {got(batch)}")
         records.extend(batch)
         partitions.extend([topic_partition] * len(batch))
     if not records:
         raise EventError("records: empty; a batch event holds at least one record")
-    if not check_records:
-        _check_kafka(records[0], partitions[0], 0)
     return Scan("kafka", source, records, partitions=partitions)
-
-
-def _check_kafka(record: object, topic_partition: str, index: int) -> None:
-    if not isinstance(record, dict):
-        raise RecordError(f"expected an object, got {type(record).__name__}", index=index)
-    topic, partition, offset = record.get("topic"), record.get("partition"), record.get("offset")
-    if type(topic) is not str or not topic:
-        raise _bad(index, "topic", f"missing or empty ({topic!r})")
-    if type(partition) is not int or type(offset) is not int:
-        raise _bad(index, "offset" if type(partition) is int else "partition",
-                   f"partition and offset must be integers (got {partition!r}, {offset!r}); "
-                   "they are the itemIdentifier")
-    if f"{topic}-{partition}" != topic_partition:
-        raise _bad(index, "partition", f"record of {topic}-{partition} listed under {topic_partition!r}")
-    value = record.get("value")
-    if value is not None and type(value) is not str:
-        raise _bad(index, "value", f"expected base64 text or null, got {type(value).__name__}")
 
 
 class RecordBatch(Value):
@@ -261,9 +199,9 @@ def parse_event(event: object) -> RecordBatch:
     """Recognise the source of ``event`` and return its records as typed views.
 
     Raises ``UnknownEventSourceError`` for an unknown ``eventSource``,
-    ``RecordError`` (with ``.index`` and ``.field``) for a malformed record, and
-    ``EventError`` for anything else that is not a batch event.
+    ``RecordError`` (with ``.index`` and ``.field``) for the first malformed
+    record, and ``EventError`` for anything else that is not a batch event.
     """
-    scan = scan_event(event)
+    scan = scan_event(event, strict=True)
     view = scan.view
     return RecordBatch(scan.kind, scan.event_source, tuple(view(raw) for raw in scan.records), scan.is_fifo)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from batchmap.records.record import Record, b64decode, b64size, json_loads
+from batchmap.records._describe import key_name
+from batchmap.records.record import Record, b64decode, b64size, integer, json_loads, optional, text, wrong
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,58 +26,73 @@ class KafkaRecord(Record):
 
     @property
     def topic(self) -> str:
-        topic: str = self._raw["topic"]
-        return topic
+        return text(self._raw, "topic", "topic", non_empty=True)
 
     @property
     def partition(self) -> int:
-        partition: int = self._raw["partition"]
-        return partition
+        return integer(self._raw, "partition", "partition")
 
     @property
     def offset(self) -> int:
-        offset: int = self._raw["offset"]
+        offset = integer(self._raw, "offset", "offset")
+        if offset < 0:
+            raise wrong("offset", "a whole number >= 0", offset)
         return offset
 
     @property
     def topic_partition(self) -> str:
         """``<topic>-<partition>``: the key of ``records`` in the event and of Kafka's identifier."""
-        return f"{self._raw['topic']}-{self._raw['partition']}"
+        return f"{self.topic}-{self.partition}"
 
     @property
     def id(self) -> KafkaItemIdentifier:
-        return {"partition": self.topic_partition, "offset": self._raw["offset"]}
+        return {"partition": self.topic_partition, "offset": self.offset}
 
     @property
     def key(self) -> str | None:
-        key: str | None = self._raw.get("key")
+        key: str | None = optional(self._raw, "key", "key", str)
         return key
 
     @property
     def key_bytes(self) -> bytes | None:
         key = self.key
-        return None if key is None else b64decode(key)
+        return None if key is None else b64decode(key, "key")
 
     @property
     def value(self) -> bytes | None:
         """The record value, base64-decoded; ``None`` for a tombstone."""
-        value = self._raw.get("value")
-        return None if value is None else b64decode(value)
+        value = self._value_text()
+        return None if value is None else b64decode(value, "value")
+
+    def _value_text(self) -> str | None:
+        value: str | None = optional(self._raw, "value", "value", str)
+        return value
 
     @property
     def size(self) -> int:
-        value = self._raw.get("value")
+        value = self._value_text()
         return 0 if value is None else b64size(value)
 
     def _decode(self) -> Any:
         value = self.value
-        return None if value is None else json_loads(value)
+        return None if value is None else json_loads(value, "value")
 
     @property
     def headers(self) -> list[tuple[str, bytes]]:
         """Headers in order as ``(name, value)``; Lambda sends each value as a list of byte values."""
-        headers = self._raw.get("headers") or ()
-        return [(name, bytes(data)) for header in headers for name, data in header.items()]
+        headers = optional(self._raw, "headers", "headers", list, ())
+        out: list[tuple[str, bytes]] = []
+        for n, header in enumerate(headers):
+            if type(header) is not dict:
+                raise wrong(f"headers[{n}]", "an object of header name to bytes", header)
+            for name, data in header.items():
+                try:
+                    if type(data) is not list:
+                        raise TypeError(type(data).__name__)
+                    out.append((name, bytes(data)))
+                except (TypeError, ValueError) as exc:
+                    raise wrong(f"headers[{n}].{key_name(name)}", "a list of byte values (0-255)", data) from exc
+        return out
 
     def header(self, name: str) -> bytes | None:
         """The first header called ``name``, or ``None``."""
@@ -87,11 +103,11 @@ class KafkaRecord(Record):
 
     @property
     def timestamp_ms(self) -> int:
-        timestamp: int = self._raw.get("timestamp", 0)
+        timestamp: int = optional(self._raw, "timestamp", "timestamp", int, 0)
         return timestamp
 
     @property
     def timestamp_type(self) -> str:
         """``CREATE_TIME`` or ``LOG_APPEND_TIME``."""
-        kind: str = self._raw.get("timestampType", "CREATE_TIME")
+        kind: str = optional(self._raw, "timestampType", "timestampType", str, "CREATE_TIME")
         return kind

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchmap.records.record import AwsRecord, b64decode, b64size, json_loads
+from batchmap.records.record import AwsRecord, b64decode, b64size, json_loads, member, number, optional, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,48 +21,47 @@ class KinesisRecord(AwsRecord):
 
     @property
     def _kinesis(self) -> dict[str, Any]:
-        inner: dict[str, Any] = self._raw["kinesis"]
-        return inner
+        raw = self._raw
+        if type(raw) is dict:
+            inner = raw.get("kinesis")
+            if type(inner) is dict:
+                return inner
+        return member(raw, "kinesis", "kinesis")
 
     @property
     def id(self) -> str:
-        sequence_number: str = self._raw["kinesis"]["sequenceNumber"]
-        return sequence_number
+        return text(self._kinesis, "sequenceNumber", "kinesis.sequenceNumber", non_empty=True)
 
-    @property
-    def sequence_number(self) -> str:
-        return self.id
+    sequence_number = id
 
     @property
     def key(self) -> str:
-        partition_key: str = self._raw["kinesis"]["partitionKey"]
-        return partition_key
+        return text(self._kinesis, "partitionKey", "kinesis.partitionKey")
 
-    @property
-    def partition_key(self) -> str:
-        return self.key
+    partition_key = key
 
     @property
     def data(self) -> bytes:
         """The record payload, base64-decoded."""
-        return b64decode(self._kinesis["data"])
+        return b64decode(text(self._kinesis, "data", "kinesis.data"), "kinesis.data")
 
     @property
     def size(self) -> int:
-        return b64size(self._kinesis["data"])
+        return b64size(text(self._kinesis, "data", "kinesis.data"))
 
     def _decode(self) -> Any:
-        return json_loads(self.data)
+        return json_loads(self.data, "kinesis.data")
 
     @property
     def approximate_arrival_timestamp(self) -> float:
         """When Kinesis accepted the record, in epoch seconds."""
-        return float(self._kinesis.get("approximateArrivalTimestamp", 0.0))
+        field = "kinesis.approximateArrivalTimestamp"
+        return float(number(self._kinesis.get("approximateArrivalTimestamp", 0.0), field, float))
 
     @property
     def event_id(self) -> str:
         """``<shardId>:<sequenceNumber>``."""
-        event_id: str = self._raw.get("eventID", "")
+        event_id: str = optional(self._raw, "eventID", "eventID", str, "")
         return event_id
 
     @property

@@ -4,11 +4,20 @@ A view wraps the dict Lambda delivered and decodes lazily: building one costs a
 single slot assignment, so the handler can make one per record, hand it to
 user code and drop it. ``.json()`` decodes once and caches the result on the
 view. Views are read-only (every field is a property over the original dict).
+
+A field that is missing, of the wrong type or undecodable (bad base64, invalid
+JSON) raises ``RecordError`` naming the field, from every property and method:
+the readers below turn the ``KeyError``/``TypeError``/``ValueError`` a raw dict
+would give into that one documented error. ``RecordError`` is also a
+``ValueError``, so ``except ValueError`` around ``.json()`` keeps working.
 """
 
 from __future__ import annotations
 
 import binascii
+
+from batchmap.errors import RecordError
+from batchmap.records._describe import MISSING, got
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,10 +25,77 @@ if TYPE_CHECKING:
 
     from batchmap.records.wire import ItemIdentifier, SourceKind
 
+def wrong(field: str, expected: str, value: object) -> RecordError:
+    """``RecordError``: ``field`` should be ``expected`` but is ``value`` (``MISSING``: it is missing)."""
+    return RecordError(f"{field}: expected {expected}, got {got(value)}", field=field)
 
-def b64decode(text: str) -> bytes:
+
+def _get(raw: object, name: str) -> Any:
+    """``raw[name]``, or ``MISSING`` when there is no such key (or ``raw`` is not an object)."""
+    try:
+        return raw[name]  # type: ignore[index]
+    except (LookupError, TypeError):
+        return MISSING
+
+
+def member(raw: object, name: str, field: str) -> dict[str, Any]:
+    """``raw[name]``, which must be an object."""
+    value = _get(raw, name)
+    if type(value) is not dict:
+        raise wrong(field, "an object", value)
+    return value
+
+
+def text(raw: object, name: str, field: str, *, non_empty: bool = False) -> str:
+    """``raw[name]``, which must be a string (a non-empty one with ``non_empty``)."""
+    value = _get(raw, name)
+    if type(value) is not str or (non_empty and not value):
+        raise wrong(field, "a non-empty string" if non_empty else "a string", value)
+    return value
+
+
+def optional(raw: object, name: str, field: str, kind: type, default: Any = None) -> Any:
+    """``raw.get(name, default)``, which must be a ``kind`` (``None`` and a missing key give ``default``)."""
+    try:
+        value = raw.get(name)  # type: ignore[attr-defined]
+    except AttributeError:
+        raise wrong(field.rpartition(".")[0] or "record", "an object", raw) from None
+    if value is None:
+        return default
+    if type(value) is not kind:
+        raise wrong(field, _KIND_NAMES.get(kind, kind.__name__), value)
+    return value
+
+
+def integer(raw: object, name: str, field: str) -> int:
+    """``raw[name]``, which must be a whole number (not a boolean)."""
+    value = _get(raw, name)
+    if type(value) is not int:
+        raise wrong(field, "an integer", value)
+    return value
+
+
+def number(value: object, field: str, convert: type) -> Any:
+    """``convert(value)`` (``int`` or ``float``) of a number or a numeric string; ``RecordError`` if it is not one."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return convert(value)
+        except (ValueError, OverflowError):
+            pass
+    raise wrong(field, "a number" if convert is float else "a whole number", value)
+
+
+_KIND_NAMES = {str: "a string", dict: "an object", list: "an array", int: "an integer", bool: "true or false"}
+
+
+def b64decode(data: object, field: str) -> bytes:
     """Strict base64 (the only encoding Lambda uses for Kinesis data and Kafka keys/values)."""
-    return binascii.a2b_base64(text, strict_mode=True)
+    if type(data) is not str:
+        raise wrong(field, "base64 text", data)
+    try:
+        return binascii.a2b_base64(data, strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or a non-ASCII character
+        raise RecordError(f"{field}: not valid base64 ({exc}): {got(data)}", field=field) from exc
 
 
 def b64size(text: str) -> int:
@@ -31,11 +107,15 @@ def b64size(text: str) -> int:
     return n * 3 // 4 - pad
 
 
-def json_loads(data: str | bytes) -> Any:
-    """``json.loads``, importing ``json`` only when a payload is first decoded."""
+def json_loads(data: str | bytes, field: str) -> Any:
+    """``json.loads``, importing ``json`` only when a payload is first decoded; ``RecordError`` if it is not JSON."""
     import json
 
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting
+        raise RecordError(f"{field}: not valid JSON ({type(exc).__name__}: {str(exc)[:120]})",
+                          field=field) from exc
 
 
 class Record:
@@ -85,7 +165,10 @@ class Record:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id!r}, key={self.key!r})"
+        try:
+            return f"{type(self).__name__}(id={self.id!r}, key={self.key!r})"
+        except RecordError as exc:
+            return f"{type(self).__name__}(<malformed: {exc}>)"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Record) or type(other) is not type(self):
@@ -102,10 +185,10 @@ class AwsRecord(Record):
 
     @property
     def event_source_arn(self) -> str:
-        arn: str = self._raw.get("eventSourceARN", "")
+        arn: str = optional(self._raw, "eventSourceARN", "eventSourceARN", str, "")
         return arn
 
     @property
     def aws_region(self) -> str:
-        region: str = self._raw.get("awsRegion", "")
+        region: str = optional(self._raw, "awsRegion", "awsRegion", str, "")
         return region

@@ -1,28 +1,59 @@
-"""The partial batch response: build it (in the function) and read it (in the engine).
+"""The partial batch response: build it (in the function) and read it (the one reader, for the engine too).
 
-Reading follows Lambda's rules (reference §2.4, §3.4, §4.4): a null or empty
-response, or a null or empty ``batchItemFailures``, is a complete success; a
-malformed list, an entry without ``itemIdentifier``, an empty or null
-identifier, or one that names no record of the batch makes the whole batch a
-failure. A response that is not a JSON object at all is treated as a failure
-too (our reading: nothing can be lost by retrying).
+``read_response`` decides what a function's response means for its batch;
+``batchmap.engine``'s ``judge`` and the public ``read_partial_response`` both
+call it. AWS's rules (reference §2.4, §3.4, §4.4):
+
+* Success: a null or empty response, a response without ``batchItemFailures``,
+  or with a null or empty list. Without ``ReportBatchItemFailures`` the list is
+  not read at all (a returned list is ignored: success).
+* Complete failure ("invalid"): invalid JSON, an item whose ``itemIdentifier``
+  is missing (a wrongly named key), null or empty, an identifier that names no
+  record of the batch, a ``batchItemFailures`` that is not a list.
+* Otherwise "partial": the listed records are retried. For streams and Kafka,
+  Lambda re-reads from the lowest listed position of each shard or partition.
+* Kafka identifiers are ``{"partition": "<topic>-<partition>", "offset": <int>}``;
+  every other source's identifier is a string (message id, sequence number).
+
+Our readings where AWS is silent, chosen so a record is never dropped by accident:
+
+* Invalid JSON arrives as ``bytes`` (invokers hand over a body they could not
+  decode that way): that is how "invalid JSON" differs from a JSON string. Blank
+  bytes and an empty string count as an empty response (success).
+* A response that is valid JSON but not an object (a string, a number, a list)
+  fails the batch: it cannot be read as a partial batch response.
+* An identifier not in the batch fails stream and Kafka batches too (documented
+  only for SQS; **unconfirmed** for streams, as emulators do).
+* Extra keys beside ``itemIdentifier`` in an item are ignored; a top-level key
+  that only differs in case from ``batchItemFailures`` is ignored as AWS does
+  (so the batch succeeds) but reported in ``warnings``.
+* A Kafka offset must be a non-negative integer (not a boolean): ``envelope.is_offset``, the
+  rule the event's records are held to too, so a response batchmap builds always reads back.
 """
 
 from __future__ import annotations
 
-from batchmap.errors import EventError
+from batchmap.records._describe import clip, json_type
 from batchmap.records._value import Value, _set
+from batchmap.records.envelope import is_offset
 from batchmap.records.event import scan_event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any, Literal
 
-    from batchmap.records.event import Scan
     from batchmap.records.wire import ItemIdentifier, PartialBatchResponse
 
     ResponseStatus = Literal["success", "partial", "invalid"]
+
+ID_NAMES: dict[str, str] = {
+    "sqs": "messageId",
+    "kinesis": "sequence number",
+    "dynamodb": "sequence number",
+    "kafka": "topic-partition and offset",
+}
+"""What each source's ``itemIdentifier`` is, in words."""
 
 
 def batch_response(identifiers: Iterable[ItemIdentifier]) -> PartialBatchResponse:
@@ -30,78 +61,157 @@ def batch_response(identifiers: Iterable[ItemIdentifier]) -> PartialBatchRespons
     return {"batchItemFailures": [{"itemIdentifier": identifier} for identifier in identifiers]}
 
 
+def kafka_item_id(partition: str, offset: int) -> str:
+    """One string for a Kafka record: ``"<topic>-<partition>:<offset>"`` (``:`` never occurs in a topic)."""
+    return f"{partition}:{offset}"
+
+
 class PartialResponse(Value):
     """What a function's response means for its batch.
 
     ``status`` is ``success`` (nothing to retry), ``partial`` (retry the records
     at ``failed``, positions in event order, ascending) or ``invalid`` (Lambda
-    treats the whole batch as failed; ``error`` says why). For streams and
-    Kafka, Lambda re-reads from the lowest failed position of each shard or
-    partition; for SQS, exactly the listed messages return to the queue.
+    treats the whole batch as failed; ``error`` says why). ``warnings`` name keys
+    that look like ``batchItemFailures`` but are not; ``state`` is the response's
+    ``state`` member as returned (tumbling windows), ``None`` when there is none.
     """
 
-    __slots__ = ("error", "failed", "status")
+    __slots__ = ("error", "failed", "state", "status", "warnings")
 
     status: ResponseStatus
     failed: tuple[int, ...]
     error: str
+    warnings: tuple[str, ...]
+    state: Any
 
-    def __init__(self, status: ResponseStatus, failed: tuple[int, ...] = (), error: str = "") -> None:
+    def __init__(self, status: ResponseStatus, failed: tuple[int, ...] = (), error: str = "", *,
+                 warnings: tuple[str, ...] = (), state: Any = None) -> None:
         _set(self, "status", status)
         _set(self, "failed", failed)
         _set(self, "error", error)
+        _set(self, "warnings", warnings)
+        _set(self, "state", state)
+
+
+_SUCCESS = PartialResponse("success")
+
+
+class _Invalid(Exception):
+    """Why a response fails its batch (internal: becomes ``PartialResponse("invalid", error=...)``)."""
+
+
+def read_response(response: object, kind: str, identifiers: Sequence[str] | Callable[[], Sequence[str]], *,
+                  report_batch_item_failures: bool = True) -> PartialResponse:
+    """What ``response`` (the function's decoded return value) means for a batch of ``kind``.
+
+    ``identifiers`` are the batch's identifiers in event order (Kafka's made by
+    ``kafka_item_id``), or a function returning them: they are needed only when
+    the response lists failures. With ``report_batch_item_failures=False`` only
+    the response's shape and ``state`` are read, as Lambda does.
+    """
+    try:
+        document = _document(response)
+        warnings = _near_misses(document)
+        state = document.get("state")
+        failures = document.get("batchItemFailures") if report_batch_item_failures else None
+        if failures is None or failures == []:
+            return _SUCCESS if not warnings and state is None else PartialResponse(
+                "success", warnings=warnings, state=state)
+        if not isinstance(failures, list):
+            raise _Invalid(f"batchItemFailures: must be a list, got {json_type(failures)} {clip(failures)}")
+        failed = _positions(failures, kind, identifiers() if callable(identifiers) else identifiers)
+    except _Invalid as invalid:
+        return PartialResponse("invalid", error=str(invalid))
+    return PartialResponse("partial", failed, warnings=warnings, state=state)
+
+
+def _document(response: object) -> dict[str, Any]:
+    """The response as a JSON object: ``{}`` for an empty one; ``_Invalid`` for anything else."""
+    if isinstance(response, bytes | bytearray):
+        if response.strip():
+            raise _Invalid(f"the response is not valid JSON: {bytes(response[:80])!r}")
+        return {}
+    if response is None or response == "":
+        return {}
+    if not isinstance(response, dict):
+        raise _Invalid(f"the response is a JSON {json_type(response)}, not an object: {clip(response)}")
+    return response
+
+
+def _positions(failures: list[Any], kind: str, identifiers: Sequence[str]) -> tuple[int, ...]:
+    """The positions the listed failures name, ascending, each once."""
+    positions: dict[str, int] = {}
+    for index, identifier in enumerate(identifiers):
+        positions.setdefault(identifier, index)  # a repeated identifier stands for its first record
+    failed: set[int] = set()
+    for n, item in enumerate(failures):
+        found = _identifier(item, n, kind)
+        position = positions.get(found)
+        if position is None:
+            what = ID_NAMES.get(kind, "identifier")
+            raise _Invalid(f"batchItemFailures[{n}].itemIdentifier: {clip(found)} is not the {what} "
+                           "of a record in this batch")
+        failed.add(position)
+    return tuple(sorted(failed))
+
+
+def _identifier(item: Any, n: int, kind: str) -> str:
+    """The identifier string an item names (Kafka's through ``kafka_item_id``)."""
+    where = f"batchItemFailures[{n}]"
+    if not isinstance(item, dict):
+        raise _Invalid(f"{where}: must be an object with 'itemIdentifier', got {clip(item)}")
+    if "itemIdentifier" not in item:
+        keys = ", ".join(clip(k) for k in list(item)[:8]) or "none"
+        raise _Invalid(f"{where}: no 'itemIdentifier' key (keys: {keys})")
+    value = item["itemIdentifier"]
+    if value is None or value == "":
+        raise _Invalid(f"{where}.itemIdentifier: must not be {'null' if value is None else 'empty'}")
+    if kind == "kafka":
+        return _kafka_identifier(value, where)
+    if not isinstance(value, str):
+        raise _Invalid(f"{where}.itemIdentifier: must be a string ({ID_NAMES.get(kind, 'identifier')}), "
+                       f"got {json_type(value)} {clip(value)}")
+    return value
+
+
+def _kafka_identifier(value: Any, where: str) -> str:
+    if not isinstance(value, dict):
+        raise _Invalid(f'{where}.itemIdentifier: must be an object {{"partition", "offset"}}, got {clip(value)}')
+    partition = value.get("partition")
+    offset = value.get("offset")
+    if not isinstance(partition, str) or not partition:
+        raise _Invalid(f"{where}.itemIdentifier.partition: must be '<topic>-<partition>', got {clip(partition)}")
+    if not is_offset(offset):
+        raise _Invalid(f"{where}.itemIdentifier.offset: must be a non-negative integer, got {clip(offset)}")
+    return kafka_item_id(partition, offset)
+
+
+def _near_misses(document: dict[str, Any]) -> tuple[str, ...]:
+    """Keys that look like ``batchItemFailures`` but are not: AWS ignores them, a user would not want to."""
+    if "batchItemFailures" in document and len(document) == 1:
+        return ()
+    return tuple(
+        f"ignored key {clip(key)}: did you mean 'batchItemFailures'? (the batch counts as a success)"
+        for key in document
+        if isinstance(key, str) and key != "batchItemFailures" and key.lower() == "batchitemfailures"
+    )
 
 
 def read_partial_response(event: object, response: object) -> PartialResponse:
-    """Interpret ``response`` (the function's decoded return value) against the ``event`` it got."""
-    scan = scan_event(event)
-    if response is None:
-        return PartialResponse("success")
-    if not isinstance(response, dict):
-        return PartialResponse("invalid", error=f"response is not a JSON object: {type(response).__name__}")
-    failures = response.get("batchItemFailures")
-    if failures is None or failures == []:
-        return PartialResponse("success")
-    if not isinstance(failures, list):
-        return PartialResponse("invalid", error=f"batchItemFailures is not a list: {failures!r}")
-    try:
-        positions = _positions(scan, failures)
-    except EventError as exc:
-        return PartialResponse("invalid", error=str(exc))
-    return PartialResponse("partial", tuple(sorted(positions)))
+    """Interpret ``response`` (the function's decoded return value) against the ``event`` it got.
+
+    Raises ``EventError`` when ``event`` is not a batch event or one of its
+    records has no identifier; a malformed record that has one is fine.
+    """
+    scan = scan_event(event, strict=False)
+
+    def identifiers() -> list[str]:
+        return [_as_string(scan.identifier(i)) for i in range(len(scan.records))]
+
+    return read_response(response, scan.kind, identifiers)
 
 
-def _positions(scan: Scan, failures: list[Any]) -> set[int]:
-    index = _identifier_index(scan)
-    positions: set[int] = set()
-    for n, item in enumerate(failures):
-        if not isinstance(item, dict) or "itemIdentifier" not in item:
-            raise EventError(f"batchItemFailures[{n}]: no itemIdentifier in {item!r}")
-        identifier = item["itemIdentifier"]
-        key = _identifier_key(scan, identifier, n)
-        position = index.get(key)
-        if position is None:
-            raise EventError(f"batchItemFailures[{n}]: {identifier!r} names no record of the batch")
-        positions.add(position)
-    return positions
-
-
-def _identifier_key(scan: Scan, identifier: object, n: int) -> object:
-    if scan.kind == "kafka":
-        if (not isinstance(identifier, dict) or type(identifier.get("partition")) is not str
-                or type(identifier.get("offset")) is not int):
-            raise EventError(f"batchItemFailures[{n}]: a Kafka itemIdentifier is "
-                             f'{{"partition": "<topic>-<partition>", "offset": <int>}}, got {identifier!r}')
-        return (identifier["partition"], identifier["offset"])
-    if type(identifier) is not str or not identifier:
-        raise EventError(f"batchItemFailures[{n}]: itemIdentifier must be a non-empty string, "
-                         f"got {identifier!r}")
-    return identifier
-
-
-def _identifier_index(scan: Scan) -> dict[object, int]:
-    view = scan.view
-    if scan.kind == "kafka":
-        partitions = scan.partitions or []
-        return {(partitions[i], raw["offset"]): i for i, raw in enumerate(scan.records)}
-    return {view(raw).id: i for i, raw in enumerate(scan.records)}
+def _as_string(identifier: ItemIdentifier) -> str:
+    if isinstance(identifier, str):
+        return identifier
+    return kafka_item_id(identifier["partition"], identifier["offset"])

@@ -58,12 +58,14 @@ def test_log_lines_print_above_the_progress_line_and_the_summary_leads_with_reco
     frames = [frame for frame in screen.split(CLEAR) if frame]
     shape = re.compile(r"\d+:\d\d  succeeded [\d,]+  failed [\d,]+  dead-lettered \d+  rate ")
     assert any(shape.match(frame) for frame in frames), screen[-2000:]
-    logged = [f for f in frames if "record failed" in f]
-    assert len(logged) == 20, screen[-2000:]  # 10 bad orders, each failing twice before the dead-letter queue
+    logged = [f for f in frames if "records failed" in f]  # the toolkit's one line per batch with failures
+    failed = 0
     for frame in logged:  # each log line begins a line of its own and ends before the progress line is redrawn
         assert frame.startswith("ERROR batchmap.handler: "), frame[:200]
         line, _, redrawn = frame.partition("\n")
         assert "succeeded" not in line and shape.match(redrawn), frame[:300]
+        failed += json.loads(line.removeprefix("ERROR batchmap.handler: "))["failed"]
+    assert failed == 20, screen[-2000:]  # 10 bad orders, each failing twice before the dead-letter queue
     lines = out.splitlines()
     assert lines[1] == "records"
     assert [line.split()[:3] for line in lines[2:5]] == [
@@ -131,4 +133,4 @@ def test_the_demo_shows_records_the_dead_letter_queue_and_a_whole_log_line(tmp_p
     assert "FailedInvokeEventCount" in out and "orders-dlq: 19 messages" in out
     sample = out[out.index("the first one:\n") + len("the first one:\n"):out.index("== what is left")]
     line = json.loads(sample)
-    assert line["message"] == "record failed" and line["errorType"] == "ValueError"
+    assert line["message"] == "records failed" and line["errors"][0]["errorType"] == "ValueError"

@@ -78,15 +78,32 @@ def test_batch_aborted_reports_every_record(concurrency: int) -> None:
     assert result.all_failed
 
 
-def test_unidentifiable_failed_record_fails_the_call() -> None:
+@pytest.mark.parametrize("concurrency", [1, 4, "auto"])
+def test_an_unidentifiable_record_fails_the_call_before_any_record_runs(concurrency: Any) -> None:
     event = sqs_event(3)
     del event["Records"][1]["messageId"]
-    assert reported(process_batch(event, lambda r: None)) == []  # it succeeded: nothing to identify
-    with pytest.raises(RecordError) as caught:
-        process_batch(event, lambda r: 1 / 0)
-    assert (caught.value.index, caught.value.field) == (1, "messageId")
+    ran: list[str] = []
+    for handler in (lambda r: ran.append(r.id), lambda r: 1 / 0):
+        with pytest.raises(RecordError) as caught:
+            process_batch(event, handler, concurrency=concurrency)
+        assert (caught.value.index, caught.value.field) == (1, "messageId")
+        assert "missing" in str(caught.value) and "itemIdentifier" in str(caught.value)
+    assert ran == []
     with pytest.raises(EventError):
         process_batch({"Records": "nope"}, lambda r: None)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4, "auto"])
+def test_a_malformed_field_fails_the_record_that_reads_it(concurrency: Any) -> None:
+    event = sqs_event(4)
+    event["Records"][2]["body"] = None
+    ran: list[str] = []
+    assert reported(process_batch(event, lambda r: ran.append(r.id), concurrency=concurrency)) == []
+    assert sorted(ran) == ["m0", "m1", "m2", "m3"]  # nobody read the body: every record ran
+    result = run_batch(event, lambda r: r.json(), concurrency=concurrency)
+    assert reported(result.response) == ["m2"]
+    (failure,) = result.failures
+    assert isinstance(failure.error, RecordError) and failure.error.field == "body"
 
 
 @pytest.mark.parametrize(("name", "mode"), GOLDEN_RUNS)

@@ -1,4 +1,4 @@
-"""Rule 12: one EMF line per batch (opt-in) and a structured log line per failed record."""
+"""Rule 12: one EMF line per batch (opt-in) and one structured log line per batch with failures."""
 
 from __future__ import annotations
 
@@ -51,20 +51,67 @@ def test_no_metrics_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == ""
 
 
-def test_one_structured_line_per_failed_record(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="batchmap.handler"):
+def lines_of(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, Any]]]:
+    return [(r.levelname, json.loads(r.getMessage())) for r in caplog.records if r.name == "batchmap.handler"]
+
+
+def test_one_line_per_failed_batch(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="batchmap.handler"):
         process_batch(kinesis_event(["a", "b", "c"]), fail_m1)
-    lines = [json.loads(r.getMessage()) for r in caplog.records]
-    failed = [line for line in lines if line["message"] == "record failed"]
-    assert len(failed) == 1
-    assert failed[0]["itemIdentifier"] == "1001" and failed[0]["errorType"] == "KeyError"
-    assert failed[0]["errorMessage"] == "'missing'" and failed[0]["position"] == 1
-    assert any("fail_m1" in frame for frame in failed[0]["stackTrace"])
-    skipped = [line for line in lines if line["message"] == "records not started"]
-    assert skipped == [{"message": "records not started", "reason": "stopped",
-                        "detail": "an earlier record of the same ordering unit failed", "eventSource": "aws:kinesis",
-                        "count": 1, "itemIdentifiers": ["1002"], "truncated": False}]
-    assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
+    ((level, line),) = lines_of(caplog)
+    assert level == "ERROR"
+    (error,) = line.pop("errors")
+    trace = error.pop("stackTrace")
+    assert any("fail_m1" in frame for frame in trace) and trace[-1].startswith("KeyError")
+    assert error == {"errorType": "KeyError", "count": 1, "errorMessage": "'missing'", "itemIdentifier": "1001",
+                     "position": 1}
+    assert line == {"message": "records failed", "eventSource": "aws:kinesis", "records": 3, "reported": 2,
+                    "failed": 1, "failedIdentifiers": ["1001"],
+                    "notStarted": [{"reason": "stopped", "detail": "an earlier record of the same ordering unit failed",
+                                    "count": 1, "itemIdentifiers": ["1002"]}]}
+
+
+def test_ten_thousand_failures_make_one_short_line(caplog: pytest.LogCaptureFixture) -> None:
+    def fail(record: Any) -> None:
+        if int(record.id[1:]) % 2:
+            raise ValueError(f"odd {record.id}")
+        raise KeyError(record.id)
+
+    with caplog.at_level(logging.INFO, logger="batchmap.handler"):
+        process_batch(sqs_event(10_000), fail)
+    ((level, line),) = lines_of(caplog)
+    assert level == "ERROR" and len(caplog.records[0].getMessage()) < 10_000
+    assert (line["failed"], line["reported"]) == (10_000, 10_000)
+    assert line["failedIdentifiers"] == [f"m{i}" for i in range(100)]
+    errors = {e["errorType"]: e for e in line["errors"]}
+    assert (errors["KeyError"]["count"], errors["ValueError"]["count"]) == (5_000, 5_000)
+    assert (errors["KeyError"]["itemIdentifier"], errors["ValueError"]["itemIdentifier"]) == ("m0", "m1")
+    assert errors["ValueError"]["errorMessage"] == "odd m1"
+    assert all(e["stackTrace"] for e in errors.values())
+
+
+def test_each_failure_has_its_own_line_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="batchmap.handler"):
+        process_batch(sqs_event(4), lambda r: fail_m1(r) if r.id != "m3" else 1 / 0, concurrency=2)
+    per_record = sorted((line["itemIdentifier"], line["errorType"]) for level, line in lines_of(caplog)
+                        if level == "DEBUG")
+    assert per_record == [("m1", "KeyError"), ("m3", "ZeroDivisionError")]
+    assert [level for level, _ in lines_of(caplog) if level != "DEBUG"] == ["ERROR"]
+
+
+def test_records_held_back_without_a_failure_make_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="batchmap.handler"):
+        process_batch(sqs_event(3), lambda r: None, LambdaContext(500))  # inside the 1 s margin already
+    ((level, line),) = lines_of(caplog)
+    assert (level, line["message"], line["failed"], line["failedIdentifiers"]) == (
+        "WARNING", "records not started", 0, [])
+    assert [(s["reason"], s["count"]) for s in line["notStarted"]] == [("deadline", 3)]
+
+
+def test_a_clean_batch_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="batchmap.handler"):
+        process_batch(sqs_event(5), lambda r: None, concurrency=3)
+    assert lines_of(caplog) == []
 
 
 def test_custom_logger() -> None:
@@ -73,4 +120,4 @@ def test_custom_logger() -> None:
     logger.addHandler(logging.StreamHandler(stream))
     logger.propagate = False
     process_batch(sqs_event(3), fail_m1, logger=logger)
-    assert json.loads(stream.getvalue())["itemIdentifier"] == "m1"
+    assert json.loads(stream.getvalue())["failedIdentifiers"] == ["m1"]

@@ -83,8 +83,9 @@ def test_sqs_standard_fields() -> None:
     assert first.body == "Test message." and first.size == len("Test message.")
     assert first.sent_timestamp_ms == 1545082649183 and first.approximate_receive_count == 1
     assert first.event_source_arn == "arn:aws:sqs:us-east-2:123456789012:my-queue" and first.aws_region == "us-east-2"
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(RecordError, match="body: not valid JSON") as caught:
         first.json()  # AWS's own example body is plain text
+    assert isinstance(caught.value, ValueError) and caught.value.field == "body"
     assert second.json() == {"type": "order.created", "orderId": 1001, "total": "19.99"}
     assert second.json() is second.json()  # decoded once, cached on the view
     assert third.approximate_receive_count == 3
