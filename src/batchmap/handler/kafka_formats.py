@@ -43,12 +43,12 @@ class Undecodable(ValueError):
         super().__init__(reason)
 
 
-def library(module: str, needed_by: str) -> Any:
-    """``import module``, or ``MissingExtraError`` naming the extra that brings it."""
+def library(module: str, needed_by: str, package: str | None = None) -> Any:
+    """``import module``, or ``MissingExtraError`` naming the package and the extra that brings it."""
     try:
         return __import__(module, fromlist=["_"])
     except ImportError as exc:
-        raise MissingExtraError(EXTRA, module.split(".")[0], needed_by=needed_by) from exc
+        raise MissingExtraError(EXTRA, package or module, needed_by=needed_by) from exc
 
 
 # ---------------------------------------------------------------- framing
@@ -148,8 +148,8 @@ class ProtobufCodec:
     __slots__ = ("_message_class", "_to_dict")
 
     def __init__(self, message_class: object, parameter: str) -> None:
-        message = library("google.protobuf.message", "Protobuf decoding")
-        json_format = library("google.protobuf.json_format", "Protobuf decoding")
+        message = library("google.protobuf.message", "Protobuf decoding", "protobuf")
+        json_format = library("google.protobuf.json_format", "Protobuf decoding", "protobuf")
         if not (isinstance(message_class, type) and issubclass(message_class, message.Message)):
             raise ConfigError(parameter, message_class, "a generated Protobuf message class (my_pb2.MyMessage)")
         self._message_class = message_class
