@@ -166,9 +166,13 @@ class ProtobufCodec:
 class JsonCodec:
     """JSON text; checked against a JSON Schema (``jsonschema``) when one is given."""
 
-    __slots__ = ("_best_match", "_validator")
+    __slots__ = ("_best_match", "_decode_text", "_loads", "_validator")
 
     def __init__(self, schema: object, parameter: str) -> None:
+        import json
+
+        self._decode_text = json.JSONDecoder().decode  # skips loads()'s argument checks and encoding sniffing
+        self._loads = json.loads
         self._validator: Any = None
         if schema is None:
             return
@@ -189,10 +193,11 @@ class JsonCodec:
         self._best_match = jsonschema.exceptions.best_match
 
     def decode(self, payload: bytes) -> Any:
-        import json
-
         try:
-            value = json.loads(payload)
+            try:
+                value = self._decode_text(payload.decode())
+            except UnicodeDecodeError:  # UTF-16 or UTF-32 JSON, or not text at all
+                value = self._loads(payload)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise Undecodable(f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from exc
         validator = self._validator

@@ -21,6 +21,7 @@ from batchmap.handler.kafka_formats import CODECS, FORMATS, WIRE_FORMATS, Undeco
 from batchmap.handler.router import is_async_callable
 from batchmap.records._value import Value, _set
 from batchmap.records.kafka import KafkaRecord
+from batchmap.records.record import b64decode, json_loads, wrong
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 _AS_TEXT: Any = object()
 """A field without a schema type: read as UTF-8 text when asked, as Powertools' consumer does."""
+_NOT_DECODED = (_AS_TEXT, None)
 
 
 class _FieldDecoder:
@@ -133,11 +135,15 @@ class SchemaConfig(Value):
         Raises ``SchemaDecodeError`` when either does not decode, ``RecordError`` when the record is malformed.
         """
         if isinstance(record, KafkaRecord):
-            return ConsumerRecord(record.raw, self)
-        if type(record) is dict:
-            return ConsumerRecord(record, self)
-        raise HandlerError(f"SchemaConfig.decode: expected a Kafka record (KafkaRecord or its dict), "
-                           f"got {type(record).__name__}")
+            raw = record.raw
+        elif type(record) is dict:
+            raw = record
+        else:
+            raise HandlerError(f"SchemaConfig.decode: expected a Kafka record (KafkaRecord or its dict), "
+                               f"got {type(record).__name__}")
+        if type(raw) is not dict:
+            raise wrong("record", "an object", raw)
+        return ConsumerRecord(raw, self)
 
 
 def _field_decoder(field: str, kind: object, schema: object, output: object, wire: object) -> _FieldDecoder | None:
@@ -164,11 +170,22 @@ class ConsumerRecord(KafkaRecord):
     __slots__ = ("_key_id", "_key_value", "_value_id", "_value_value")
 
     def __init__(self, raw: dict[str, Any], schema_config: SchemaConfig) -> None:
-        super().__init__(raw)
-        self._key_value, self._key_id = self._decoded_field(
-            schema_config._key, self.original_key, "key", self.key_schema_metadata)
-        self._value_value, self._value_id = self._decoded_field(
-            schema_config._value, self._value_text(), "value", self.value_schema_metadata)
+        self._raw = raw
+        key, value = schema_config._key, schema_config._value
+        self._key_value, self._key_id = _NOT_DECODED if key is None else self._decode_field(key, "keySchemaMetadata")
+        self._value_value, self._value_id = (
+            _NOT_DECODED if value is None else self._decode_field(value, "valueSchemaMetadata"))
+
+    def _decode_field(self, decoder: _FieldDecoder, metadata_name: str) -> tuple[Any, str | None]:
+        raw = self._raw
+        field = decoder.field
+        encoded = raw.get(field)
+        if encoded is None:
+            return None, None
+        metadata = raw.get(metadata_name)
+        if metadata is not None:
+            metadata = self._schema_metadata(metadata_name)
+        return decoder.decode(b64decode(encoded, field), metadata)
 
     @property
     def key_schema_id(self) -> str | None:
@@ -179,17 +196,6 @@ class ConsumerRecord(KafkaRecord):
     def value_schema_id(self) -> str | None:
         """The schema id the value carried (its metadata or its Confluent header); ``None`` when plain."""
         return self._value_id
-
-    @staticmethod
-    def _decoded_field(decoder: _FieldDecoder | None, encoded: str | None, field: str,
-                       metadata: KafkaSchemaMetadata | None) -> tuple[Any, str | None]:
-        if decoder is None:
-            return _AS_TEXT, None
-        if encoded is None:
-            return None, None
-        from batchmap.records.record import b64decode
-
-        return decoder.decode(b64decode(encoded, field), metadata)
 
     @property
     def value(self) -> Any:
@@ -211,11 +217,7 @@ class ConsumerRecord(KafkaRecord):
     @property
     def key_bytes(self) -> bytes | None:
         key = self.original_key
-        if key is None:
-            return None
-        from batchmap.records.record import b64decode
-
-        return b64decode(key, "key")
+        return None if key is None else b64decode(key, "key")
 
     @property
     def original_value(self) -> str | None:
@@ -234,8 +236,6 @@ class ConsumerRecord(KafkaRecord):
         return headers
 
     def _decode(self) -> Any:
-        from batchmap.records.record import json_loads
-
         data = self.value_bytes
         return None if data is None else json_loads(data, "value")
 

@@ -310,3 +310,14 @@ def test_decode_accepts_the_toolkits_record_views_and_rejects_other_sources() ->
     assert config.decode(config.decode(view)).value == {"x": 1}
     with pytest.raises(Exception, match="expected a Kafka record"):
         config.decode("not a record")  # type: ignore[arg-type]
+
+
+def test_a_malformed_record_is_a_record_error_naming_the_field() -> None:
+    config = SchemaConfig(value_schema_type="JSON")
+
+    with pytest.raises(RecordError, match="value: expected base64 text"):
+        config.decode({"topic": "t", "partition": 0, "offset": 1, "value": 12})
+    with pytest.raises(RecordError, match="value: not valid base64"):
+        config.decode({"topic": "t", "partition": 0, "offset": 1, "value": "%%%"})
+    with pytest.raises(RecordError, match="valueSchemaMetadata: expected an object"):
+        config.decode({"topic": "t", "partition": 0, "offset": 1, "value": "e30=", "valueSchemaMetadata": "JSON"})
