@@ -51,6 +51,18 @@ def library(module: str, needed_by: str, package: str | None = None) -> Any:
         raise MissingExtraError(EXTRA, package or module, needed_by=needed_by) from exc
 
 
+def schema_object(schema: object, parameter: str, what: str) -> object:
+    """A schema given as JSON text, parsed; ``ConfigError`` naming ``parameter`` when it is not JSON."""
+    if not isinstance(schema, str):
+        return schema
+    from batchmap.records.record import json_loads
+
+    try:
+        return json_loads(schema, parameter)
+    except ValueError as exc:
+        raise ConfigError(parameter, schema, f"{what} as JSON text or a dict: {exc}") from None
+
+
 # ---------------------------------------------------------------- framing
 
 
@@ -114,13 +126,7 @@ class AvroCodec:
         fastavro = library("fastavro", "Avro decoding")
         from io import BytesIO
 
-        if isinstance(schema, str):
-            from batchmap.records.record import json_loads
-
-            try:
-                schema = json_loads(schema, parameter)
-            except ValueError as exc:
-                raise ConfigError(parameter, schema, f"an Avro schema as JSON text or a dict: {exc}") from None
+        schema = schema_object(schema, parameter, "an Avro schema")
         try:
             self._schema = fastavro.parse_schema(schema)
         except Exception as exc:  # fastavro raises SchemaParseException, KeyError, TypeError, ...
@@ -177,13 +183,7 @@ class JsonCodec:
         if schema is None:
             return
         jsonschema = library("jsonschema", "JSON Schema validation")
-        if isinstance(schema, str):
-            from batchmap.records.record import json_loads
-
-            try:
-                schema = json_loads(schema, parameter)
-            except ValueError as exc:
-                raise ConfigError(parameter, schema, f"a JSON Schema as JSON text or a dict: {exc}") from None
+        schema = schema_object(schema, parameter, "a JSON Schema")
         validator_class = jsonschema.validators.validator_for(schema)
         try:
             validator_class.check_schema(schema)
