@@ -160,6 +160,30 @@ def check_features() -> None:
     check(tx.response["batchItemFailures"] == [{"itemIdentifier": ids[1]}], f"transaction: {tx.response}")
 
 
+def check_kafka_schemas() -> None:
+    """Plain JSON decodes without the kafka-schemas extra; without fastavro, Avro asks for the extra."""
+    import importlib.util
+
+    from batchmap.errors import MissingExtraError
+    from batchmap.handler import SchemaConfig, decode_with, process_batch
+    from batchmap.records import kafka_event, kafka_record
+
+    seen: list[Any] = []
+    handle = decode_with(SchemaConfig(value_schema_type="JSON"))(lambda record: seen.append(record.value))
+    event = kafka_event([kafka_record("t", 0, 0, b'\x00\x00\x00\x00\x05{"a": 1}'), kafka_record("t", 0, 1, b"{")])
+    response = process_batch(event, handle)
+    check(seen == [{"a": 1}], f"kafka schemas: decoded {seen!r}")
+    check(response == {"batchItemFailures": [{"itemIdentifier": {"partition": "t-0", "offset": 1}}]},
+          f"kafka schemas: {response!r}")
+    if importlib.util.find_spec("fastavro") is None:
+        try:
+            SchemaConfig(value_schema_type="AVRO", value_schema='"string"')
+        except MissingExtraError as exc:
+            check(exc.extra == "kafka-schemas", f"kafka schemas: {exc}")
+        else:
+            problems.append("kafka schemas: Avro without fastavro did not raise MissingExtraError")
+
+
 def check_imports() -> None:
     allowed = set(sys.stdlib_module_names) | {"batchmap"}
     foreign = sorted(name for name in set(sys.modules) - BEFORE if name.split(".")[0] not in allowed)
@@ -193,6 +217,7 @@ def main() -> int:
           == sorted(k for k in expected if not k.startswith("_")), "tests/events and expected.json disagree")
     try:
         check_features()
+        check_kafka_schemas()
     except Exception as exc:
         problems.append(f"features: {exc!r}")
     check_imports()

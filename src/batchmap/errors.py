@@ -7,6 +7,8 @@ its data as attributes, so callers can catch broadly or precisely::
     ├── EventError                 a Lambda event is not a valid batch event
     │   ├── UnknownEventSourceError    eventSource is missing or not one we know
     │   └── RecordError                one record is malformed (names the field; also a ValueError)
+    │       └── SchemaDecodeError          a Kafka key or value does not decode as its schema says
+    │                                          (names the field, the format and the schema id)
     ├── HandlerError               the handler toolkit was misused
     │   ├── UnknownRecordTypeError     the router has no route for a record's type
     │   ├── BatchFailedError           every record failed and raise_on_full_failure was asked for
@@ -15,7 +17,8 @@ its data as attributes, so callers can catch broadly or precisely::
     │   └── TemplateError              a SAM/CloudFormation template cannot be turned into mappings
     ├── SourceError                a source cannot be reached or used; ``transient`` says whether
     │   │                              waiting helps (locked, disk full, connection lost, throttled)
-    │   ├── MissingExtraError          the client library for a source is not installed
+    │   ├── MissingExtraError          an optional library is not installed (a source's client,
+    │   │                                  a Kafka schema decoder): names the extra to install
     │   ├── BrokerError                the broker refused a call (names the operation and its error code)
     │   ├── SettleError                some messages could not be deleted or released (names them)
     │   └── LeaseLostError             a shard lease is held by another owner: stop, do not checkpoint
@@ -87,6 +90,21 @@ class RecordError(EventError, ValueError):
         self.field = field
         prefix = f"record {index}: " if index is not None else ""
         super().__init__(prefix + message)
+
+
+class SchemaDecodeError(RecordError):
+    """A Kafka record's key or value cannot be decoded with the configured schema.
+
+    ``field`` is ``key`` or ``value``, ``data_format`` ``AVRO``, ``PROTOBUF`` or ``JSON``,
+    ``schema_id`` the id the record carries (``None`` for a plain payload) and ``reason`` what failed.
+    """
+
+    def __init__(self, field: str, data_format: str, schema_id: str | None, reason: str) -> None:
+        self.data_format = data_format
+        self.schema_id = schema_id
+        self.reason = reason
+        where = f" (schema id {schema_id})" if schema_id is not None else ""
+        super().__init__(f"{field}: cannot decode as {data_format}{where}: {reason}", field=field)
 
 
 class HandlerError(BatchmapError):
@@ -167,13 +185,14 @@ class SourceError(BatchmapError):
 
 
 class MissingExtraError(SourceError, ImportError):
-    """The client library a source needs is not installed."""
+    """An optional library is not installed: the client a source needs, or (``needed_by``) another feature's."""
 
-    def __init__(self, extra: str, module: str) -> None:
+    def __init__(self, extra: str, module: str, *, needed_by: str | None = None) -> None:
         self.extra = extra
         self.module = module
+        self.needed_by = needed_by
         super().__init__(
-            f"the {extra} source needs the {module!r} package: pip install 'batchmap[{extra}]'"
+            f"{needed_by or f'the {extra} source'} needs the {module!r} package: pip install 'batchmap[{extra}]'"
         )
 
 

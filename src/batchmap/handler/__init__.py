@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from batchmap.handler.connection import ConnectionCache
     from batchmap.handler.decorator import batch_handler
     from batchmap.handler.emf import EmfMetrics
+    from batchmap.handler.kafka_schemas import ConsumerRecord, SchemaConfig, decode_with
     from batchmap.handler.memory import MemoryBudget
     from batchmap.handler.options import BatchOptions
     from batchmap.handler.processor import arun_batch, process_batch, run_batch
@@ -32,12 +33,13 @@ _HOME = {
     "RecordResult": "result", "Router": "router", "Analysis": "strategy", "Strategy": "strategy",
     "MemoryBudget": "memory", "EmfMetrics": "emf", "ConnectionCache": "connection",
     "process_batch_in_transaction": "transaction", "run_batch_in_transaction": "transaction",
+    "ConsumerRecord": "kafka_schemas", "SchemaConfig": "kafka_schemas", "decode_with": "kafka_schemas",
 }
 
 __all__ = [
-    "Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget",
-    "RecordResult", "Router", "Strategy", "arun_batch", "batch_handler", "process_batch",
-    "process_batch_in_transaction", "run_batch", "run_batch_in_transaction",
+    "Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "ConsumerRecord", "EmfMetrics", "MemoryBudget",
+    "RecordResult", "Router", "SchemaConfig", "Strategy", "arun_batch", "batch_handler", "decode_with",
+    "process_batch", "process_batch_in_transaction", "run_batch", "run_batch_in_transaction",
 ]
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         DynamoDBRecordDict,
         KafkaEvent,
         KafkaRecordDict,
+        KafkaSchemaMetadata,
         KinesisRecordDict,
         SourceKind,
         SQSMessageAttribute,
@@ -179,8 +180,13 @@ def kafka_record(topic: str, partition: int, offset: int, value: bytes | str | N
                  key: bytes | str | None = None, headers: Iterable[tuple[str, bytes | str]] = (),
                  timestamp_ms: int | None = None,
                  timestamp_type: Literal["CREATE_TIME", "LOG_APPEND_TIME"] = "CREATE_TIME",
-                 ) -> KafkaRecordDict:
-    """One Kafka record; ``key``/``value`` are base64-encoded and headers become byte lists."""
+                 key_schema_metadata: KafkaSchemaMetadata | None = None,
+                 value_schema_metadata: KafkaSchemaMetadata | None = None) -> KafkaRecordDict:
+    """One Kafka record; ``key``/``value`` are base64-encoded and headers become byte lists.
+
+    ``key_schema_metadata``/``value_schema_metadata`` (``{"dataFormat": "AVRO", "schemaId": "7"}``)
+    are what a mapping with a schema registry adds.
+    """
     record: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset,
                               "timestamp": timestamp_ms if timestamp_ms is not None else _now_ms(),
                               "timestampType": timestamp_type}
@@ -189,5 +195,9 @@ def kafka_record(topic: str, partition: int, offset: int, value: bytes | str | N
     record["value"] = None if value is None else _b64(value)
     record["headers"] = [{name: list(data.encode() if isinstance(data, str) else data)}
                          for name, data in headers]
+    if key_schema_metadata is not None:
+        record["keySchemaMetadata"] = dict(key_schema_metadata)
+    if value_schema_metadata is not None:
+        record["valueSchemaMetadata"] = dict(value_schema_metadata)
     result: KafkaRecordDict = record  # type: ignore[assignment]
     return result

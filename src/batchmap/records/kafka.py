@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from batchmap.records.wire import KafkaItemIdentifier
+    from batchmap.records.wire import KafkaItemIdentifier, KafkaSchemaMetadata
 
 
 class KafkaRecord(Record):
@@ -17,7 +17,8 @@ class KafkaRecord(Record):
 
     ``.key`` is the record key as delivered (base64, ``None`` when absent);
     ``.value`` and ``.key_bytes`` are decoded; ``.json()`` decodes the value as
-    JSON (``None`` for a tombstone).
+    JSON (``None`` for a tombstone). Avro, Protobuf and JSON Schema payloads:
+    ``batchmap.handler.SchemaConfig``.
     """
 
     __slots__ = ()
@@ -111,3 +112,20 @@ class KafkaRecord(Record):
         """``CREATE_TIME`` or ``LOG_APPEND_TIME``."""
         kind: str = optional(self._raw, "timestampType", "timestampType", str, "CREATE_TIME")
         return kind
+
+    @property
+    def key_schema_metadata(self) -> KafkaSchemaMetadata | None:
+        """``keySchemaMetadata`` (``dataFormat``, ``schemaId``): present when a registry validated the key."""
+        return self._schema_metadata("keySchemaMetadata")
+
+    @property
+    def value_schema_metadata(self) -> KafkaSchemaMetadata | None:
+        """``valueSchemaMetadata`` (``dataFormat``, ``schemaId``): present when a registry validated the value."""
+        return self._schema_metadata("valueSchemaMetadata")
+
+    def _schema_metadata(self, name: str) -> KafkaSchemaMetadata | None:
+        metadata: KafkaSchemaMetadata | None = optional(self._raw, name, name, dict)
+        if metadata is not None:
+            text(metadata, "dataFormat", f"{name}.dataFormat", non_empty=True)
+            text(metadata, "schemaId", f"{name}.schemaId", non_empty=True)
+        return metadata

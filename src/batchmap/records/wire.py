@@ -116,6 +116,13 @@ class DynamoDBEvent(TypedDict):
 # ---------------------------------------------------------------- Kafka (§9.5)
 
 
+class KafkaSchemaMetadata(TypedDict):
+    """What a mapping with a schema registry adds to a record: the format and schema of its key or value."""
+
+    dataFormat: Literal["AVRO", "PROTOBUF", "JSON"]
+    schemaId: str
+
+
 class KafkaRecordDict(TypedDict):
     """One Kafka record; ``key`` and ``value`` are base64, headers are byte lists."""
 
@@ -127,6 +134,8 @@ class KafkaRecordDict(TypedDict):
     key: NotRequired[str | None]
     value: str | None
     headers: list[dict[str, list[int]]]
+    keySchemaMetadata: NotRequired[KafkaSchemaMetadata]
+    valueSchemaMetadata: NotRequired[KafkaSchemaMetadata]
 
 
 class KafkaEvent(TypedDict):
