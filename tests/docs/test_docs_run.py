@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -94,13 +93,13 @@ def test_blocks_run(steps: list[Block], tmp_path: Path) -> None:
     work.mkdir()
     python_files = write_files(blocks, steps, work)
     check_names(steps, python_files, tmp_path / "check")
-    ports = sorted({port for step in steps for port in step.ports})
+    kafka = any("kafka" in step.needs for step in steps)
+    ports = {port for step in steps for port in step.ports} | ({KAFKA_PORT} if kafka else set())
     with contextlib.ExitStack() as stack:
-        if any("kafka" in step.needs for step in steps):
+        for port in sorted(ports):  # one order everywhere: no two chains wait for each other
+            stack.enter_context(port_lock(port))
+        if kafka:
             stack.enter_context(kafka_broker(tmp_path / "tansu.log"))
-        for port in ports:
-            if not (port == KAFKA_PORT and any("kafka" in step.needs for step in steps)):
-                stack.enter_context(port_lock(port))
         run_chain(steps, work, tmp_path / "plan.json")
 
 
@@ -188,33 +187,17 @@ def port_lock(port: int, patience_s: float = 180.0) -> Iterator[None]:
                     pytest.fail(f"port {port} stayed locked for {patience_s:.0f} s by another docs block")
                 time.sleep(0.1)
         try:
-            wait_until_free(port)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def wait_until_free(port: int, patience_s: float = 20.0) -> None:
-    """A port another program holds fails the block plainly, instead of a confusing error inside it."""
-    deadline = time.monotonic() + patience_s
-    while True:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-                return
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"127.0.0.1:{port}, which the block uses, is taken by another program ({exc})")
-        time.sleep(0.2)
-
-
 @contextlib.contextmanager
 def kafka_broker(log_path: Path) -> Iterator[None]:
-    """A Tansu broker on 127.0.0.1:9092, the address the Kafka guide's blocks use (under the port's lock)."""
+    """A Tansu broker on 127.0.0.1:9092, the address the Kafka guide's blocks use (the caller holds its lock)."""
     from emulators import tansu_broker
 
-    with port_lock(KAFKA_PORT), tansu_broker(log_path, port=KAFKA_PORT):
+    with tansu_broker(log_path, port=KAFKA_PORT):
         yield
 
 
