@@ -17,8 +17,9 @@ Markers (docs/contributing.md, "Docs", is the user-facing list):
 ``files NAME ...``     written into the folder first: a ``file`` block of the page, else that path of
                        the repository (a file or a folder), else ``tests/docs/files/NAME``;
                        ``NAME=SOURCE`` writes NAME from SOURCE, found the same way
-``needs SERVICE ...``  a local service (``postgresql``, ``mariadb``, ``redis``, ``rabbitmq``, ``nats``)
-                       or ``kafka`` (the harness starts a broker on 127.0.0.1:9092)
+``needs SERVICE ...``  a local service (``postgresql``, ``mariadb``, ``redis``, ``rabbitmq``, ``nats``),
+                       ``kafka`` (the harness starts a broker on 127.0.0.1:9092), or a program outside
+                       the virtualenv (``aws``, ``curl``)
 ``runs-for SECONDS``   the block's last command runs until stopped: it must still be running after
                        SECONDS, then it alone gets SIGINT (Ctrl-C) and must stop
 
@@ -37,6 +38,8 @@ SERVICES = {"postgresql": 5432, "mariadb": 3306, "redis": 6379, "rabbitmq": 5672
 """The system services on 127.0.0.1 (scripts/services.sh starts them)."""
 KAFKA_PORT = 9092
 """Where ``needs kafka`` puts a broker: the address the Kafka guide uses."""
+PROGRAMS = ("aws", "curl")
+"""Programs a block may call that the virtualenv does not provide."""
 
 _FENCE = re.compile(r"^(`{3,})(\S*)\s*$")
 _MARKER = re.compile(r"^<!--\s*docs:\s*(.*?)\s*-->\s*$")
@@ -150,10 +153,10 @@ def _block(page: str, line: int, lang: str, text: str, markers: dict[str, str]) 
         raise MarkerError(f"{where}: a code block needs a language (python, bash, console to run; text, json, "
                           "yaml, ... to show)")
     needs = tuple(markers.get("needs", "").replace(",", " ").split())
-    unknown = [name for name in needs if name not in SERVICES and name != "kafka"]
+    known = [*SERVICES, "kafka", *PROGRAMS]
+    unknown = [name for name in needs if name not in known]
     if unknown:
-        raise MarkerError(f"{where}: docs marker needs: unknown service {unknown[0]!r} "
-                          f"(known: {', '.join([*SERVICES, 'kafka'])})")
+        raise MarkerError(f"{where}: docs marker needs: unknown service {unknown[0]!r} (known: {', '.join(known)})")
     runs_for = markers.get("runs-for")
     try:
         runs_for_s = float(runs_for) if runs_for is not None else None

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docs_blocks import KAFKA_PORT, SERVICES, Block, MarkerError, chain, parse_page, shell_text, source_of
-from services import require_port
+from docs_blocks import KAFKA_PORT, PROGRAMS, SERVICES, Block, MarkerError, chain, parse_page, shell_text, source_of
+from services import missing, require_port
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "files"
@@ -87,8 +87,11 @@ def test_skips_are_counted() -> None:
 def test_blocks_run(steps: list[Block], tmp_path: Path) -> None:
     """A block, after the blocks it continues: one test per chain (ids name every block of it)."""
     blocks = PAGE_BLOCKS[steps[-1].page]
-    for service in sorted({name for step in steps for name in step.needs if name in SERVICES}):
-        require_port(service, SERVICES[service])
+    for name in sorted({name for step in steps for name in step.needs}):
+        if name in SERVICES:
+            require_port(name, SERVICES[name])
+        elif name in PROGRAMS and shutil.which(name, path=block_env()["PATH"]) is None:
+            missing(f"{name} is not installed (on PATH)")
     work = tmp_path / "work"
     work.mkdir()
     python_files = write_files(blocks, steps, work)
