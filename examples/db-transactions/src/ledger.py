@@ -50,12 +50,25 @@ def connect() -> Any:
         password = os.environ.get("DB_PASSWORD", "")
         connection = pymysql.connect(host=host, port=int(port), user=user, password=password, database=name,
                                      autocommit=False)
+    create_table(connection)
+    return connection
+
+
+def create_table(connection: Any) -> None:
+    """The ledger table, if it is missing; safe when several environments start at the same moment.
+
+    On PostgreSQL two sessions running ``CREATE TABLE IF NOT EXISTS`` at once can both find the table
+    missing, and the second then fails on the catalog's unique index (``pg_type_typname_nsp_index``).
+    A transaction-level advisory lock on the table's name makes them take turns (the commit releases
+    it). MariaDB holds a metadata lock on the name while it creates the table, so it needs none.
+    """
     with connection.cursor() as cursor:
+        if ENGINE == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"batchmap-example:{TABLE}",))
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (entry_id VARCHAR(64) PRIMARY KEY, "
                        "account VARCHAR(64) NOT NULL, amount_cents BIGINT NOT NULL, "
                        "session_id BIGINT NOT NULL)")
     connection.commit()
-    return connection
 
 
 def alive(connection: Any) -> object:

@@ -1,0 +1,12 @@
+"""The function the docs call ``app.handler:main``: stands in for the reader's own.
+
+It prints the identifier of each record it handles.
+"""
+
+from batchmap.handler import batch_handler
+from batchmap.records import Record
+
+
+@batch_handler(concurrency=4)
+def main(record: Record) -> None:
+    print("handled", record.id)
