@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_handlers
 from batchmap.config import EventSourceMapping, ScalingConfig
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.scaling import DEFAULT_MAXIMUM_CONCURRENCY
 from batchmap.engine.service import Engine
 from batchmap.sources.sqlite import send

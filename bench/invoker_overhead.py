@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import LambdaContext
-from batchmap.engine.invocation import FunctionConfig, Invoker
+from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers import HttpInvoker, InProcessInvoker, LambdaInvoker, SubprocessInvoker
 from batchmap.engine.lambda_api import LambdaApiServer
 

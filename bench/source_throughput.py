@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import source_throughput_loops as loops
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import Engine
 from batchmap.metrics.hook import MetricsHook
 from batchmap.sources.registry import SourceOptions

@@ -38,6 +38,7 @@ from batchmap.errors import (
     UnknownEventSourceError,
     UnknownRecordTypeError,
 )
+from batchmap.lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
         ScalingConfig,
         from_api,
     )
-    from batchmap.engine.invocation import FunctionConfig, Invocation
+    from batchmap.config.function import FunctionConfig
+    from batchmap.engine.invocation import Invocation
     from batchmap.engine.service import Engine, RunReport, run
     from batchmap.filters import FilterCriteria
     from batchmap.handler import (
@@ -87,28 +89,28 @@ _HOME: dict[str, str] = {
         ("Analysis", "BatchOptions", "BatchResult", "ConnectionCache", "EmfMetrics", "MemoryBudget", "RecordResult",
          "Router", "Strategy", "arun_batch", "batch_handler", "process_batch", "process_batch_in_transaction",
          "run_batch", "run_batch_in_transaction"),
-        "batchmap.handler",
+        "handler",
     ),
     **dict.fromkeys(
         ("DynamoDBRecord", "KafkaRecord", "KinesisRecord", "Record", "SQSRecord", "build_event", "parse_event"),
-        "batchmap.records",
+        "records",
     ),
     **dict.fromkeys(
         ("DestinationConfig", "EventSourceMapping", "OnFailure", "ResolvedMapping", "ScalingConfig", "from_api"),
-        "batchmap.config",
+        "config",
     ),
-    "FilterCriteria": "batchmap.filters",
-    "FunctionConfig": "batchmap.engine.invocation",
-    "Invocation": "batchmap.engine.invocation",
-    "Engine": "batchmap.engine.service",
-    "RunReport": "batchmap.engine.service",
-    "run": "batchmap.engine.service",
-    "MetricsHook": "batchmap.metrics",
-    "MetricsRecorder": "batchmap.metrics",
-    "SourceOptions": "batchmap.sources.registry",
-    "open_source": "batchmap.sources.registry",
-    "load_template": "batchmap.templates",
-    "provision": "batchmap.templates",
+    "FilterCriteria": "filters",
+    "FunctionConfig": "config.function",
+    "Invocation": "engine.invocation",
+    "Engine": "engine.service",
+    "RunReport": "engine.service",
+    "run": "engine.service",
+    "MetricsHook": "metrics",
+    "MetricsRecorder": "metrics",
+    "SourceOptions": "sources.registry",
+    "open_source": "sources.registry",
+    "load_template": "templates",
+    "provision": "templates",
 }
 
 __all__ = [
@@ -175,15 +177,4 @@ __all__ = [
     "run_batch_in_transaction",
 ]
 
-
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'batchmap' has no attribute {name!r}")
-    value = getattr(__import__(home, fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)

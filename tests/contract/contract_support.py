@@ -16,7 +16,7 @@ from contract_services import AWS_ENV
 from contract_target import Message, Target
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import Engine, RunReport
 from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from batchmap.filters import FilterCriteria
-from batchmap.sources.base import Backlog, QueueSource, RecordShape
+from batchmap.records import SourceKind as RecordShape
+from batchmap.sources.base import Backlog, QueueSource
 from batchmap.sources.registry import SourceOptions, open_source
 
 Kind = Literal["queue", "stream"]

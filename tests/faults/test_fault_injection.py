@@ -21,7 +21,7 @@ import pytest
 from faulty_source import ERRORS, Faulty, faulty_uri
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import Engine, RunReport
 from batchmap.errors import MappingFailedError
 from batchmap.sources.sqlite import admin

@@ -12,7 +12,7 @@ import fault_handlers
 import pytest
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.outcome import Outcome
 from batchmap.engine.service import Engine
 from batchmap.metrics import MetricsHook

@@ -36,7 +36,7 @@ from contract_kits import (  # noqa: F401  (fixtures are found by name)
 )
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import RunReport
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.sources.registry import open_source

@@ -25,9 +25,9 @@ from batchmap.cli.parsing import plain
 from batchmap.cli.progress import show_progress
 from batchmap.cli.summary import write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import check_host_name
 from batchmap.engine.heap import prepare_heap
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import INVOKER_KINDS
 from batchmap.engine.invokers.factory import resolve_kind
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S

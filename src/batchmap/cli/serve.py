@@ -31,8 +31,8 @@ from typing import Any
 
 from batchmap.cli.parsing import plain
 from batchmap.config import values
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import TOKEN_ENV, TOKEN_HEADER
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import make_invoker
 from batchmap.engine.lambda_api import LambdaApiServer
 from batchmap.errors import ConfigError

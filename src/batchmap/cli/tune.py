@@ -21,10 +21,11 @@ from typing import IO, Any
 from batchmap.cli.parsing import at_least, plain
 from batchmap.cli.tune_lists import architecture, parse_concurrency, parse_factor, parse_list, parse_memory
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import MAPPING_KINDS
 
 __all__ = ["add_parser", "parse_concurrency", "parse_list", "run", "tune"]
 
-SOURCES = ("sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka")
+SOURCES = MAPPING_KINDS
 FIELD_FLAGS = {
     "rate": "--rate", "record_bytes": "--record-size", "sqs_pollers": "--sqs-pollers",
     "poll_interval_s": "--poll-interval", "function_timeout_s": "--timeout",

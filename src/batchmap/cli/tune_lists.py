@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from batchmap.config.function import MAX_MEMORY_MB, MIN_MEMORY_MB
 from batchmap.config.parameters import MAX_MAXIMUM_CONCURRENCY, MAX_PARALLELIZATION_FACTOR, MIN_MAXIMUM_CONCURRENCY
-from batchmap.engine.invocation import MAX_MEMORY_MB, MIN_MEMORY_MB
 from batchmap.errors import ConfigError
 
 T = TypeVar("T")

@@ -15,24 +15,43 @@ than 10 (BatchSize is 100; set at least 1 second))
 
 from __future__ import annotations
 
-from batchmap.config.arguments import (
-    add_mapping_arguments,
-    mapping_from_args,
-    parse_filter_criteria,
-    parse_function_response_types,
-)
-from batchmap.config.mapping import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
-from batchmap.config.parameters import PARAMETERS
-from batchmap.config.properties import IGNORED_PROPERTIES, KNOWN_PROPERTIES, from_api, to_api
-from batchmap.config.resolved import (
-    ResolvedMapping,
-    SourceKind,
-    advised_visibility_timeout_s,
-    check_visibility_timeout,
-    default_uuid,
-    resolve,
-)
-from batchmap.config.shorthand import parse_shorthand
+from batchmap.lazy import lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from batchmap.config.arguments import (
+        add_mapping_arguments,
+        mapping_from_args,
+        parse_filter_criteria,
+        parse_function_response_types,
+    )
+    from batchmap.config.mapping import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
+    from batchmap.config.parameters import PARAMETERS
+    from batchmap.config.properties import IGNORED_PROPERTIES, KNOWN_PROPERTIES, from_api, to_api
+    from batchmap.config.resolved import (
+        ResolvedMapping,
+        advised_visibility_timeout_s,
+        check_visibility_timeout,
+        default_uuid,
+        resolve,
+    )
+    from batchmap.config.shorthand import parse_shorthand
+    from batchmap.records import SourceKind
+
+_HOME = {
+    "add_mapping_arguments": "arguments", "mapping_from_args": "arguments", "parse_filter_criteria": "arguments",
+    "parse_function_response_types": "arguments",
+    "DestinationConfig": "mapping", "EventSourceMapping": "mapping", "OnFailure": "mapping",
+    "ScalingConfig": "mapping", "PARAMETERS": "parameters",
+    "IGNORED_PROPERTIES": "properties", "KNOWN_PROPERTIES": "properties", "from_api": "properties",
+    "to_api": "properties", "ResolvedMapping": "resolved", "advised_visibility_timeout_s": "resolved",
+    "check_visibility_timeout": "resolved", "default_uuid": "resolved", "resolve": "resolved",
+    "SourceKind": "resolved", "parse_shorthand": "shorthand",
+}
+"""Where each public name lives; ``SourceKind`` is ``batchmap.records``' (the settings module uses it).
+
+The names load on first use, so a subprocess worker that builds a ``FunctionConfig``
+(``batchmap.config.function``) does not import the whole of the settings."""
 
 __all__ = [
     "IGNORED_PROPERTIES",
@@ -56,3 +75,5 @@ __all__ = [
     "resolve",
     "to_api",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from batchmap.config import values
+from batchmap.config.function import MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, FunctionConfig
 from batchmap.config.mapping import EventSourceMapping
 from batchmap.config.parameters import (
     MAX_BATCH_SIZE,
@@ -33,13 +34,8 @@ from batchmap.config.parameters import (
     MAX_WINDOW_S,
     fail,
 )
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import FilterError
 from batchmap.filters import FilterCriteria
-
-MAX_FUNCTION_TIMEOUT_S: Final = 900.0
-MIN_MEMORY_MB: Final = 128
-MAX_MEMORY_MB: Final = 10_240
 
 _INTEGER_FLAGS: Final = (
     "batch_size", "parallelization_factor", "maximum_retry_attempts",
@@ -82,7 +78,7 @@ def add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
     add("--uuid", metavar="ID", help="the mapping's id (stream checkpoints are kept under it)")
     function = parser.add_argument_group("function settings (as aws lambda create-function)")
     function.add_argument("--timeout", dest="function_timeout", metavar="S",
-                          help=f"function timeout in seconds, up to {MAX_FUNCTION_TIMEOUT_S:g} (default 3)")
+                          help=f"function timeout in seconds, up to {MAX_TIMEOUT_S:g} (default 3)")
     function.add_argument("--memory-size", dest="function_memory_size", metavar="MB",
                           help=f"memory in MB, {MIN_MEMORY_MB} to {MAX_MEMORY_MB:,} (default 128)")
     function.add_argument("--environment", dest="function_environment", metavar="ENV",
@@ -175,8 +171,8 @@ def _function(args: argparse.Namespace) -> str | FunctionConfig:
     settings: dict[str, Any] = {"handler": handler}
     if timeout is not None:
         seconds = values.number("timeout", timeout)
-        if not 0 < seconds <= MAX_FUNCTION_TIMEOUT_S:
-            raise fail("timeout", timeout, f"seconds, more than 0 and at most {MAX_FUNCTION_TIMEOUT_S:g}")
+        if not 0 < seconds <= MAX_TIMEOUT_S:
+            raise fail("timeout", timeout, f"seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
         settings["timeout_s"] = seconds
     if memory is not None:
         megabytes = values.integer("memory_size", memory)

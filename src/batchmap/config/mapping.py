@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batchmap.clock import SystemClock
+from batchmap.config.function import FunctionConfig
 from batchmap.config.parameters import (
     MAX_BATCH_SIZE,
     MAX_MAXIMUM_CONCURRENCY,
@@ -31,11 +32,11 @@ from batchmap.config.parameters import (
     fail,
     is_real,
 )
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.filters import FilterCriteria
 
 if TYPE_CHECKING:
-    from batchmap.config.resolved import ResolvedMapping, SourceKind
+    from batchmap.config.resolved import ResolvedMapping
+    from batchmap.records import SourceKind
 
 
 @dataclass(frozen=True, slots=True)

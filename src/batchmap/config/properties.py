@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from batchmap.config import values
+from batchmap.config.function import FunctionConfig
 from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ScalingConfig
 from batchmap.config.parameters import fail, label
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import ConfigError
 from batchmap.filters import FilterCriteria
 

@@ -1,16 +1,9 @@
 """``resolve``: a mapping plus its source kind -> the immutable ``ResolvedMapping`` the engine runs.
 
-The source kind decides AWS's defaults and which settings apply (reference §0):
-
-==============  ==========  =====  ==========  ================================  ==========
-kind            BatchSize   max    window      StartingPosition                  settings
-==============  ==========  =====  ==========  ================================  ==========
-sqs             10          10000  0           not allowed                       ScalingConfig
-sqs (FIFO)      10          10     none        not allowed                       ScalingConfig
-kinesis         100         10000  0           TRIM_HORIZON, LATEST, AT_TIMESTAMP  stream + retry
-dynamodb        100         10000  0           TRIM_HORIZON, LATEST              stream + retry
-kafka           100         10000  0.5         TRIM_HORIZON, LATEST, AT_TIMESTAMP  retry
-==============  ==========  =====  ==========  ================================  ==========
+The source kind decides AWS's defaults and which settings apply (reference §0);
+the table of them is ``batchmap.records.shapes``, which this module reads:
+SQS takes ScalingConfig, Kinesis and DynamoDB the "stream" and "retry"
+settings, Kafka the "retry" settings.
 
 ``StartingPosition`` is required for Kinesis and DynamoDB Streams only, as in
 AWS's API; a Kafka mapping without one starts at ``TRIM_HORIZON`` (AWS does
@@ -28,50 +21,15 @@ import uuid as uuid_module
 from dataclasses import dataclass, field
 from typing import Final
 
+from batchmap.config.batch_policy import BatchPolicy
+from batchmap.config.function import FunctionConfig
 from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ScalingConfig
 from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail
-from batchmap.engine.batcher import BatchPolicy, WindowStart
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import ConfigError
 from batchmap.filters import FilterCriteria, RecordFilter
-from batchmap.sources.base import RecordShape
-
-SourceKind = RecordShape
-"""``"sqs"``, ``"kinesis"``, ``"dynamodb"`` or ``"kafka"``: which AWS rules a source follows."""
-
-KAFKA_MAX_TIMEOUT_S: Final = 840.0
-"""Functions used by Kafka event source mappings may run at most 14 minutes."""
-
-KAFKA_RETRIES_WITH_DESTINATION: Final = 10
-"""Kafka: with infinite retries and an on-failure destination, AWS caps retries at 10."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    label: str
-    batch_size: int
-    max_batch_size: int
-    window_s: float
-    window_start: WindowStart
-    positions: tuple[str, ...]
-    stream: bool
-    retry: bool
-    scaling: bool
-    default_position: str | None = None
-
-
-_ALL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-_KINDS: Final[dict[tuple[str, bool], _Kind]] = {
-    ("sqs", False): _Kind("SQS queues", 10, 10_000, 0.0, "on_ready", (), False, False, True),
-    ("sqs", True): _Kind("SQS FIFO queues", 10, 10, 0.0, "on_ready", (), False, False, True),
-    ("kinesis", False): _Kind("Kinesis streams", 100, 10_000, 0.0, "on_ready", _ALL_POSITIONS, True, True, False),
-    ("dynamodb", False): _Kind(
-        "DynamoDB streams", 100, 10_000, 0.0, "on_ready", ("TRIM_HORIZON", "LATEST"), True, True, False
-    ),
-    ("kafka", False): _Kind(
-        "Kafka topics", 100, 10_000, 0.5, "on_first_record", _ALL_POSITIONS, False, True, False, "TRIM_HORIZON"
-    ),
-}
+from batchmap.records import SourceKind
+from batchmap.records.shapes import MIN_WINDOW_FOR_LARGE_BATCHES_S, Shape, shape_of
+from batchmap.records.wire import WindowStart
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +97,12 @@ def advised_visibility_timeout_s(function_timeout_s: float, window_s: float) -> 
 
 def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False) -> ResolvedMapping:
     """Fill AWS's defaults for ``kind`` (``fifo`` for SQS FIFO queues) and check its limits."""
-    spec = _KINDS.get((kind, fifo))
-    if spec is None:
-        raise ConfigError("kind", (kind, fifo) if fifo else kind, "sqs (optionally FIFO), kinesis, dynamodb or kafka")
+    spec = shape_of(kind, fifo)
     batch_size = _batch_size(mapping, spec)
-    window_s = _window(mapping, spec, fifo, batch_size)
+    window_s = _window(mapping, spec, batch_size)
     position = _starting_position(mapping, spec)
     _check_applicable(mapping, spec)
-    function = _function(mapping, kind)
+    function = _function(mapping, spec)
     criteria = mapping.filter_criteria or FilterCriteria()
     on_failure = mapping.destination_config.on_failure if mapping.destination_config else None
     destination = on_failure.destination if on_failure else None
@@ -164,7 +120,7 @@ def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False
         starting_position_timestamp=mapping.starting_position_timestamp,
         parallelization_factor=mapping.parallelization_factor or 1,
         bisect_batch_on_function_error=mapping.bisect_batch_on_function_error,
-        maximum_retry_attempts=_retries(mapping, kind, destination),
+        maximum_retry_attempts=_retries(mapping, spec, destination),
         maximum_record_age_in_seconds=_or_infinite(mapping.maximum_record_age_in_seconds),
         on_failure_destination=destination,
         filter_criteria=criteria,
@@ -181,29 +137,30 @@ def default_uuid(source: str, handler: str) -> str:
     return str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"batchmap:{source}|{handler}"))
 
 
-def _batch_size(mapping: EventSourceMapping, spec: _Kind) -> int:
+def _batch_size(mapping: EventSourceMapping, spec: Shape) -> int:
     size = spec.batch_size if mapping.batch_size is None else mapping.batch_size
     if size > spec.max_batch_size:
         raise fail("batch_size", size, f"an integer from 1 to {spec.max_batch_size:,} for {spec.label}")
     return size
 
 
-def _window(mapping: EventSourceMapping, spec: _Kind, fifo: bool, batch_size: int) -> float:
+def _window(mapping: EventSourceMapping, spec: Shape, batch_size: int) -> float:
     given = mapping.maximum_batching_window_in_seconds
     window = spec.window_s if given is None else float(given)
-    if fifo and window > 0:
-        raise fail("maximum_batching_window_in_seconds", given, "not supported for SQS FIFO queues; leave it unset")
-    if spec.scaling and batch_size > 10 and window < 1:
+    if not spec.window_allowed and window > 0:
+        raise fail("maximum_batching_window_in_seconds", given, f"not supported for {spec.label}; leave it unset")
+    above = spec.window_needed_above
+    if above is not None and batch_size > above and window < MIN_WINDOW_FOR_LARGE_BATCHES_S:
         raise fail(
             "maximum_batching_window_in_seconds",
             given if given is not None else 0,
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10 "
-            f"(BatchSize is {batch_size:,}; set at least 1 second)",
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than "
+            f"{above} (BatchSize is {batch_size:,}; set at least {MIN_WINDOW_FOR_LARGE_BATCHES_S} second)",
         )
     return window
 
 
-def _starting_position(mapping: EventSourceMapping, spec: _Kind) -> str | None:
+def _starting_position(mapping: EventSourceMapping, spec: Shape) -> str | None:
     """The mapping's position, or the kind's default; checked against what the kind accepts."""
     position = mapping.starting_position or spec.default_position
     if not spec.positions:
@@ -229,7 +186,7 @@ _ONLY_FOR: Final = (
      "only for Kinesis, DynamoDB and Kafka sources; a queue's failures go to its dead-letter queue"),
     ("scaling_config", "scaling", "only for SQS queues"),
 )
-"""(setting, the ``_Kind`` flag saying whether it applies, what the error says)."""
+"""(setting, the ``Shape`` flag saying whether it applies, what the error says)."""
 
 
 def _is_set(value: object) -> bool:
@@ -240,7 +197,7 @@ def _is_set(value: object) -> bool:
     return value is not None and value is not False
 
 
-def _check_applicable(mapping: EventSourceMapping, spec: _Kind) -> None:
+def _check_applicable(mapping: EventSourceMapping, spec: Shape) -> None:
     """Settings that only some sources take: set anywhere else, they are an error, not ignored."""
     for name, group, allowed in _ONLY_FOR:
         value = getattr(mapping, name)
@@ -248,18 +205,19 @@ def _check_applicable(mapping: EventSourceMapping, spec: _Kind) -> None:
             raise fail(name, value, f"{allowed}, not {spec.label}")
 
 
-def _function(mapping: EventSourceMapping, kind: SourceKind) -> FunctionConfig:
+def _function(mapping: EventSourceMapping, spec: Shape) -> FunctionConfig:
     function = mapping.function
     config = function if isinstance(function, FunctionConfig) else FunctionConfig(handler=function.strip())
-    if kind == "kafka" and config.timeout_s > KAFKA_MAX_TIMEOUT_S:
-        raise fail("timeout", config.timeout_s, f"at most {KAFKA_MAX_TIMEOUT_S:g} seconds for Kafka topics")
+    if config.timeout_s > spec.max_function_timeout_s:
+        raise fail("timeout", config.timeout_s, f"at most {spec.max_function_timeout_s:g} seconds for {spec.label}")
     return config
 
 
-def _retries(mapping: EventSourceMapping, kind: SourceKind, destination: str | None) -> int:
+def _retries(mapping: EventSourceMapping, spec: Shape, destination: str | None) -> int:
+    """Infinite retries with an on-failure destination are capped where the shape says (Kafka: 10)."""
     retries = _or_infinite(mapping.maximum_retry_attempts)
-    if kind == "kafka" and destination is not None and retries == -1:
-        return KAFKA_RETRIES_WITH_DESTINATION
+    if spec.retries_with_destination is not None and destination is not None and retries == -1:
+        return spec.retries_with_destination
     return retries
 
 

@@ -11,6 +11,7 @@ depends on the source (reference §1):
 
 A ``Batcher`` holds one lane's open batch. It never reads a clock: every call
 is given ``now`` (monotonic seconds), so the same code runs live and simulated.
+Its settings, ``BatchPolicy``, are a mapping's (``batchmap.config.batch_policy``).
 """
 
 from __future__ import annotations
@@ -19,30 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
+from batchmap.config.batch_policy import BatchPolicy
+from batchmap.records.shapes import EVENT_ENVELOPE_BYTES
+
 T = TypeVar("T")
 
-WindowStart = Literal["on_ready", "on_first_record"]
 CloseReason = Literal["size", "window", "payload", "flush"]
-
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-"""Lambda's synchronous invocation payload limit (6 MB); ESMs always invoke synchronously."""
-
-EVENT_ENVELOPE_BYTES = len('{"Records": []}')
-"""Bytes of the event around the records; each record adds its size plus a separator."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPolicy:
-    """The batching settings of one mapping."""
-
-    batch_size: int
-    window_s: float = 0.0
-    window_start: WindowStart = "on_ready"
-    max_payload_bytes: int = MAX_PAYLOAD_BYTES
-
-    def fits_alone(self, size: int) -> bool:
-        """Whether a record of ``size`` bytes can be sent at all (an event of one record)."""
-        return EVENT_ENVELOPE_BYTES + size <= self.max_payload_bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from batchmap.errors import ConfigError, DestinationError
-from batchmap.sources.base import Destination
+from batchmap.sources.base import Destination, destination_traits
 from batchmap.sources.registry import SourceOptions
 
 PARAMETER = "DestinationConfig.OnFailure.Destination"
@@ -244,4 +244,4 @@ async def open_destination(uri: str, options: SourceOptions | None = None) -> De
 
 def wants_payload(destination: Destination) -> bool:
     """Whether on-failure records for ``destination`` should carry the whole event (``payload``)."""
-    return bool(getattr(destination, "wants_payload", False))
+    return destination_traits(destination).wants_payload

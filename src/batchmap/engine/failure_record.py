@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import BY_KIND, KAFKA_BATCH_INFO, topic_partition
 from batchmap.sources.base import Delivery
 
 Condition = Literal["RetryAttemptsExhausted", "MaximumRecordAgeExceeded", "MaximumPayloadSizeExceeded"]
@@ -50,7 +51,6 @@ CONDITIONS: tuple[str, ...] = (
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_BATCH_INFO_KEYS = {"kinesis": "KinesisBatchInfo", "dynamodb": "DDBStreamBatchInfo"}
 
 
 def local_function_arn(name: str) -> str:
@@ -97,16 +97,17 @@ def build_failure_record(
     """
     envelope = _envelope(records, function_arn, condition, approximate_invoke_count, request_id, now_ms,
                          function_error)
-    if shape in _BATCH_INFO_KEYS:
-        envelope[_BATCH_INFO_KEYS[shape]] = _stream_batch_info(shape, records, shard_id, source_arn)
-    elif shape == "kafka":
-        size = payload_size if payload_size is not None else _payload_size(records, event)
-        envelope["KafkaBatchInfo"] = _kafka_batch_info(records, source_arn, bootstrap_servers, size)
-    elif shape == "sqs":
+    rules = BY_KIND.get(shape)
+    if rules is None:
+        raise ConfigError("shape", shape, "kinesis, dynamodb or kafka")
+    if rules.batch_info is None:
         raise ConfigError("DestinationConfig", shape, "SQS mappings have no on-failure destination; "
                           "failed messages go to the queue's dead-letter queue (RedrivePolicy)")
+    if rules.batch_info == KAFKA_BATCH_INFO:
+        size = payload_size if payload_size is not None else _payload_size(records, event)
+        envelope[rules.batch_info] = _kafka_batch_info(records, source_arn, bootstrap_servers, size)
     else:
-        raise ConfigError("shape", shape, "kinesis, dynamodb or kafka")
+        envelope[rules.batch_info] = _stream_batch_info(shape, records, shard_id, source_arn)
     if event is not None:
         envelope["payload"] = json.dumps(event, separators=(",", ":"))
     return envelope
@@ -147,7 +148,7 @@ def _stream_batch_info(
     arn = stream_arn or first.record.get("eventSourceARN")
     if not arn:
         raise ConfigError("streamArn", arn, "the stream ARN (pass source_arn or records with eventSourceARN)")
-    arrival = iso_s if shape == "dynamodb" else iso_ms
+    arrival = iso_s if BY_KIND[shape].second_arrivals else iso_ms
     return {
         "shardId": shard_id or first.shard,
         "startSequenceNumber": first.id,
@@ -193,7 +194,7 @@ def _topic_partition(delivery: Delivery) -> str:
     missing = [k for k in ("topic", "partition", "offset", "timestamp") if k not in record]
     if missing:
         raise ConfigError(f"Kafka record {delivery.id}", record, f"a Kafka record with {', '.join(missing)}")
-    return f"{record['topic']}-{record['partition']}"
+    return topic_partition(record["topic"], record["partition"])
 
 
 def _payload_size(records: Sequence[Delivery], event: Mapping[str, Any] | None) -> int:
@@ -232,7 +233,7 @@ def kafka_topic_failure_records(
         info["payloadSize"] = len(json.dumps(payload, separators=(",", ":")).encode())
         info["recordInfo"] = {"offset": str(delivery.record["offset"]),
                               "timestamp": iso_ms(int(delivery.record["timestamp"]))}
-        envelope["KafkaBatchInfo"] = info
+        envelope[KAFKA_BATCH_INFO] = info
         envelope["payload"] = payload
         out.append(envelope)
     return out

@@ -37,10 +37,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import RequestGuard
-from batchmap.engine.batcher import MAX_PAYLOAD_BYTES
 from batchmap.engine.context import LATEST, function_arn
-from batchmap.engine.invocation import FunctionConfig, Invocation, Invoker
+from batchmap.engine.invocation import Invocation, Invoker
+from batchmap.records.shapes import MAX_PAYLOAD_BYTES
 
 HOST = "127.0.0.1"
 PREFIX = "/2015-03-31/functions/"

@@ -21,14 +21,11 @@ from typing import Any, Literal
 
 from batchmap.engine.invocation import Invocation
 from batchmap.errors import ConfigError
-from batchmap.records import kafka_item_id as kafka_item_id  # the sources' Kafka batch ids
-from batchmap.records import read_response
+from batchmap.records import SourceKind, read_response
+from batchmap.records.shapes import BY_KIND, KINDS, parse_kafka_item_id
 
 OutcomeKind = Literal["success", "partial", "failure"]
 FailureReason = Literal["FunctionError", "Timeout", "InvalidResponse", "MissingState"]
-Shape = Literal["sqs", "kinesis", "dynamodb", "kafka"]
-
-SHAPES: tuple[str, ...] = ("sqs", "kinesis", "dynamodb", "kafka")
 UNHANDLED = "Unhandled"
 """``responseContext.functionError`` of an on-failure record after a function error or timeout."""
 
@@ -73,29 +70,22 @@ class Outcome:
         return lowest
 
 
-def parse_kafka_item_id(item_id: str) -> tuple[str, int]:
-    """Split a Kafka batch id made by ``kafka_item_id`` back into (topic-partition, offset)."""
-    partition, sep, offset = item_id.rpartition(":")
-    if not sep or not partition or not offset.isdigit():
-        raise ConfigError("Kafka item id", item_id, "'<topic>-<partition>:<offset>', from kafka_item_id()")
-    return partition, int(offset)
-
-
 def judge(
     invocation: Invocation,
     batch_ids: Sequence[str],
     *,
-    shape: Shape | str,
+    shape: SourceKind | str,
     report_batch_item_failures: bool,
     tumbling_window: bool = False,
 ) -> Outcome:
     """The outcome of ``invocation`` for a batch whose item identifiers are ``batch_ids``, in order.
 
-    For Kafka, ``batch_ids`` are made with ``kafka_item_id``.
+    For Kafka, ``batch_ids`` are made with ``batchmap.records.shapes.kafka_item_id``.
     """
-    if shape not in SHAPES:
-        raise ConfigError("shape", shape, f"one of {', '.join(SHAPES)}")
-    if tumbling_window and shape not in ("kinesis", "dynamodb"):
+    rules = BY_KIND.get(shape)
+    if rules is None:
+        raise ConfigError("shape", shape, f"one of {', '.join(KINDS)}")
+    if tumbling_window and not rules.stream:
         raise ConfigError("TumblingWindowInSeconds", shape, "kinesis or dynamodb only")
     duration = invocation.duration_ms
     error = invocation.error or {}
@@ -110,7 +100,7 @@ def judge(
                        detail=f"{error_type}: {message}" if message else error_type, duration_ms=duration)
     if not report_batch_item_failures and not tumbling_window:
         return Outcome("success", duration_ms=duration)
-    return _judge_response(invocation.payload, batch_ids, shape, report_batch_item_failures,
+    return _judge_response(invocation.payload, batch_ids, shape, rules.rewinds, report_batch_item_failures,
                            tumbling_window, duration)
 
 
@@ -119,7 +109,8 @@ def _invalid(detail: str, duration: float) -> Outcome:
 
 
 def _judge_response(
-    payload: Any, batch_ids: Sequence[str], shape: str, report: bool, tumbling: bool, duration: float
+    payload: Any, batch_ids: Sequence[str], shape: str, rewinds: bool, report: bool, tumbling: bool,
+    duration: float,
 ) -> Outcome:
     reading = read_response(payload, shape, batch_ids, report_batch_item_failures=report)
     if reading.status == "invalid":
@@ -136,6 +127,6 @@ def _judge_response(
     if reading.status == "success":
         return Outcome("success", state=state, duration_ms=duration, warnings=reading.warnings)
     indexes = reading.failed
-    rewind = indexes[0] if shape != "sqs" else None
+    rewind = indexes[0] if rewinds else None
     return Outcome("partial", failed_ids=tuple(batch_ids[i] for i in indexes), failed_indexes=indexes,
                    rewind_index=rewind, state=state, duration_ms=duration, warnings=reading.warnings)

@@ -23,14 +23,15 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from batchmap.config.batch_policy import BatchPolicy
 from batchmap.engine.backoff import source_name
-from batchmap.engine.batcher import Batch, Batcher, BatchPolicy
-from batchmap.engine.events import build_event
+from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.runtime import RunSettings, Runtime, accept_all, describe
 from batchmap.engine.scaling import Scaler
 from batchmap.engine.visibility import VisibilityKeeper
 from batchmap.errors import SettleError, SourceError
+from batchmap.records import build_event
 from batchmap.sources.base import Delivery, QueueSource
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 
@@ -60,7 +61,7 @@ class QueueRunner:
         self._until_idle = False
         self._late: list[asyncio.Future[Any]] = []
         self._tick: asyncio.Future[None] | None = None
-        self._cancel_receives = bool(getattr(source, "receive_cancel_safe", False))
+        self._cancel_receives = source.traits.cancel_safe_receive
         self.backoff = runtime.backoff(source_name(source))
         self._next_backlog = 0.0  # after a failed backlog call, when to ask again
         self._keeper = VisibilityKeeper(source, runtime.clock)  # what the lanes hold stays hidden
@@ -277,7 +278,7 @@ class QueueRunner:
         self._busy += 1
         try:
             items = self._keeper.one_copy_each(batch.items)
-            event = build_event(self.source.shape, items)
+            event = build_event(self.source.shape, [d.record for d in items])
             invocation = await self.rt.invoke(event, items)
             report = self.settings.report_batch_item_failures
             outcome = judge(

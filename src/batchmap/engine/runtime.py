@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchmap.clock import Clock, SystemClock
+from batchmap.config.batch_policy import BatchPolicy
 from batchmap.engine.backoff import Backoff
-from batchmap.engine.batcher import BatchPolicy
 from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.engine.outcome import Outcome
 from batchmap.engine.retry import RetryPolicy

@@ -36,8 +36,19 @@ from batchmap.engine.visibility import short_visibility_warning
 from batchmap.errors import BatchmapError, ConfigError, MappingFailedError
 from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
-from batchmap.sources.base import CheckpointStore, Delivery, Destination, Position, QueueSource, StreamSource
-from batchmap.sources.registry import Source, SourceOptions, open_source, scheme_of
+from batchmap.records.shapes import shape_of
+from batchmap.sources.base import (
+    CheckpointStore,
+    Delivery,
+    Destination,
+    Position,
+    QueueSource,
+    Source,
+    StreamSource,
+    checkpoint_owner,
+    destination_owner,
+)
+from batchmap.sources.registry import SourceOptions, open_source, scheme_of
 from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
@@ -114,7 +125,7 @@ class Engine:
     async def _prepare_one(self, mapping: EventSourceMapping) -> Prepared:
         source = await open_source(mapping.source, self.source_options)
         try:
-            fifo = bool(getattr(source, "fifo", False))
+            fifo = source.fifo if isinstance(source, QueueSource) else False
             resolved = mapping.resolve(source.shape, fifo=fifo)
             if isinstance(source, QueueSource):
                 resolved.check_visibility_timeout(source.visibility_timeout_s)
@@ -143,9 +154,9 @@ class Engine:
         """The adaptive-batching bounds for a queue mapping: never past the source's own limits."""
         if self.adaptive is None:
             return None
-        limit = 10 if resolved.fifo else 10_000
-        return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, limit),
-                       max_window_s=0.0 if resolved.fifo else self.adaptive.max_window_s)
+        shape = shape_of(resolved.kind, resolved.fifo)
+        return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, shape.max_batch_size),
+                       max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
         """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.
@@ -153,12 +164,11 @@ class Engine:
         A source whose positions live in the broker (``native_checkpoints``: Kafka's group offsets) keeps them
         even when a store is given, so other members of the group and the group's tools see the same offsets.
         """
-        own = getattr(source, "checkpoint_store", None)
-        if self.checkpoint_store is not None and not getattr(source, "native_checkpoints", False):
+        owner = checkpoint_owner(source)
+        if owner is not None:
+            return owner.checkpoint_store()
+        if self.checkpoint_store is not None:
             return self.checkpoint_store
-        if callable(own):
-            store: CheckpointStore = own()
-            return store
         from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
 
         if scheme_of(uri) == "sqlite":
@@ -274,8 +284,8 @@ def root_cause(exc: BaseException) -> BaseException:
 
 async def _open_on_failure(uri: str, source: Source, options: SourceOptions) -> Destination:
     """A destination the source offers itself (Kafka: ``kafka://<topic>`` on its own cluster), else the registry's."""
-    own = getattr(source, "open_destination", None)
-    found: Destination | None = await own(uri) if callable(own) else None
+    owner = destination_owner(source)
+    found = await owner.open_destination(uri) if owner is not None else None
     return found if found is not None else await open_destination(uri, options)
 
 

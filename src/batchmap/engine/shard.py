@@ -23,6 +23,7 @@ from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.stream_batch import StreamBatchProcessor
 from batchmap.engine.tumbling import TumblingWindow, window_start_ms
 from batchmap.errors import LeaseLostError, SourceError
+from batchmap.records.shapes import shape_of
 from batchmap.sources.base import Delivery, Position, Shard, StreamSource
 
 log = logging.getLogger("batchmap.engine")
@@ -160,7 +161,7 @@ class ShardWorker:
         self.slots = [Slot(self) for _ in range(settings.parallelization_factor)]
         self._dirty: str | None = None
         self._passed = 0  # records the checkpoint moved past since the last write
-        self._counts_commits = source.shape == "kafka"  # CommittedEventCount is a Kafka metric
+        self._counts_commits = shape_of(source.shape).commits  # CommittedEventCount: sources that commit
 
     @property
     def stopping(self) -> bool:

@@ -14,15 +14,15 @@ from functools import partial
 from typing import Any
 
 from batchmap.engine.backoff import Backoff, transient
-from batchmap.engine.destinations import wants_payload
-from batchmap.engine.events import build_event
 from batchmap.engine.failure_record import build_failure_record, kafka_topic_failure_records
 from batchmap.engine.outcome import Outcome, judge
 from batchmap.engine.retry import RECORD_AGE_EXCEEDED, Work, decide, split_expired
 from batchmap.engine.runtime import RunSettings, Runtime, describe
 from batchmap.engine.tumbling import TumblingWindow
+from batchmap.records import build_event
+from batchmap.records.build import event_arguments
 from batchmap.redaction import redact_uri
-from batchmap.sources.base import Delivery, Destination, StreamSource
+from batchmap.sources.base import Delivery, Destination, StreamSource, destination_traits, event_metadata
 
 log = logging.getLogger("batchmap.engine")
 
@@ -50,7 +50,9 @@ class StreamBatchProcessor:
         self.finish = finish
         self.stopping = stopping or runtime.stop.is_set
         """Whether to give up retrying: the run stops, or the shard was revoked or halted (lost lease)."""
-        self.kafka_meta: dict[str, Any] | None = getattr(source, "kafka_meta", None)
+        self.event_meta = event_metadata(source)
+        """The top-level fields every event of the source carries (Kafka's cluster), else ``None``."""
+        self._event_arguments = event_arguments(source.shape, self.event_meta)
         self.destination_backoff = destination_backoff
         """Waits out a destination that fails transiently (a broker restarting) instead of dropping records."""
 
@@ -73,7 +75,7 @@ class StreamBatchProcessor:
         """The window's closing invocation, retried until it succeeds (the shard waits, as on AWS)."""
         attempt = 0
         while not self.stopping():
-            event = build_event(self.source.shape, (), window.event_fields(self.shard_id, self.source.arn, True))
+            event = self._event((), window.event_fields(self.shard_id, self.source.arn, True))
             outcome = await self._invoke(event, (), tumbling=True)
             if outcome.kind == "success":
                 window.update(outcome.state)
@@ -84,6 +86,13 @@ class StreamBatchProcessor:
                         event["window"]["start"], outcome.reason)
             await self.rt.clock.sleep(retry_delay_s(attempt))
         return False
+
+    def _event(self, records: Sequence[Delivery], extra: dict[str, Any] | None) -> dict[str, Any]:
+        """The event for ``records`` in the source's shape, plus the tumbling window's fields."""
+        event = build_event(self.source.shape, [d.record for d in records], **self._event_arguments)
+        if extra:
+            event.update(extra)
+        return event
 
     async def _invoke(self, event: dict[str, Any], records: Sequence[Delivery], *, tumbling: bool) -> Outcome:
         if records:  # IteratorAge: how old the batch's last record is when the batch is sent
@@ -98,7 +107,7 @@ class StreamBatchProcessor:
 
     async def _attempt(self, work: Work, window: TumblingWindow | None) -> list[Work]:
         extra = window.event_fields(self.shard_id, self.source.arn, False) if window else None
-        event = build_event(self.source.shape, work.records, extra, kafka_meta=self.kafka_meta)
+        event = self._event(work.records, extra)
         outcome = await self._invoke(event, work.records, tumbling=window is not None)
         first = outcome.rewind_index if outcome.kind == "partial" else None
         step = decide(work, outcome.kind, self.settings.retry, first_failed=first, now_ms=self.rt.clock.wall_ms())
@@ -172,12 +181,13 @@ class StreamBatchProcessor:
             "approximate_invoke_count": invokes, "request_id": self.rt.request_id(),
             "now_ms": self.rt.clock.wall_ms(), "function_error": function_error,
         }
-        meta = self.kafka_meta
-        if meta is not None and getattr(destination, "one_record_per_message", False):
+        meta = self.event_meta
+        traits = destination_traits(destination) if destination is not None else None
+        if meta is not None and traits is not None and traits.one_record_per_message:
             return kafka_topic_failure_records(records, event_meta=meta, **common)
         return [build_failure_record(
             self.source.shape, records, shard_id=self.shard_id,
             source_arn=self.source.arn if meta is None else meta.get("eventSourceArn"),
             bootstrap_servers=None if meta is None else meta.get("bootstrapServers"),
-            event=event if destination is not None and wants_payload(destination) else None, **common,
+            event=event if traits is not None and traits.wants_payload else None, **common,
         )]

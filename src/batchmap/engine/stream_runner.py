@@ -18,7 +18,7 @@ from batchmap.engine.leases import DEFAULT_LEASE_TTL_S, ShardLeases
 from batchmap.engine.runtime import RunSettings, Runtime
 from batchmap.engine.shard import ShardWorker
 from batchmap.errors import SourceError
-from batchmap.sources.base import CheckpointStore, Shard, StreamSource
+from batchmap.sources.base import CheckpointStore, Shard, StreamSource, shard_watcher
 
 log = logging.getLogger("batchmap.engine")
 
@@ -36,6 +36,7 @@ class StreamRunner:
     ) -> None:
         self.settings = settings
         self.source = source
+        self._watcher = shard_watcher(source)
         self.leases = ShardLeases(checkpoints, settings.mapping_id, owner, lease_ttl_s)
         self.rt = runtime
         self.workers: dict[str, ShardWorker] = {}
@@ -181,10 +182,10 @@ class StreamRunner:
 
     def _shards_changed(self) -> bool:
         """A source whose shards come and go without ending (Kafka's rebalances) says so at once."""
-        changed: asyncio.Event | None = getattr(self.source, "shards_changed", None)
-        if changed is None or not changed.is_set():
+        watcher = self._watcher
+        if watcher is None or not watcher.shards_changed.is_set():
             return False
-        changed.clear()
+        watcher.shards_changed.clear()
         return True
 
     def _just_finished(self) -> bool:

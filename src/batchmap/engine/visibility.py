@@ -46,7 +46,7 @@ class VisibilityKeeper:
     ``hold`` and ``let_go`` are cheap (a dict entry per message) and never wait;
     ``start`` runs the extensions in a task of their own; ``close`` stops them
     and raises what ended the task, if anything did. With a source that cannot
-    extend (``QueueTraits.extends_visibility`` false) every call does nothing.
+    extend (``SourceTraits.extends_visibility`` false) every call does nothing.
     """
 
     def __init__(self, source: QueueSource, clock: Clock) -> None:

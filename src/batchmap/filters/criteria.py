@@ -19,7 +19,7 @@ from batchmap.filters.values import NestingError, brief, loads
 
 if TYPE_CHECKING:
     from batchmap.filters.record_filter import RecordFilter
-    from batchmap.sources.base import RecordShape
+    from batchmap.records import SourceKind
 
 MAX_FILTERS: Final = 10
 """Filters per mapping: AWS's default quota is 5, raisable to 10 on request; we accept up to 10."""
@@ -114,7 +114,7 @@ class FilterCriteria:
         """The parsed patterns, in filter order."""
         return self._parsed
 
-    def for_shape(self, shape: RecordShape) -> RecordFilter:
+    def for_shape(self, shape: SourceKind) -> RecordFilter:
         """The matcher for records of one source shape; checks the source's own pattern rules."""
         from batchmap.filters.record_filter import RecordFilter
 

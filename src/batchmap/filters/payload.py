@@ -23,9 +23,9 @@ from typing import Any, Final
 
 from batchmap.filters.pattern import ABSENT, JSON, TEXT, UNDECODABLE, Payload
 from batchmap.filters.values import NestingError, loads
-from batchmap.sources.base import RecordShape
+from batchmap.records import SourceKind
 
-DATA_KEYS: Final[dict[RecordShape, tuple[str, ...]]] = {
+DATA_KEYS: Final[dict[SourceKind, tuple[str, ...]]] = {
     "sqs": ("body",),
     "kinesis": ("data",),
     "dynamodb": ("dynamodb",),
@@ -33,14 +33,14 @@ DATA_KEYS: Final[dict[RecordShape, tuple[str, ...]]] = {
 }
 """The keys under which each source's payload is matched."""
 
-ON_MISMATCH: Final[dict[RecordShape, bool]] = {"sqs": False, "kinesis": False, "dynamodb": False, "kafka": True}
+ON_MISMATCH: Final[dict[SourceKind, bool]] = {"sqs": False, "kinesis": False, "dynamodb": False, "kafka": True}
 """What a data condition counts as when the payload's format differs from the pattern's.
 
 False drops the record (SQS: deleted; streams: skipped). True removes the
 condition, so Kafka records are filtered on their metadata only.
 """
 
-JSON_ONLY: Final[frozenset[RecordShape]] = frozenset({"kinesis", "dynamodb"})
+JSON_ONLY: Final[frozenset[SourceKind]] = frozenset({"kinesis", "dynamodb"})
 """Sources whose data pattern must be a JSON object (Lambda rejects the mapping otherwise)."""
 
 _ABSENT: Final = Payload(ABSENT)
@@ -125,7 +125,7 @@ def _kafka(record: dict[str, Any], used: frozenset[str]) -> dict[str, Any]:
     return document
 
 
-DOCUMENTS: Final[dict[RecordShape, Callable[[dict[str, Any], frozenset[str]], dict[str, Any]]]] = {
+DOCUMENTS: Final[dict[SourceKind, Callable[[dict[str, Any], frozenset[str]], dict[str, Any]]]] = {
     "sqs": _sqs,
     "kinesis": _kinesis,
     "dynamodb": _dynamodb,

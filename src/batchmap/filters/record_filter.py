@@ -16,7 +16,7 @@ from batchmap.filters.payload import DATA_KEYS, DOCUMENTS, JSON_ONLY, ON_MISMATC
 
 if TYPE_CHECKING:
     from batchmap.filters.criteria import FilterCriteria
-    from batchmap.sources.base import RecordShape
+    from batchmap.records import SourceKind
 
 
 class Verdict(StrEnum):
@@ -54,7 +54,7 @@ class RecordFilter:
 
     __slots__ = ("_document", "_matched", "_patterns", "_used", "criteria", "shape")
 
-    def __init__(self, criteria: FilterCriteria, shape: RecordShape) -> None:
+    def __init__(self, criteria: FilterCriteria, shape: SourceKind) -> None:
         if shape not in DATA_KEYS:
             raise FilterError(f"shape: unknown record shape {shape!r}; expected one of {', '.join(DATA_KEYS)}")
         self.criteria = criteria
@@ -105,7 +105,7 @@ class RecordFilter:
         return "; ".join(found)
 
 
-def _check_source_rules(index: int, shape: RecordShape, compiled: CompiledPattern) -> None:
+def _check_source_rules(index: int, shape: SourceKind, compiled: CompiledPattern) -> None:
     """Kinesis and DynamoDB reject a data pattern that is not a JSON object when the mapping is made."""
     if shape not in JSON_ONLY:
         return

@@ -13,6 +13,8 @@ function touches::
 
 from __future__ import annotations
 
+from batchmap.lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from batchmap.handler.connection import ConnectionCache
@@ -42,15 +44,4 @@ __all__ = [
     "process_batch", "process_batch_in_transaction", "run_batch", "run_batch_in_transaction",
 ]
 
-
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'batchmap.handler' has no attribute {name!r}")
-    value = getattr(__import__(f"batchmap.handler.{home}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)

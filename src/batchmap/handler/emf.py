@@ -11,7 +11,7 @@ ran), ``FailureCount`` (records that raised), ``SkippedCount`` (never started),
 from __future__ import annotations
 
 from batchmap.errors import ConfigError
-from batchmap.records._value import Value, _set
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ class EmfMetrics(Value):
         for name, value in pairs:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise ConfigError("dimensions", dict(pairs), "names and values are strings")
-        _set(self, "namespace", namespace)
-        _set(self, "dimensions", pairs)
-        _set(self, "stream", stream)
+        set_field(self, "namespace", namespace)
+        set_field(self, "dimensions", pairs)
+        set_field(self, "stream", stream)
 
     def document(self, result: BatchResult, context: object, timestamp_ms: int) -> dict[str, Any]:
         """The EMF JSON object for ``result``."""

@@ -19,9 +19,9 @@ from __future__ import annotations
 from batchmap.errors import ConfigError, HandlerError, RecordError, SchemaDecodeError
 from batchmap.handler.kafka_formats import CODECS, FORMATS, WIRE_FORMATS, Undecodable, unframe
 from batchmap.handler.router import is_async_callable
-from batchmap.records._value import Value, _set
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.record import b64decode, json_loads, wrong
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,11 +123,11 @@ class SchemaConfig(Value):
         for field, kind, schema, output, wire in (
                 ("value", value_schema_type, value_schema, value_output_serializer, value_schema_wire_format),
                 ("key", key_schema_type, key_schema, key_output_serializer, key_schema_wire_format)):
-            _set(self, f"_{field}", _field_decoder(field, kind, schema, output, wire))
-            _set(self, f"{field}_schema_type", kind)
-            _set(self, f"{field}_schema", schema)
-            _set(self, f"{field}_output_serializer", output)
-            _set(self, f"{field}_schema_wire_format", wire)
+            set_field(self, f"_{field}", _field_decoder(field, kind, schema, output, wire))
+            set_field(self, f"{field}_schema_type", kind)
+            set_field(self, f"{field}_schema", schema)
+            set_field(self, f"{field}_output_serializer", output)
+            set_field(self, f"{field}_schema_wire_format", wire)
 
     def decode(self, record: KafkaRecord | dict[str, Any]) -> ConsumerRecord:
         """The record (a ``KafkaRecord`` or its dict) with its key and value decoded now.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from batchmap.errors import ConfigError
 from batchmap.handler.emf import EmfMetrics
 from batchmap.handler.memory import MemoryBudget
-from batchmap.records._value import Value, _set
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,14 +63,14 @@ class BatchOptions(Value):
             raise ConfigError("metrics", metrics, "True, False or an EmfMetrics")
         if logger is not None and not callable(getattr(logger, "error", None)):
             raise ConfigError("logger", logger, "a logging.Logger, or None for the 'batchmap.handler' logger")
-        _set(self, "concurrency", concurrency)
-        _set(self, "fifo_strict", fifo_strict)
-        _set(self, "stream_continue_other_keys", stream_continue_other_keys)
-        _set(self, "raise_on_full_failure", raise_on_full_failure)
-        _set(self, "deadline_margin_ms", None if deadline_margin_ms is None else float(deadline_margin_ms))
-        _set(self, "memory", memory)
-        _set(self, "metrics", EmfMetrics() if metrics is True else metrics or None)
-        _set(self, "logger", logger)
+        set_field(self, "concurrency", concurrency)
+        set_field(self, "fifo_strict", fifo_strict)
+        set_field(self, "stream_continue_other_keys", stream_continue_other_keys)
+        set_field(self, "raise_on_full_failure", raise_on_full_failure)
+        set_field(self, "deadline_margin_ms", None if deadline_margin_ms is None else float(deadline_margin_ms))
+        set_field(self, "memory", memory)
+        set_field(self, "metrics", EmfMetrics() if metrics is True else metrics or None)
+        set_field(self, "logger", logger)
 
 
 DEFAULT_OPTIONS = BatchOptions()

@@ -9,7 +9,7 @@ never started. No per-record object is kept for a record that succeeded, so a
 
 from __future__ import annotations
 
-from batchmap.records._value import Value, _set
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,9 +63,9 @@ class RecordResult(Value):
     reported: bool
 
     def __init__(self, position: int, record: Record, outcome: object, reported: bool) -> None:
-        _set(self, "position", position)
-        _set(self, "record", record)
-        _set(self, "reported", reported)
+        set_field(self, "position", position)
+        set_field(self, "record", record)
+        set_field(self, "reported", reported)
         if outcome is OK:
             status, error, reason = "succeeded", None, ""
         elif isinstance(outcome, Skip):
@@ -73,9 +73,9 @@ class RecordResult(Value):
         else:
             assert isinstance(outcome, BaseException)
             status, error, reason = "failed", outcome, ""
-        _set(self, "status", status)
-        _set(self, "error", error)
-        _set(self, "reason", reason)
+        set_field(self, "status", status)
+        set_field(self, "error", error)
+        set_field(self, "reason", reason)
 
 
 class BatchResult(Value):
@@ -108,7 +108,7 @@ class BatchResult(Value):
                             ("strategy", strategy), ("analysis", analysis), ("elapsed_ms", elapsed_ms),
                             ("_records", records), ("_view", view), ("_outcomes", outcomes),
                             ("_reported", reported)):
-            _set(self, name, value)
+            set_field(self, name, value)
 
     def __len__(self) -> int:
         return len(self._outcomes)

@@ -20,7 +20,7 @@ services); a CPU-bound sync handler gains nothing from threads and should keep
 from __future__ import annotations
 
 from batchmap.errors import RecordError
-from batchmap.records._value import Value, _set
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,13 +54,13 @@ class Analysis(Value):
 
     def __init__(self, *, count: int, total_bytes: int, max_bytes: int, types: tuple[tuple[str, int], ...],
                  lanes: int | None, is_async: bool) -> None:
-        _set(self, "count", count)
-        _set(self, "total_bytes", total_bytes)
-        _set(self, "average_bytes", total_bytes // count if count else 0)
-        _set(self, "max_bytes", max_bytes)
-        _set(self, "types", types)
-        _set(self, "lanes", lanes)
-        _set(self, "is_async", is_async)
+        set_field(self, "count", count)
+        set_field(self, "total_bytes", total_bytes)
+        set_field(self, "average_bytes", total_bytes // count if count else 0)
+        set_field(self, "max_bytes", max_bytes)
+        set_field(self, "types", types)
+        set_field(self, "lanes", lanes)
+        set_field(self, "is_async", is_async)
 
     def as_dict(self) -> dict[str, Any]:
         document = dict(self._items())
@@ -78,9 +78,9 @@ class Strategy(Value):
     reason: str
 
     def __init__(self, name: str, concurrency: int, reason: str) -> None:
-        _set(self, "name", name)
-        _set(self, "concurrency", concurrency)
-        _set(self, "reason", reason)
+        set_field(self, "name", name)
+        set_field(self, "concurrency", concurrency)
+        set_field(self, "reason", reason)
 
 
 _FIXED: dict[int, Strategy] = {}

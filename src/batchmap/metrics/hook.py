@@ -32,12 +32,41 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:  # the engine imports metrics; metrics needs the engine only for types
-    from batchmap.engine.outcome import Outcome
+from typing import Any, Protocol
 
 log = logging.getLogger("batchmap.metrics")
+
+
+class Outcome(Protocol):
+    """What a hook reads of an invocation's judged outcome (the engine's ``batchmap.engine.outcome.Outcome``).
+
+    Declared here, by the reader, so metrics needs nothing of the engine that imports it.
+    """
+
+    @property
+    def kind(self) -> str:
+        """``success``, ``partial`` or ``failure``."""
+        ...
+
+    @property
+    def failed_ids(self) -> tuple[str, ...]:
+        """The records a partial response listed."""
+        ...
+
+    @property
+    def rewind_index(self) -> int | None:
+        """Streams and Kafka: the position of the lowest failed record."""
+        ...
+
+    @property
+    def reason(self) -> str | None:
+        """Why a batch failed (``FunctionError``, ``Timeout``, ...)."""
+        ...
+
+    @property
+    def duration_ms(self) -> float:
+        """How long the invocation took."""
+        ...
 
 class MetricsHook(Protocol):
     """Called by the engine at batch events; every method defaults to doing nothing."""

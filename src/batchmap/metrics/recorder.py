@@ -49,14 +49,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from batchmap.errors import ConfigError
 from batchmap.metrics.histogram import AGE_BUCKETS_MS, DurationStats, Histogram
-from batchmap.metrics.hook import MetricsHook
-
-if TYPE_CHECKING:  # the engine imports metrics; metrics needs the engine only for types
-    from batchmap.engine.outcome import Outcome
+from batchmap.metrics.hook import MetricsHook, Outcome
 
 POLLED = "PolledEventCount"
 FILTERED_OUT = "FilteredOutEventCount"

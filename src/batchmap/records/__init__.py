@@ -11,6 +11,8 @@ costs almost nothing in a cold start::
 
 from __future__ import annotations
 
+from batchmap.lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from batchmap.records.attribute_value import decode_item, decode_value, encode_item, encode_value
@@ -28,13 +30,8 @@ if TYPE_CHECKING:
     from batchmap.records.kafka import KafkaRecord
     from batchmap.records.kinesis import KinesisRecord
     from batchmap.records.record import Record
-    from batchmap.records.response import (
-        PartialResponse,
-        batch_response,
-        kafka_item_id,
-        read_partial_response,
-        read_response,
-    )
+    from batchmap.records.response import PartialResponse, batch_response, read_partial_response, read_response
+    from batchmap.records.shapes import kafka_item_id
     from batchmap.records.sqs import SQSRecord
     from batchmap.records.wire import (
         AttributeValue,
@@ -58,7 +55,7 @@ _HOME = {
     "Record": "record", "SQSRecord": "sqs", "KinesisRecord": "kinesis", "DynamoDBRecord": "dynamodb",
     "KafkaRecord": "kafka", "RecordBatch": "event", "parse_event": "event",
     "PartialResponse": "response", "batch_response": "response", "read_partial_response": "response",
-    "read_response": "response", "kafka_item_id": "response",
+    "read_response": "response", "kafka_item_id": "shapes",
     "decode_item": "attribute_value", "decode_value": "attribute_value",
     "encode_item": "attribute_value", "encode_value": "attribute_value",
     "build_event": "build", "records_event": "build", "kafka_event": "build", "sqs_record": "build",
@@ -80,15 +77,4 @@ __all__ = [
     "parse_event", "read_partial_response", "read_response", "records_event", "sqs_record",
 ]
 
-
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'batchmap.records' has no attribute {name!r}")
-    value = getattr(__import__(f"batchmap.records.{home}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)

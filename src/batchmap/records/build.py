@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 
 from batchmap.records.attribute_value import encode_item
+from batchmap.records.shapes import KINDS, topic_partition
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def kafka_event(records: Iterable[KafkaRecordDict], *, event_source: str = "aws:
     """
     grouped: dict[str, list[KafkaRecordDict]] = {}
     for record in records:
-        grouped.setdefault(f"{record['topic']}-{record['partition']}", []).append(record)
+        grouped.setdefault(topic_partition(record["topic"], record["partition"]), []).append(record)
     event: dict[str, Any] = {"eventSource": event_source}
     if event_source_arn is not None:
         event["eventSourceArn"] = event_source_arn
@@ -76,10 +77,11 @@ def build_event(kind: SourceKind, records: Sequence[Mapping[str, Any]], **kafka:
     """The event for ``kind`` (``sqs``, ``kinesis``, ``dynamodb``, ``kafka``) holding ``records``.
 
     Keyword arguments go to ``kafka_event`` and are refused for the other kinds.
+    The one builder of events: the engine builds every batch's event here too.
     """
     if kind == "kafka":
         return dict(kafka_event(records, **kafka))  # type: ignore[arg-type]
-    if kind not in ("sqs", "kinesis", "dynamodb"):
+    if kind not in KINDS:
         from batchmap.errors import ConfigError
 
         raise ConfigError("kind", kind, "one of 'sqs', 'kinesis', 'dynamodb', 'kafka'")
@@ -89,6 +91,25 @@ def build_event(kind: SourceKind, records: Sequence[Mapping[str, Any]], **kafka:
         name = next(iter(kafka))
         raise ConfigError(name, kafka[name], f"only Kafka events take it, not {kind}")
     return records_event(records)
+
+
+_EVENT_ARGUMENTS = {"eventSource": "event_source", "eventSourceArn": "event_source_arn",
+                    "bootstrapServers": "bootstrap_servers"}
+
+
+def event_arguments(kind: str, meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``build_event``'s keyword arguments from an event's top-level fields, in AWS's names.
+
+    Only Kafka events have such fields (``eventSource``, ``eventSourceArn``,
+    ``bootstrapServers``); without them a Kafka event reads as self-managed.
+    """
+    if kind != "kafka":
+        return {}
+    given = meta or {}
+    arguments: dict[str, Any] = {"event_source": "SelfManagedKafka", "event_source_arn": None,
+                                 "bootstrap_servers": ""}
+    arguments.update((_EVENT_ARGUMENTS[key], value) for key, value in given.items() if key in _EVENT_ARGUMENTS)
+    return arguments
 
 
 def sqs_record(body: str, *, message_id: str | None = None, queue_arn: str | None = None,

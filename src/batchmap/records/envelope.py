@@ -20,15 +20,13 @@ from _operator import itemgetter, methodcaller  # operator.py only re-exports th
 
 from batchmap.errors import RecordError
 from batchmap.records._describe import MISSING, clip, got
+from batchmap.records.shapes import BY_KIND
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeGuard
 
-ID_FIELD = {"sqs": "messageId", "kinesis": "kinesis.sequenceNumber", "dynamodb": "dynamodb.SequenceNumber",
-            "kafka": "offset"}
-"""Where each kind of record keeps its ``itemIdentifier``."""
 
 _SOURCE = itemgetter("eventSource")
 _MESSAGE_ID = itemgetter("messageId")
@@ -326,7 +324,7 @@ def _kafka_id(raw: Any, index: int) -> RecordError | None:
 def identifier_problem(kind: str, raw: Any, index: int) -> RecordError:
     """Why the record at ``index`` has no identifier (call it only for one that has none)."""
     problem = _IDS_ONE[kind](raw, index)
-    return problem or bad(index, ID_FIELD[kind], f"unreadable{_ID_WHY}")
+    return problem or bad(index, BY_KIND[kind].id_field, f"unreadable{_ID_WHY}")
 
 
 _IDS_ONE: dict[str, Callable[[Any, int], RecordError | None]] = {

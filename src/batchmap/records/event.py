@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from batchmap.errors import EventError, RecordError, UnknownEventSourceError
 from batchmap.records._describe import clip, got
-from batchmap.records._value import Value, _set
 from batchmap.records.dynamodb import DynamoDBRecord
 from batchmap.records.envelope import IDENTIFIER, fifo_groups, identifier_problem, is_offset, problems, unidentified
 from batchmap.records.kafka import KafkaRecord
 from batchmap.records.kinesis import KinesisRecord
+from batchmap.records.shapes import EVENT_SOURCES, KAFKA_EVENT_SOURCES
 from batchmap.records.sqs import SQSRecord
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,14 +32,6 @@ if TYPE_CHECKING:
     from batchmap.records.record import Record
     from batchmap.records.wire import ItemIdentifier, SourceKind
 
-KAFKA_SOURCES = ("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka")
-"""``eventSource`` values of Kafka events (MSK, self-managed; the last is seen in third-party samples)."""
-
-_KIND_OF_SOURCE: dict[str, SourceKind] = {
-    "aws:sqs": "sqs",
-    "aws:kinesis": "kinesis",
-    "aws:dynamodb": "dynamodb",
-}
 VIEW_OF_KIND: dict[str, type[Record]] = {
     "sqs": SQSRecord,
     "kinesis": KinesisRecord,
@@ -109,7 +102,7 @@ def scan_event(event: object, *, strict: bool = True) -> Scan:
         scan = _scan_records(records)
     else:
         source = event.get("eventSource")
-        if type(source) is str and source in KAFKA_SOURCES:
+        if type(source) is str and source in KAFKA_EVENT_SOURCES:
             scan = _scan_kafka(event, source)
         elif source is not None:
             raise UnknownEventSourceError(source)
@@ -129,8 +122,8 @@ def _scan_records(records: object) -> Scan:
     if type(first) is not dict:
         raise RecordError(f"expected an object, got {got(first)}", index=0)
     source = first.get("eventSource")
-    kind = _KIND_OF_SOURCE.get(source) if type(source) is str else None
-    if kind is None:
+    kind = EVENT_SOURCES.get(source) if type(source) is str else None
+    if kind is None or kind == "kafka":  # a Kafka event has no "Records"
         raise UnknownEventSourceError(source, where="Records[0].eventSource")
     if kind == "sqs":
         return Scan(kind, "aws:sqs", records, is_fifo=_is_fifo(first))
@@ -176,10 +169,10 @@ class RecordBatch(Value):
 
     def __init__(self, kind: SourceKind, event_source: str, records: tuple[Record, ...],
                  is_fifo: bool) -> None:
-        _set(self, "kind", kind)
-        _set(self, "event_source", event_source)
-        _set(self, "records", records)
-        _set(self, "is_fifo", is_fifo)
+        set_field(self, "kind", kind)
+        set_field(self, "event_source", event_source)
+        set_field(self, "records", records)
+        set_field(self, "is_fifo", is_fifo)
 
     def __len__(self) -> int:
         return len(self.records)

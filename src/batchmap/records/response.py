@@ -34,9 +34,10 @@ Our readings where AWS is silent, chosen so a record is never dropped by acciden
 from __future__ import annotations
 
 from batchmap.records._describe import clip, json_type
-from batchmap.records._value import Value, _set
 from batchmap.records.envelope import is_offset
 from batchmap.records.event import scan_event
+from batchmap.records.shapes import BY_KIND, kafka_item_id
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,23 +48,11 @@ if TYPE_CHECKING:
 
     ResponseStatus = Literal["success", "partial", "invalid"]
 
-ID_NAMES: dict[str, str] = {
-    "sqs": "messageId",
-    "kinesis": "sequence number",
-    "dynamodb": "sequence number",
-    "kafka": "topic-partition and offset",
-}
-"""What each source's ``itemIdentifier`` is, in words."""
 
 
 def batch_response(identifiers: Iterable[ItemIdentifier]) -> PartialBatchResponse:
     """``{"batchItemFailures": [{"itemIdentifier": ...}, ...]}`` in the order given."""
     return {"batchItemFailures": [{"itemIdentifier": identifier} for identifier in identifiers]}
-
-
-def kafka_item_id(partition: str, offset: int) -> str:
-    """One string for a Kafka record: ``"<topic>-<partition>:<offset>"`` (``:`` never occurs in a topic)."""
-    return f"{partition}:{offset}"
 
 
 class PartialResponse(Value):
@@ -86,11 +75,11 @@ class PartialResponse(Value):
 
     def __init__(self, status: ResponseStatus, failed: tuple[int, ...] = (), error: str = "", *,
                  warnings: tuple[str, ...] = (), state: Any = None) -> None:
-        _set(self, "status", status)
-        _set(self, "failed", failed)
-        _set(self, "error", error)
-        _set(self, "warnings", warnings)
-        _set(self, "state", state)
+        set_field(self, "status", status)
+        set_field(self, "failed", failed)
+        set_field(self, "error", error)
+        set_field(self, "warnings", warnings)
+        set_field(self, "state", state)
 
 
 _SUCCESS = PartialResponse("success")
@@ -148,7 +137,7 @@ def _positions(failures: list[Any], kind: str, identifiers: Sequence[str]) -> tu
         found = _identifier(item, n, kind)
         position = positions.get(found)
         if position is None:
-            what = ID_NAMES.get(kind, "identifier")
+            what = _id_name(kind)
             raise _Invalid(f"batchItemFailures[{n}].itemIdentifier: {clip(found)} is not the {what} "
                            "of a record in this batch")
         failed.add(position)
@@ -169,9 +158,15 @@ def _identifier(item: Any, n: int, kind: str) -> str:
     if kind == "kafka":
         return _kafka_identifier(value, where)
     if not isinstance(value, str):
-        raise _Invalid(f"{where}.itemIdentifier: must be a string ({ID_NAMES.get(kind, 'identifier')}), "
+        raise _Invalid(f"{where}.itemIdentifier: must be a string ({_id_name(kind)}), "
                        f"got {json_type(value)} {clip(value)}")
     return value
+
+
+def _id_name(kind: str) -> str:
+    """What a ``kind``'s ``itemIdentifier`` is, in words."""
+    shape = BY_KIND.get(kind)
+    return shape.id_name if shape is not None else "identifier"
 
 
 def _kafka_identifier(value: Any, where: str) -> str:

@@ -176,5 +176,13 @@ class PartialBatchResponse(TypedDict):
 BatchEvent = SQSEvent | KinesisEvent | DynamoDBEvent | KafkaEvent
 """Any event a batch event source mapping sends."""
 
+# ---------------------------------------------------------------- the names of the shapes
+
 SourceKind = Literal["sqs", "kinesis", "dynamodb", "kafka"]
-"""The four record shapes; the same names as ``batchmap.sources.base.RecordShape``."""
+"""The four record shapes; their rules are ``batchmap.records.shapes``."""
+
+MappingKind = Literal["sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka"]
+"""A shape with SQS FIFO told apart (``batchmap.records.shapes.MAPPING_KINDS``)."""
+
+WindowStart = Literal["on_ready", "on_first_record"]
+"""Where a shape's batching window clock starts (``batchmap.records.shapes.Shape.window_start``)."""

@@ -8,20 +8,28 @@ Two protocols, because queues and streams are settled differently:
 
 * ``QueueSource`` (SQS-like): receive, delete, release; redelivery after the
   visibility timeout and dead-lettering after ``maxReceiveCount`` are the
-  broker's job, as with SQS's own redrive policy. What a queue can do beyond
-  that is declared in its ``traits`` (``QueueTraits``), so the engine never
-  probes a source for methods.
+  broker's job, as with SQS's own redrive policy.
 * ``StreamSource`` (Kinesis-like): list shards, read a shard from a position;
   positions are kept by the engine in a ``CheckpointStore``.
+
+What a source can do beyond its protocol is declared in its ``traits``
+(``SourceTraits``: typed fields, the defaults in one place), and the object
+that goes with a trait is reached through a typed accessor
+(``visibility_extender``, ``checkpoint_owner``, ...), so the engine never
+probes a source for attributes and never asks which broker it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
-RecordShape = Literal["sqs", "kinesis", "dynamodb", "kafka"]
+from batchmap.records.wire import SourceKind
+
+if TYPE_CHECKING:
+    import asyncio
+
 PositionType = Literal[
     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"
 ]
@@ -70,31 +78,55 @@ class Backlog:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueTraits:
-    """What a queue source can do beyond the ``QueueSource`` methods; the defaults are what every queue has.
+class SourceTraits:
+    """What a source can do beyond its protocol's methods; the defaults are what every source has.
 
-    ``extends_visibility``: the source is a ``VisibilityExtender``, so the
+    Each trait that comes with methods names the protocol the source then
+    also is, and the accessor that hands it out typed:
+
+    ``extends_visibility``: a queue that is a ``VisibilityExtender``, so the
     engine can keep the messages it holds hidden for longer than the
-    visibility timeout (SQS ``ChangeMessageVisibility``).
-    ``moves_messages``: the source is a ``MessageMover``, so ``batchmap
+    visibility timeout (SQS ``ChangeMessageVisibility``); ``visibility_extender``.
+    ``moves_messages``: a queue that is a ``MessageMover``, so ``batchmap
     start-message-move-task`` can move messages received from it (a dead-letter
     queue) to another queue of the same broker, and tell which queue
-    dead-lettered each one.
+    dead-lettered each one; ``message_mover``.
+    ``cancel_safe_receive``: cancelling a ``receive`` while it waits loses and
+    hides nothing, so the engine cancels idle receives at once when it stops.
+    ``native_checkpoints``: a stream whose positions live in the broker
+    (Kafka's group offsets): a ``CheckpointOwner``, whose own store is used even
+    when the engine was given one; ``checkpoint_owner``.
+    ``shards_change``: a stream whose shards come and go without ending (Kafka's
+    rebalances): a ``ShardWatcher`` that says so at once; ``shard_watcher``.
+    ``own_destinations``: a source that opens some on-failure destinations itself
+    (a ``kafka://`` topic on its own cluster): a ``DestinationOwner``; ``destination_owner``.
+    ``event_metadata``: every event carries top-level fields of the source's
+    (Kafka's ``eventSource``, ``eventSourceArn``, ``bootstrapServers``): an
+    ``EventMetadata``; ``event_metadata``.
     """
 
     extends_visibility: bool = False
     moves_messages: bool = False
+    cancel_safe_receive: bool = False
+    native_checkpoints: bool = False
+    shards_change: bool = False
+    own_destinations: bool = False
+    event_metadata: bool = False
+
+
+QueueTraits = SourceTraits
+"""The name the queue sources first declared their traits under (the same class)."""
 
 
 @runtime_checkable
 class QueueSource(Protocol):
-    """A queue with SQS semantics."""
+    """A queue with SQS semantics; ``fifo`` says whether this queue is a FIFO queue."""
 
-    shape: RecordShape
+    shape: SourceKind
     arn: str
     fifo: bool
     visibility_timeout_s: float
-    traits: QueueTraits
+    traits: SourceTraits
 
     async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
         """Up to ``max_records`` visible messages, waiting at most ``wait_s`` for the first."""
@@ -118,7 +150,7 @@ class QueueSource(Protocol):
 
 
 class VisibilityExtender(Protocol):
-    """A queue that can keep a received message hidden for longer (``QueueTraits.extends_visibility``)."""
+    """A queue that can keep a received message hidden for longer (``SourceTraits.extends_visibility``)."""
 
     async def extend_visibility(self, deliveries: Sequence[Delivery], timeout_s: float) -> None:
         """Keep the messages hidden for ``timeout_s`` seconds from now, as ChangeMessageVisibility does.
@@ -135,7 +167,7 @@ def visibility_extender(source: QueueSource) -> VisibilityExtender | None:
 
 
 class MessageMover(Protocol):
-    """A queue whose received messages can be moved to another queue (``QueueTraits.moves_messages``).
+    """A queue whose received messages can be moved to another queue (``SourceTraits.moves_messages``).
 
     Used on a dead-letter queue to send messages back where they failed, as SQS's
     ``StartMessageMoveTask`` does: body and message attributes are kept, the receive
@@ -199,8 +231,9 @@ class StreamRead:
 class StreamSource(Protocol):
     """A sharded, ordered stream with Kinesis semantics."""
 
-    shape: RecordShape
+    shape: SourceKind
     arn: str
+    traits: SourceTraits
 
     async def shards(self) -> list[Shard]:
         """Every shard, parents listed before their children."""
@@ -228,6 +261,60 @@ class CheckpointStore(Protocol):
         ...
 
 
+Source = QueueSource | StreamSource
+"""Any source the engine runs."""
+
+
+class CheckpointOwner(Protocol):
+    """A stream that keeps its own positions (``SourceTraits.native_checkpoints``)."""
+
+    def checkpoint_store(self) -> CheckpointStore:
+        """The store of this source's positions (Kafka: the group's committed offsets)."""
+        ...
+
+
+def checkpoint_owner(source: Source) -> CheckpointOwner | None:
+    """The source as a ``CheckpointOwner`` when its traits say it is one, else ``None``."""
+    return cast(CheckpointOwner, source) if source.traits.native_checkpoints else None
+
+
+class ShardWatcher(Protocol):
+    """A stream whose shards change without ending (``SourceTraits.shards_change``)."""
+
+    shards_changed: asyncio.Event
+    """Set when the shards changed (a rebalance assigned or revoked partitions): list them again at once."""
+
+
+def shard_watcher(source: Source) -> ShardWatcher | None:
+    """The source as a ``ShardWatcher`` when its traits say it is one, else ``None``."""
+    return cast(ShardWatcher, source) if source.traits.shards_change else None
+
+
+class DestinationOwner(Protocol):
+    """A source that opens some on-failure destinations itself (``SourceTraits.own_destinations``)."""
+
+    async def open_destination(self, uri: str) -> Destination | None:
+        """The destination ``uri`` names if this source serves it (a topic on its cluster), else ``None``."""
+        ...
+
+
+def destination_owner(source: Source) -> DestinationOwner | None:
+    """The source as a ``DestinationOwner`` when its traits say it is one, else ``None``."""
+    return cast(DestinationOwner, source) if source.traits.own_destinations else None
+
+
+class EventMetadata(Protocol):
+    """A source whose events carry top-level fields of its own (``SourceTraits.event_metadata``)."""
+
+    event_meta: Mapping[str, str]
+    """The fields, in AWS's names, as Lambda puts them at the top of every event."""
+
+
+def event_metadata(source: Source) -> Mapping[str, str] | None:
+    """The top-level fields every event of ``source`` carries, when its traits say there are any."""
+    return cast(EventMetadata, source).event_meta if source.traits.event_metadata else None
+
+
 @runtime_checkable
 class Destination(Protocol):
     """Where on-failure records (AWS's invocation-record format) go."""
@@ -237,6 +324,32 @@ class Destination(Protocol):
     async def send(self, record: dict[str, Any]) -> None:
         """Deliver one on-failure record; raise on failure so it is counted as a delivery failure."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationTraits:
+    """What an on-failure destination declares beyond ``Destination``; the defaults are every destination's.
+
+    ``wants_payload``: its records carry the whole invocation event (``payload``),
+    as AWS's S3 destinations do; queues get the batch's metadata only.
+    ``one_record_per_message``: one record per failed record, each carrying that
+    record (AWS's Kafka topic destination).
+    """
+
+    wants_payload: bool = False
+    one_record_per_message: bool = False
+
+
+def destination_traits(destination: Destination) -> DestinationTraits:
+    """The traits ``destination`` declares as attributes of the same names.
+
+    Destinations are plug-ins (``register_destination``): either attribute may
+    be left out, and then it is false. This is the one place that reads them.
+    """
+    return DestinationTraits(
+        wants_payload=bool(getattr(destination, "wants_payload", False)),
+        one_record_per_message=bool(getattr(destination, "one_record_per_message", False)),
+    )
 
 
 @runtime_checkable

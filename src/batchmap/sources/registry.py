@@ -14,9 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from batchmap.errors import ConfigError
-from batchmap.sources.base import QueueSource, StreamSource
+from batchmap.sources.base import Source
 
-Source = QueueSource | StreamSource
 Opener = Callable[[str, "SourceOptions"], Awaitable[Source]]
 
 OPENERS: dict[str, str] = {

@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from batchmap.lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from batchmap.templates.app import DATABASE_FOLDER, App, load_template
@@ -54,18 +56,7 @@ __all__ = [
     "read_template",
 ]
 
-
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'batchmap.templates' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"batchmap.templates.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)
 
 
 def _describe_function(path: str, function_name: str) -> object:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from batchmap.config import values
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.loader import parse_handler
 from batchmap.errors import BatchmapError, TemplateError
 from batchmap.templates.code import CODE_FOLDER, CodePackage, archive_package, inline_package

@@ -14,16 +14,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from batchmap.config import EventSourceMapping, from_api
 from batchmap.errors import BatchmapError, TemplateError
+from batchmap.records.wire import MappingKind
 from batchmap.templates.functions import AppFunction, Functions
 from batchmap.templates.intrinsics import Resolver
 from batchmap.templates.locate import Locator
 
-SourceKind = Literal["sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka"]
 DEFAULT_VISIBILITY_TIMEOUT_S: Final = 30
 
 SOURCE_PROPERTY: Final = {"SQS": "Queue", "Kinesis": "Stream", "DynamoDB": "Stream", "MSK": "Stream"}
@@ -183,7 +183,7 @@ class MappingReader:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchmap:template:{self._stack}:{mapping_id}"))
 
 
-def source_kind(source: str) -> SourceKind | None:
+def source_kind(source: str) -> MappingKind | None:
     """``sqs``, ``sqs-fifo``, ``kinesis``, ``dynamodb`` or ``kafka`` from a source URI or ARN; else None."""
     if source.startswith("sqlite:"):
         if "?stream=" in source:

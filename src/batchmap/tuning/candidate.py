@@ -13,14 +13,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from batchmap.config.function import MAX_MEMORY_MB, MIN_MEMORY_MB
+from batchmap.config.parameters import (
+    MAX_MAXIMUM_CONCURRENCY,
+    MAX_PARALLELIZATION_FACTOR,
+    MAX_WINDOW_S,
+    MIN_MAXIMUM_CONCURRENCY,
+)
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import MIN_WINDOW_FOR_LARGE_BATCHES_S
 from batchmap.tuning.prices import ARCHITECTURES, Architecture
-from batchmap.tuning.profile import MAX_MEMORY_MB, MIN_MEMORY_MB
 from batchmap.tuning.workload import Workload
 
-MAX_WINDOW_S = 300.0
-SQS_CONCURRENCY_RANGE = (2, 1000)
-PARALLELIZATION_RANGE = (1, 10)
+SQS_CONCURRENCY_RANGE = (MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY)
+PARALLELIZATION_RANGE = (1, MAX_PARALLELIZATION_FACTOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +78,10 @@ def aws_rule_violations(candidate: Candidate, workload: Workload) -> tuple[str, 
         found.append(f"{workload.source}: BatchSize {b} is over the maximum {traits.max_batch_size}")
     if not traits.window_allowed and w > 0:
         found.append(f"{workload.source}: no MaximumBatchingWindowInSeconds allowed (got {w:g})")
-    if workload.source == "sqs" and b > 10 and w < 1:
-        found.append("sqs: BatchSize > 10 needs MaximumBatchingWindowInSeconds >= 1")
+    above = workload.shape.window_needed_above
+    if above is not None and b > above and w < MIN_WINDOW_FOR_LARGE_BATCHES_S:
+        found.append(f"{workload.source}: BatchSize > {above} needs MaximumBatchingWindowInSeconds "
+                     f">= {MIN_WINDOW_FOR_LARGE_BATCHES_S}")
     if workload.platform == "aws" and w != int(w):
         found.append(f"aws: MaximumBatchingWindowInSeconds takes whole seconds (got {w:g})")
     found.extend(_scaling_violations(candidate, workload))
@@ -93,5 +101,5 @@ def _scaling_violations(candidate: Candidate, workload: Workload) -> list[str]:
     if factor != 1 and not workload.is_stream:
         found.append(f"{workload.source}: ParallelizationFactor applies to Kinesis and DynamoDB Streams only")
     elif not PARALLELIZATION_RANGE[0] <= factor <= PARALLELIZATION_RANGE[1]:
-        found.append(f"ParallelizationFactor {factor} is outside 1-10")
+        found.append(f"ParallelizationFactor {factor} is outside {PARALLELIZATION_RANGE[0]}-{PARALLELIZATION_RANGE[1]}")
     return found

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import LambdaContext
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.loader import load_function, parse_handler
 from batchmap.errors import ConfigError, MeasurementError
 from batchmap.tuning.fit import LinearFit, fit_contention, fit_line, quadratic_share

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from batchmap.engine.batcher import MAX_PAYLOAD_BYTES
+from batchmap.records.shapes import MAX_PAYLOAD_BYTES
 from batchmap.tuning import poisson
 from batchmap.tuning.candidate import Candidate
 from batchmap.tuning.cost import (

@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from batchmap.config.function import MAX_MEMORY_MB, MIN_MEMORY_MB
 from batchmap.errors import ConfigError
 
 ONE_VCPU_MB = 1769
 """Memory size at which a Lambda function gets one full vCPU."""
 
-MIN_MEMORY_MB = 128
-MAX_MEMORY_MB = 10240
 
 
 @dataclass(frozen=True, slots=True)

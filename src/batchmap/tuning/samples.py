@@ -18,25 +18,18 @@ import math
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from batchmap.errors import ConfigError, UnknownEventSourceError
-
-Shape = Literal["sqs", "kinesis", "dynamodb", "kafka"]
-_SOURCES: dict[str, Shape] = {
-    "aws:sqs": "sqs",
-    "aws:kinesis": "kinesis",
-    "aws:dynamodb": "dynamodb",
-    "aws:kafka": "kafka",
-    "SelfManagedKafka": "kafka",
-}
+from batchmap.records import SourceKind
+from batchmap.records.shapes import EVENT_SOURCES, shape_of
 
 
 @dataclass(frozen=True, slots=True)
 class SampleEvents:
     """Record templates of one shape, and what an event of ``n`` of them looks like."""
 
-    shape: Shape
+    shape: SourceKind
     records: tuple[dict[str, Any], ...]
     kafka_meta: tuple[tuple[str, Any], ...] = ()
 
@@ -61,7 +54,7 @@ class SampleEvents:
     @property
     def envelope_bytes(self) -> int:
         """h: mean bytes each record adds to the event beyond its (expanded) payload."""
-        expansion = 4 / 3 if self.shape in ("kinesis", "kafka") else 1.0
+        expansion = shape_of(self.shape).payload_expansion
         total = sum(len(json.dumps(r, separators=(",", ":"))) for r in self.records) / len(self.records)
         return max(0, round(total - math.ceil(expansion * self.record_bytes)))
 
@@ -97,13 +90,13 @@ def samples_from(data: Any, where: str = "sample event") -> SampleEvents:
     if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
         raise ConfigError(f"{where}: Records", records, "a non-empty list of record objects")
     source = records[0].get("eventSource")
-    shape = _SOURCES.get(source) if isinstance(source, str) else None
+    shape = EVENT_SOURCES.get(source) if isinstance(source, str) else None
     if shape is None or shape == "kafka":
         raise UnknownEventSourceError(source, where=f"{where}: Records[0].eventSource")
     return _checked(shape, records, where, ())
 
 
-def _checked(shape: Shape, records: list[Any], where: str, meta: tuple[tuple[str, Any], ...]) -> SampleEvents:
+def _checked(shape: SourceKind, records: list[Any], where: str, meta: tuple[tuple[str, Any], ...]) -> SampleEvents:
     if not records or not all(isinstance(r, dict) for r in records):
         raise ConfigError(f"{where}: records", records, "a non-empty list of record objects")
     for index, record in enumerate(records):
@@ -111,7 +104,7 @@ def _checked(shape: Shape, records: list[Any], where: str, meta: tuple[tuple[str
     return SampleEvents(shape, tuple(records), meta)
 
 
-def _payload_bytes(shape: Shape, record: dict[str, Any], where: str = "record") -> int:
+def _payload_bytes(shape: SourceKind, record: dict[str, Any], where: str = "record") -> int:
     try:
         if shape == "sqs":
             return len(str(record["body"]).encode())
@@ -129,7 +122,7 @@ def _payload_bytes(shape: Shape, record: dict[str, Any], where: str = "record") 
         raise ConfigError(f"{where}", "data", f"base64 payload ({exc})") from exc
 
 
-def _identify(shape: Shape, record: dict[str, Any], i: int) -> dict[str, Any]:
+def _identify(shape: SourceKind, record: dict[str, Any], i: int) -> dict[str, Any]:
     """Give copy ``i`` its own id, as the broker would."""
     if shape == "sqs":
         record["messageId"] = str(uuid.UUID(int=i + 1))

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from batchmap.engine.batcher import Batch, Batcher, BatchPolicy, CloseReason
+from batchmap.config.batch_policy import BatchPolicy
+from batchmap.engine.batcher import Batch, Batcher, CloseReason
 from batchmap.errors import ConfigError
 from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 from batchmap.tuning.candidate import Candidate

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from batchmap.errors import ConfigError
+from batchmap.records.wire import MappingKind
 from batchmap.tuning.candidate import Candidate
 from batchmap.tuning.prices import Architecture
-from batchmap.tuning.workload import SourceKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class TemplateFunction:
     memory_size: int | None = None
     timeout_s: float | None = None
     architecture: Architecture | None = None
-    source: SourceKind | None = None
+    source: MappingKind | None = None
     batch_size: int | None = None
     maximum_batching_window_in_seconds: float | None = None
 

@@ -2,9 +2,11 @@
 
 ``Workload`` holds what the user knows about their traffic (rate, record size)
 and about the source (which AWS service, shards, pollers). ``SOURCES`` holds
-what AWS fixes per source: where the batching window starts, how much a record
-grows inside the Lambda event, how often the source is polled, and the limits
-on ``BatchSize`` and the window (reference aws-esm.md §0, §1).
+what the tuner's model needs per source: AWS's rules (where the batching
+window starts, how much a record grows inside the Lambda event, the limits on
+``BatchSize``, the window and the function timeout), read from
+``batchmap.records.shapes`` and never restated here, plus the model's own
+estimates (the envelope around a record, how often an idle source is polled).
 """
 
 from __future__ import annotations
@@ -13,32 +15,43 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from batchmap.engine.batcher import WindowStart
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import BY_NAME, Shape
+from batchmap.records.wire import MappingKind, WindowStart
 
-SourceKind = Literal["sqs", "sqs-fifo", "kinesis", "dynamodb", "kafka"]
 Platform = Literal["aws", "batchmap"]
 
 
 @dataclass(frozen=True, slots=True)
-class SourceTraits:
-    """What AWS fixes for one kind of source."""
+class SourceModel:
+    """One kind of source as the tuner models it: AWS's rules (from its ``Shape``) and the model's estimates."""
 
     window_start: WindowStart
-    envelope_bytes: int  # h: ids and attributes around each record in the event
+    envelope_bytes: int  # h: ids and attributes around each record in the event (estimate)
     payload_expansion: float  # base64 makes stream data 4/3 larger in the event
-    poll_interval_s: float  # how often an idle shard is polled (0: long polling)
+    poll_interval_s: float  # how often an idle shard is polled (0: long polling) (estimate)
     max_batch_size: int
     window_allowed: bool
     max_function_timeout_s: float
 
+    @classmethod
+    def of(cls, shape: Shape, envelope_bytes: int, poll_interval_s: float) -> SourceModel:
+        """AWS's rules from ``shape`` with the model's estimates for this source."""
+        return cls(shape.window_start, envelope_bytes, shape.payload_expansion, poll_interval_s,
+                   shape.max_batch_size, shape.window_allowed, shape.max_function_timeout_s)
 
-SOURCES: dict[SourceKind, SourceTraits] = {
-    "sqs": SourceTraits("on_ready", 800, 1.0, 0.0, 10_000, True, 900.0),
-    "sqs-fifo": SourceTraits("on_ready", 900, 1.0, 0.0, 10, False, 900.0),
-    "kinesis": SourceTraits("on_ready", 300, 4 / 3, 1.0, 10_000, True, 900.0),
-    "dynamodb": SourceTraits("on_ready", 400, 1.0, 0.25, 10_000, True, 900.0),
-    "kafka": SourceTraits("on_first_record", 250, 4 / 3, 0.0, 10_000, True, 840.0),
+
+_ESTIMATES: dict[MappingKind, tuple[int, float]] = {
+    "sqs": (800, 0.0),
+    "sqs-fifo": (900, 0.0),
+    "kinesis": (300, 1.0),
+    "dynamodb": (400, 0.25),
+    "kafka": (250, 0.0),
+}
+"""The model's estimates per source: (envelope bytes per record, idle polling interval in seconds)."""
+
+SOURCES: dict[MappingKind, SourceModel] = {
+    name: SourceModel.of(BY_NAME[name], *estimates) for name, estimates in _ESTIMATES.items()
 }
 
 
@@ -57,7 +70,7 @@ class Workload:
     """
 
     rate: float
-    source: SourceKind = "sqs"
+    source: MappingKind = "sqs"
     record_bytes: int = 1024
     envelope_bytes: int | None = None
     shards: int | None = None
@@ -115,16 +128,21 @@ class Workload:
         _check(self.platform in ("aws", "batchmap"), "platform", self.platform, "'aws' or 'batchmap'")
 
     @property
-    def traits(self) -> SourceTraits:
+    def traits(self) -> SourceModel:
         return SOURCES[self.source]
 
     @property
+    def shape(self) -> Shape:
+        """AWS's rules for this workload's source."""
+        return BY_NAME[self.source]
+
+    @property
     def is_sqs(self) -> bool:
-        return self.source in ("sqs", "sqs-fifo")
+        return self.shape.kind == "sqs"
 
     @property
     def is_stream(self) -> bool:
-        return self.source in ("kinesis", "dynamodb")
+        return self.shape.stream
 
     @property
     def poll_delay_s(self) -> float:

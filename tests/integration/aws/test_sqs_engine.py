@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import Engine
 from batchmap.sources.registry import SourceOptions
 

@@ -11,7 +11,7 @@ import pytest
 from engine_support import drain
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.service import Engine
 from batchmap.sources.sqlite import SqliteQueue, admin
 

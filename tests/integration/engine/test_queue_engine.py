@@ -11,7 +11,7 @@ import pytest
 from engine_support import drain
 
 from batchmap.config import EventSourceMapping, ScalingConfig
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.errors import ConfigError, FunctionLoadError
 from batchmap.filters import FilterCriteria
 from batchmap.sources.sqlite import admin

@@ -10,7 +10,7 @@ import engine_handlers as h
 from engine_support import drain
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.sources.sqlite import admin
 from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import engine_handlers as h
 
 from batchmap.config import EventSourceMapping
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.leases import ShardLeases
 from batchmap.engine.service import Engine
 from batchmap.errors import LeaseLostError

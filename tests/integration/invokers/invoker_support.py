@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 
 HANDLERS = str(Path(__file__).parent / "handlers")
 if HANDLERS not in sys.path:

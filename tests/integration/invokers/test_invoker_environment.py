@@ -23,7 +23,7 @@ import pytest
 from emulators import Moto, moto_server
 from invoker_support import run, sqs_event
 
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.invokers import InProcessInvoker, SubprocessInvoker
 from batchmap.engine.invokers.environment import DEFAULT_REGION
 

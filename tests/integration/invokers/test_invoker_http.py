@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from invoker_support import function, run, sqs_event
 
-from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.config.function import FunctionConfig
+from batchmap.engine.invocation import Invocation
 from batchmap.engine.invokers import HttpInvoker, LambdaInvoker, SubprocessInvoker
 from batchmap.engine.lambda_api import LambdaApiServer
 from batchmap.errors import FunctionLoadError, MissingExtraError

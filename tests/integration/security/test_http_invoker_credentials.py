@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.invokers import HttpInvoker
 from batchmap.errors import ConfigError
 

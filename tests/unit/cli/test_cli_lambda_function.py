@@ -9,7 +9,7 @@ import pytest
 from batchmap.cli import build_parser
 from batchmap.cli.run import _with_region
 from batchmap.config import EventSourceMapping, mapping_from_args
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.invokers.factory import lambda_function
 from batchmap.errors import ConfigError
 

@@ -19,7 +19,7 @@ from batchmap.config import (
     parse_shorthand,
     values,
 )
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.errors import ConfigError, FilterError
 from batchmap.filters import FilterCriteria
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.errors import ConfigError
 from batchmap.filters import FilterCriteria
 

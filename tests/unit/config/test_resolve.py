@@ -15,8 +15,8 @@ from batchmap.config import (
     check_visibility_timeout,
     resolve,
 )
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.batcher import BatchPolicy
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.errors import ConfigError, FilterError
 from batchmap.filters import FilterCriteria
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from batchmap.engine.invocation import Invocation
-from batchmap.engine.outcome import judge, kafka_item_id, parse_kafka_item_id
+from batchmap.engine.outcome import judge
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import kafka_item_id, parse_kafka_item_id
 
 SQS_IDS = ["m-1", "m-2", "m-3", "m-4"]
 SEQ_IDS = ["4959001", "4959002", "4959003", "4959004"]

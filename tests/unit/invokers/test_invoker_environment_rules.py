@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchmap.engine.invocation import RESERVED_VARIABLES, FunctionConfig
+from batchmap.config.function import RESERVED_VARIABLES, FunctionConfig
 from batchmap.engine.invokers.environment import DEFAULT_REGION, in_region, resolve_region
 from batchmap.errors import ConfigError
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from batchmap.engine.invocation import FunctionConfig, Invocation, Invoker
+from batchmap.config.function import FunctionConfig
+from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.engine.invokers import (
     HttpInvoker,
     InProcessInvoker,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.loader import load_function, parse_handler
 from batchmap.errors import FunctionLoadError
 

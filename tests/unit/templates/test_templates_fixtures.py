@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
-from batchmap.engine.invocation import FunctionConfig
+from batchmap.config.function import FunctionConfig
 from batchmap.errors import TemplateError
 from batchmap.filters import FilterCriteria
 from batchmap.templates import App, load_template

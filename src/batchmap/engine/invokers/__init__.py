@@ -14,8 +14,9 @@ and the other invokers in its cold start.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from batchmap.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from batchmap.engine.invokers.factory import INVOKER_KINDS, InvokerKind, make_invoker, resolve_kind
@@ -48,15 +49,4 @@ __all__ = [
     "resolve_kind",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(globals(), _HOMES, __all__)

@@ -33,8 +33,8 @@ import sys
 from dataclasses import replace
 from typing import Final
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import LATEST
-from batchmap.engine.invocation import FunctionConfig
 
 DEFAULT_REGION: Final = "us-east-1"
 """The region a function sees when nothing names one: the one moto and LocalStack default to."""

@@ -20,8 +20,9 @@ import re
 from dataclasses import replace
 from typing import Literal, get_args
 
+from batchmap.config.function import FunctionConfig
 from batchmap.config.parameters import fail
-from batchmap.engine.invocation import FunctionConfig, Invoker
+from batchmap.engine.invocation import Invoker
 from batchmap.engine.invokers.http_invoker import HttpInvoker
 from batchmap.engine.invokers.in_process import InProcessInvoker
 from batchmap.engine.invokers.lambda_invoker import LambdaInvoker

@@ -35,8 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import TOKEN_ENV, TOKEN_HEADER, check_token
-from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.engine.invocation import Invocation
 from batchmap.engine.invokers import faults
 from batchmap.errors import ConfigError, FunctionLoadError
 from batchmap.redaction import redact_uri

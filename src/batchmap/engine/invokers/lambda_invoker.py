@@ -19,7 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.config.function import FunctionConfig
+from batchmap.engine.invocation import Invocation
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.http_invoker import decode_payload, function_error_invocation
 from batchmap.errors import ConfigError, FunctionLoadError, MissingExtraError

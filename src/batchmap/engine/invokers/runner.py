@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from batchmap.engine.batcher import MAX_PAYLOAD_BYTES
 from batchmap.engine.context import LambdaContext
 from batchmap.engine.invokers import faults
 from batchmap.engine.loader import LoadedFunction
+from batchmap.records.shapes import MAX_PAYLOAD_BYTES
 
 MAX_RESPONSE_BYTES = MAX_PAYLOAD_BYTES
 """Lambda's synchronous response limit (6 MB)."""

@@ -20,7 +20,8 @@ import asyncio
 import time
 from typing import Any
 
-from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.config.function import FunctionConfig
+from batchmap.engine.invocation import Invocation
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.worker_process import WorkerProcess, WorkerReply
 from batchmap.errors import ConfigError, FunctionLoadError

@@ -40,8 +40,8 @@ import sys
 import time
 from typing import IO, Any
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import LambdaContext
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers.runner import CallResult, HandlerRunner
 from batchmap.engine.invokers.shadowing import describe, shadowed_modules, shadowing_files
 from batchmap.engine.loader import load_function, prepend_sys_path

@@ -21,8 +21,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import log_stream_name
-from batchmap.engine.invocation import FunctionConfig
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.environment import WORKER_ONLY, lambda_variables
 from batchmap.engine.invokers.shadowing import describe, shadowing_files

@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from batchmap.errors import ConfigError
+from batchmap.records import SourceKind
 from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import open_client
 from batchmap.sources.aws.shards import ShardedStream, ShardInfo, shard_info
-from batchmap.sources.base import Delivery, Position, RecordShape
+from batchmap.sources.base import Delivery, Position
 from batchmap.sources.registry import SourceOptions
 
 EXAMPLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/my-table/stream/2024-01-01T00:00:00.000"
@@ -78,7 +79,7 @@ def item_key(keys: dict[str, Any]) -> str:
 class DynamoDBStream(ShardedStream):
     """One DynamoDB table stream."""
 
-    shape: RecordShape = "dynamodb"
+    shape: SourceKind = "dynamodb"
     positions = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
     max_limit = 1_000
 

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchmap.errors import ConfigError, SettleError
+from batchmap.records import SourceKind
 from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import AwsClient, open_client
 from batchmap.sources.aws.shards import ShardedStream, ShardInfo, shard_info
-from batchmap.sources.base import Delivery, Position, RecordShape
+from batchmap.sources.base import Delivery, Position
 from batchmap.sources.bodies import Body, all_data, check_partition_key
 from batchmap.sources.registry import SourceOptions
 
@@ -56,7 +57,7 @@ def kinesis_record(
 class KinesisStream(ShardedStream):
     """One Kinesis data stream: shards, reads from any iterator type, PutRecords."""
 
-    shape: RecordShape = "kinesis"
+    shape: SourceKind = "kinesis"
     positions = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
     max_limit = 10_000
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchmap.errors import BrokerError, ConfigError
+from batchmap.records import SourceKind
 from batchmap.sources.aws.client import AwsClient
-from batchmap.sources.base import Delivery, Position, RecordShape, Shard, StreamRead
+from batchmap.sources.base import Delivery, Position, Shard, SourceTraits, StreamRead
 
 EXPIRED_ITERATOR = "ExpiredIteratorException"
 
@@ -83,7 +84,8 @@ def check_position(position: Position, allowed: tuple[str, ...]) -> None:
 class ShardedStream(ABC):
     """The shared read loop of Kinesis and DynamoDB Streams sources."""
 
-    shape: RecordShape
+    shape: SourceKind
+    traits = SourceTraits()
     positions: tuple[str, ...]
     max_limit: int
     records_params: dict[str, str]

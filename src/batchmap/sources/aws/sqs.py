@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchmap.errors import BrokerError, ConfigError, SettleError, SourceError
+from batchmap.records import SourceKind
 from batchmap.sources.aws import sqs_moves
 from batchmap.sources.aws.arn import Arn, client_region
 from batchmap.sources.aws.client import AwsClient, open_client
 from batchmap.sources.aws.sqs_record import sqs_delivery
 from batchmap.sources.aws.sqs_send import SendOptions, send_messages
-from batchmap.sources.base import Backlog, Delivery, QueueTraits, RecordShape
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.registry import SourceOptions
 
 log = logging.getLogger("batchmap.sources.sqs")
@@ -97,8 +98,8 @@ def _unique(deliveries: list[Delivery]) -> list[Delivery]:
 class SqsQueue:
     """One SQS queue: receive, delete, release, backlog, send."""
 
-    shape: RecordShape = "sqs"
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
+    shape: SourceKind = "sqs"
+    traits = SourceTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, client: AwsClient, info: QueueInfo, region: str, *, max_receivers: int = 10) -> None:
         self._client = client

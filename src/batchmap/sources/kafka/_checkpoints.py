@@ -14,8 +14,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from batchmap.engine.outcome import kafka_item_id
 from batchmap.errors import BrokerError, SourceError
+from batchmap.records.shapes import kafka_item_id
 from batchmap.sources.kafka._consumer import GroupConsumer
 from batchmap.sources.kafka._records import offset_of
 

@@ -29,9 +29,9 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from batchmap.errors import BrokerError, ConfigError, SourceError
+from batchmap.records.shapes import topic_partition
 from batchmap.sources.kafka._errors import kafka_error, transient_kafka
 from batchmap.sources.kafka._partition import Partition
-from batchmap.sources.kafka._records import topic_partition
 from batchmap.sources.kafka._settings import KafkaSettings
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from batchmap.sources.kafka._records import topic_partition
+from batchmap.records.shapes import topic_partition
 
 UNKNOWN = -1
 

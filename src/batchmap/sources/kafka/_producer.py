@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from batchmap.engine.outcome import kafka_item_id
 from batchmap.errors import BrokerError, ConfigError
+from batchmap.records.shapes import kafka_item_id, topic_partition
 from batchmap.sources.kafka._errors import kafka_error, transient_kafka
-from batchmap.sources.kafka._records import topic_partition
 from batchmap.sources.kafka._settings import KafkaSettings
 
 FLUSH_TIMEOUT_S = 30.0

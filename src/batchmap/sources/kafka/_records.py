@@ -14,8 +14,8 @@ import binascii
 import json
 from typing import Any, Protocol
 
-from batchmap.engine.outcome import kafka_item_id
 from batchmap.errors import ConfigError
+from batchmap.records.shapes import kafka_item_id, topic_partition
 from batchmap.sources.base import Delivery
 
 TIMESTAMP_TYPES = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
@@ -32,11 +32,6 @@ class Message(Protocol):
     def key(self) -> bytes | str | None: ...
     def value(self) -> bytes | str | None: ...
     def headers(self) -> list[tuple[str, bytes | str | None]] | None: ...
-
-
-def topic_partition(topic: str, partition: int) -> str:
-    """``<topic>-<partition>``: the key of ``records`` in the event, our shard id."""
-    return f"{topic}-{partition}"
 
 
 def kafka_record(message: Message) -> dict[str, Any]:

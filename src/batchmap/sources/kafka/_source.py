@@ -22,7 +22,8 @@ from typing import Any
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import BrokerError, ConfigError
-from batchmap.sources.base import Destination, Position, RecordShape, Shard, StreamRead
+from batchmap.records import SourceKind
+from batchmap.sources.base import Destination, Position, Shard, SourceTraits, StreamRead
 from batchmap.sources.bodies import Body, all_data
 from batchmap.sources.kafka._checkpoints import KafkaCheckpointStore
 from batchmap.sources.kafka._consumer import GroupConsumer
@@ -44,15 +45,16 @@ SEEK_TIMEOUT_S = 30.0
 class KafkaSource:
     """The topics of one mapping, read as a member of its consumer group; also a ``Producer``."""
 
-    shape: RecordShape = "kafka"
-    native_checkpoints = True
-    """The group's committed offsets are the checkpoints, whatever store the engine was given."""
+    shape: SourceKind = "kafka"
+    traits = SourceTraits(native_checkpoints=True, shards_change=True, own_destinations=True, event_metadata=True)
+    """The group's committed offsets are the checkpoints, whatever store the engine was given; a rebalance
+    changes the shards; ``kafka://`` destinations are topics on this cluster; events carry the cluster."""
 
     def __init__(self, settings: KafkaSettings, client: ModuleType, clock: Clock | None = None) -> None:
         self.settings = settings
         self.arn = settings.arn
         self.topics = settings.topics
-        self.kafka_meta: dict[str, str] = settings.event_meta
+        self.event_meta: dict[str, str] = settings.event_meta
         self.clock = clock or SystemClock()
         self._ck = client
         self.consumer = GroupConsumer(settings, client)

@@ -39,7 +39,7 @@ from batchmap.sources._broker import (
     source_id,
     with_option,
 )
-from batchmap.sources.base import Backlog, Delivery, QueueTraits
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.registry import SourceOptions
 
 ACK_TIMEOUT_S = 5.0
@@ -50,7 +50,7 @@ class NatsSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
+    traits = SourceTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, nats: Any, nc: Any, *, uri: str, stream: str, subject: str, durable: str,
                  ack_wait_s: float, max_deliver: int | None, dead_letter_subject: str | None,

@@ -37,7 +37,7 @@ from batchmap.sources._broker import (
     source_id,
     with_option,
 )
-from batchmap.sources.base import Backlog, Delivery, QueueTraits
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.postgres import _sql
 from batchmap.sources.postgres._errors import fatal_postgres
 from batchmap.sources.registry import SourceOptions
@@ -56,7 +56,7 @@ class PostgresSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
+    traits = SourceTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, psycopg: Any, conninfo: str, *, uri: str, schema: str, queue: str,
                  dead_letter_queue: str, visibility_timeout_s: float, max_receive_count: int | None,

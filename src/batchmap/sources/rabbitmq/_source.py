@@ -40,7 +40,7 @@ from batchmap.sources._broker import (
     sibling_queue,
     source_id,
 )
-from batchmap.sources.base import Backlog, Delivery, QueueTraits
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.rabbitmq._moves import copy_of, death_queue
 from batchmap.sources.registry import SourceOptions
 
@@ -64,7 +64,7 @@ class RabbitMQSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
+    traits = SourceTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, aio_pika: Any, url: str, *, uri: str, queue: str, dead_letter_queue: str | None,
                  prefetch: int | None, visibility_timeout_s: float, max_receive_count: int | None,

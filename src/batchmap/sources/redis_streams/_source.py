@@ -38,7 +38,7 @@ from batchmap.sources._broker import (
     source_id,
     with_option,
 )
-from batchmap.sources.base import Backlog, Delivery, QueueTraits
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.redis_streams import _scripts
 from batchmap.sources.registry import SourceOptions
 
@@ -59,7 +59,7 @@ class RedisStreamsSource:
 
     shape = "sqs"
     fifo = False
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
+    traits = SourceTraits(extends_visibility=True, moves_messages=True)
 
     def __init__(self, client: Any, redis_module: Any, *, uri: str, stream: str, group: str, consumer: str,
                  visibility_timeout_s: float, max_receive_count: int | None, dead_letter_stream: str,

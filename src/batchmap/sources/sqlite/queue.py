@@ -26,7 +26,8 @@ from typing import Any
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError, SettleError, SourceError
-from batchmap.sources.base import Backlog, Delivery, QueueTraits, RecordShape
+from batchmap.records import SourceKind
+from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.sqlite import queue_moves
 from batchmap.sources.sqlite.attributes import QueueAttributes
 from batchmap.sources.sqlite.database import Database
@@ -132,9 +133,8 @@ def _resolve(deletes: _Deletes, receives: list[_Receive], outcome: _Outcome) -> 
 class SqliteQueue:
     """An SQS-like queue in a SQLite file, shared safely by any number of processes."""
 
-    shape: RecordShape = "sqs"
-    traits = QueueTraits(extends_visibility=True, moves_messages=True)
-    receive_cancel_safe = True
+    shape: SourceKind = "sqs"
+    traits = SourceTraits(extends_visibility=True, moves_messages=True, cancel_safe_receive=True)
     """A cancelled ``receive`` strands no message: the engine need not wait a long poll out on a stop."""
 
     def __init__(self, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -176,10 +176,15 @@ class SqliteQueue:
     def attributes(self) -> QueueAttributes:
         return self.store.attributes
 
+    @property
+    def receive_cancel_safe(self) -> bool:
+        """``traits.cancel_safe_receive``, under the name this queue first gave it."""
+        return self.traits.cancel_safe_receive
+
     async def receive(self, max_records: int, wait_s: float) -> list[Delivery]:
         """Up to ``max_records`` messages (no 10-per-call cap), waiting at most ``wait_s`` for the first.
 
-        Cancelling a receive is safe (``receive_cancel_safe``): cancelled while
+        Cancelling a receive is safe (``traits.cancel_safe_receive``): cancelled while
         waiting it holds nothing; cancelled while the database takes messages,
         it makes them visible again before the cancellation goes on.
         """

@@ -8,7 +8,8 @@ from typing import TypeVar
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError
-from batchmap.sources.base import Position, RecordShape, Shard, StreamRead
+from batchmap.records import SourceKind
+from batchmap.sources.base import Position, Shard, SourceTraits, StreamRead
 from batchmap.sources.bodies import Body, as_data
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.resharding import merge_shards, split_shard, update_shard_count
@@ -22,7 +23,8 @@ T = TypeVar("T")
 class SqliteStream:
     """A Kinesis-like stream in a SQLite file: shards, partition keys, sequence numbers, retention."""
 
-    shape: RecordShape = "kinesis"
+    shape: SourceKind = "kinesis"
+    traits = SourceTraits()
 
     def __init__(self, source: str | SqliteUri, *, shard_count: int | None = None,
                  retention_hours: int | None = None, clock: Clock | None = None) -> None:

@@ -4,8 +4,9 @@ The standard-library-only toolkit runs inside Lambda cold starts, where
 ``dataclasses`` (which pulls in ``inspect``, ``re`` and ``typing``) costs more
 than the whole toolkit. ``Value`` gives the same contract as a frozen slotted
 dataclass: fields are the ``__slots__`` of the class and its bases, set once in
-``__init__`` through ``_set`` and read-only afterwards, with field-wise
-``repr``, equality and hashing.
+``__init__`` through ``set_field`` and read-only afterwards, with field-wise
+``repr``, equality and hashing. The records and the handler toolkit both build
+their values on it (a public module, so the handler needs nothing private).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-_set = object.__setattr__
+set_field = object.__setattr__
+"""``set_field(self, name, value)``: how a ``Value``'s ``__init__`` sets a field (once)."""
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
