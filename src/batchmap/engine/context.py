@@ -51,7 +51,9 @@ class LambdaContext:
     """What Lambda passes as the handler's second argument.
 
     ``deadline`` is in the seconds of ``now`` (monotonic by default); pass a
-    fake ``now`` to test deadline handling without waiting.
+    fake ``now`` to test deadline handling without waiting. ``shared_process``
+    (not in Lambda's context) says the handler shares its process with the
+    engine, so the process's memory is not the function's own.
     """
 
     function_name: str
@@ -64,6 +66,7 @@ class LambdaContext:
     log_stream_name: str = ""
     identity: Any = None
     client_context: Any = None
+    shared_process: bool = False
     now: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,7 @@ class LambdaContext:
         aws_request_id: str | None = None,
         *,
         log_stream: str = "",
+        shared_process: bool = False,
         now: Callable[[], float] = time.monotonic,
     ) -> LambdaContext:
         """A context whose budget of ``timeout_s`` starts counting now."""
@@ -90,6 +94,7 @@ class LambdaContext:
             aws_request_id=aws_request_id or new_request_id(),
             deadline=now() + timeout_s,
             log_stream_name=log_stream,
+            shared_process=shared_process,
             now=now,
         )
 

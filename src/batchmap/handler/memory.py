@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from batchmap.errors import ConfigError
-from batchmap.records._value import Value, _set
+from batchmap.records.value import Value, set_field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,16 +65,22 @@ class MemoryBudget(Value):
             raise ConfigError("soft", (soft, hard), "0 < soft < hard <= 1 (fractions of the limit)")
         if not check_interval_ms >= 0:
             raise ConfigError("check_interval_ms", check_interval_ms, ">= 0 (0 checks before every record)")
-        _set(self, "limit_mb", limit_mb)
-        _set(self, "soft", soft)
-        _set(self, "hard", hard)
-        _set(self, "check_interval_ms", check_interval_ms)
-        _set(self, "probe", probe or resident_bytes)
+        set_field(self, "limit_mb", limit_mb)
+        set_field(self, "soft", soft)
+        set_field(self, "hard", hard)
+        set_field(self, "check_interval_ms", check_interval_ms)
+        set_field(self, "probe", probe or resident_bytes)
 
     def limit_bytes(self, context: object) -> int | None:
-        """The limit for this invocation: ``limit_mb``, else the context's memory size, else ``None``."""
+        """The limit for this invocation: ``limit_mb``, else the context's memory size, else ``None``.
+
+        A context that says its process is shared (the engine's in-process invoker) sets no limit: the
+        process's memory is mostly the engine's, so measuring it against the function's size would
+        stop every record."""
         limit = self.limit_mb
         if limit is None:
+            if getattr(context, "shared_process", False) is True:
+                return None
             size = getattr(context, "memory_limit_in_mb", None)
             if size is None:
                 return None

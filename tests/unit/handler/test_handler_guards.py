@@ -78,6 +78,14 @@ def test_memory_limit_comes_from_the_context() -> None:
     assert reported(process_batch(sqs_event(3), lambda r: None, tiny, memory=None)) == []
 
 
+def test_a_shared_process_context_sets_no_limit_unless_one_is_given() -> None:
+    shared = LambdaContext(timeout_ms=60_000, memory_limit_in_mb=1)
+    shared.shared_process = True  # type: ignore[attr-defined]  # the engine's in-process invoker says so
+    assert reported(process_batch(sqs_event(3), lambda r: None, shared, memory=MemoryBudget(check_interval_ms=0))) == []
+    given = MemoryBudget(limit_mb=1, check_interval_ms=0)
+    assert {r.reason for r in run_batch(sqs_event(3), lambda r: None, shared, memory=given).failures} == {"memory"}
+
+
 def test_soft_threshold_lowers_concurrency_and_drops_tracebacks() -> None:
     rss = resident_bytes()
     budget = MemoryBudget(limit_mb=rss / 0.5 / MB, soft=0.3, hard=0.99, check_interval_ms=0)  # soft < RSS < hard

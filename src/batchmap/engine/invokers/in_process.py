@@ -31,8 +31,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from batchmap.config.function import FunctionConfig
 from batchmap.engine.context import LambdaContext, log_stream_name
-from batchmap.engine.invocation import FunctionConfig, Invocation
+from batchmap.engine.invocation import Invocation
 from batchmap.engine.invokers import faults
 from batchmap.engine.invokers.environment import lambda_variables
 from batchmap.engine.invokers.runner import CallResult, CancelScope, HandlerRunner
@@ -174,7 +175,8 @@ class InProcessInvoker:
         """On a worker thread: call the handler and decode its result (off the engine's event loop)."""
         function = self.function
         context = LambdaContext.start(
-            function.name, function.timeout_s, function.memory_mb, request_id, log_stream=self._log_stream
+            function.name, function.timeout_s, function.memory_mb, request_id, log_stream=self._log_stream,
+            shared_process=True,
         )
         invocation = _to_invocation(runner.call(event, context, scope), request_id, init_ms)
         with contextlib.suppress(RuntimeError):  # the engine's loop is gone: nobody is waiting any more

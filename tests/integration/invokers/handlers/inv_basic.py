@@ -10,6 +10,8 @@ import threading
 import time
 from typing import Any
 
+from batchmap.handler import batch_handler
+
 CALLS = 0
 """Module-level state: a warm execution environment keeps it across invocations."""
 
@@ -186,3 +188,8 @@ def dispatch(event: Any, context: Any) -> Any:
     if action == "env":
         return env(event, context)
     return {"echo": event, "request_id": context.aws_request_id, "function_name": context.function_name}
+
+
+@batch_handler
+def toolkit(record: Any) -> None:
+    """A toolkit handler with its default memory budget, which must not count the engine's memory."""
