@@ -168,7 +168,7 @@ def kafka_batch(record: dict[str, Any], where: str) -> KafkaBatch:
                                                           "already holds its record in payload")
     servers = info.get("bootstrapServers")
     if not isinstance(servers, str) or not servers:
-        raise ConfigError("--record (bootstrapServers)", servers, f"the cluster's bootstrap servers in {where}")
+        raise ConfigError("--record (bootstrapServers)", servers, f"the Kafka cluster's bootstrap servers in {where}")
     spans = info.get("recordsInfo")
     if not isinstance(spans, dict) or not spans:
         raise ConfigError("--record (recordsInfo)", spans, f"at least one '<topic>-<partition>' entry in {where}")
