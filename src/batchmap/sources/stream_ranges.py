@@ -133,7 +133,8 @@ class KafkaBatch:
 
 @dataclass(frozen=True, slots=True)
 class OffsetRead:
-    """Records of one partition (Lambda's shape, offset order) and the offsets it holds: ``low`` to ``high - 1``."""
+    """Records of one partition (Lambda's shape, offset order) and its watermarks: ``low`` is the first
+    offset it still holds (older ones passed the retention period), ``high`` the next one to be written."""
 
     records: list[dict[str, Any]]
     low: int
@@ -215,8 +216,9 @@ def _kafka_missing(span: PartitionRange, read: OffsetRead) -> str | None:
     gaps = []
     if read.low > span.first:
         gaps.append(f"offsets {span.first} up to {read.low} (past the topic's retention period)")
-    if read.high <= span.last:
-        gaps.append(f"offsets {read.high} to {span.last} (the partition ends at {read.high - 1})")
+    end = int(read.records[-1]["offset"])
+    if end < span.last:
+        gaps.append(f"offsets {end + 1} to {span.last} (the partition ends at {end})")
     if not gaps:
         return None
     return f"the topic no longer holds part of {span.key}: " + "; ".join(gaps)

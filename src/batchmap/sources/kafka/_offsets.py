@@ -49,16 +49,22 @@ def read_offsets(settings: KafkaSettings, client: ModuleType, topic: str, partit
         except client.KafkaException as exc:
             raise kafka_error("ListOffsets", exc, f"{topic}-{partition}") from exc
         start = max(first, low)
-        if start > last or start >= high:
+        if start > last or start >= high:  # nothing to read: past the end (a seek there would be out of range)
             return OffsetRead([], low, high)
         consumer.assign([client.TopicPartition(topic, partition, start)])
-        return OffsetRead(_consume(consumer, client, topic, partition, min(last, high - 1)), low, high)
+        return OffsetRead(_consume(consumer, client, topic, partition, start, last), low, high)
     finally:
         consumer.close()
 
 
-def _consume(consumer: Any, client: ModuleType, topic: str, partition: int, last: int) -> list[dict[str, Any]]:
-    """Poll until the record at ``last`` (or the end of the partition) has come."""
+def _consume(
+    consumer: Any, client: ModuleType, topic: str, partition: int, start: int, last: int
+) -> list[dict[str, Any]]:
+    """Poll until the record at ``last``, or the end of the partition, has come.
+
+    The end is librdkafka's end-of-partition event rather than the high watermark asked
+    for beforehand: some brokers (Tansu) report a watermark short of a batch they hold.
+    """
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
@@ -73,7 +79,8 @@ def _consume(consumer: Any, client: ModuleType, topic: str, partition: int, last
         offset = message.offset()
         if offset > last:
             return found
-        found.append(kafka_record(message))
+        if offset >= start:
+            found.append(kafka_record(message))
         if offset == last:
             return found
     raise BrokerError("Fetch", "_TIMED_OUT", f"{topic}-{partition}: offsets up to {last} did not come within "
