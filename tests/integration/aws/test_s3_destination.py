@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,16 @@ def fail(event, context):
 KEY = re.compile(r"(?P<prefix>.*)aws/lambda/(?P<uuid>[^/]+)/(?P<shard>[^/]+)/(?P<date>\d{4}/\d\d/\d\d)/"
                  r"(?P<time>\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d)-(?P<random>[0-9a-f-]{36})")
 ENVELOPE = ["requestContext", "responseContext", "version", "timestamp"]
+
+
+@pytest.fixture(autouse=True)
+def own_logging() -> Iterator[None]:
+    """``batchmap run`` in this process points the batchmap logger at this test's captured stderr: put it back."""
+    logger = logging.getLogger("batchmap")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
 
 
 @pytest.fixture
@@ -150,9 +161,8 @@ def test_an_sqs_mapping_takes_no_s3_destination(moto: Moto, workdir: Path, capsy
     assert "DestinationConfig" in err and "dead-letter queue" in err
 
 
-def test_an_unreachable_s3_is_waited_out_with_backoff(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_s3_is_waited_out_with_backoff(moto: Moto) -> None:
     """The engine's destination backoff keeps trying a send S3 did not answer, until it answers again."""
-    monkeypatch.setattr(logging.getLogger("batchmap"), "handlers", [])  # an earlier run's, on a closed capture
     moto.client("s3").create_bucket(Bucket="failures")
     port = int(moto.url.rsplit(":", 1)[1])
     record = {"requestContext": {}, "responseContext": None, "version": "1.0", "timestamp": "2026-01-02T03:04:05.678Z",
