@@ -1,5 +1,6 @@
-"""The S3 on-failure destination through ``batchmap run`` on moto: Kinesis and DynamoDB Streams batches become
-objects under AWS's key layout, with the whole event in ``payload``; ``batchmap replay`` reads them back."""
+"""On-failure destinations on AWS services through ``batchmap run`` on moto. S3: Kinesis and DynamoDB Streams
+batches become objects under AWS's key layout, with the whole event in ``payload``; ``batchmap replay`` reads
+them back. SQS: one message per batch, metadata only."""
 
 from __future__ import annotations
 
@@ -191,3 +192,32 @@ def test_an_unreachable_s3_is_waited_out_with_backoff(moto: Moto) -> None:
     [(key, _, body)] = stored(moto, "failures")
     assert key.startswith("aws/lambda/esm-1/shardId-000000000001/2026/01/02/2026-01-02T03.04.05-")
     assert body == record
+
+
+def test_a_kinesis_batch_goes_to_an_sqs_queue_and_replay_reads_it_from_there(
+        moto: Moto, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kinesis, sqs = moto.client("kinesis"), moto.client("sqs")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    for n in range(2):
+        kinesis.put_record(StreamName="clicks", Data=f"click-{n}".encode(), PartitionKey="user-1")
+    arn = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+    url = sqs.create_queue(QueueName="clicks-failures")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    code, err = run(capsys, moto, arn, queue)
+    assert code == 0, err
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    record = json.loads(message["Body"])
+    assert list(record) == [*ENVELOPE, "KinesisBatchInfo"], "metadata only, as AWS's SQS destinations"
+    assert (record["KinesisBatchInfo"]["batchSize"], record["KinesisBatchInfo"]["streamArn"]) == (2, arn)
+
+    [invoked] = [json.loads(line) for line in (workdir / "invoked.jsonl").read_text().splitlines()]
+    capsys.readouterr()
+    assert main(["replay", "--record", queue, "--endpoint-url", moto.url]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and [json.loads(line) for line in out.splitlines()] == [invoked]
+
+    fifo = sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo_arn = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    code, err = run(capsys, moto, arn, fifo_arn)
+    assert code == 2 and "a standard queue" in err and err.count("\n") == 1
