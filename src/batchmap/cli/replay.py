@@ -1,11 +1,13 @@
-"""``batchmap replay``: read again the stream records an on-failure record names, to see or repair them.
+"""``batchmap replay``: read again the stream or Kafka records an on-failure record names, to see or repair them.
 
 The on-failure record comes from a file (one JSON object, a JSON array, or one
 object per line; ``-`` is stdin) or from the destination it was sent to (a
-queue URI: its messages are read and left in the queue). Each range is printed
-as the event the function got, ``{"Records": [...]}``, one per line, so it can
-be looked at or piped to a repair script. A range the stream no longer holds
-(whole or in part) is said on stderr, and the exit status is then 1.
+queue URI: its messages are read and left in the queue; an S3 bucket, prefix or
+object: its objects are read). Each batch is printed as the event the function
+got, ``{"Records": [...]}`` for a stream, ``{"eventSource": ..., "records":
+{...}}`` for Kafka, one per line, so it can be looked at or piped to a repair
+script. A range the stream or topic no longer holds (whole or in part) is said
+on stderr, and the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -21,13 +23,22 @@ from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource, StreamSource
 from batchmap.sources.registry import SourceOptions, open_source
-from batchmap.sources.stream_ranges import BatchRange, batch_range, read_range
+from batchmap.sources.stream_ranges import (
+    BatchRange,
+    KafkaBatch,
+    OffsetReader,
+    batch_range,
+    kafka_batch,
+    read_kafka_batch,
+    read_range,
+)
 
-DESCRIPTION = ("Read again the Kinesis or DynamoDB Streams records that on-failure records name "
-               "(KinesisBatchInfo / DDBStreamBatchInfo), while the stream still holds them, and print each "
-               "batch as the event the function got: {\"Records\": [...]}, one per line. --record is a file of "
-               "on-failure records (- for stdin) or the destination queue they were sent to (left as it is). "
-               "A part the stream no longer holds is named on stderr (exit status 1).")
+DESCRIPTION = ("Read again the Kinesis, DynamoDB Streams or Kafka records that on-failure records name "
+               "(KinesisBatchInfo / DDBStreamBatchInfo / KafkaBatchInfo), while the stream or topic still holds "
+               "them, and print each batch as the event the function got, one per line. --record is a file of "
+               "on-failure records (- for stdin), the destination queue they were sent to (left as it is), or "
+               "the S3 bucket, prefix or object they were written to. A part that is no longer held is named "
+               "on stderr (exit status 1). Kafka is read outside any consumer group: nothing is committed.")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -35,9 +46,11 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "replay", help="re-read the stream records an on-failure record names", description=DESCRIPTION)
     parser.add_argument("--record", required=True, metavar="FILE_OR_URI",
-                        help="a file of on-failure records (- for stdin), or the destination queue's URI")
+                        help="a file of on-failure records (- for stdin), the destination queue's URI, or "
+                             "s3://BUCKET/KEY_OR_PREFIX")
     parser.add_argument("--source", metavar="URI",
-                        help="the stream to read (default: the record's streamArn; the embedded stream needs "
+                        help="the stream to read (default: the record's streamArn, or for Kafka "
+                             "kafka://<bootstrapServers>/<topic>; the embedded stream needs "
                              "sqlite:///FILE?stream=NAME, since its ARN names no file)")
     connection_flags(parser)
     parser.set_defaults(func=replay)
@@ -50,6 +63,12 @@ def replay(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     options = SourceOptions(endpoint_url=args.endpoint_url, region=args.region)
     records = await _on_failure_records(args.record, options)
+    kafka = [where for where, record in records if isinstance(record, dict) and "KafkaBatchInfo" in record]
+    if kafka and len(kafka) < len(records):
+        raise ConfigError("--record", args.record, "on-failure records of one kind: Kafka ones (KafkaBatchInfo) "
+                                                   "or stream ones, not both")
+    if kafka:
+        return await _replay_kafka(args, options, [kafka_batch(record, where) for where, record in records])
     ranges = [batch_range(record, where) for where, record in records]
     uri = args.source or _stream_uri(ranges)
     refuse_unused(given_connection_flags(args), [uri])
@@ -70,6 +89,36 @@ async def _replay(args: argparse.Namespace) -> int:
     return code
 
 
+async def _replay_kafka(args: argparse.Namespace, options: SourceOptions, batches: list[KafkaBatch]) -> int:
+    """Each batch's offsets read again, printed as the Kafka event the function got."""
+    uri = args.source or _kafka_uri(batches)
+    source = await open_source(uri, options)
+    code = 0
+    try:
+        if not isinstance(source, OffsetReader):
+            raise ConfigError("--source", uri, "a Kafka source (kafka://HOST:PORT/TOPIC or an MSK ARN)")
+        for batch in batches:
+            found = await read_kafka_batch(source, batch)
+            if found.records:
+                print(json.dumps(batch.event(found.records), separators=(",", ":")))
+            if found.missing:
+                print(f"batchmap: {found.missing}", file=sys.stderr)
+                code = 1
+    finally:
+        await source.close()
+    return code
+
+
+def _kafka_uri(batches: list[KafkaBatch]) -> str:
+    """``kafka://<bootstrapServers>/<topics>``: the cluster the records name (which must be one)."""
+    servers = {batch.bootstrap_servers for batch in batches}
+    if len(servers) != 1:
+        several = ", ".join(sorted(servers))
+        raise ConfigError("--source", None, f"required: the records name several clusters ({several})")
+    topics = sorted({span.topic for batch in batches for span in batch.ranges})
+    return f"kafka://{servers.pop()}/{','.join(topics)}"
+
+
 def _stream_uri(ranges: list[BatchRange]) -> str:
     arns = {wanted.stream_arn for wanted in ranges}
     if len(arns) != 1:
@@ -84,6 +133,10 @@ async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[
     """Each on-failure record with where it came from (file and line, or queue and message id)."""
     if where == "-" or ("://" not in where and not where.startswith("arn:")):
         return _from_text(sys.stdin.read() if where == "-" else _read_file(where), where)
+    if where.startswith(("s3://", "arn:aws:s3:")):
+        from batchmap.sources.aws.s3 import read_records
+
+        return await read_records(where, options)
     source = await open_source(where, options)
     try:
         if not isinstance(source, QueueSource):

@@ -186,6 +186,7 @@ DESTINATION_OPENERS: dict[str, DestinationOpener | str] = {
     "file": open_file_destination,
     "sqlite": "batchmap.sources.sqlite:open_destination",
     "sqs": "batchmap.sources.sqs:open_destination",
+    "s3": "batchmap.sources.aws.s3:open_destination",
 }
 """Scheme (or ARN service) -> opener, or ``module:function`` of an opener imported on first use."""
 

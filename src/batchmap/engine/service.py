@@ -131,7 +131,8 @@ class Engine:
                 resolved.check_visibility_timeout(source.visibility_timeout_s)
             destination = None
             if resolved.on_failure_destination:
-                destination = await _open_on_failure(resolved.on_failure_destination, source, self.source_options)
+                options = replace(self.source_options, mapping_uuid=resolved.uuid)
+                destination = await _open_on_failure(resolved.on_failure_destination, source, options)
             function = in_region(resolved.function, self.source_options.region, mapping.source)
             invoker = make_invoker(function, self.invoker, _invoker_concurrency(resolved, source))
             await invoker.start()

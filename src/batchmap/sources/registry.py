@@ -43,6 +43,8 @@ class SourceOptions:
     region: str | None = None
     consumer_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    mapping_uuid: str | None = None
+    """The event source mapping being served, for destinations whose names carry it (S3 object keys)."""
 
 
 def scheme_of(uri: str) -> str:

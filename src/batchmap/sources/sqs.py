@@ -1,5 +1,7 @@
-"""The SQS source the registry opens for ``arn:aws:sqs:...`` (implemented in ``batchmap.sources.aws``)."""
+"""The SQS source the registry opens for ``arn:aws:sqs:...``, and the SQS on-failure destination
+(implemented in ``batchmap.sources.aws``)."""
 
 from batchmap.sources.aws.sqs import SqsQueue, open_source
+from batchmap.sources.aws.sqs_destination import SqsDestination, open_destination
 
-__all__ = ["SqsQueue", "open_source"]
+__all__ = ["SqsDestination", "SqsQueue", "open_destination", "open_source"]

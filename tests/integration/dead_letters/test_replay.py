@@ -95,7 +95,7 @@ def test_replay_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Captu
     path = tmp_path / "bad.json"
     path.write_text('{"KafkaBatchInfo": {"batchSize": 1}}')
     _, err = _run(capsys, "--record", str(path), "--source", f"sqlite:///{tmp_path}/w.db?stream=s", code=2)
-    assert "--record" in err and "Kafka" in err
+    assert "--record (bootstrapServers)" in err and "Kafka cluster" in err
     path.write_text('{"KinesisBatchInfo": {"shardId": "shardId-000000000000", "startSequenceNumber": "9", '
                     '"endSequenceNumber": "1", "streamArn": "arn:aws:kinesis:local:000000000000:stream/s"}}')
     _, err = _run(capsys, "--record", str(path), "--source", f"sqlite:///{tmp_path}/w.db?stream=s", code=2)

@@ -27,10 +27,12 @@ from batchmap.sources.base import Destination, Position, Shard, SourceTraits, St
 from batchmap.sources.bodies import Body, all_data
 from batchmap.sources.kafka._checkpoints import KafkaCheckpointStore
 from batchmap.sources.kafka._consumer import GroupConsumer
+from batchmap.sources.kafka._offsets import read_offsets
 from batchmap.sources.kafka._partition import Partition
 from batchmap.sources.kafka._producer import KafkaProducer
 from batchmap.sources.kafka._records import delivery, offset_of
 from batchmap.sources.kafka._settings import KafkaSettings
+from batchmap.sources.stream_ranges import OffsetRead
 
 log = logging.getLogger("batchmap.sources.kafka")
 
@@ -161,6 +163,10 @@ class KafkaSource:
         self._expected[shard_id] = position
         log.debug("%s: %s starts at %s", self.arn, shard_id, position)
         return True
+
+    async def read_offsets(self, topic: str, partition: int, first: int, last: int) -> OffsetRead:
+        """Records ``first`` to ``last`` of a partition, read outside the group (``batchmap replay``)."""
+        return await asyncio.to_thread(read_offsets, self.settings, self._ck, topic, partition, first, last)
 
     def checkpoint_store(self) -> KafkaCheckpointStore:
         """Checkpoints as the group's committed offsets (``put`` commits offset + 1)."""
