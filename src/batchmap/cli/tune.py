@@ -30,7 +30,8 @@ FIELD_FLAGS = {
     "rate": "--rate", "record_bytes": "--record-size", "sqs_pollers": "--sqs-pollers",
     "poll_interval_s": "--poll-interval", "function_timeout_s": "--timeout",
     "visibility_timeout_s": "--visibility-timeout", "latency_p99_s": "--latency-p99",
-    "latency_mean_s": "--latency-mean", "horizon_s": "--horizon", "burst_s": "--burst-seconds",
+    "latency_mean_s": "--latency-mean", "latency_margin": "--latency-margin", "horizon_s": "--horizon",
+    "burst_s": "--burst-seconds",
     "amplitude": "--daily-amplitude", "period_s": "--daily-period", "trace_path": "--trace",
     "concurrency": "--record-concurrency", "cpu_share_t0": "--cpu-share", "cpu_share_t1": "--cpu-share",
     "batch_size": "--batch-size", "batch_sizes": "--measure-batch-sizes", "concurrencies": "--measure-concurrency",
@@ -148,6 +149,12 @@ def _goal_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--latency-p99", type=float, help="target p99 latency, seconds (arrival to batch success)")
     g.add_argument("--latency-mean", type=float, help="target mean latency, seconds")
     g.add_argument(
+        "--latency-margin",
+        type=float,
+        help="share of the latency target kept in reserve, for every candidate alike (e.g. 0.05; "
+        "default 0: candidates within 10%% of the target are decided by simulation)",
+    )
+    g.add_argument(
         "--goal",
         choices=("cost", "balanced", "pareto"),
         default="cost",
@@ -195,6 +202,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
     )
     profile = _profile(args, measurement)
     workload = _workload(args, samples)
+    margin = {} if args.latency_margin is None else {"latency_margin": args.latency_margin}
     objective = Objective(
         latency_p99_s=args.latency_p99,
         latency_mean_s=args.latency_mean,
@@ -202,6 +210,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
         balanced_weight=args.balanced_weight,
         include_source_cost=not args.lambda_only,
         downstream_limit=args.downstream_limit,
+        **margin,
     )
     prices = load_prices(args.prices)
     arrivals = _arrivals(args) if args.simulate else None

@@ -56,6 +56,7 @@ def summarise(rec: Recommendation) -> dict[str, Any]:
     """A JSON-ready summary: the chosen settings, their predictions, the reasoning and the front."""
     return {
         "target": rec.objective.describe(),
+        "latency_margin": rec.objective.latency_margin,
         "chosen": _evaluation(rec.chosen) if rec.chosen else None,
         "current": _evaluation(rec.current) if rec.current else None,
         "settings": rec.settings(),
@@ -96,6 +97,9 @@ def _evaluation(e: Evaluation) -> dict[str, Any]:
         "total_usd_per_million": p.cost.total_usd,
         "timeout_s": p.timeout_s,
         "meets_target": e.meets_target,
+        "decided_by": e.decided_by,
+        "simulated_mean_latency_s": e.simulated_mean_s,
+        "simulated_p99_latency_s": e.simulated_p99_s,
     }
 
 

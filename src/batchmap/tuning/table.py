@@ -88,7 +88,7 @@ def cells(e: Evaluation, chosen: Evaluation | None) -> tuple[str, ...]:
         f"{p.cost.lambda_usd:.4f}",
         f"{p.cost.source_usd:.4f}",
         f"{p.cost.total_usd:.4f}",
-        "meets" if e.meets_target else "misses",
+        e.verdict(),
     )
 
 
