@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from batchmap.tuning.arrivals import ArrivalSpec, generate
 from batchmap.tuning.candidate import Candidate
+from batchmap.tuning.cost import monthly_usd
 from batchmap.tuning.edge import EDGE_BATCHES, EDGE_RECORDS, edge_horizon_s, settle_edge
 from batchmap.tuning.prices import Prices
 from batchmap.tuning.profile import HandlerProfile
@@ -53,6 +54,11 @@ class Recommendation:
     arrivals: ArrivalSpec | None
     reasoning: tuple[str, ...]
     current: Evaluation | None = None
+    price_region: str = "us-east-1"
+
+    def monthly_usd(self, e: Evaluation) -> float:
+        """``e``'s total cost over a month at the workload's rate."""
+        return monthly_usd(e.prediction.cost.total_usd, self.workload.rate)
 
     def settings(self) -> dict[str, str]:
         """The chosen settings as AWS CLI flags: mapping flags and function flags."""
@@ -106,7 +112,7 @@ def recommend(
             else min(confirmations, key=lambda c: c.simulation.p99_latency_s).evaluation
         )
     front = tuple(pareto_front(evaluations))
-    reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals)
+    reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals, prices.region)
     if present is not None:
         reasoning.append(_compare_current(present, chosen))
     return Recommendation(
@@ -120,6 +126,7 @@ def recommend(
         arrivals,
         tuple(reasoning),
         present,
+        prices.region,
     )
 
 
@@ -171,6 +178,7 @@ def _explain(
     chosen: Evaluation | None,
     confirmations: Sequence[Confirmation],
     arrivals: ArrivalSpec | None,
+    region: str,
 ) -> list[str]:
     lines = [
         f"Evaluated {len(evaluations)} candidates at {workload.rate:g} records/s from {workload.source}, "
@@ -193,7 +201,7 @@ def _explain(
     if chosen is None:
         lines.extend(_nothing_meets(allowed))
         return lines
-    lines.extend(_why_chosen(chosen, allowed, objective, workload))
+    lines.extend(_why_chosen(chosen, allowed, objective, workload, region))
     if arrivals is not None and confirmations:
         lines.extend(_confirmed(chosen, confirmations, arrivals))
     return lines
@@ -247,12 +255,14 @@ def _nothing_meets(allowed: Sequence[Evaluation]) -> list[str]:
 
 
 def _why_chosen(
-    chosen: Evaluation, allowed: Sequence[Evaluation], objective: Objective, workload: Workload
+    chosen: Evaluation, allowed: Sequence[Evaluation], objective: Objective, workload: Workload, region: str
 ) -> list[str]:
     p, c = chosen.prediction, chosen.candidate
+    month = monthly_usd(p.cost.total_usd, workload.rate)
     lines = [
         f"Chosen: {c.label()} at ${p.cost.total_usd:.4f} per million records (Lambda "
-        f"${p.cost.lambda_usd:.4f} + {workload.source} ${p.cost.source_usd:.4f}); batches average "
+        f"${p.cost.lambda_usd:.4f} + {workload.source} ${p.cost.source_usd:.4f}), ${month:,.2f} a month "
+        f"at {workload.rate:g} records/s, {region} prices; batches average "
         f"{p.mean_batch:.3g} records, closed mostly by {_regime_words(p.regime)}; "
         f"{_latency_words(chosen)}; {p.invocations_per_hour:,.0f} invocations/h."
     ]
