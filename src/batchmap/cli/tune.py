@@ -30,7 +30,8 @@ FIELD_FLAGS = {
     "rate": "--rate", "record_bytes": "--record-size", "sqs_pollers": "--sqs-pollers",
     "poll_interval_s": "--poll-interval", "function_timeout_s": "--timeout",
     "visibility_timeout_s": "--visibility-timeout", "latency_p99_s": "--latency-p99",
-    "latency_mean_s": "--latency-mean", "horizon_s": "--horizon", "burst_s": "--burst-seconds",
+    "latency_mean_s": "--latency-mean", "latency_margin": "--latency-margin", "horizon_s": "--horizon",
+    "burst_s": "--burst-seconds",
     "amplitude": "--daily-amplitude", "period_s": "--daily-period", "trace_path": "--trace",
     "concurrency": "--record-concurrency", "cpu_share_t0": "--cpu-share", "cpu_share_t1": "--cpu-share",
     "batch_size": "--batch-size", "batch_sizes": "--measure-batch-sizes", "concurrencies": "--measure-concurrency",
@@ -110,7 +111,17 @@ def _function_flags(g: argparse._ArgumentGroup) -> None:
 
 
 def _traffic_flags(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--rate", type=float, required=True, help="mean arrival rate, records per second")
+    g.add_argument("--rate", type=float, help="mean arrival rate, records per second (or --from-metrics)")
+    g.add_argument(
+        "--from-metrics",
+        metavar="URL",
+        help="a running engine's /metrics (batchmap run --metrics-address): arrival rate and D(n) from two "
+        "scrapes; --t0-ms or --t1-ms splits D when the batches were all of one size",
+    )
+    g.add_argument(
+        "--metrics-interval", type=float, default=10.0, help="seconds between the two scrapes (default 10)"
+    )
+    g.add_argument("--event-source-mapping-uuid", help="with --from-metrics: the mapping, when it serves several")
     g.add_argument("--source", choices=SOURCES, help="event source (default: the template's, else sqs)")
     g.add_argument(
         "--record-size", type=int, help="payload bytes per record (default: from the sample, else 1024)"
@@ -147,6 +158,12 @@ def _grid_flags(g: argparse._ArgumentGroup) -> None:
 def _goal_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--latency-p99", type=float, help="target p99 latency, seconds (arrival to batch success)")
     g.add_argument("--latency-mean", type=float, help="target mean latency, seconds")
+    g.add_argument(
+        "--latency-margin",
+        type=float,
+        help="share of the latency target kept in reserve, for every candidate alike (e.g. 0.05; "
+        "default 0: candidates within 10%% of the target are decided by simulation)",
+    )
     g.add_argument(
         "--goal",
         choices=("cost", "balanced", "pareto"),
@@ -188,6 +205,10 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
     from batchmap.tuning.table import format_table
 
     current = _apply_template(args) if args.template else None
+    if args.from_metrics:
+        _apply_metrics(args, stream)
+    elif args.rate is None:
+        raise ConfigError("--rate", None, "the mean arrival rate in records/s, or --from-metrics URL")
     function = _function(args)
     samples = _samples(args, function is not None)
     measurement = (
@@ -195,6 +216,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
     )
     profile = _profile(args, measurement)
     workload = _workload(args, samples)
+    margin = {} if args.latency_margin is None else {"latency_margin": args.latency_margin}
     objective = Objective(
         latency_p99_s=args.latency_p99,
         latency_mean_s=args.latency_mean,
@@ -202,6 +224,7 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
         balanced_weight=args.balanced_weight,
         include_source_cost=not args.lambda_only,
         downstream_limit=args.downstream_limit,
+        **margin,
     )
     prices = load_prices(args.prices)
     arrivals = _arrivals(args) if args.simulate else None
@@ -241,6 +264,32 @@ def _apply_template(args: argparse.Namespace) -> Any:
     if args.timeout is None:
         args.timeout = spec.timeout_s
     return spec.current_candidate()
+
+
+def _apply_metrics(args: argparse.Namespace, stream: IO[str]) -> None:
+    """Fill --rate, --t0-ms and --t1-ms from two scrapes of a running engine (stated flags win)."""
+    from batchmap.tuning.scrape import scrape
+
+    if args.json:  # stdout holds the JSON alone
+        stream = sys.stderr
+    stream.write(f"scraping {args.from_metrics} twice, {args.metrics_interval:g} s apart ...\n")
+    stream.flush()
+    live = scrape(args.from_metrics, args.metrics_interval, args.event_source_mapping_uuid)
+    if args.rate is None:
+        if live.rate <= 0:
+            raise ConfigError("--from-metrics", args.from_metrics, "records arriving between the two scrapes")
+        args.rate = live.rate
+    if args.function is None and (args.t0_ms is None or args.t1_ms is None):
+        t0, t1 = live.split(
+            None if args.t0_ms is None else args.t0_ms / 1000, None if args.t1_ms is None else args.t1_ms / 1000
+        )
+        args.t0_ms, args.t1_ms = t0 * 1000, t1 * 1000
+    p = live.recent
+    stream.write(
+        f"mapping {live.mapping_uuid}: {live.rate:.4g} records/s arriving, {p.mean_batch:.3g} records per "
+        f"invocation, D = {p.mean_duration_s * 1000:.4g} ms on average over {live.interval_s:.3g} s; "
+        f"using --rate {args.rate:.4g} --t0-ms {args.t0_ms:.4g} --t1-ms {args.t1_ms:.4g}\n\n"
+    )
 
 
 def _function(args: argparse.Namespace) -> tuple[str, str | None] | None:

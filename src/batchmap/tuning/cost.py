@@ -33,6 +33,11 @@ class Cost:
         return self.lambda_usd + self.source_usd
 
 
+def monthly_usd(usd_per_million: float, rate: float) -> float:
+    """What ``usd_per_million`` comes to over a month (30 days, as the tiers count) at ``rate`` records/s."""
+    return usd_per_million * rate * SECONDS_PER_MONTH / PER_MILLION
+
+
 def billed_seconds(duration_s: float) -> float:
     """Lambda bills duration rounded up to the next millisecond."""
     return math.ceil(round(duration_s * 1000.0, 6)) / 1000.0

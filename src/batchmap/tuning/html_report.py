@@ -56,8 +56,13 @@ def _summary(rec: Recommendation) -> str:
     p = rec.chosen.prediction
     flags = "".join(f"<dt>{_e(k)}</dt><dd><code>{_e(v)}</code></dd>" for k, v in rec.settings().items())
     facts = [
-        ("total", f"${p.cost.total_usd:.4f} per million records"),
-        ("latency", f"mean {p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s"),
+        (
+            "total",
+            f"${p.cost.total_usd:.4f} per million records; ${rec.monthly_usd(rec.chosen):,.2f} a month at "
+            f"{rec.workload.rate:g} records/s (30 days)",
+        ),
+        ("prices", f"{rec.price_region} (Lambda requests and GB-seconds, {rec.workload.source})"),
+        ("latency", _latency(rec)),
         ("batches", f"{p.mean_batch:.3g} records on average, {p.invocations_per_hour:,.0f} invocations/h"),
         ("target", rec.objective.describe()),
     ]
@@ -65,14 +70,21 @@ def _summary(rec: Recommendation) -> str:
     return f"<h2>Recommendation</h2><dl>{flags}{rows}</dl>"
 
 
+def _latency(rec: Recommendation) -> str:
+    assert rec.chosen is not None
+    e = rec.chosen
+    how = " (simulated: near the target)" if e.decided_by == "simulation" else ""
+    return f"mean {e.mean_latency_s:.3g} s, p99 {e.p99_latency_s:.3g} s{how}"
+
+
 def _table(rec: Recommendation) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in HEADERS)
     body = []
     for e in rows_to_show(rec, limit=20):
-        row = cells(e, rec.chosen)
+        row = cells(e, rec.chosen, rec.workload.rate)
         css = ' class="chosen"' if e is rec.chosen else ""
         tds = "".join(
-            f'<td class="{"ok" if v == "meets" else "miss" if v == "misses" else ""}">{_e(v)}</td>'
+            f'<td class="{"ok" if v.startswith("meets") else "miss" if v.startswith("misses") else ""}">{_e(v)}</td>'
             for v in row
         )
         body.append(f"<tr{css}>{tds}</tr>")

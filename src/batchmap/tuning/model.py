@@ -37,6 +37,7 @@ CapReason = Literal["batch_size", "payload", "timeout", "memory"]
 TIMEOUT_MARGIN = 0.8  # keep a batch within 80 % of the function timeout
 DEFAULT_TIMEOUT_S = 3  # Lambda's default; a recommended timeout is never shorter
 MEMORY_MARGIN = 0.9  # and its memory within 90 % of the function's
+P99_SHARE = 0.01  # the share of records above the p99
 P99_COLD_SHARE = 0.01  # cold starts reach the p99 once more than 1 % of invocations are cold
 
 
@@ -208,9 +209,11 @@ def _latency(
     d = duration(n_bar)
     m = rate_p * (d + window)
     regime: Regime
-    if cap == 1 or poisson.survival(cap - 1, m) > 0.5:  # a batch of one is always full: M/D/1
+    p_full = 1.0 if cap == 1 else poisson.survival(cap - 1, m)
+    if p_full > 0.5:  # a batch of one is always full: M/D/1
         regime = "size"
-        mean, p99 = _size_bound(rate_p, cap, window, duration(cap), profile.duration_cv)
+        late = rate_p * d / n_bar * (1.0 - p_full)  # arrived while the lane ran, and the window closes
+        mean, p99 = _size_bound(rate_p, cap, window, duration(cap), profile.duration_cv, late)
     else:
         regime = "idle" if m < 1 else "window"
         on_first = workload.traits.window_start == "on_first_record"
@@ -226,14 +229,35 @@ def _latency(
     return regime, mean + extra_mean, p99 + extra_p99
 
 
-def _size_bound(rate_p: float, b: int, window: float, d_full: float, cv: float) -> tuple[float, float]:
-    """Erlang(B) fill time, then a Kingman queue in front of the lane's deterministic server."""
+def _size_bound(
+    rate_p: float, b: int, window: float, d_full: float, cv: float, late: float
+) -> tuple[float, float]:
+    """Erlang(B) fill time, then a Kingman queue in front of the lane's deterministic server.
+
+    ``late`` is the share of records that wait longer than W for their batch
+    to close: they arrived while the lane ran, and the window closed the batch.
+    """
     rho = rate_p * d_full / b
     wq = rho / (1.0 - rho) * (1.0 / b + cv * cv) / 2.0 * d_full
     mean = (b - 1) / (2.0 * rate_p) + wq + d_full
-    fill = min(poisson.fill_wait_quantile(0.99, b, rate_p), window + d_full)
+    fill = min(poisson.fill_wait_quantile(0.99, b, rate_p), _close_cap(window, d_full, late))
     tail = (wq / rho) * math.log(100.0 * rho) if rho > 0.01 else 0.0
     return mean, fill + d_full + max(0.0, tail)
+
+
+def _close_cap(window: float, d_full: float, late: float) -> float:
+    """The p99 of a record's wait for its batch to close, when the window caps it.
+
+    The window closes a batch at most W after the lane became ready. Only a
+    record that arrived while the lane ran waits longer, by what was left of
+    that run (uniform up to D): when such records are more than 1 % of all,
+    the p99 reaches into them; otherwise it is W. (Capping at W + D for every
+    record and then adding the run counted D twice.) Without a window a
+    record waits at most for the run in progress.
+    """
+    if window <= 0:
+        return d_full
+    return window + d_full * max(0.0, 1.0 - P99_SHARE / late) if late > P99_SHARE else window
 
 
 def _window_mean(rate_p: float, w: float, d: float) -> float:

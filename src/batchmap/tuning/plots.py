@@ -2,6 +2,10 @@
 
 Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global
 backend switch), at a fixed size so reports are comparable: 1100 × 420 pixels.
+The chosen window's line and the chosen batch size's line are always drawn
+(bold), and a vertical line marks the chosen window. Each PNG's
+``Description`` text chunk lists the lines drawn on each panel, read back from
+the figure, so a reader (or a test) can tell what the picture holds.
 """
 
 from __future__ import annotations
@@ -35,18 +39,23 @@ def plot_metric(rec: Recommendation, metric: str, path: Path) -> Path:
     windows = sorted({e.candidate.window_s for e in slice_})
     sizes = sorted({e.candidate.batch_size for e in slice_})
     left, right = fig.subplots(1, 2)
-    for w in _spread(windows):
+    pick = rec.chosen.candidate if rec.chosen is not None else None
+    for w in _spread(windows, pick.window_s if pick else None):
         by_size = [
             (float(e.candidate.batch_size), value(e))
             for e in slice_
             if e.candidate.window_s == w and e.allowed
         ]
-        _line(left, by_size, f"W={w:g}s")
-    for b in _spread(sizes):
+        _line(left, by_size, f"W={w:g}s", chosen=pick is not None and w == pick.window_s)
+    for b in _spread(sizes, pick.batch_size if pick else None):
         by_window = [
             (e.candidate.window_s, value(e)) for e in slice_ if e.candidate.batch_size == b and e.allowed
         ]
-        _line(right, by_window, f"B={b}")
+        _line(right, by_window, f"B={b}", chosen=pick is not None and b == pick.batch_size)
+    if pick is not None:
+        right.axvline(
+            pick.window_s, color="black", linestyle=":", linewidth=1.2, label=f"chosen window {pick.window_s:g}s"
+        )
     left.set_xscale("log")
     left.set_xlabel("BatchSize")
     right.set_xlabel("MaximumBatchingWindowInSeconds")
@@ -67,7 +76,7 @@ def plot_metric(rec: Recommendation, metric: str, path: Path) -> Path:
     left.legend(fontsize=7, loc="best")
     right.legend(fontsize=7, loc="best")
     fig.suptitle(_title(rec, metric), fontsize=10)
-    return _save(fig, canvas, path)
+    return _save(fig, canvas, path, _drawn(left, right))
 
 
 def plot_fit(measurement: Measurement, path: Path) -> Path:
@@ -104,11 +113,20 @@ def _figure() -> tuple[Any, Any]:
     return fig, agg.FigureCanvasAgg(fig)
 
 
-def _save(fig: Any, canvas: Any, path: Path) -> Path:
+def _save(fig: Any, canvas: Any, path: Path, description: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.draw()
-    fig.savefig(path, format="png", dpi=DPI)
+    metadata = {"Description": description} if description else None
+    fig.savefig(path, format="png", dpi=DPI, metadata=metadata)
     return path
+
+
+def _drawn(left: Any, right: Any) -> str:
+    """The labels of the lines each panel holds, as drawn: ``by BatchSize: ...; by window: ...``."""
+    panels = (("by BatchSize", left), ("by window", right))
+    return "; ".join(
+        f"{name}: " + ", ".join(str(line.get_label()) for line in ax.get_lines()) for name, ax in panels
+    )
 
 
 def _slice(rec: Recommendation) -> list[Evaluation]:
@@ -130,18 +148,30 @@ def _slice(rec: Recommendation) -> list[Evaluation]:
     ]
 
 
-def _spread(values: Sequence[Any]) -> list[Any]:
-    """At most ``MAX_LINES`` values, evenly spread, always keeping both ends."""
+def _spread(values: Sequence[Any], keep: Any = None) -> list[Any]:
+    """At most ``MAX_LINES`` values, evenly spread, always keeping both ends and ``keep``."""
     if len(values) <= MAX_LINES:
         return list(values)
     step = (len(values) - 1) / (MAX_LINES - 1)
-    return [values[round(i * step)] for i in range(MAX_LINES)]
+    picked = [values[round(i * step)] for i in range(MAX_LINES)]
+    if keep in values and keep not in picked:
+        nearest = min(range(1, MAX_LINES - 1), key=lambda i: abs(values.index(picked[i]) - values.index(keep)))
+        picked[nearest] = keep
+    return sorted(picked)
 
 
-def _line(ax: Any, points: Sequence[tuple[float, float]], label: str) -> None:
+def _line(ax: Any, points: Sequence[tuple[float, float]], label: str, *, chosen: bool = False) -> None:
     pts = sorted((x, y) for x, y in points if math.isfinite(y) and y > 0)
     if pts:
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, linewidth=1, label=label)
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            marker="o",
+            markersize=4 if chosen else 3,
+            linewidth=2.6 if chosen else 1,
+            label=f"{label} (chosen)" if chosen else label,
+            zorder=3 if chosen else 2,
+        )
 
 
 def _title(rec: Recommendation, metric: str) -> str:

@@ -48,12 +48,13 @@ class KinesisPrices:
 
 @dataclass(frozen=True, slots=True)
 class Prices:
-    """Every price the cost model uses, in US dollars."""
+    """Every price the cost model uses, in US dollars, and the Region they are for."""
 
     request: float
     duration: dict[Architecture, tuple[DurationTier, ...]]
     sqs: SqsPrices
     kinesis: KinesisPrices
+    region: str = "us-east-1"
 
     def gb_second(self, architecture: Architecture, monthly_gb_s: float = 0.0) -> float:
         """The average price of a GB-second for a month that bills ``monthly_gb_s`` in total."""
@@ -100,6 +101,7 @@ def _parse(data: dict[str, Any], where: str) -> Prices:
     sqs = _table(data, "sqs", where)
     kin = _table(data, "kinesis", where)
     return Prices(
+        region=_region(data, where),
         request=_number(lam, "request", "lambda"),
         duration=duration,
         sqs=SqsPrices(
@@ -119,6 +121,16 @@ def _parse(data: dict[str, Any], where: str) -> Prices:
             efo_gb=_number(kin, "efo_gb", "kinesis"),
         ),
     )
+
+
+def _region(data: dict[str, Any], where: str) -> str:
+    """The file's ``region``; a file without one is named instead, so the report never guesses."""
+    value = data.get("region")
+    if value is None:
+        return f"unstated (prices from {Path(where).name})"
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("region", value, f"the Region's name as text, e.g. \"eu-west-1\", in {where}")
+    return value.strip()
 
 
 def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """From a grid to one recommendation, with the reasoning a user can check.
 
-``recommend`` evaluates the grid with the model, picks the best allowed
+``recommend`` evaluates the grid with the model, lets the simulator decide
+the candidates near the target (``edge.settle_edge``), picks the best allowed
 candidate (``search.select``), optionally confirms the top few in the
 simulator under the real arrival pattern (reference §2.7 step 5: bursts and
 daily cycles are what the steady-state formulas cannot see), and explains the
@@ -12,15 +13,22 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from batchmap.tuning.arrivals import ArrivalSpec, generate
 from batchmap.tuning.candidate import Candidate
+from batchmap.tuning.cost import monthly_usd
+from batchmap.tuning.edge import EDGE_BATCHES, EDGE_RECORDS, edge_horizon_s, settle_edge
 from batchmap.tuning.prices import Prices
 from batchmap.tuning.profile import HandlerProfile
-from batchmap.tuning.search import Evaluation, Grid, Objective, evaluate, pareto_front, select
+from batchmap.tuning.search import EDGE_BAND, Evaluation, Grid, Objective, evaluate, pareto_front, select
 from batchmap.tuning.simulate import SimulationResult, simulate
 from batchmap.tuning.workload import Workload
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,11 @@ class Recommendation:
     arrivals: ArrivalSpec | None
     reasoning: tuple[str, ...]
     current: Evaluation | None = None
+    price_region: str = "us-east-1"
+
+    def monthly_usd(self, e: Evaluation) -> float:
+        """``e``'s total cost over a month at the workload's rate."""
+        return monthly_usd(e.prediction.cost.total_usd, self.workload.rate)
 
     def settings(self) -> dict[str, str]:
         """The chosen settings as AWS CLI flags: mapping flags and function flags."""
@@ -79,8 +92,13 @@ def recommend(
     ``current`` is the mapping's present configuration (from a template, say):
     it is evaluated too, and the reasoning compares the choice with it.
     """
-    evaluations = evaluate(profile, workload, grid, objective, prices)
-    present = evaluate(profile, workload, [current], objective, prices)[0] if current is not None else None
+    evaluations = settle_edge(
+        profile, workload, evaluate(profile, workload, grid, objective, prices), objective, prices, seed=seed
+    )
+    present = None
+    if current is not None:
+        judged = evaluate(profile, workload, [current], objective, prices)
+        present = settle_edge(profile, workload, judged, objective, prices, seed=seed, every=True)[0]
     chosen = select(evaluations, objective)
     confirmations: tuple[Confirmation, ...] = ()
     if arrivals is not None and chosen is not None:
@@ -94,7 +112,7 @@ def recommend(
             else min(confirmations, key=lambda c: c.simulation.p99_latency_s).evaluation
         )
     front = tuple(pareto_front(evaluations))
-    reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals)
+    reasoning = _explain(profile, workload, objective, evaluations, chosen, confirmations, arrivals, prices.region)
     if present is not None:
         reasoning.append(_compare_current(present, chosen))
     return Recommendation(
@@ -108,6 +126,7 @@ def recommend(
         arrivals,
         tuple(reasoning),
         present,
+        prices.region,
     )
 
 
@@ -133,10 +152,22 @@ def _confirm(
         remaining = [e for e in remaining if e is not best]
     out = []
     for e in ranked:
-        sim = simulate(profile, workload, e.candidate, prices, times, seed=seed)
+        run_times = _edge_times(e, arrivals, workload, seed) if _settled_alike(e, arrivals, workload) else times
+        sim = simulate(profile, workload, e.candidate, prices, run_times, seed=seed)
         meets = objective.met_by(sim.mean_latency_s, sim.p99_latency_s)
         out.append(Confirmation(e, sim, meets))
     return tuple(out)
+
+
+def _settled_alike(e: Evaluation, arrivals: ArrivalSpec, workload: Workload) -> bool:
+    """Whether the edge already simulated ``e`` under the same steady traffic, for longer."""
+    return e.decided_by == "simulation" and arrivals.kind == "poisson" and arrivals.rate == workload.rate
+
+
+def _edge_times(e: Evaluation, arrivals: ArrivalSpec, workload: Workload, seed: int) -> NDArray[np.float64]:
+    """The edge's own arrivals (same seed, longer horizon), so a shorter run cannot overturn its verdict."""
+    horizon = max(arrivals.horizon_s, edge_horizon_s(workload, e.prediction.mean_batch))
+    return generate(replace(arrivals, horizon_s=horizon), seed=seed)
 
 
 def _explain(
@@ -147,6 +178,7 @@ def _explain(
     chosen: Evaluation | None,
     confirmations: Sequence[Confirmation],
     arrivals: ArrivalSpec | None,
+    region: str,
 ) -> list[str]:
     lines = [
         f"Evaluated {len(evaluations)} candidates at {workload.rate:g} records/s from {workload.source}, "
@@ -165,21 +197,43 @@ def _explain(
         lines.append(f"No latency target: {len(allowed)} allowed candidates, the cheapest wins.")
     else:
         lines.append(f"{len(meeting)} of {len(allowed)} allowed candidates meet {objective.describe()}.")
+        lines.extend(_edge_words(allowed))
     if chosen is None:
         lines.extend(_nothing_meets(allowed))
         return lines
-    lines.extend(_why_chosen(chosen, allowed, objective, workload))
+    lines.extend(_why_chosen(chosen, allowed, objective, workload, region))
     if arrivals is not None and confirmations:
         lines.extend(_confirmed(chosen, confirmations, arrivals))
     return lines
 
 
+def _latency_words(e: Evaluation) -> str:
+    """Mean and p99 as the verdict saw them: simulated (with the formula's beside) or predicted."""
+    p = e.prediction
+    if e.decided_by == "simulation":
+        return (
+            f"mean {e.mean_latency_s:.3g} s, p99 {e.p99_latency_s:.3g} s simulated "
+            f"(formula: {p.mean_latency_s:.3g} s, {p.p99_latency_s:.3g} s)"
+        )
+    return f"mean {p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s"
+
+
+def _edge_words(allowed: Sequence[Evaluation]) -> list[str]:
+    settled = [e for e in allowed if e.decided_by == "simulation"]
+    if not settled:
+        return []
+    met = sum(1 for e in settled if e.meets_target)
+    return [
+        f"{len(settled)} predicted within {EDGE_BAND:.0%} of the target were decided by simulation "
+        f"(Poisson arrivals, at least {EDGE_RECORDS:,} records and {EDGE_BATCHES:,} batches each): "
+        f"{met} {'meets' if met == 1 else 'meet'} it."
+    ]
+
+
 def _compare_current(present: Evaluation, chosen: Evaluation | None) -> str:
-    p = present.prediction
-    verdict = "meets" if present.meets_target else "misses"
     line = (
-        f"Current settings {present.candidate.label()}: ${present.cost_usd:.4f}/M, mean "
-        f"{p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s ({verdict} the target"
+        f"Current settings {present.candidate.label()}: ${present.cost_usd:.4f}/M, "
+        f"{_latency_words(present)} ({present.verdict()} the target"
     )
     line += f"; not allowed: {'; '.join(present.rejected)})" if present.rejected else ")"
     if chosen is not None and present.cost_usd > 0 and math.isfinite(present.cost_usd):
@@ -201,22 +255,23 @@ def _nothing_meets(allowed: Sequence[Evaluation]) -> list[str]:
 
 
 def _why_chosen(
-    chosen: Evaluation, allowed: Sequence[Evaluation], objective: Objective, workload: Workload
+    chosen: Evaluation, allowed: Sequence[Evaluation], objective: Objective, workload: Workload, region: str
 ) -> list[str]:
     p, c = chosen.prediction, chosen.candidate
+    month = monthly_usd(p.cost.total_usd, workload.rate)
     lines = [
         f"Chosen: {c.label()} at ${p.cost.total_usd:.4f} per million records (Lambda "
-        f"${p.cost.lambda_usd:.4f} + {workload.source} ${p.cost.source_usd:.4f}); batches average "
-        f"{p.mean_batch:.3g} records, closed mostly by {_regime_words(p.regime)}; mean latency "
-        f"{p.mean_latency_s:.3g} s, p99 {p.p99_latency_s:.3g} s; {p.invocations_per_hour:,.0f} invocations/h."
+        f"${p.cost.lambda_usd:.4f} + {workload.source} ${p.cost.source_usd:.4f}), ${month:,.2f} a month "
+        f"at {workload.rate:g} records/s, {region} prices; batches average "
+        f"{p.mean_batch:.3g} records, closed mostly by {_regime_words(p.regime)}; "
+        f"{_latency_words(chosen)}; {p.invocations_per_hour:,.0f} invocations/h."
     ]
     cheaper = [e for e in allowed if e.cost_usd < chosen.cost_usd and not e.meets_target]
     if cheaper:
         best = max(cheaper, key=lambda e: e.cost_usd)
-        q = best.prediction
         lines.append(
             f"The next cheaper setting misses the target: {best.candidate.label()} would cost "
-            f"${best.cost_usd:.4f}/M but p99 {q.p99_latency_s:.3g} s, mean {q.mean_latency_s:.3g} s."
+            f"${best.cost_usd:.4f}/M but {_latency_words(best)}."
         )
     floor = p.cost.lambda_floor_usd
     if floor > 0:
@@ -249,7 +304,7 @@ def _confirmed(chosen: Evaluation, confirmations: Sequence[Confirmation], arriva
         s = conf.simulation
         verdict = "meets" if conf.meets_target else "misses"
         lines.append(
-            f"Simulated {arrivals.kind} arrivals over {arrivals.horizon_s:g} s: "
+            f"Simulated {arrivals.kind} arrivals ({s.records:,} records): "
             f"{conf.evaluation.candidate.label()} "
             f"{verdict} the target (mean {s.mean_latency_s:.3g} s, p99 {s.p99_latency_s:.3g} s, "
             f"batches {s.mean_batch:.3g}, ${s.cost.total_usd:.4f}/M)."

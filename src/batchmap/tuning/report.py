@@ -56,11 +56,14 @@ def summarise(rec: Recommendation) -> dict[str, Any]:
     """A JSON-ready summary: the chosen settings, their predictions, the reasoning and the front."""
     return {
         "target": rec.objective.describe(),
-        "chosen": _evaluation(rec.chosen) if rec.chosen else None,
-        "current": _evaluation(rec.current) if rec.current else None,
+        "latency_margin": rec.objective.latency_margin,
+        "price_region": rec.price_region,
+        "rate": rec.workload.rate,
+        "chosen": _evaluation(rec.chosen, rec) if rec.chosen else None,
+        "current": _evaluation(rec.current, rec) if rec.current else None,
         "settings": rec.settings(),
         "reasoning": list(rec.reasoning),
-        "front": [_evaluation(e) for e in rec.front],
+        "front": [_evaluation(e, rec) for e in rec.front],
         "confirmations": [
             {
                 "candidate": c.evaluation.candidate.label(),
@@ -75,7 +78,7 @@ def summarise(rec: Recommendation) -> dict[str, Any]:
     }
 
 
-def _evaluation(e: Evaluation) -> dict[str, Any]:
+def _evaluation(e: Evaluation, rec: Recommendation) -> dict[str, Any]:
     p, c = e.prediction, e.candidate
     return {
         "batch_size": c.batch_size,
@@ -94,8 +97,12 @@ def _evaluation(e: Evaluation) -> dict[str, Any]:
         "lambda_usd_per_million": p.cost.lambda_usd,
         "source_usd_per_million": p.cost.source_usd,
         "total_usd_per_million": p.cost.total_usd,
+        "total_usd_per_month": rec.monthly_usd(e),
         "timeout_s": p.timeout_s,
         "meets_target": e.meets_target,
+        "decided_by": e.decided_by,
+        "simulated_mean_latency_s": e.simulated_mean_s,
+        "simulated_p99_latency_s": e.simulated_p99_s,
     }
 
 

@@ -28,6 +28,11 @@ DEFAULT_BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_WINDOWS_S = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 COST_TIE = 1e-4
 """Costs this close (relative) are equal: the tie goes to lower latency, then smaller B and W."""
+EDGE_BAND = 0.10
+"""A prediction this close (relative, either side) to the target is decided by the simulator, not the formula."""
+DEFAULT_LATENCY_MARGIN = 0.0
+"""Share of the target kept in reserve; 0: the simulator settles the edge, so a margin only covers the inputs."""
+Decider = Literal["model", "simulation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class Objective:
     the report leads with the cost/latency front. ``include_source_cost``
     counts SQS/Kinesis charges (on by default: leaving them out over-rewards
     huge batches). ``downstream_limit`` caps lanes × in-batch concurrency.
+    ``latency_margin`` keeps that share of every target in reserve, for every
+    candidate alike: with 0.05 a 2 s p99 target is met at 1.9 s.
     """
 
     latency_p99_s: float | None = None
@@ -92,6 +99,7 @@ class Objective:
     balanced_weight: float = 0.5
     include_source_cost: bool = True
     downstream_limit: int | None = None
+    latency_margin: float = DEFAULT_LATENCY_MARGIN
 
     def __post_init__(self) -> None:
         for name in ("latency_p99_s", "latency_mean_s"):
@@ -104,11 +112,27 @@ class Objective:
             raise ConfigError("balanced_weight", self.balanced_weight, "a weight between 0 and 1")
         if self.downstream_limit is not None and self.downstream_limit < 1:
             raise ConfigError("downstream_limit", self.downstream_limit, "an integer >= 1")
+        if not (math.isfinite(self.latency_margin) and 0.0 <= self.latency_margin < 1.0):
+            raise ConfigError("latency_margin", self.latency_margin, "a share of the target, 0 to below 1")
+
+    @property
+    def has_target(self) -> bool:
+        return self.latency_p99_s is not None or self.latency_mean_s is not None
+
+    def _limits(self, mean_latency_s: float, p99_latency_s: float) -> list[tuple[float, float]]:
+        """(value, the target less the margin) for each target set."""
+        keep = 1.0 - self.latency_margin
+        pairs = [(p99_latency_s, self.latency_p99_s), (mean_latency_s, self.latency_mean_s)]
+        return [(value, target * keep) for value, target in pairs if target is not None]
 
     def met_by(self, mean_latency_s: float, p99_latency_s: float) -> bool:
-        """Whether these latencies meet the target."""
-        return (self.latency_p99_s is None or p99_latency_s <= self.latency_p99_s) and (
-            self.latency_mean_s is None or mean_latency_s <= self.latency_mean_s
+        """Whether these latencies meet the target, less the margin."""
+        return all(value <= limit for value, limit in self._limits(mean_latency_s, p99_latency_s))
+
+    def near(self, mean_latency_s: float, p99_latency_s: float) -> bool:
+        """Whether a predicted latency lies within ``EDGE_BAND`` of its target (less the margin)."""
+        return any(
+            abs(value - limit) <= EDGE_BAND * limit for value, limit in self._limits(mean_latency_s, p99_latency_s)
         )
 
     def cost_of(self, prediction: Prediction) -> float:
@@ -120,17 +144,27 @@ class Objective:
             f"p99 <= {self.latency_p99_s:g} s" if self.latency_p99_s else "",
             f"mean <= {self.latency_mean_s:g} s" if self.latency_mean_s else "",
         ]
-        return " and ".join(p for p in parts if p) or "no latency target"
+        text = " and ".join(p for p in parts if p) or "no latency target"
+        if self.latency_margin > 0 and self.has_target:
+            text += f" (margin {self.latency_margin:.0%})"
+        return text
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """A candidate, what the model predicts for it, and why it is ruled out (empty: allowed)."""
+    """A candidate, what the model predicts for it, and why it is ruled out (empty: allowed).
+
+    ``decided_by`` says what settled ``meets_target``: the formula, or (near
+    the target) the simulator, whose latencies are then kept beside the prediction.
+    """
 
     prediction: Prediction
     rejected: tuple[str, ...]
     meets_target: bool
     cost_usd: float
+    decided_by: Decider = "model"
+    simulated_mean_s: float | None = None
+    simulated_p99_s: float | None = None
 
     @property
     def candidate(self) -> Candidate:
@@ -139,6 +173,21 @@ class Evaluation:
     @property
     def allowed(self) -> bool:
         return not self.rejected
+
+    @property
+    def p99_latency_s(self) -> float:
+        """The p99 the verdict rests on: simulated near the target, else predicted."""
+        return self.prediction.p99_latency_s if self.simulated_p99_s is None else self.simulated_p99_s
+
+    @property
+    def mean_latency_s(self) -> float:
+        """The mean latency the verdict rests on: simulated near the target, else predicted."""
+        return self.prediction.mean_latency_s if self.simulated_mean_s is None else self.simulated_mean_s
+
+    def verdict(self) -> str:
+        """``meets`` or ``misses``, with ``(simulated)`` when the simulator decided."""
+        word = "meets" if self.meets_target else "misses"
+        return f"{word} (simulated)" if self.decided_by == "simulation" else word
 
 
 def evaluate(
@@ -196,11 +245,14 @@ def _judge(profile: HandlerProfile, workload: Workload, objective: Objective, p:
 
 
 def select(evaluations: Sequence[Evaluation], objective: Objective) -> Evaluation | None:
-    """The best allowed candidate meeting ``objective``'s target, or ``None`` when none does."""
+    """The best allowed candidate meeting ``objective``'s target, or ``None`` when none does.
+
+    A candidate the simulator decided is judged on its simulated latencies.
+    """
     scored = [
         (objective.cost_of(e.prediction), e)
         for e in evaluations
-        if e.allowed and objective.met_by(e.prediction.mean_latency_s, e.prediction.p99_latency_s)
+        if e.allowed and objective.met_by(e.mean_latency_s, e.p99_latency_s)
     ]
     if not scored:
         return None

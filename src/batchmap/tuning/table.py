@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from batchmap.tuning.cost import monthly_usd
 from batchmap.tuning.recommend import Recommendation
 from batchmap.tuning.search import COST_TIE, Evaluation
 
@@ -24,6 +25,7 @@ HEADERS = (
     "Lambda $/M",
     "source $/M",
     "total $/M",
+    "$/month",
     "target",
 )
 
@@ -69,8 +71,8 @@ def _same(a: Evaluation, b: Evaluation) -> bool:
     )
 
 
-def cells(e: Evaluation, chosen: Evaluation | None) -> tuple[str, ...]:
-    """One table row as text."""
+def cells(e: Evaluation, chosen: Evaluation | None, rate: float) -> tuple[str, ...]:
+    """One table row as text (``rate``: records/s, for the monthly total)."""
     p, c = e.prediction, e.candidate
     return (
         "*" if e is chosen else "",
@@ -88,13 +90,15 @@ def cells(e: Evaluation, chosen: Evaluation | None) -> tuple[str, ...]:
         f"{p.cost.lambda_usd:.4f}",
         f"{p.cost.source_usd:.4f}",
         f"{p.cost.total_usd:.4f}",
-        "meets" if e.meets_target else "misses",
+        f"{monthly_usd(p.cost.total_usd, rate):,.2f}",
+        e.verdict(),
     )
 
 
 def format_table(rec: Recommendation, limit: int = 12) -> str:
     """Aligned plain-text table for the terminal."""
-    return render([cells(e, rec.chosen) for e in rows_to_show(rec, limit)])
+    table = render([cells(e, rec.chosen, rec.workload.rate) for e in rows_to_show(rec, limit)])
+    return f"{table}\n$/month: total at {rec.workload.rate:g} records/s over 30 days; prices: {rec.price_region}"
 
 
 def render(rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS) -> str:

@@ -251,3 +251,17 @@ def test_bad_workloads_name_the_field(kwargs: dict[str, object], field: str) -> 
     with pytest.raises(ConfigError) as raised:
         Workload(**kwargs)  # type: ignore[arg-type]
     assert raised.value.parameter == field
+
+
+def test_the_price_file_names_its_region_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    assert load_prices().region == "us-east-1"
+    text = default_prices_path().read_text()
+    custom = tmp_path / "mine.toml"
+    custom.write_text(text.replace('region = "us-east-1"', 'region = "ap-south-1"'))
+    assert load_prices(custom).region == "ap-south-1"
+    custom.write_text(text.replace('region = "us-east-1"', ""))
+    assert load_prices(custom).region == "unstated (prices from mine.toml)"
+    custom.write_text(text.replace('region = "us-east-1"', "region = 7"))
+    with pytest.raises(ConfigError) as raised:
+        load_prices(custom)
+    assert (raised.value.parameter, raised.value.value) == ("region", 7)
