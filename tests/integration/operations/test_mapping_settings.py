@@ -90,19 +90,19 @@ def served(tmp_path: Path, *flags: str) -> tuple[set[str], str]:
 
 def test_metrics_config_event_count_publishes_the_group(tmp_path: Path) -> None:
     names, _ = served(tmp_path, "--metrics-config", "Metrics=EventCount")
-    assert EVENT_COUNT | ALWAYS <= names
+    assert names >= EVENT_COUNT | ALWAYS
 
 
 def test_metrics_config_without_event_count_leaves_the_group_out(tmp_path: Path) -> None:
     names, text = served(tmp_path, "--metrics-config", '{"Metrics": []}')
     assert not EVENT_COUNT & names
-    assert ALWAYS <= names
+    assert names >= ALWAYS
     assert "PolledEventCount" not in text
 
 
 def test_without_metrics_config_every_group_is_served(tmp_path: Path) -> None:
     names, _ = served(tmp_path)
-    assert EVENT_COUNT | ALWAYS <= names
+    assert names >= EVENT_COUNT | ALWAYS
 
 
 def test_kafka_groups_are_refused_on_a_queue(tmp_path: Path) -> None:
