@@ -108,7 +108,8 @@ def test_a_missing_topic_stops_the_run_with_one_line_naming_it(kafka_broker: str
     ran = batchmap_run(tmp_path, "--source", f"kafka://{kafka_broker}/{missing}?group={group}&{GROUP_SETTINGS}")
     assert ran.returncode == 1
     errors = [line for line in ran.stderr.splitlines() if line.startswith("batchmap: error:")]
-    assert len(errors) == 1 and missing in errors[0] and "does not exist" in errors[0], ran.stderr
+    assert errors == [f"batchmap: error: kafka://{kafka_broker}/{missing}: Subscribe: UNKNOWN_TOPIC_OR_PART: "
+                      f"topic '{missing}' does not exist on {kafka_broker}"], ran.stderr
     assert "Traceback" not in ran.stderr
     assert not (tmp_path / "out.txt").exists()
 
