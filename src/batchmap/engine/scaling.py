@@ -25,6 +25,8 @@ class ScalingPolicy:
     minimum: int = 1
     step_interval_s: float = 0.25
     back_off_on_errors: bool = True
+    provisioned: bool = False
+    """``ProvisionedPollerConfig`` set: ``minimum`` and ``maximum`` are the pollers' bounds, reported as a metric."""
 
     @property
     def initial(self) -> int:

@@ -363,7 +363,8 @@ def _scaling_policy(r: ResolvedMapping) -> ScalingPolicy:
     stay warm there), else 1 to ``MaximumConcurrency`` (default 10)."""
     back_off = not r.report_batch_item_failures
     if r.pollers is not None:
-        return ScalingPolicy(maximum=r.pollers[1], minimum=r.pollers[0], back_off_on_errors=back_off)
+        return ScalingPolicy(maximum=r.pollers[1], minimum=r.pollers[0], back_off_on_errors=back_off,
+                             provisioned=True)
     return ScalingPolicy(maximum=r.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY, back_off_on_errors=back_off)
 
 

@@ -125,6 +125,7 @@ GAUGES: tuple[tuple[str, str], ...] = (
     ("batchmap_iterator_age_max_seconds", "Largest IteratorAge seen."),
     ("batchmap_offset_lag", "Kafka lag summed over partitions (AWS OffsetLag, SumOffsetLag)."),
     ("batchmap_max_offset_lag", "Kafka lag of the partition furthest behind (AWS MaxOffsetLag)."),
+    ("batchmap_provisioned_pollers", "Pollers in provisioned mode, a queue's lanes (AWS ProvisionedPollers)."),
 )
 
 
@@ -136,6 +137,7 @@ def _gauge_values(snap: MetricsSnapshot) -> tuple[float | None, ...]:
         None if age_max is None else age_max / 1000,
         snap.offset_lag_sum,
         None if MAX_OFFSET_LAG in snap.hidden else snap.offset_lag_max,
+        snap.provisioned_pollers,
     )
 
 

@@ -24,6 +24,7 @@ Counting rules:
 * ``CommittedEventCount``: Kafka offset advances (see ``committed_event_count``).
 * ``IteratorAge`` (ms): age of the last record of a stream batch when sent.
 * ``OffsetLag``: Kafka lag summed over partitions (``MaxOffsetLag``: the largest).
+* ``ProvisionedPollers``: in provisioned mode, the pollers running now (a queue's lanes).
 * ``OversizedEventCount`` (ours, no AWS twin): records over the 6 MB payload.
 * ``PollingErrorCount``: calls to the source (polls, deletes, checkpoints, leases) that
   failed and were retried with backoff. AWS publishes it for Kafka; here every source has it.
@@ -123,6 +124,7 @@ class MetricsSnapshot:
     offset_lag: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     iterator_age_stats: DurationStats = field(default_factory=lambda: Histogram(AGE_BUCKETS_MS).stats())
     invocations_in_flight: int = 0
+    provisioned_pollers: int | None = None
     hidden: frozenset[str] = frozenset()
     """Metrics the exporters leave out (``hidden_metrics``: groups ``MetricsConfig`` did not choose)."""
 
@@ -165,6 +167,7 @@ class MetricsRecorder(MetricsHook):
         self._age: int | None = None
         self._age_max: int | None = None
         self._lag: dict[str, int] = {}
+        self._pollers: int | None = None
         self._ages = Histogram(AGE_BUCKETS_MS)
         self._outcomes = 0
 
@@ -240,6 +243,10 @@ class MetricsRecorder(MetricsHook):
         with self._lock:
             self._lag[partition] = max(0, int(lag))
 
+    def pollers(self, count: int) -> None:
+        with self._lock:
+            self._pollers = max(0, int(count))
+
     def snapshot(self) -> MetricsSnapshot:
         """A consistent copy of every metric."""
         with self._lock:
@@ -253,6 +260,7 @@ class MetricsRecorder(MetricsHook):
                 offset_lag=MappingProxyType(dict(self._lag)),
                 iterator_age_stats=self._ages.stats(),
                 invocations_in_flight=max(0, self._counts[INVOCATIONS] - self._outcomes),
+                provisioned_pollers=self._pollers,
                 hidden=self.hidden,
             )
 
