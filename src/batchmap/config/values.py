@@ -165,6 +165,9 @@ def environment(value: Any) -> dict[str, str]:
     variables = {} if variables is None else variables
     if not isinstance(variables, Mapping) or any(not isinstance(key, str) or not key for key in variables):
         raise fail(name, variables, "Variables maps names to values")
+    for key, item in variables.items():
+        if isinstance(item, list | Mapping):  # shorthand ``KEY=a,b`` reads as a list, as in the AWS CLI
+            raise fail(name, {key: item}, "a text value for each variable (quote one holding commas: KEY='a,b')")
     return {key: _env_value(item) for key, item in variables.items()}
 
 

@@ -109,6 +109,7 @@ ROWS = [
     row([*shlex.split(RUN_Q), "--environment", '{"Variables":{"AB":"x\\u0000y"}}'], "--environment", "NUL"),
     row(f"{RUN_Q} --environment Variables={{1X=y}}", "--environment", "1X"),
     row([*shlex.split(RUN_Q), "--environment", '{"Variables":[]}'], "--environment", "[]"),
+    row(f"{RUN_Q} --environment Variables={{AB=1,CD}}", "--environment", "'AB': ['1', 'CD']", "quote"),
     row(f"{RUN_Q} --json-logs=maybe", "--json-logs", "maybe"),
     row(f"{RUN_Q} --checkpoint-store foo://x", "--checkpoint-store", "foo://x"),
     # --- run: the function and the invoker
