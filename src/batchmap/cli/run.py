@@ -25,6 +25,7 @@ from batchmap.cli.parsing import plain
 from batchmap.cli.progress import show_progress
 from batchmap.cli.summary import write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
+from batchmap.config.arguments import source_extra
 from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import check_host_name
 from batchmap.engine.heap import prepare_heap
@@ -235,6 +236,12 @@ def source_options(args: argparse.Namespace) -> SourceOptions:
         if not sep or not key.strip():
             raise ConfigError("--source-option", item, "KEY=VALUE")
         extra[key.strip()] = value
+    if not getattr(args, "template", None):
+        for key, value in source_extra(args).items():  # an MSK ARN's --topics and consumer group
+            if key in extra:
+                raise ConfigError("--source-option", f"{key}={extra[key]}",
+                                  f"given by {'--topics' if key == 'topics' else 'the consumer group flag'} too")
+            extra[key] = value
     return SourceOptions(endpoint_url=args.endpoint_url, region=args.region, extra=extra)
 
 

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
         parse_filter_criteria,
         parse_function_response_types,
     )
-    from batchmap.config.mapping import DestinationConfig, EventSourceMapping, OnFailure, ScalingConfig
+    from batchmap.config.mapping import (
+        DestinationConfig,
+        EventSourceMapping,
+        MetricsConfig,
+        OnFailure,
+        ProvisionedPollerConfig,
+        ScalingConfig,
+    )
     from batchmap.config.parameters import PARAMETERS
     from batchmap.config.properties import IGNORED_PROPERTIES, KNOWN_PROPERTIES, from_api, to_api
     from batchmap.config.resolved import (
@@ -42,7 +49,8 @@ _HOME = {
     "add_mapping_arguments": "arguments", "mapping_from_args": "arguments", "parse_filter_criteria": "arguments",
     "parse_function_response_types": "arguments",
     "DestinationConfig": "mapping", "EventSourceMapping": "mapping", "OnFailure": "mapping",
-    "ScalingConfig": "mapping", "PARAMETERS": "parameters",
+    "ScalingConfig": "mapping", "ProvisionedPollerConfig": "mapping", "MetricsConfig": "mapping",
+    "PARAMETERS": "parameters",
     "IGNORED_PROPERTIES": "properties", "KNOWN_PROPERTIES": "properties", "from_api": "properties",
     "to_api": "properties", "ResolvedMapping": "resolved", "advised_visibility_timeout_s": "resolved",
     "check_visibility_timeout": "resolved", "default_uuid": "resolved", "resolve": "resolved",
@@ -59,7 +67,9 @@ __all__ = [
     "PARAMETERS",
     "DestinationConfig",
     "EventSourceMapping",
+    "MetricsConfig",
     "OnFailure",
+    "ProvisionedPollerConfig",
     "ResolvedMapping",
     "ScalingConfig",
     "SourceKind",

@@ -13,14 +13,19 @@ flags take JSON, the AWS CLI shorthand, or ``file://path``:
 The function's own settings use ``aws lambda create-function``'s flags
 (``--timeout``, ``--memory-size``, ``--environment``). AWS's own names for
 ``--source`` and ``--function`` (``--event-source-arn``, ``--function-name``)
-are accepted too, so an AWS CLI command line can be pasted.
+are accepted too, so an AWS CLI command line can be pasted, and so are AWS's
+flags that name a source in pieces: ``--self-managed-event-source`` with
+``--topics`` and ``--self-managed-kafka-event-source-config ConsumerGroupId=G``
+become a ``kafka://`` source; ``--topics`` completes a ``kafka://HOST:PORT``
+source or an MSK cluster ARN, ``--queues`` an ``amqp://`` one.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from batchmap.config import values
 from batchmap.config.function import MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, FunctionConfig
@@ -74,6 +79,19 @@ def add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
     add("--tumbling-window-in-seconds", metavar="S", help=f"streams: 0 to {MAX_TUMBLING_WINDOW_S} seconds")
     add("--scaling-config", metavar="CONFIG",
         help=f"SQS: MaximumConcurrency=N (2 to {MAX_MAXIMUM_CONCURRENCY:,}) or the JSON form")
+    add("--provisioned-poller-config", metavar="CONFIG",
+        help="SQS and Kafka: MinimumPollers=N,MaximumPollers=N (the pollers' floor and ceiling) or the JSON form")
+    add("--metrics-config", metavar="CONFIG",
+        help="Metrics=EventCount[,ErrorCount,KafkaMetrics]: the metric groups to publish, or the JSON form")
+    add("--self-managed-event-source", metavar="CONFIG",
+        help="Kafka, instead of --source: Endpoints={KAFKA_BOOTSTRAP_SERVERS=[HOST:PORT,...]} or the JSON form")
+    add("--topics", nargs="+", metavar="TOPIC",
+        help="Kafka: the topic to read, with --self-managed-event-source, a kafka://HOST:PORT or an MSK ARN --source")
+    add("--queues", nargs="+", metavar="QUEUE", help="RabbitMQ: the queue to read, with an amqp://HOST:PORT --source")
+    add("--self-managed-kafka-event-source-config", metavar="CONFIG",
+        help="a kafka:// source's consumer group: ConsumerGroupId=GROUP (default: one per source)")
+    add("--amazon-managed-kafka-event-source-config", metavar="CONFIG",
+        help="an MSK ARN source's consumer group: ConsumerGroupId=GROUP")
     add("--enabled", action=argparse.BooleanOptionalAction, default=None, help="whether the mapping runs")
     add("--uuid", metavar="ID", help="the mapping's id (stream checkpoints are kept under it)")
     function = parser.add_argument_group("function settings (as aws lambda create-function)")
@@ -87,7 +105,7 @@ def add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
 
 def mapping_from_args(args: argparse.Namespace) -> EventSourceMapping:
     """The mapping the flags describe; a bad flag is a ``ConfigError`` (or ``FilterError``) naming it."""
-    settings: dict[str, Any] = {"source": _required(args, "source"), "function": _function(args)}
+    settings: dict[str, Any] = {"source": mapping_source(args), "function": _function(args)}
     for name, convert in _FLAGS.items():
         value = getattr(args, name, None)
         if value is not None:
@@ -143,11 +161,132 @@ _FLAGS: Final[dict[str, Callable[[Any], Any]]] = {
     "destination_config": _structured_flag("destination_config", values.destination_config),
     "filter_criteria": parse_filter_criteria,
     "scaling_config": _structured_flag("scaling_config", values.scaling_config),
+    "provisioned_poller_config": _structured_flag("provisioned_poller_config", values.provisioned_poller_config),
+    "metrics_config": _structured_flag("metrics_config", values.metrics_config),
     "bisect_batch_on_function_error": _as_is,
     "enabled": _as_is,
     "uuid": _as_is,
 }
 """Flag destination -> converter from the parsed text to the setting's value."""
+
+
+_SELF_MANAGED_GROUP: Final = "self_managed_kafka_event_source_config"
+_MSK_GROUP: Final = "amazon_managed_kafka_event_source_config"
+_KAFKA_SOURCES: Final = "--self-managed-event-source, or a --source kafka://HOST:PORT or MSK cluster ARN"
+
+
+def mapping_source(args: argparse.Namespace) -> str:
+    """The source URI the flags name: ``--source``, or AWS's pieces (endpoints, topics, queues, group) put together.
+
+    A combination AWS would refuse, or one naming a piece twice, is a ``ConfigError`` naming the flag.
+    """
+    source = _base_source(args)
+    topics = getattr(args, "topics", None)
+    queues = getattr(args, "queues", None)
+    group = _consumer_group(args, _SELF_MANAGED_GROUP)
+    if topics is not None and not _is_msk(source):
+        source = _with_topics(source, topics)
+    if queues is not None:
+        source = _with_queue(source, queues)
+    if group is not None:
+        if urlsplit(source).scheme != "kafka":
+            raise fail(_SELF_MANAGED_GROUP, group, f"only for self-managed Kafka sources ({_KAFKA_SOURCES})")
+        source = _with_query(source, "group", group, _SELF_MANAGED_GROUP)
+    if _given(args, _MSK_GROUP) and not _is_msk(source):
+        raise fail(_MSK_GROUP, getattr(args, _MSK_GROUP), "only for an MSK cluster ARN source; a kafka:// source "
+                   "takes --self-managed-kafka-event-source-config")
+    return source
+
+
+def source_extra(args: argparse.Namespace) -> dict[str, Any]:
+    """What an MSK cluster ARN source takes besides its ARN (``SourceOptions.extra``): topics and group."""
+    source = mapping_source(args)
+    if not _is_msk(source):
+        return {}
+    extra: dict[str, Any] = {}
+    topics = getattr(args, "topics", None)
+    if topics is not None:
+        extra["topics"] = ",".join(_checked_names("topics", topics))
+    group = _consumer_group(args, _MSK_GROUP)
+    if group is not None:
+        extra["consumer_group_id"] = group
+    return extra
+
+
+def _base_source(args: argparse.Namespace) -> str:
+    endpoints = getattr(args, "self_managed_event_source", None)
+    if endpoints is None:
+        return _required(args, "source")
+    if _given(args, "source"):
+        raise fail("self_managed_event_source", endpoints, "not with --source/--event-source-arn: a self-managed "
+                   "Kafka cluster is named by its endpoints (or give --source kafka://HOST:PORT alone)")
+    if getattr(args, "topics", None) is None:
+        raise fail("topics", None, "required with --self-managed-event-source: the topic to read")
+    return "kafka://" + _bootstrap_servers(values.structured("self_managed_event_source", endpoints))
+
+
+def _bootstrap_servers(value: Any) -> str:
+    name = "self_managed_event_source"
+    example = '{"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:9092"]}}'
+    endpoints = value.get("Endpoints") if isinstance(value, Mapping) and set(value) == {"Endpoints"} else None
+    if not isinstance(endpoints, Mapping) or set(endpoints) != {"KAFKA_BOOTSTRAP_SERVERS"}:
+        raise fail(name, value, f"an object such as {example}")
+    servers = endpoints["KAFKA_BOOTSTRAP_SERVERS"]
+    if isinstance(servers, str):
+        servers = [servers]
+    if not isinstance(servers, list) or not servers or not all(isinstance(s, str) and s.strip() for s in servers):
+        raise fail(name, servers, "KAFKA_BOOTSTRAP_SERVERS: a list of HOST:PORT")
+    for server in servers:
+        if any(char in server for char in "/?#@,"):
+            raise fail(name, server, "KAFKA_BOOTSTRAP_SERVERS: HOST:PORT, one per item")
+    return ",".join(server.strip() for server in servers)
+
+
+def _is_msk(source: str) -> bool:
+    return source.startswith("arn:aws:kafka:")
+
+
+def _with_topics(source: str, topics: list[str]) -> str:
+    parts = urlsplit(source)
+    if parts.scheme != "kafka":
+        raise fail("topics", " ".join(topics), f"only for Kafka sources ({_KAFKA_SOURCES}), not {source}")
+    if parts.path.strip("/"):
+        raise fail("topics", " ".join(topics), f"not with a --source that names its topics already ({source})")
+    return urlunsplit(parts._replace(path="/" + ",".join(_checked_names("topics", topics))))
+
+
+def _with_queue(source: str, queues: list[str]) -> str:
+    if urlsplit(source).scheme not in ("amqp", "amqps"):
+        raise fail("queues", " ".join(queues), f"only for RabbitMQ sources (an amqp:// or amqps:// --source), "
+                   f"not {source}")
+    if len(queues) != 1:
+        raise fail("queues", " ".join(queues), "exactly one queue, as AWS takes")
+    return _with_query(source, "queue", _checked_names("queues", queues)[0], "queues")
+
+
+def _with_query(source: str, key: str, value: str, flag: str) -> str:
+    parts = urlsplit(source)
+    if any(name == key for name, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        raise fail(flag, value, f"not with a --source that names its {key} already ({source})")
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}{key}={quote(value, safe='')}"))
+
+
+def _checked_names(flag: str, names: list[str]) -> list[str]:
+    for name in names:
+        if not name.strip() or "," in name:
+            raise fail(flag, name, "a name without commas (give several as separate words)")
+    return [name.strip() for name in names]
+
+
+def _consumer_group(args: argparse.Namespace, flag: str) -> str | None:
+    text = getattr(args, flag, None)
+    if text is None:
+        return None
+    value = values.structured(flag, text)
+    if not isinstance(value, Mapping) or set(value) != {"ConsumerGroupId"}:
+        raise fail(flag, value, 'an object such as {"ConsumerGroupId": "orders-processor"}')
+    return values.text(flag, value["ConsumerGroupId"])
 
 
 def _given(args: argparse.Namespace, name: str) -> bool:

@@ -18,18 +18,23 @@ from batchmap.config.function import FunctionConfig
 from batchmap.config.parameters import (
     MAX_BATCH_SIZE,
     MAX_MAXIMUM_CONCURRENCY,
+    MAX_MAXIMUM_POLLERS,
+    MAX_MINIMUM_POLLERS,
     MAX_PARALLELIZATION_FACTOR,
     MAX_RECORD_AGE_S,
     MAX_RETRY_ATTEMPTS,
     MAX_TUMBLING_WINDOW_S,
     MAX_WINDOW_S,
+    METRIC_GROUPS,
     MIN_MAXIMUM_CONCURRENCY,
+    MIN_POLLERS,
     MIN_RECORD_AGE_S,
     REPORT_BATCH_ITEM_FAILURES,
     STARTING_POSITIONS,
     check_bool,
     check_int,
     fail,
+    is_int,
     is_real,
 )
 from batchmap.filters import FilterCriteria
@@ -76,6 +81,58 @@ class ScalingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ProvisionedPollerConfig:
+    """AWS's ``ProvisionedPollerConfig`` (SQS and Kafka): a floor and a ceiling on the mapping's pollers.
+
+    ``None`` leaves a bound at the source's default (SQS: 2 and 200; Kafka: 1
+    and 200). ``poller_group_name`` (Kafka) shares AWS's billing units between
+    mappings; it has no local meaning and is kept only to round-trip.
+    """
+
+    minimum_pollers: int | None = None
+    maximum_pollers: int | None = None
+    poller_group_name: str | None = None
+
+    def __post_init__(self) -> None:
+        name = "provisioned_poller_config"
+        low, high = self.minimum_pollers, self.maximum_pollers
+        if low is not None and not (is_int(low) and MIN_POLLERS <= low <= MAX_MINIMUM_POLLERS):
+            raise fail(name, low, f"MinimumPollers: an integer from {MIN_POLLERS} to {MAX_MINIMUM_POLLERS}")
+        if high is not None and not (is_int(high) and MIN_POLLERS <= high <= MAX_MAXIMUM_POLLERS):
+            raise fail(name, high, f"MaximumPollers: an integer from {MIN_POLLERS} to {MAX_MAXIMUM_POLLERS:,}")
+        if low is not None and high is not None and low > high:
+            raise fail(name, f"MinimumPollers={low}, MaximumPollers={high}",
+                       "MinimumPollers at most MaximumPollers")
+        group = self.poller_group_name
+        if group is not None and (not isinstance(group, str) or not 1 <= len(group) <= 128):
+            raise fail(name, group, "PollerGroupName: 1 to 128 characters")
+
+    @property
+    def is_set(self) -> bool:
+        """Whether any bound is given (``{}`` turns provisioned mode off, as in AWS)."""
+        return self.minimum_pollers is not None or self.maximum_pollers is not None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """AWS's ``MetricsConfig``: the optional metric groups the mapping publishes (``EventCount``, ...)."""
+
+    metrics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.metrics, list):
+            object.__setattr__(self, "metrics", tuple(self.metrics))
+        name = "metrics_config"
+        if not isinstance(self.metrics, tuple) or len(self.metrics) > len(METRIC_GROUPS):
+            raise fail(name, self.metrics, "a list of up to 3 of " + ", ".join(METRIC_GROUPS))
+        for group in self.metrics:
+            if group not in METRIC_GROUPS:
+                raise fail(name, group, "one of " + ", ".join(METRIC_GROUPS))
+        if len(set(self.metrics)) != len(self.metrics):
+            raise fail(name, list(self.metrics), "each group once")
+
+
+@dataclass(frozen=True, slots=True)
 class EventSourceMapping:
     """One mapping from a source to a function, with AWS's parameter names in snake_case.
 
@@ -100,6 +157,8 @@ class EventSourceMapping:
     filter_criteria: FilterCriteria | None = None
     tumbling_window_in_seconds: int | None = None
     scaling_config: ScalingConfig | None = None
+    provisioned_poller_config: ProvisionedPollerConfig | None = None
+    metrics_config: MetricsConfig | None = None
     enabled: bool = True
     uuid: str | None = None
 
@@ -178,7 +237,14 @@ def _check_objects(m: EventSourceMapping) -> None:
         ("destination_config", m.destination_config, DestinationConfig),
         ("filter_criteria", m.filter_criteria, FilterCriteria),
         ("scaling_config", m.scaling_config, ScalingConfig),
+        ("provisioned_poller_config", m.provisioned_poller_config, ProvisionedPollerConfig),
+        ("metrics_config", m.metrics_config, MetricsConfig),
     )
     for name, value, kind in expected:
         if value is not None and not isinstance(value, kind):
             raise fail(name, value, f"a {kind.__name__}")
+    pollers, scaling = m.provisioned_poller_config, m.scaling_config
+    if pollers is not None and pollers.is_set and scaling is not None and scaling.maximum_concurrency is not None:
+        raise fail("scaling_config", scaling.maximum_concurrency,
+                   "not with ProvisionedPollerConfig (--provisioned-poller-config): in provisioned mode the "
+                   "pollers bound the concurrency, as AWS requires")

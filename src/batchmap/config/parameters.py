@@ -29,6 +29,15 @@ PARAMETERS: Final[dict[str, tuple[str, str]]] = {
     "filter_criteria": ("FilterCriteria", "--filter-criteria"),
     "tumbling_window_in_seconds": ("TumblingWindowInSeconds", "--tumbling-window-in-seconds"),
     "scaling_config": ("ScalingConfig.MaximumConcurrency", "--scaling-config"),
+    "provisioned_poller_config": ("ProvisionedPollerConfig", "--provisioned-poller-config"),
+    "metrics_config": ("MetricsConfig.Metrics", "--metrics-config"),
+    "topics": ("Topics", "--topics"),
+    "queues": ("Queues", "--queues"),
+    "self_managed_event_source": ("SelfManagedEventSource", "--self-managed-event-source"),
+    "self_managed_kafka_event_source_config": (
+        "SelfManagedKafkaEventSourceConfig.ConsumerGroupId", "--self-managed-kafka-event-source-config"),
+    "amazon_managed_kafka_event_source_config": (
+        "AmazonManagedKafkaEventSourceConfig.ConsumerGroupId", "--amazon-managed-kafka-event-source-config"),
     "enabled": ("Enabled", "--enabled"),
     "uuid": ("UUID", "--uuid"),
     "timeout": ("Timeout", "--timeout"),
@@ -46,6 +55,12 @@ MAX_RECORD_AGE_S: Final = 604_800
 MAX_TUMBLING_WINDOW_S: Final = 900
 MIN_MAXIMUM_CONCURRENCY: Final = 2
 MAX_MAXIMUM_CONCURRENCY: Final = 1_000
+MIN_POLLERS: Final = 1
+MAX_MINIMUM_POLLERS: Final = 200
+MAX_MAXIMUM_POLLERS: Final = 10_000
+"""ProvisionedPollerConfig across sources (the API's widest); ``records.shapes`` narrows it per source."""
+METRIC_GROUPS: Final = ("EventCount", "ErrorCount", "KafkaMetrics")
+"""MetricsConfig.Metrics: AWS's optional metric groups."""
 REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
 STARTING_POSITIONS: Final = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 

@@ -14,7 +14,13 @@ from typing import Any, Final
 
 from batchmap.config import values
 from batchmap.config.function import FunctionConfig
-from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ScalingConfig
+from batchmap.config.mapping import (
+    DestinationConfig,
+    EventSourceMapping,
+    MetricsConfig,
+    ProvisionedPollerConfig,
+    ScalingConfig,
+)
 from batchmap.config.parameters import fail, label
 from batchmap.errors import ConfigError
 from batchmap.filters import FilterCriteria
@@ -47,6 +53,8 @@ _CONVERTERS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
         "tumbling_window_in_seconds", lambda v: values.integer("tumbling_window_in_seconds", v)
     ),
     "ScalingConfig": ("scaling_config", values.scaling_config),
+    "ProvisionedPollerConfig": ("provisioned_poller_config", values.provisioned_poller_config),
+    "MetricsConfig": ("metrics_config", values.metrics_config),
     "Enabled": ("enabled", lambda v: values.boolean("enabled", v)),
     "UUID": ("uuid", lambda v: values.text("uuid", v)),
 }
@@ -59,8 +67,7 @@ FUNCTION_PROPERTIES: Final = ("FunctionName", "FunctionArn")
 
 IGNORED_PROPERTIES: Final = frozenset({
     # AWS infrastructure with no local meaning
-    "KMSKeyArn", "KmsKeyArn", "Tags", "MetricsConfig", "ProvisionedPollerConfig",
-    "SourceAccessConfigurations", "LoggingConfig",
+    "KMSKeyArn", "KmsKeyArn", "Tags", "SourceAccessConfigurations", "LoggingConfig",
     # parts of the source's identity, folded into ``source=`` by the caller
     "Topics", "Queues", "SelfManagedEventSource", "KafkaBootstrapServers", "ConsumerGroupId",
     "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
@@ -134,6 +141,12 @@ def _api_value(value: Any) -> Any:
         return {"OnFailure": {"Destination": on_failure.destination}} if on_failure else {}
     if isinstance(value, ScalingConfig):
         return {} if value.maximum_concurrency is None else {"MaximumConcurrency": value.maximum_concurrency}
+    if isinstance(value, ProvisionedPollerConfig):
+        pairs = (("MinimumPollers", value.minimum_pollers), ("MaximumPollers", value.maximum_pollers),
+                 ("PollerGroupName", value.poller_group_name))
+        return {key: item for key, item in pairs if item is not None}
+    if isinstance(value, MetricsConfig):
+        return {"Metrics": list(value.metrics)}
     if isinstance(value, tuple):
         return list(value)
     return value

@@ -13,6 +13,10 @@ not document its default; the oldest record loses nothing).
 "retry" settings are ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts``,
 ``MaximumRecordAgeInSeconds`` and ``DestinationConfig``. Setting one where it
 does not apply is a ``ConfigError``, as AWS answers ``InvalidParameterValue``.
+
+``ProvisionedPollerConfig`` applies to SQS and Kafka (the shape's ``pollers``
+holds its limits and defaults); ``MetricsConfig``'s ``ErrorCount`` and
+``KafkaMetrics`` groups to Kafka only (the shape's ``metric_groups``).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from typing import Final
 
 from batchmap.config.batch_policy import BatchPolicy
 from batchmap.config.function import FunctionConfig
-from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ScalingConfig
-from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail
+from batchmap.config.mapping import DestinationConfig, EventSourceMapping, ProvisionedPollerConfig, ScalingConfig
+from batchmap.config.parameters import MAX_MINIMUM_POLLERS, REPORT_BATCH_ITEM_FAILURES, fail
 from batchmap.errors import ConfigError
 from batchmap.filters import FilterCriteria, RecordFilter
 from batchmap.records import SourceKind
@@ -39,7 +43,11 @@ class ResolvedMapping:
     ``maximum_retry_attempts`` and ``maximum_record_age_in_seconds`` are -1 for
     "infinite" (and for SQS, where they do not apply);
     ``tumbling_window_in_seconds`` is 0 when off; ``maximum_concurrency`` is
-    ``None`` when unset. ``record_filter`` is the compiled ``FilterCriteria``.
+    ``None`` when unset. ``pollers`` is ``(MinimumPollers, MaximumPollers)``
+    with the source's defaults filled in, ``None`` when provisioned mode is off.
+    ``metric_groups`` are the MetricsConfig groups, ``None`` when MetricsConfig
+    is not set (batchmap then shows every group). ``record_filter`` is the
+    compiled ``FilterCriteria``.
     """
 
     mapping: EventSourceMapping = field(repr=False)
@@ -61,6 +69,8 @@ class ResolvedMapping:
     filter_criteria: FilterCriteria
     tumbling_window_in_seconds: int
     maximum_concurrency: int | None
+    pollers: tuple[int, int] | None
+    metric_groups: frozenset[str] | None
     report_batch_item_failures: bool
     enabled: bool
     record_filter: RecordFilter = field(repr=False, compare=False)
@@ -126,6 +136,8 @@ def resolve(mapping: EventSourceMapping, kind: SourceKind, *, fifo: bool = False
         filter_criteria=criteria,
         tumbling_window_in_seconds=mapping.tumbling_window_in_seconds or 0,
         maximum_concurrency=mapping.scaling_config.maximum_concurrency if mapping.scaling_config else None,
+        pollers=_pollers(mapping.provisioned_poller_config, spec),
+        metric_groups=_metric_groups(mapping, spec),
         report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in mapping.function_response_types,
         enabled=mapping.enabled,
         record_filter=criteria.for_shape(kind),
@@ -203,6 +215,49 @@ def _check_applicable(mapping: EventSourceMapping, spec: Shape) -> None:
         value = getattr(mapping, name)
         if _is_set(value) and not getattr(spec, group):
             raise fail(name, value, f"{allowed}, not {spec.label}")
+
+
+def _pollers(config: ProvisionedPollerConfig | None, spec: Shape) -> tuple[int, int] | None:
+    """(MinimumPollers, MaximumPollers) within the shape's limits, defaults filled in; ``None``: not provisioned."""
+    if config is None or not config.is_set:
+        return None
+    if spec.pollers is None:
+        raise fail("provisioned_poller_config", _given_pollers(config), f"only for SQS queues and Kafka topics, "
+                   f"not {spec.label}")
+    if config.poller_group_name is not None and not spec.commits:
+        raise fail("provisioned_poller_config", config.poller_group_name,
+                   f"PollerGroupName only for Kafka topics, not {spec.label}")
+    lowest, default_min, highest, default_max = spec.pollers
+    low = default_min if config.minimum_pollers is None else config.minimum_pollers
+    high = default_max if config.maximum_pollers is None else config.maximum_pollers
+    if not lowest <= low <= MAX_MINIMUM_POLLERS:
+        raise fail("provisioned_poller_config", low,
+                   f"MinimumPollers: an integer from {lowest} to {MAX_MINIMUM_POLLERS} for {spec.label}")
+    if not lowest <= high <= highest:
+        raise fail("provisioned_poller_config", high,
+                   f"MaximumPollers: an integer from {lowest} to {highest:,} for {spec.label}")
+    if low > high:
+        raise fail("provisioned_poller_config", f"MinimumPollers={low}, MaximumPollers={high}",
+                   "MinimumPollers at most MaximumPollers (a bound left out takes its default: "
+                   f"MinimumPollers {default_min}, MaximumPollers {default_max})")
+    return low, high
+
+
+def _given_pollers(config: ProvisionedPollerConfig) -> str:
+    pairs = (("MinimumPollers", config.minimum_pollers), ("MaximumPollers", config.maximum_pollers))
+    return ",".join(f"{key}={value}" for key, value in pairs if value is not None)
+
+
+def _metric_groups(mapping: EventSourceMapping, spec: Shape) -> frozenset[str] | None:
+    """The MetricsConfig groups (``None``: not set); a group AWS does not offer for the shape is refused."""
+    config = mapping.metrics_config
+    if config is None:
+        return None
+    for group in config.metrics:
+        if group not in spec.metric_groups:
+            raise fail("metrics_config", group, f"one of {', '.join(spec.metric_groups)} for {spec.label} "
+                       "(ErrorCount and KafkaMetrics are for Kafka topics)")
+    return frozenset(config.metrics)
 
 
 def _function(mapping: EventSourceMapping, spec: Shape) -> FunctionConfig:

@@ -49,10 +49,26 @@ class _Parser:
             key = self.key()
             if key in result:
                 self.fail(f"{key} is given twice")
-            result[key] = self.value(key, stops=",}" if end else ",")
+            stops = ",}" if end else ","
+            result[key] = self.value(key, stops=stops)
+            if isinstance(result[key], str) and self.continues_list(stops):
+                items = [result[key]]  # ``Key=a,b``: the AWS CLI reads bare items without ``=`` as a list
+                while self.continues_list(stops):
+                    self.pos += 1
+                    items.append(self.bare(stops))
+                result[key] = items
             if self.peek() != ",":
                 return result
             self.pos += 1
+
+    def continues_list(self, stops: str) -> bool:
+        """After ``Key=a``: whether ``,b`` follows, an item with no ``=`` before the next stop."""
+        if self.peek() != ",":
+            return False
+        at = self.pos + 1
+        while at < len(self.text) and self.text[at] not in stops and self.text[at] not in "=[]{}":
+            at += 1
+        return (at == len(self.text) or self.text[at] in stops) and bool(self.text[self.pos + 1:at].strip())
 
     def key(self) -> str:
         start = self.pos

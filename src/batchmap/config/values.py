@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batchmap.config.mapping import DestinationConfig, OnFailure, ScalingConfig
+from batchmap.config.mapping import (
+    DestinationConfig,
+    MetricsConfig,
+    OnFailure,
+    ProvisionedPollerConfig,
+    ScalingConfig,
+)
 from batchmap.config.parameters import REPORT_BATCH_ITEM_FAILURES, fail, is_int, is_real, label
 from batchmap.config.shorthand import parse_shorthand
 
@@ -120,6 +126,36 @@ def scaling_config(value: Any) -> ScalingConfig:
     return ScalingConfig(None if maximum is None else integer(name, maximum))
 
 
+def provisioned_poller_config(value: Any) -> ProvisionedPollerConfig:
+    """``{"MinimumPollers": 2, "MaximumPollers": 8}`` (Kafka may add ``PollerGroupName``); ``{}`` turns it off."""
+    name = "provisioned_poller_config"
+    if not isinstance(value, Mapping):
+        raise fail(name, value, 'an object such as {"MinimumPollers": 2, "MaximumPollers": 8}')
+    _no_unknown(name, value, {"MinimumPollers", "MaximumPollers", "PollerGroupName"})
+    low, high, group = value.get("MinimumPollers"), value.get("MaximumPollers"), value.get("PollerGroupName")
+    return ProvisionedPollerConfig(
+        None if low is None else integer(name, low),
+        None if high is None else integer(name, high),
+        None if group is None else text(name, group),
+    )
+
+
+def metrics_config(value: Any) -> MetricsConfig:
+    """``{"Metrics": ["EventCount", ...]}``; one group may be given as a bare string (CLI shorthand)."""
+    name = "metrics_config"
+    if not isinstance(value, Mapping):
+        raise fail(name, value, 'an object such as {"Metrics": ["EventCount"]}')
+    _no_unknown(name, value, {"Metrics"})
+    metrics = value.get("Metrics")
+    if metrics is None:
+        return MetricsConfig()
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if not isinstance(metrics, list) or not all(isinstance(item, str) for item in metrics):
+        raise fail(name, metrics, "Metrics: a list of group names")
+    return MetricsConfig(tuple(metrics))
+
+
 def environment(value: Any) -> dict[str, str]:
     """Lambda's ``{"Variables": {...}}``; values become strings, as CloudFormation makes them."""
     name = "environment"
@@ -129,6 +165,9 @@ def environment(value: Any) -> dict[str, str]:
     variables = {} if variables is None else variables
     if not isinstance(variables, Mapping) or any(not isinstance(key, str) or not key for key in variables):
         raise fail(name, variables, "Variables maps names to values")
+    for key, item in variables.items():
+        if isinstance(item, list | Mapping):  # shorthand ``KEY=a,b`` reads as a list, as in the AWS CLI
+            raise fail(name, {key: item}, "a text value for each variable (quote one holding commas: KEY='a,b')")
     return {key: _env_value(item) for key, item in variables.items()}
 
 

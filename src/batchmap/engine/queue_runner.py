@@ -61,6 +61,7 @@ class QueueRunner:
         self._until_idle = False
         self._late: list[asyncio.Future[Any]] = []
         self._tick: asyncio.Future[None] | None = None
+        self._pollers_shown = 0  # provisioned mode: the poller count last told to the hooks
         self._cancel_receives = source.traits.cancel_safe_receive
         self.backoff = runtime.backoff(source_name(source))
         self._next_backlog = 0.0  # after a failed backlog call, when to ask again
@@ -99,6 +100,10 @@ class QueueRunner:
 
     def _fit_lanes(self, lanes: asyncio.TaskGroup) -> None:
         """Start lanes up to the scaler's target; lanes above it exit by themselves."""
+        target = self.scaler.target
+        if self.settings.scaling.provisioned and target != self._pollers_shown:
+            self.rt.hooks.pollers(target)  # AWS's ProvisionedPollers
+            self._pollers_shown = target
         for lane, task in list(self._lanes.items()):
             if task.done():
                 if task.cancelled() or task.exception() is not None:

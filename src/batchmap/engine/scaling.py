@@ -3,8 +3,10 @@
 AWS starts an SQS mapping at a few concurrent batches, adds more while
 messages keep coming (up to ``ScalingConfig.MaximumConcurrency``), scales back
 when the queue goes quiet, and backs off when the function fails, unless
-partial batch responses are on (reference §2.3, §2.6). ``Scaler`` makes the
-same decisions from what each poller saw, one step at a time.
+partial batch responses are on (reference §2.3, §2.6). In provisioned mode
+(``ProvisionedPollerConfig``, §2.7) ``minimum`` and ``maximum`` are the
+pollers' floor and ceiling: it never goes below nor above them. ``Scaler``
+makes the same decisions from what each poller saw, one step at a time.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ class ScalingPolicy:
     minimum: int = 1
     step_interval_s: float = 0.25
     back_off_on_errors: bool = True
+    provisioned: bool = False
+    """``ProvisionedPollerConfig`` set: ``minimum`` and ``maximum`` are the pollers' bounds, reported as a metric."""
 
     @property
     def initial(self) -> int:
-        """Concurrent batches when the mapping starts (AWS starts small and grows)."""
+        """Concurrent batches when the mapping starts (AWS starts small and grows; provisioned mode at its floor)."""
         return max(self.minimum, min(2, self.maximum))
 
 

@@ -36,6 +36,7 @@ from batchmap.engine.visibility import short_visibility_warning
 from batchmap.errors import BatchmapError, ConfigError, MappingFailedError
 from batchmap.filters import Verdict
 from batchmap.metrics import HookChain, MetricsHook, MetricsRecorder
+from batchmap.metrics.recorder import hidden_metrics
 from batchmap.records.shapes import shape_of
 from batchmap.sources.base import (
     CheckpointStore,
@@ -141,7 +142,9 @@ class Engine:
             raise
         if isinstance(source, QueueSource) and (warning := short_visibility_warning(source, resolved)):
             log.warning("%s", warning)
-        recorder = MetricsRecorder(resolved.function.name, resolved.uuid)
+        offered = shape_of(resolved.kind, resolved.fifo).metric_groups
+        recorder = MetricsRecorder(resolved.function.name, resolved.uuid,
+                                   hidden_metrics(resolved.metric_groups, offered))
         runtime = Runtime(
             invoker=invoker, hooks=HookChain(recorder, *self.hooks), clock=self.clock,
             accept=_acceptor(resolved), destination=destination,
@@ -327,6 +330,13 @@ def _acceptor(resolved: ResolvedMapping) -> RecordFilter:
 
 
 def _invoker_concurrency(resolved: ResolvedMapping, source: Source) -> int:
+    """Invocations at once: a queue's lanes at most; a stream's shards x ParallelizationFactor, bounded.
+
+    With ``ProvisionedPollerConfig`` the ceiling is ``MaximumPollers``: a queue runs at most that many
+    lanes, and a Kafka mapping has at most that many batches in flight across its partitions.
+    """
+    if resolved.pollers is not None:
+        return resolved.pollers[1]
     if isinstance(source, QueueSource):
         return resolved.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY
     return STREAM_INVOKER_CONCURRENCY
@@ -340,16 +350,23 @@ def run_settings(r: ResolvedMapping, adaptive: AdaptiveConfig | None = None) -> 
         batch=r.batch_policy(),
         report_batch_item_failures=r.report_batch_item_failures,
         retry=RetryPolicy(r.maximum_retry_attempts, r.maximum_record_age_in_seconds, r.bisect_batch_on_function_error),
-        scaling=ScalingPolicy(
-            maximum=r.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY,
-            back_off_on_errors=not r.report_batch_item_failures,
-        ),
+        scaling=_scaling_policy(r),
         parallelization_factor=r.parallelization_factor,
         starting_position=starting_position(r),
         tumbling_window_s=r.tumbling_window_in_seconds,
         function_timeout_s=r.function.timeout_s,
         adaptive=adaptive,
     )
+
+
+def _scaling_policy(r: ResolvedMapping) -> ScalingPolicy:
+    """A queue's lanes: ``ProvisionedPollerConfig`` is the floor and ceiling (the lanes start at the floor and
+    stay warm there), else 1 to ``MaximumConcurrency`` (default 10)."""
+    back_off = not r.report_batch_item_failures
+    if r.pollers is not None:
+        return ScalingPolicy(maximum=r.pollers[1], minimum=r.pollers[0], back_off_on_errors=back_off,
+                             provisioned=True)
+    return ScalingPolicy(maximum=r.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY, back_off_on_errors=back_off)
 
 
 def starting_position(r: ResolvedMapping) -> Position:

@@ -58,6 +58,12 @@ def emf_line(
         values.update(OffsetLag=snapshot.offset_lag_sum, SumOffsetLag=snapshot.offset_lag_sum,
                       MaxOffsetLag=snapshot.offset_lag_max)
         units.update(OffsetLag="Count", SumOffsetLag="Count", MaxOffsetLag="Count")
+    if snapshot.provisioned_pollers is not None:
+        values["ProvisionedPollers"] = snapshot.provisioned_pollers
+        units["ProvisionedPollers"] = "Count"
+    for name in snapshot.hidden:  # groups the mapping's MetricsConfig did not choose
+        values.pop(name, None)
+        units.pop(name, None)
     document: dict[str, Any] = {
         "_aws": {
             "Timestamp": int(timestamp_ms),

@@ -123,6 +123,10 @@ class MetricsHook(Protocol):
         """A call to the source (poll, settle, checkpoint, lease) failed; it is retried with backoff."""
         return None
 
+    def pollers(self, count: int) -> None:
+        """In provisioned mode, the mapping now runs ``count`` pollers (a queue's lanes)."""
+        return None
+
     def hook_error(self, hook: str, event: str) -> None:
         """Hook ``hook`` raised when told of ``event``; the error was logged and ignored."""
         return None
@@ -204,6 +208,9 @@ class HookChain(MetricsHook):
 
     def polling_error(self) -> None:
         self._call("polling_error")
+
+    def pollers(self, count: int) -> None:
+        self._call("pollers", count)
 
     def hook_error(self, hook: str, event: str) -> None:
         self._call("hook_error", hook, event)

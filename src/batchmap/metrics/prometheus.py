@@ -25,6 +25,7 @@ from batchmap.metrics.recorder import (
     HOOK_ERRORS,
     INVOCATIONS,
     INVOKED,
+    MAX_OFFSET_LAG,
     OVERSIZED,
     POLLED,
     POLLING_ERRORS,
@@ -88,8 +89,10 @@ def prometheus_text(sources: Iterable[MetricsRecorder | MetricsSnapshot]) -> str
     snaps = [s.snapshot() if isinstance(s, MetricsRecorder) else s for s in sources]
     lines: list[str] = []
     for aws_name, name, help_text in PROMETHEUS_COUNTERS:
-        _header(lines, name, "counter", f"{help_text} (AWS {aws_name}).")
-        lines.extend(f"{name}{_labels(s)} {s.counters[aws_name]}" for s in snaps)
+        shown = [s for s in snaps if aws_name not in s.hidden]
+        if shown:
+            _header(lines, name, "counter", f"{help_text} (AWS {aws_name}).")
+            lines.extend(f"{name}{_labels(s)} {s.counters[aws_name]}" for s in shown)
     _duration(lines, snaps)
     _gauges(lines, snaps)
     return "\n".join(lines) + "\n"
@@ -122,6 +125,7 @@ GAUGES: tuple[tuple[str, str], ...] = (
     ("batchmap_iterator_age_max_seconds", "Largest IteratorAge seen."),
     ("batchmap_offset_lag", "Kafka lag summed over partitions (AWS OffsetLag, SumOffsetLag)."),
     ("batchmap_max_offset_lag", "Kafka lag of the partition furthest behind (AWS MaxOffsetLag)."),
+    ("batchmap_provisioned_pollers", "Pollers in provisioned mode, a queue's lanes (AWS ProvisionedPollers)."),
 )
 
 
@@ -132,7 +136,8 @@ def _gauge_values(snap: MetricsSnapshot) -> tuple[float | None, ...]:
         None if age is None else age / 1000,
         None if age_max is None else age_max / 1000,
         snap.offset_lag_sum,
-        snap.offset_lag_max,
+        None if MAX_OFFSET_LAG in snap.hidden else snap.offset_lag_max,
+        snap.provisioned_pollers,
     )
 
 

@@ -24,6 +24,7 @@ Counting rules:
 * ``CommittedEventCount``: Kafka offset advances (see ``committed_event_count``).
 * ``IteratorAge`` (ms): age of the last record of a stream batch when sent.
 * ``OffsetLag``: Kafka lag summed over partitions (``MaxOffsetLag``: the largest).
+* ``ProvisionedPollers``: in provisioned mode, the pollers running now (a queue's lanes).
 * ``OversizedEventCount`` (ours, no AWS twin): records over the 6 MB payload.
 * ``PollingErrorCount``: calls to the source (polls, deletes, checkpoints, leases) that
   failed and were retried with backoff. AWS publishes it for Kafka; here every source has it.
@@ -41,6 +42,11 @@ failed" when a few records fail in many batches), from each judged outcome:
 
 ``IteratorAge`` also feeds a histogram (``iterator_age_stats``), and the
 snapshot says how many invocations are running (``invocations_in_flight``).
+
+AWS publishes some of these only when the mapping's ``MetricsConfig`` names
+their group (``METRIC_GROUPS``); ``hidden_metrics`` says which ones a mapping
+leaves out, and the exporters skip them. The counting itself never stops, so
+the end-of-run summary still has every counter.
 """
 
 from __future__ import annotations
@@ -79,6 +85,29 @@ COUNTERS: tuple[str, ...] = (
 )
 """Every counter, in the order exporters list them."""
 
+MAX_OFFSET_LAG = "MaxOffsetLag"
+SUM_OFFSET_LAG = "SumOffsetLag"
+
+METRIC_GROUPS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "EventCount": (POLLED, FILTERED_OUT, INVOKED, FAILED_INVOKE, DROPPED, DESTINATION_DELIVERED, DELETED, COMMITTED),
+    "ErrorCount": (POLLING_ERRORS,),
+    "KafkaMetrics": (MAX_OFFSET_LAG, SUM_OFFSET_LAG),
+})
+"""AWS's ``MetricsConfig`` groups and the metrics of each that batchmap has (AWS's ErrorCount also names
+InvokeErrorCount, CommitErrorCount and others batchmap does not count apart)."""
+
+
+def hidden_metrics(chosen: frozenset[str] | None, offered: tuple[str, ...]) -> frozenset[str]:
+    """The metrics a mapping does not publish: those of the groups its source offers that ``chosen`` leaves out.
+
+    ``chosen`` is ``None`` when ``MetricsConfig`` is not set: batchmap then publishes every group (AWS would
+    publish none). A group the source does not offer hides nothing: ``PollingErrorCount`` is an ErrorCount
+    metric for Kafka only, and batchmap's own for every other source.
+    """
+    if chosen is None:
+        return frozenset()
+    return frozenset(name for group in offered if group not in chosen for name in METRIC_GROUPS.get(group, ()))
+
 _FUNCTION_ERRORS = ("FunctionError", "Timeout")
 
 
@@ -95,6 +124,9 @@ class MetricsSnapshot:
     offset_lag: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     iterator_age_stats: DurationStats = field(default_factory=lambda: Histogram(AGE_BUCKETS_MS).stats())
     invocations_in_flight: int = 0
+    provisioned_pollers: int | None = None
+    hidden: frozenset[str] = frozenset()
+    """Metrics the exporters leave out (``hidden_metrics``: groups ``MetricsConfig`` did not choose)."""
 
     def __getitem__(self, name: str) -> int:
         """A counter by its AWS name: ``snapshot["PolledEventCount"]``."""
@@ -124,15 +156,18 @@ class MetricsSnapshot:
 class MetricsRecorder(MetricsHook):
     """Aggregates one mapping's metrics; safe to call from any thread."""
 
-    def __init__(self, function_name: str = "batchmap-function", event_source_mapping_uuid: str = "") -> None:
+    def __init__(self, function_name: str = "batchmap-function", event_source_mapping_uuid: str = "",
+                 hidden: frozenset[str] = frozenset()) -> None:
         self.function_name = function_name
         self.event_source_mapping_uuid = event_source_mapping_uuid
+        self.hidden = hidden
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._duration = Histogram()
         self._age: int | None = None
         self._age_max: int | None = None
         self._lag: dict[str, int] = {}
+        self._pollers: int | None = None
         self._ages = Histogram(AGE_BUCKETS_MS)
         self._outcomes = 0
 
@@ -208,6 +243,10 @@ class MetricsRecorder(MetricsHook):
         with self._lock:
             self._lag[partition] = max(0, int(lag))
 
+    def pollers(self, count: int) -> None:
+        with self._lock:
+            self._pollers = max(0, int(count))
+
     def snapshot(self) -> MetricsSnapshot:
         """A consistent copy of every metric."""
         with self._lock:
@@ -221,6 +260,8 @@ class MetricsRecorder(MetricsHook):
                 offset_lag=MappingProxyType(dict(self._lag)),
                 iterator_age_stats=self._ages.stats(),
                 invocations_in_flight=max(0, self._counts[INVOCATIONS] - self._outcomes),
+                provisioned_pollers=self._pollers,
+                hidden=self.hidden,
             )
 
 

@@ -65,6 +65,12 @@ KAFKA_BATCH_INFO = "KafkaBatchInfo"
 MIN_WINDOW_FOR_LARGE_BATCHES_S = 1
 """SQS: a ``BatchSize`` above ``Shape.window_needed_above`` needs a window of at least this many seconds."""
 
+SQS_POLLERS = (2, 2, 10_000, 200)
+"""SQS provisioned mode: MinimumPollers from 2 (default 2), MaximumPollers 2 to 10,000 (default 200)."""
+
+KAFKA_POLLERS = (1, 1, 2_000, 200)
+"""Kafka provisioned mode: MinimumPollers from 1 (default 1), MaximumPollers 1 to 2,000 (default 200)."""
+
 
 class Shape(Value):
     """What AWS fixes for one shape of source (``kind``, and ``fifo`` for SQS FIFO queues).
@@ -78,7 +84,10 @@ class Shape(Value):
     retries at 10 once an on-failure destination is set).
     Which settings apply: ``stream`` (ParallelizationFactor, tumbling windows),
     ``retry`` (bisect, retries, record age, on-failure destination), ``scaling``
-    (ScalingConfig).
+    (ScalingConfig), ``pollers`` (ProvisionedPollerConfig's limits: the lowest
+    poller count, the MinimumPollers default, the highest MaximumPollers and its
+    default; ``None``: AWS has no provisioned mode for the shape), ``metric_groups``
+    (the MetricsConfig groups AWS offers for it).
     Records: ``id_field`` (where a record keeps its ``itemIdentifier``),
     ``id_name`` (it in words), ``rewinds`` (a partial response re-reads from the
     lowest failed record instead of retrying the listed ones), ``batch_info``
@@ -91,9 +100,9 @@ class Shape(Value):
 
     __slots__ = (
         "base64_data", "batch_info", "batch_size", "commits", "default_position", "fifo", "id_field", "id_name",
-        "kind", "label", "max_batch_size", "max_function_timeout_s", "name", "positions", "retries_with_destination",
-        "retry", "rewinds", "scaling", "second_arrivals", "stream", "window_allowed", "window_needed_above", "window_s",
-        "window_start",
+        "kind", "label", "max_batch_size", "max_function_timeout_s", "metric_groups", "name", "pollers", "positions",
+        "retries_with_destination", "retry", "rewinds", "scaling", "second_arrivals", "stream", "window_allowed",
+        "window_needed_above", "window_s", "window_start",
     )
 
     kind: SourceKind
@@ -113,6 +122,8 @@ class Shape(Value):
     stream: bool
     retry: bool
     scaling: bool
+    pollers: tuple[int, int, int, int] | None
+    metric_groups: tuple[str, ...]
     id_field: str
     id_name: str
     rewinds: bool
@@ -126,7 +137,9 @@ class Shape(Value):
                  window_start: WindowStart = "on_ready", positions: tuple[str, ...] = (),
                  default_position: str | None = None, max_function_timeout_s: float = MAX_FUNCTION_TIMEOUT_S,
                  retries_with_destination: int | None = None, stream: bool = False, retry: bool = False,
-                 scaling: bool = False, id_field: str, id_name: str, rewinds: bool, batch_info: str | None,
+                 scaling: bool = False, pollers: tuple[int, int, int, int] | None = None,
+                 metric_groups: tuple[str, ...] = ("EventCount",), id_field: str, id_name: str, rewinds: bool,
+                 batch_info: str | None,
                  base64_data: bool = False, commits: bool = False, second_arrivals: bool = False) -> None:
         set_field(self, "kind", kind)
         set_field(self, "fifo", fifo)
@@ -145,6 +158,8 @@ class Shape(Value):
         set_field(self, "stream", stream)
         set_field(self, "retry", retry)
         set_field(self, "scaling", scaling)
+        set_field(self, "pollers", pollers)
+        set_field(self, "metric_groups", metric_groups)
         set_field(self, "id_field", id_field)
         set_field(self, "id_name", id_name)
         set_field(self, "rewinds", rewinds)
@@ -164,11 +179,11 @@ _ALL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 SHAPES: dict[tuple[str, bool], Shape] = {
     ("sqs", False): Shape(
         "sqs", "SQS queues", batch_size=10, max_batch_size=10_000, window_needed_above=10, scaling=True,
-        id_field="messageId", id_name="messageId", rewinds=False, batch_info=None,
+        pollers=SQS_POLLERS, id_field="messageId", id_name="messageId", rewinds=False, batch_info=None,
     ),
     ("sqs", True): Shape(
         "sqs", "SQS FIFO queues", fifo=True, batch_size=10, max_batch_size=10, window_allowed=False, scaling=True,
-        id_field="messageId", id_name="messageId", rewinds=False, batch_info=None,
+        pollers=SQS_POLLERS, id_field="messageId", id_name="messageId", rewinds=False, batch_info=None,
     ),
     ("kinesis", False): Shape(
         "kinesis", "Kinesis streams", batch_size=100, max_batch_size=10_000, positions=_ALL_POSITIONS,
@@ -183,7 +198,9 @@ SHAPES: dict[tuple[str, bool], Shape] = {
     ("kafka", False): Shape(
         "kafka", "Kafka topics", batch_size=100, max_batch_size=10_000, window_s=0.5, window_start="on_first_record",
         positions=_ALL_POSITIONS, default_position="TRIM_HORIZON", max_function_timeout_s=840.0,
-        retries_with_destination=10, retry=True, id_field="offset", id_name="topic-partition and offset",
+        retries_with_destination=10, retry=True, pollers=KAFKA_POLLERS,
+        metric_groups=("EventCount", "ErrorCount", "KafkaMetrics"), id_field="offset",
+        id_name="topic-partition and offset",
         rewinds=True, batch_info=KAFKA_BATCH_INFO, base64_data=True, commits=True,
     ),
 }

@@ -34,8 +34,7 @@ REFUSED_TYPES: Final = {
     "DocumentDB": "DocumentDB change streams are not supported",
 }
 UNRESOLVED: Final = frozenset({
-    "KMSKeyArn", "KmsKeyArn", "Tags", "MetricsConfig", "ProvisionedPollerConfig",
-    "SourceAccessConfigurations", "LoggingConfig", "SchemaRegistryConfig",
+    "KMSKeyArn", "KmsKeyArn", "Tags", "SourceAccessConfigurations", "LoggingConfig", "SchemaRegistryConfig",
 })
 """Properties ``from_api`` ignores or refuses, left unresolved: an unresolvable KMS key cannot stop a run, and
 an unsupported property is refused for what it is, not for a reference inside it."""

@@ -12,13 +12,16 @@ import pytest
 from batchmap.config import (
     DestinationConfig,
     EventSourceMapping,
+    MetricsConfig,
     OnFailure,
+    ProvisionedPollerConfig,
     ScalingConfig,
     add_mapping_arguments,
     mapping_from_args,
     parse_shorthand,
     values,
 )
+from batchmap.config.arguments import mapping_source, source_extra
 from batchmap.config.function import FunctionConfig
 from batchmap.errors import ConfigError, FilterError
 from batchmap.filters import FilterCriteria
@@ -178,6 +181,11 @@ class TestShorthand:
             "A": "1", "B": {"C": "2", "D": ["x", "y"]}, "E": "q,r", "F": 'it"s',
         }
 
+    def test_bare_items_after_a_value_make_a_list_as_in_the_aws_cli(self) -> None:
+        assert parse_shorthand("Metrics=EventCount,ErrorCount,B=1", "X") == {"Metrics": ["EventCount", "ErrorCount"],
+                                                                             "B": "1"}
+        assert parse_shorthand("A={B=x,y}", "X") == {"A": {"B": ["x", "y"]}}
+
     def test_values_may_hold_equals_signs_and_colons(self) -> None:
         assert parse_shorthand("Destination=sqlite:///f.db?queue=dlq&x=1", "X") == {
             "Destination": "sqlite:///f.db?queue=dlq&x=1",
@@ -208,3 +216,66 @@ def test_structured_text_for_other_commands_flags() -> None:
     with pytest.raises(ConfigError) as caught:
         values.structured("--attributes", "VisibilityTimeout")
     assert caught.value.parameter == "--attributes"
+
+
+class TestNewerMappingSettings:
+    def test_provisioned_poller_config_shorthand_and_json(self) -> None:
+        expected = ProvisionedPollerConfig(2, 8)
+        assert parse("--provisioned-poller-config", "MinimumPollers=2,MaximumPollers=8",
+                     source=QUEUE).provisioned_poller_config == expected
+        assert parse("--provisioned-poller-config", '{"MinimumPollers": 2, "MaximumPollers": 8}',
+                     source=QUEUE).provisioned_poller_config == expected
+
+    def test_metrics_config_shorthand_list_and_json(self) -> None:
+        groups = ("EventCount", "ErrorCount", "KafkaMetrics")
+        assert parse("--metrics-config", "Metrics=EventCount,ErrorCount,KafkaMetrics").metrics_config == \
+            MetricsConfig(groups)
+        assert parse("--metrics-config", '{"Metrics": ["EventCount"]}').metrics_config == MetricsConfig(("EventCount",))
+        assert parse("--metrics-config", "Metrics=[]").metrics_config == MetricsConfig()
+
+
+def parsed(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="batchmap run")
+    add_mapping_arguments(parser)
+    return parser.parse_args(["--function", "app:handler", *flags])
+
+
+class TestSourceInPieces:
+    ENDPOINTS = '{"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:9092", "127.0.0.1:9093"]}}'
+
+    def test_self_managed_kafka_from_endpoints_topics_and_group(self) -> None:
+        args = parsed("--self-managed-event-source", self.ENDPOINTS, "--topics", "orders",
+                      "--self-managed-kafka-event-source-config", "ConsumerGroupId=orders-processor")
+        assert mapping_from_args(args).source == "kafka://127.0.0.1:9092,127.0.0.1:9093/orders?group=orders-processor"
+        assert source_extra(args) == {}
+
+    def test_topics_complete_a_kafka_uri_and_queues_an_amqp_one(self) -> None:
+        assert mapping_source(parsed("--source", "kafka://127.0.0.1:9092", "--topics", "a", "b")) == \
+            "kafka://127.0.0.1:9092/a,b"
+        assert mapping_source(parsed("--source", "amqp://guest:guest@127.0.0.1:5672/", "--queues", "orders")) == \
+            "amqp://guest:guest@127.0.0.1:5672/?queue=orders"
+
+    def test_an_msk_arn_takes_topics_and_group_as_source_options(self) -> None:
+        arn = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/751d2973-a626-431c-9d4e-d7975eb44dd7-2"
+        args = parsed("--source", arn, "--topics", "orders", "--amazon-managed-kafka-event-source-config",
+                      '{"ConsumerGroupId": "g1"}')
+        assert mapping_source(args) == arn
+        assert source_extra(args) == {"topics": "orders", "consumer_group_id": "g1"}
+
+    @pytest.mark.parametrize(("flags", "parameter"), [
+        (("--self-managed-event-source", ENDPOINTS), "Topics (--topics)"),
+        (("--self-managed-event-source", ENDPOINTS, "--topics", "t", "--source", "kafka://h:1"),
+         "SelfManagedEventSource (--self-managed-event-source)"),
+        (("--source", QUEUE, "--topics", "t"), "Topics (--topics)"),
+        (("--source", "kafka://h:1/t", "--topics", "u"), "Topics (--topics)"),
+        (("--source", "kafka://h:1", "--topics", "a,b"), "Topics (--topics)"),
+        (("--source", QUEUE, "--queues", "q"), "Queues (--queues)"),
+        (("--source", "kafka://h:1/t?group=a", "--self-managed-kafka-event-source-config", "ConsumerGroupId=b"),
+         "SelfManagedKafkaEventSourceConfig.ConsumerGroupId (--self-managed-kafka-event-source-config)"),
+        (("--source", "kafka://h:1/t", "--self-managed-kafka-event-source-config", "GroupId=b"),
+         "SelfManagedKafkaEventSourceConfig.ConsumerGroupId (--self-managed-kafka-event-source-config)"),
+    ])
+    def test_combinations_aws_refuses(self, flags: tuple[str, ...], parameter: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            mapping_from_args(parsed(*flags))
+        assert caught.value.parameter == parameter

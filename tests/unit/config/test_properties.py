@@ -11,7 +11,9 @@ from batchmap.config import (
     IGNORED_PROPERTIES,
     DestinationConfig,
     EventSourceMapping,
+    MetricsConfig,
     OnFailure,
+    ProvisionedPollerConfig,
     ScalingConfig,
     from_api,
     to_api,
@@ -126,10 +128,45 @@ def test_a_known_but_unsupported_property_says_what_is_missing() -> None:
 
 
 def test_ignored_properties_are_listed() -> None:
-    assert {"KMSKeyArn", "Tags", "MetricsConfig", "ProvisionedPollerConfig", "Topics"} <= IGNORED_PROPERTIES
+    assert {"KMSKeyArn", "Tags", "Topics"} <= IGNORED_PROPERTIES
+    assert not {"MetricsConfig", "ProvisionedPollerConfig"} & IGNORED_PROPERTIES
     mapping = from_api({"EventSourceArn": ARN, "FunctionName": "f", "Tags": {"team": "a"},
-                        "MetricsConfig": {"Metrics": ["EventCount"]}, "StartingPosition": "LATEST"})
+                        "StartingPosition": "LATEST"})
     assert mapping.source == ARN
+
+
+def test_metrics_and_provisioned_pollers_round_trip() -> None:
+    queue = "arn:aws:sqs:us-east-2:123456789012:orders"
+    properties = {"EventSourceArn": queue, "FunctionName": "f", "MetricsConfig": {"Metrics": ["EventCount"]},
+                  "ProvisionedPollerConfig": {"MinimumPollers": "3", "MaximumPollers": 8}}
+    mapping = from_api(properties)
+    assert mapping.metrics_config == MetricsConfig(("EventCount",))
+    assert mapping.provisioned_poller_config == ProvisionedPollerConfig(3, 8)
+    assert to_api(mapping)["ProvisionedPollerConfig"] == {"MinimumPollers": 3, "MaximumPollers": 8}
+    assert from_api(to_api(mapping)) == mapping
+    resolved = mapping.resolve("sqs")
+    assert (resolved.pollers, resolved.metric_groups) == ((3, 8), frozenset({"EventCount"}))
+
+
+@pytest.mark.parametrize(
+    ("properties", "value", "allowed"),
+    [
+        ({"ProvisionedPollerConfig": {"MinimumPollers": 9, "MaximumPollers": 4}},
+         "MinimumPollers=9, MaximumPollers=4", "MinimumPollers at most MaximumPollers"),
+        ({"ProvisionedPollerConfig": {"MinimumPollers": 201}}, 201, "MinimumPollers: an integer from 1 to 200"),
+        ({"ProvisionedPollerConfig": {"MaxPollers": 4}}, {"MaxPollers": 4}, "unknown key(s) MaxPollers"),
+        ({"MetricsConfig": {"Metrics": ["Everything"]}}, "Everything", "one of EventCount, ErrorCount"),
+        ({"MetricsConfig": {"Metrics": ["EventCount", "EventCount"]}}, ["EventCount", "EventCount"],
+         "each group once"),
+        ({"ProvisionedPollerConfig": {"MinimumPollers": 2}, "ScalingConfig": {"MaximumConcurrency": 5}}, 5,
+         "not with ProvisionedPollerConfig"),
+    ],
+)
+def test_metrics_and_provisioned_pollers_refused(properties: dict[str, Any], value: Any, allowed: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_api({"EventSourceArn": ARN, "FunctionName": "f", **properties})
+    assert caught.value.value == value
+    assert allowed in str(caught.value)
 
 
 @pytest.mark.parametrize(

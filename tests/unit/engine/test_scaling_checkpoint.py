@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from batchmap.config import EventSourceMapping, ProvisionedPollerConfig
 from batchmap.engine.checkpoint import Progress
 from batchmap.engine.scaling import Scaler, ScalingPolicy
+from batchmap.engine.service import run_settings
 
 
 def test_scaler_grows_with_backlog_up_to_the_maximum_and_paces_itself() -> None:
@@ -40,3 +42,21 @@ def test_checkpoint_moves_only_past_a_fully_done_prefix() -> None:
     assert p.advance() is None
     p.done("3")
     assert p.advance() == "4" and len(p) == 0
+
+
+def test_provisioned_pollers_are_the_scalers_floor_and_ceiling() -> None:
+    mapping = EventSourceMapping(source="sqlite:///q.db?queue=q", function="app:handler",
+                                 provisioned_poller_config=ProvisionedPollerConfig(3, 5))
+    policy = run_settings(mapping.resolve("sqs")).scaling
+    s = Scaler(ScalingPolicy(policy.maximum, policy.minimum, step_interval_s=0.0), now=0.0)
+    assert s.target == 3, "the pollers start at the floor and stay warm"
+    assert [s.saw_idle(float(t)) for t in range(1, 4)] == [3, 3, 3]
+    assert [s.saw_backlog(float(t)) for t in range(4, 8)] == [4, 5, 5, 5]
+    assert s.saw_function_error(9.0) == 4 and s.saw_function_error(10.0) == 3 and s.saw_function_error(11.0) == 3
+
+
+def test_provisioned_defaults_fill_a_bound_left_out() -> None:
+    mapping = EventSourceMapping(source="sqlite:///q.db?queue=q", function="app:handler",
+                                 provisioned_poller_config=ProvisionedPollerConfig(minimum_pollers=4))
+    policy = run_settings(mapping.resolve("sqs")).scaling
+    assert (policy.minimum, policy.maximum) == (4, 200)

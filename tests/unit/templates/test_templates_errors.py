@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from batchmap.config import MetricsConfig, ProvisionedPollerConfig
 from batchmap.errors import MissingExtraError, TemplateError
 from batchmap.templates import load_template
 
@@ -445,3 +446,28 @@ def test_a_reserved_lambda_variable_in_a_functions_environment_is_refused(write_
     message = error_of(path)
     assert message.startswith("Resources.Fn.Properties: environment: invalid value {'AWS_REGION': 'eu-west-1'}")
     assert "AWS_REGION is reserved: Lambda sets it itself and refuses it in a function's environment" in message
+
+
+def test_provisioned_pollers_and_metric_groups_are_read_with_their_references(write_template: Write) -> None:
+    head = "Parameters:\n  Floor:\n    Type: Number\n    Default: 3\n"
+    path = sqs_app(write_template, head=head, extra="""\
+            ProvisionedPollerConfig:
+              MinimumPollers: !Ref Floor
+              MaximumPollers: 6
+            MetricsConfig:
+              Metrics: [EventCount]""")
+    mapping = load_template(path).mappings["Consumer.Jobs"].mapping
+    assert mapping.provisioned_poller_config == ProvisionedPollerConfig(3, 6)
+    assert mapping.metrics_config == MetricsConfig(("EventCount",))
+
+
+def test_provisioned_pollers_are_checked_for_the_source_kind(write_template: Write) -> None:
+    message = error_of(sqs_app(write_template, extra="""\
+            ProvisionedPollerConfig:
+              MinimumPollers: 1"""))
+    assert message.startswith("Resources.Consumer.Properties.Events.Jobs: ProvisionedPollerConfig "
+                              "(--provisioned-poller-config): invalid value 1 (MinimumPollers: an integer from 2")
+    message = error_of(sqs_app(write_template, extra="""\
+            MetricsConfig:
+              Metrics: [KafkaMetrics]"""))
+    assert "MetricsConfig.Metrics (--metrics-config): invalid value 'KafkaMetrics'" in message
