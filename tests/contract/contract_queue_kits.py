@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
-from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto
+import pytest
+from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto, require
 from contract_target import Kit, Message, Target, bodies
 
 from batchmap.sources.base import Producer
@@ -31,6 +33,7 @@ async def _produce(uri: str, options: SourceOptions, texts: list[str], **send: A
 
 
 class SqliteQueueKit(Kit):
+    fixture = "sqlite_queue"
     name = "sqlite-queue"
     keyed = True  # FIFO queues
     min_visibility_s = 1.0
@@ -58,14 +61,22 @@ class SqliteQueueKit(Kit):
 
 
 class SqsKit(Kit):
+    """SQS on moto. Not ``keyed``, though it has FIFO queues: moto does not lock a FIFO queue between
+    concurrent receives (services.md §1), so one group can reach two receivers at once there, which real
+    SQS never does. The SQS source's FIFO order is tested in tests/integration/aws, one receiver at a time."""
+
+    fixture = "sqs"
     name = "sqs"
-    keyed = True  # FIFO queues
 
     def __init__(self, tmp: Any, moto: Moto) -> None:
         super().__init__(tmp)
         self.moto = moto
         self.client = moto.client("sqs")
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -113,7 +124,12 @@ class SqsKit(Kit):
 
 
 class RedisKit(Kit):
+    fixture = "redis"
     name = "redis"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("redis"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -141,7 +157,12 @@ class RedisKit(Kit):
 
 
 class RabbitMQKit(Kit):
+    fixture = "rabbitmq"
     name = "rabbitmq"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("rabbitmq"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -173,7 +194,12 @@ class RabbitMQKit(Kit):
 
 
 class NatsKit(Kit):
+    fixture = "nats"
     name = "nats"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("nats"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -209,7 +235,12 @@ class NatsKit(Kit):
 
 
 class PostgresKit(Kit):
+    fixture = "postgres"
     name = "postgres"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("postgres"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -233,3 +264,4 @@ class PostgresKit(Kit):
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             for target in self.created:
                 conn.execute(f'DROP TABLE IF EXISTS "{target.name}", "{target.name}_dlq"')
+

@@ -9,8 +9,10 @@ Kafka message keys) or the item's key (DynamoDB: every change to one item).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from contract_services import AWS_ACCOUNT, AWS_REGION, Moto
 from contract_target import Kit, Message, Target, bodies
 
@@ -22,6 +24,8 @@ KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
 
 
 class SqliteStreamKit(Kit):
+    fixture = "sqlite_stream"
+    sharded = True
     name = "sqlite-stream"
     kind = "stream"
     shape = "kinesis"
@@ -39,6 +43,8 @@ class SqliteStreamKit(Kit):
 
 
 class KinesisKit(Kit):
+    fixture = "kinesis"
+    sharded = True
     name = "kinesis"
     kind = "stream"
     shape = "kinesis"
@@ -49,6 +55,10 @@ class KinesisKit(Kit):
         self.moto = moto
         self.client: Any = moto.client("kinesis")
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -72,6 +82,7 @@ class KinesisKit(Kit):
 class DynamoDBKit(Kit):
     """A table with a NEW_AND_OLD_IMAGES stream; a message is a put of item ``pk`` (the key, else its id)."""
 
+    fixture = "dynamodb"
     name = "dynamodb"
     kind = "stream"
     shape = "dynamodb"
@@ -82,6 +93,10 @@ class DynamoDBKit(Kit):
         self.moto = moto
         self.client: Any = None
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -121,6 +136,8 @@ class KafkaKit(Kit):
     a multi-record batch), which the source needs to tell a caught-up partition.
     """
 
+    fixture = "kafka"
+    sharded = True
     name = "kafka"
     kind = "stream"
     shape = "kafka"
@@ -129,6 +146,10 @@ class KafkaKit(Kit):
     def __init__(self, tmp: Any, broker: str) -> None:
         super().__init__(tmp)
         self.broker = broker
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("kafka_broker"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -155,3 +176,4 @@ class KafkaKit(Kit):
             admin_client = AdminClient({"bootstrap.servers": self.broker})
             for future in admin_client.delete_topics([t.name for t in self.created]).values():
                 future.result(10)
+
