@@ -34,6 +34,8 @@ async def _produce(uri: str, options: SourceOptions, texts: list[str], **send: A
 
 class SqliteQueueKit(Kit):
     fixture = "sqlite_queue"
+    title = "embedded queue (`sqlite:///…?queue=`)"
+    scheme = "sqlite"
     name = "sqlite-queue"
     keyed = True  # FIFO queues
     min_visibility_s = 1.0
@@ -66,6 +68,8 @@ class SqsKit(Kit):
     SQS never does. The SQS source's FIFO order is tested in tests/integration/aws, one receiver at a time."""
 
     fixture = "sqs"
+    title = "SQS"
+    scheme = "sqs"
     name = "sqs"
 
     def __init__(self, tmp: Any, moto: Moto) -> None:
@@ -125,6 +129,8 @@ class SqsKit(Kit):
 
 class RedisKit(Kit):
     fixture = "redis"
+    title = "Redis Streams"
+    scheme = "redis"
     name = "redis"
 
     @classmethod
@@ -158,6 +164,8 @@ class RedisKit(Kit):
 
 class RabbitMQKit(Kit):
     fixture = "rabbitmq"
+    title = "RabbitMQ"
+    scheme = "amqp"
     name = "rabbitmq"
 
     @classmethod
@@ -195,6 +203,8 @@ class RabbitMQKit(Kit):
 
 class NatsKit(Kit):
     fixture = "nats"
+    title = "NATS JetStream"
+    scheme = "nats"
     name = "nats"
 
     @classmethod
@@ -236,6 +246,8 @@ class NatsKit(Kit):
 
 class PostgresKit(Kit):
     fixture = "postgres"
+    title = "PostgreSQL"
+    scheme = "postgresql"
     name = "postgres"
 
     @classmethod

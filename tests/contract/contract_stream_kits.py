@@ -25,6 +25,8 @@ KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
 
 class SqliteStreamKit(Kit):
     fixture = "sqlite_stream"
+    title = "embedded stream (`sqlite:///…?stream=`)"
+    scheme = "sqlite"
     sharded = True
     name = "sqlite-stream"
     kind = "stream"
@@ -44,6 +46,8 @@ class SqliteStreamKit(Kit):
 
 class KinesisKit(Kit):
     fixture = "kinesis"
+    title = "Kinesis Data Streams"
+    scheme = "kinesis"
     sharded = True
     name = "kinesis"
     kind = "stream"
@@ -83,6 +87,8 @@ class DynamoDBKit(Kit):
     """A table with a NEW_AND_OLD_IMAGES stream; a message is a put of item ``pk`` (the key, else its id)."""
 
     fixture = "dynamodb"
+    title = "DynamoDB Streams"
+    scheme = "dynamodb"
     name = "dynamodb"
     kind = "stream"
     shape = "dynamodb"
@@ -137,6 +143,8 @@ class KafkaKit(Kit):
     """
 
     fixture = "kafka"
+    title = "Kafka"
+    scheme = "kafka"
     sharded = True
     name = "kafka"
     kind = "stream"

@@ -119,6 +119,10 @@ class Kit:
 
     fixture: ClassVar[str] = ""
     """Its fixture is ``<fixture>_kit``; empty for a base class that is no kit of its own."""
+    title: ClassVar[str] = ""
+    """Its row in docs/contract.md's table of sources (the first column, exactly)."""
+    scheme: ClassVar[str] = ""
+    """The source registry's key its URIs use (``sources.registry.OPENERS``): its module is under contract."""
     name: str = ""
     kind: Kind = "queue"
     shape: RecordShape = "sqs"
