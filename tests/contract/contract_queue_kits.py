@@ -13,6 +13,7 @@ import contextlib
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto, require
@@ -277,3 +278,34 @@ class PostgresKit(Kit):
             for target in self.created:
                 conn.execute(f'DROP TABLE IF EXISTS "{target.name}", "{target.name}_dlq"')
 
+
+class MemoryQueueKit(Kit):
+    """The in-memory twin (``memory://``): a queue of this process, with the embedded queue's rules."""
+
+    fixture = "memory_queue"
+    title = "in-memory queue (`memory://NAME`)"
+    scheme = "memory"
+    name = "memory-queue"
+    keyed = True  # FIFO queues
+    outlives_process = False
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        suffix = ".fifo" if fifo else ""
+        uri = f"memory://{name}{suffix}?visibility_timeout={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_receive_count={max_receive_count}"
+            dlq_uri = f"memory://{name}-dlq{suffix}"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, fifo=fifo,
+                      visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        group = (key or "default") if target.fifo else None
+        asyncio.run(_produce(target.uri, target.options, bodies(messages), message_group_id=group))
+
+    def cleanup(self) -> None:
+        from batchmap.sources import memory
+
+        for target in self.created:
+            memory.forget(*(urlsplit(uri).netloc for uri in (target.uri, target.dlq_uri) if uri))

@@ -8,6 +8,7 @@ Kafka message keys) or the item's key (DynamoDB: every change to one item).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ import pytest
 from contract_services import AWS_ACCOUNT, AWS_REGION, Moto
 from contract_target import Kit, Message, Target, bodies
 
-from batchmap.sources.registry import SourceOptions
+from batchmap.sources.base import Producer
+from batchmap.sources.registry import SourceOptions, open_source
 from batchmap.sources.sqlite import admin
 
 KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
@@ -185,3 +187,35 @@ class KafkaKit(Kit):
             for future in admin_client.delete_topics([t.name for t in self.created]).values():
                 future.result(10)
 
+
+class MemoryStreamKit(Kit):
+    """The in-memory twin (``memory-stream://``): a Kinesis-shaped stream of this process."""
+
+    fixture = "memory_stream"
+    title = "in-memory stream (`memory-stream://NAME?shards=N`)"
+    scheme = "memory-stream"
+    name = "memory-stream"
+    kind = "stream"
+    shape = "kinesis"
+    keyed = True
+    sharded = True
+    outlives_process = False
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        return Target(self, name, f"memory-stream://{name}?shards={shards}", self.tmp, shards=shards)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(self._put(target, messages, key))
+
+    @staticmethod
+    async def _put(target: Target, messages: list[Message], key: str | None) -> None:
+        source = await open_source(target.uri, target.options)
+        assert isinstance(source, Producer)
+        for message, text in zip(messages, bodies(messages), strict=True):
+            await source.send([text], partition_key=key or message["id"])
+
+    def cleanup(self) -> None:
+        from batchmap.sources import memory
+
+        memory.forget(*(target.name for target in self.created))
