@@ -1,24 +1,22 @@
 """The in-memory twin: an SQS-like queue (``memory://NAME``) and a Kinesis-like stream
 (``memory-stream://NAME?shards=N``) that live in this process.
 
-A test of the engine's semantics (retries, bisection, windows, FIFO groups,
-partial failures) needs a source that behaves as the embedded one does but
-costs no file, no fsync and no thread: this is it, as a stub broker is for a
-task queue. Every ``open_source`` of one name in one process reaches the same
-queue or stream (a module-level registry), from any thread and any event loop,
-so a test can send from a thread while an engine runs, and drain it again with
-a second ``asyncio.run``. Nothing survives the process; ``forget`` drops names.
+A test of the engine's semantics (retries, bisection, windows, FIFO groups, partial failures) needs
+a source that behaves as the embedded one does but costs no file, no fsync and no thread: this is
+it, as a stub broker is for a task queue. Every ``open_source`` of one name in one process reaches
+the same queue or stream (a module-level registry), from any thread and any event loop, so a test
+can send from a thread while an engine runs, and drain it again with a second ``asyncio.run``.
+Nothing survives the process; ``forget`` drops names.
 
-The records are built by the embedded source's own record builders, so their
-shapes and sizes are the embedded source's exactly. Time comes from a
-``Clock`` (``set_clock``), so a test can run visibility timeouts, delays and
-redrive on a ``FakeClock``. URI settings of a queue: ``visibility_timeout``
-(seconds, default 30), ``max_receive_count`` with ``dead_letter_queue`` (a
-name, default ``NAME-dlq``, ``.fifo`` kept), ``delay_seconds``; a name ending
-``.fifo`` is a FIFO queue (content-based deduplication, as the kits create
-them). A stream takes ``shards`` (default 1). The first open of a name fixes
-its settings; a later open that names different ones is a ``ConfigError``.
-Not modelled: retention (nothing expires), resharding, message attributes.
+The records are built by the embedded source's own record builders, so their shapes and sizes are
+the embedded source's exactly. Time comes from a ``Clock`` (``set_clock``), so a test can run
+visibility timeouts, delays and redrive on a ``FakeClock``. A stream keeps its mappings' checkpoints
+beside its records. URI settings of a queue: ``visibility_timeout`` (seconds, default 30),
+``max_receive_count`` with ``dead_letter_queue`` (a name, default ``NAME-dlq``, ``.fifo`` kept),
+``delay_seconds``; a name ending ``.fifo`` is a FIFO queue (content-based deduplication, as the kits
+create them). A stream takes ``shards`` (default 1). The first open of a name fixes its settings; a
+later open that names different ones is a ``ConfigError``. Not modelled: retention (nothing
+expires), resharding, message attributes.
 """
 
 from __future__ import annotations
@@ -416,6 +414,8 @@ class _StreamState:
     name: str
     shard_count: int
     records: dict[str, list[StoredRecord]] = field(default_factory=dict)
+    checkpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(mapping id, shard id) -> the last sequence number done: positions live and die with the stream."""
 
     def __post_init__(self) -> None:
         self.ranges = even_ranges(self.shard_count)
@@ -441,11 +441,28 @@ def parse_stream_uri(uri: str) -> tuple[str, int | None]:
     return name, int(_number(query, "shards", 1, 1, 500))
 
 
+class MemoryCheckpoints:
+    """The positions of one memory stream (``CheckpointStore``), kept beside its records in the process."""
+
+    def __init__(self, state: _StreamState) -> None:
+        self._state = state
+
+    async def get(self, mapping_id: str, shard_id: str) -> str | None:
+        with _lock:
+            return self._state.checkpoints.get((mapping_id, shard_id))
+
+    async def put(self, mapping_id: str, shard_id: str, sequence_number: str) -> None:
+        with _lock:
+            self._state.checkpoints[(mapping_id, shard_id)] = sequence_number
+
+
 class MemoryStream:
     """A Kinesis-like stream in this process: shards by partition-key hash, sequence numbers, no retention."""
 
     shape: SourceKind = "kinesis"
-    traits = SourceTraits()
+    traits = SourceTraits(native_checkpoints=True)
+    """Its positions live with it in the process (a ``CheckpointOwner``): a file would outlive the
+    stream and skip the records of the next process's stream of that name."""
 
     def __init__(self, name: str, shard_count: int | None = None) -> None:
         self.name = name
@@ -458,6 +475,10 @@ class MemoryStream:
             elif shard_count is not None and shard_count != state.shard_count:
                 raise ConfigError("shards", shard_count, f"the {state.shard_count} shards {name} has in this process")
         self._state = state
+
+    def checkpoint_store(self) -> MemoryCheckpoints:
+        """Where the engine keeps this stream's positions (``CheckpointOwner``)."""
+        return MemoryCheckpoints(self._state)
 
     async def shards(self) -> list[Shard]:
         return [Shard(shard) for shard in self._state.records]

@@ -198,3 +198,22 @@ def test_a_name_keeps_the_settings_it_was_first_opened_with() -> None:
             run(open_source("memory://fixed?visibility_timeout=6"))
     finally:
         memory.forget()
+
+
+def test_a_stream_keeps_its_checkpoints_and_forgets_them_with_it() -> None:
+    async def scenario() -> tuple[str | None, str | None]:
+        s = await open_source("memory-stream://cp")
+        assert isinstance(s, memory.MemoryStream) and s.traits.native_checkpoints
+        await s.checkpoint_store().put("m1", "shardId-000000000000", "00000000000000000007")
+        again = await open_source("memory-stream://cp")
+        assert isinstance(again, memory.MemoryStream)
+        kept = await again.checkpoint_store().get("m1", "shardId-000000000000")
+        memory.forget("cp")
+        fresh = await open_source("memory-stream://cp")
+        assert isinstance(fresh, memory.MemoryStream)
+        return kept, await fresh.checkpoint_store().get("m1", "shardId-000000000000")
+
+    try:
+        assert run(scenario()) == ("00000000000000000007", None)
+    finally:
+        memory.forget()
