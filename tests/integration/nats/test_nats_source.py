@@ -130,22 +130,6 @@ def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str)
     run(scenario)
 
 
-def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> None:
-    async def scenario() -> None:
-        dying = await opened(stream, "&ack_wait=1")
-        await dying.send(["1", "2", "3"])
-        held = await dying.receive(10, 2)
-        await dying.close()
-        survivor = await opened(stream, "&ack_wait=1")
-        back = await survivor.receive(10, 3)
-        assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
-        assert await survivor.delete(back) == 3
-        await survivor.close()
-
-    run(scenario)
-
-
 def test_publishing_with_a_deduplication_id_stores_the_message_once(stream: str) -> None:
     async def scenario() -> None:
         source = await opened(stream)

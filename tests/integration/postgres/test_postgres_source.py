@@ -151,22 +151,6 @@ def test_two_consumers_compete_and_each_message_goes_to_exactly_one(queue: str) 
     run(scenario)
 
 
-def test_a_consumer_that_dies_holding_messages_gives_them_back(queue: str) -> None:
-    async def scenario() -> None:
-        dying = await opened(queue, "&visibility_timeout=1")
-        await dying.send(["1", "2", "3"])
-        held = await dying.receive(10, 2)
-        await dying.close()
-        survivor = await opened(queue, "&visibility_timeout=1")
-        back = await survivor.receive(10, 3)
-        assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
-        assert await survivor.delete(back) == 3
-        await survivor.close()
-
-    run(scenario)
-
-
 def test_terminated_connections_are_replaced_and_nothing_is_lost(queue: str) -> None:
     async def scenario() -> None:
         app = f"bm-{queue}"
