@@ -165,6 +165,8 @@ class RedisKit(Kit):
 
 class RabbitMQKit(Kit):
     fixture = "rabbitmq"
+    receives_in_order = False  # a quorum queue's redeliveries and prefetch interleave
+    competing_query = "&prefetch=10"  # one consumer would otherwise hold the whole window
     title = "RabbitMQ"
     scheme = "amqp"
     name = "rabbitmq"

@@ -133,6 +133,10 @@ class Kit:
     outlives_process: bool = True
     """Whether what it holds outlives the process: false for the in-memory twin, which no
     ``batchmap run`` subprocess can reach, so the tests of killed engines leave it out."""
+    receives_in_order: bool = True
+    """Queues: whether a receive hands messages out in send order (a standard queue roughly keeps it)."""
+    competing_query: str = ""
+    """Queues: what the competing-consumers test adds to the URI (a prefetch window that lets two share)."""
     min_visibility_s: float = 1.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
