@@ -44,8 +44,7 @@ async def consumers_compete(a: Any, b: Any, *, wait_s: float = 0.3, pause_s: flo
             held[name] += [d.record["body"] for d in got]
             if delete:
                 assert await source.delete(got) == len(got)
-            else:
-                await asyncio.sleep(pause_s)
+            await asyncio.sleep(pause_s)  # the other consumer's turn, as a consumer busy with the batch gives it
 
     await asyncio.gather(consume("a", a), consume("b", b))
     assert sorted(held["a"] + held["b"], key=int) == [str(i) for i in range(200)]
