@@ -13,22 +13,4 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from contract_fixtures import (  # noqa: E402, F401
-    any_kit,
-    dynamodb_kit,
-    fresh_handlers,
-    kafka_broker,
-    kafka_kit,
-    keyed_kit,
-    kinesis_kit,
-    moto,
-    nats_kit,
-    postgres_kit,
-    queue_kit,
-    rabbitmq_kit,
-    redis_kit,
-    sqlite_queue_kit,
-    sqlite_stream_kit,
-    sqs_kit,
-    stream_kit,
-)
+from contract_fixtures import *  # noqa: E402, F403  (every kit fixture the registry made, and the families)

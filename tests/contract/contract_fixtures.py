@@ -1,26 +1,32 @@
 """The contract suite's fixtures, importable by any conftest that wants them (the scale-out tests do).
 
-One kit fixture per source (``redis_kit``, ``sqs_kit``, ...): its ``create(...)``
-gives a test a fresh, uniquely named queue or stream (URI and
-``SourceOptions``) and the fixture deletes what was created. ``queue_kit``,
-``stream_kit``, ``any_kit`` and ``keyed_kit`` run a test once per source of
-that family. moto and Tansu are started once per session, on free loopback ports.
+One kit fixture per kit in ``contract_target.KITS`` (``redis_kit``, ``sqs_kit``, ...),
+made here from the registry: its ``create(...)`` gives a test a fresh, uniquely named
+queue or stream (URI and ``SourceOptions``) and the fixture deletes what was created.
+``queue_kit``, ``stream_kit``, ``any_kit``, ``keyed_kit`` and ``process_kit`` run a test
+once per kit of that family, the families read from the kits' attributes. moto and Tansu
+are started once per session, on free loopback ports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import contract_handlers
+import contract_queue_kits  # noqa: F401  (its kits register themselves in KITS)
+import contract_stream_kits  # noqa: F401
 import pytest
-from contract_queue_kits import NatsKit, PostgresKit, RabbitMQKit, RedisKit, SqliteQueueKit, SqsKit
-from contract_services import Moto, moto_server, require, tansu_broker
-from contract_stream_kits import DynamoDBKit, KafkaKit, KinesisKit, SqliteStreamKit
-from contract_target import Kit
+from contract_services import Moto, moto_server, tansu_broker
+from contract_target import KITS, Kit
 
-QUEUES = ("sqlite_queue", "sqs", "redis", "rabbitmq", "nats", "postgres")
-STREAMS = ("sqlite_stream", "kinesis", "dynamodb", "kafka")
+QUEUES = tuple(name for name, kit in KITS.items() if kit.kind == "queue")
+STREAMS = tuple(name for name, kit in KITS.items() if kit.kind == "stream")
+KEYED = tuple(name for name, kit in KITS.items() if kit.keyed)
+"""Sources that order by a key: FIFO queues (message groups) and every stream (partition or item keys)."""
+PROCESS = tuple(name for name, kit in KITS.items() if kit.outlives_process)
+"""Sources a ``batchmap run`` subprocess can reach and a restarted engine finds again."""
 
 
 @pytest.fixture(autouse=True)
@@ -42,61 +48,20 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker
 
 
-def _cleaned(kit: Kit) -> Iterator[Kit]:
-    try:
-        yield kit
-    finally:
-        kit.cleanup()
+def _kit_fixture(kit_class: type[Kit]) -> Callable[..., Iterator[Kit]]:
+    @pytest.fixture(name=f"{kit_class.fixture}_kit")
+    def kit_fixture(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Kit]:
+        kit = kit_class.open(tmp_path, request)
+        try:
+            yield kit
+        finally:
+            kit.cleanup()
+
+    return kit_fixture
 
 
-@pytest.fixture
-def sqlite_queue_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(SqliteQueueKit(tmp_path))
-
-
-@pytest.fixture
-def sqs_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(SqsKit(tmp_path, moto))
-
-
-@pytest.fixture
-def redis_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(RedisKit(tmp_path, require("redis")))
-
-
-@pytest.fixture
-def rabbitmq_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(RabbitMQKit(tmp_path, require("rabbitmq")))
-
-
-@pytest.fixture
-def nats_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(NatsKit(tmp_path, require("nats")))
-
-
-@pytest.fixture
-def postgres_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(PostgresKit(tmp_path, require("postgres")))
-
-
-@pytest.fixture
-def sqlite_stream_kit(tmp_path: Path) -> Iterator[Kit]:
-    yield from _cleaned(SqliteStreamKit(tmp_path))
-
-
-@pytest.fixture
-def kinesis_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(KinesisKit(tmp_path, moto))
-
-
-@pytest.fixture
-def dynamodb_kit(tmp_path: Path, moto: Moto) -> Iterator[Kit]:
-    yield from _cleaned(DynamoDBKit(tmp_path, moto))
-
-
-@pytest.fixture
-def kafka_kit(tmp_path: Path, kafka_broker: str) -> Iterator[Kit]:
-    yield from _cleaned(KafkaKit(tmp_path, kafka_broker))
+_made: dict[str, Any] = {f"{name}_kit": _kit_fixture(kit) for name, kit in KITS.items()}
+globals().update(_made)  # ``from contract_fixtures import redis_kit`` finds them, as pytest does
 
 
 def _kit(request: pytest.FixtureRequest) -> Kit:
@@ -119,12 +84,17 @@ def any_kit(request: pytest.FixtureRequest) -> Kit:
     return _kit(request)
 
 
-@pytest.fixture(params=("sqlite_queue", *STREAMS))
+@pytest.fixture(params=KEYED)
 def keyed_kit(request: pytest.FixtureRequest) -> Kit:
-    """Sources that order by a key: FIFO queues (message groups) and every stream (partition or item keys).
-
-    SQS FIFO is not here: moto does not lock a FIFO queue between concurrent receives (services.md §1),
-    so one group can reach two receivers at once there, which real SQS never does. The SQS source's FIFO
-    order is tested in tests/integration/aws with one receiver at a time.
-    """
+    """Sources that order by a key (``Kit.keyed``); SQS on moto is not one (see ``SqsKit``)."""
     return _kit(request)
+
+
+@pytest.fixture(params=PROCESS)
+def process_kit(request: pytest.FixtureRequest) -> Kit:
+    """Every source whose messages outlive the process (``Kit.outlives_process``): for engines run as commands."""
+    return _kit(request)
+
+
+__all__ = [*_made, "any_kit", "fresh_handlers", "kafka_broker", "keyed_kit", "moto", "process_kit", "queue_kit",
+           "stream_kit"]

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto
+import pytest
+from contract_services import AWS_ACCOUNT, AWS_REGION, HOST, Moto, require
 from contract_target import Kit, Message, Target, bodies
 
 from batchmap.sources.base import Producer
@@ -31,6 +34,9 @@ async def _produce(uri: str, options: SourceOptions, texts: list[str], **send: A
 
 
 class SqliteQueueKit(Kit):
+    fixture = "sqlite_queue"
+    title = "embedded queue (`sqlite:///…?queue=`)"
+    scheme = "sqlite"
     name = "sqlite-queue"
     keyed = True  # FIFO queues
     min_visibility_s = 1.0
@@ -58,14 +64,24 @@ class SqliteQueueKit(Kit):
 
 
 class SqsKit(Kit):
+    """SQS on moto. Not ``keyed``, though it has FIFO queues: moto does not lock a FIFO queue between
+    concurrent receives (services.md §1), so one group can reach two receivers at once there, which real
+    SQS never does. The SQS source's FIFO order is tested in tests/integration/aws, one receiver at a time."""
+
+    fixture = "sqs"
+    title = "SQS"
+    scheme = "sqs"
     name = "sqs"
-    keyed = True  # FIFO queues
 
     def __init__(self, tmp: Any, moto: Moto) -> None:
         super().__init__(tmp)
         self.moto = moto
         self.client = moto.client("sqs")
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -113,7 +129,14 @@ class SqsKit(Kit):
 
 
 class RedisKit(Kit):
+    fixture = "redis"
+    title = "Redis Streams"
+    scheme = "redis"
     name = "redis"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("redis"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -141,7 +164,16 @@ class RedisKit(Kit):
 
 
 class RabbitMQKit(Kit):
+    fixture = "rabbitmq"
+    receives_in_order = False  # a quorum queue's redeliveries and prefetch interleave
+    competing_query = "&prefetch=10"  # one consumer would otherwise hold the whole window
+    title = "RabbitMQ"
+    scheme = "amqp"
     name = "rabbitmq"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("rabbitmq"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -173,7 +205,14 @@ class RabbitMQKit(Kit):
 
 
 class NatsKit(Kit):
+    fixture = "nats"
+    title = "NATS JetStream"
+    scheme = "nats"
     name = "nats"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("nats"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -209,7 +248,14 @@ class NatsKit(Kit):
 
 
 class PostgresKit(Kit):
+    fixture = "postgres"
+    title = "PostgreSQL"
+    scheme = "postgresql"
     name = "postgres"
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, require("postgres"))
 
     def __init__(self, tmp: Any, port: int) -> None:
         super().__init__(tmp)
@@ -233,3 +279,35 @@ class PostgresKit(Kit):
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             for target in self.created:
                 conn.execute(f'DROP TABLE IF EXISTS "{target.name}", "{target.name}_dlq"')
+
+
+class MemoryQueueKit(Kit):
+    """The in-memory twin (``memory://``): a queue of this process, with the embedded queue's rules."""
+
+    fixture = "memory_queue"
+    title = "in-memory queue (`memory://NAME`)"
+    scheme = "memory"
+    name = "memory-queue"
+    keyed = True  # FIFO queues
+    outlives_process = False
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        suffix = ".fifo" if fifo else ""
+        uri = f"memory://{name}{suffix}?visibility_timeout={visibility_timeout_s:g}"
+        dlq_uri = None
+        if max_receive_count is not None:
+            uri += f"&max_receive_count={max_receive_count}"
+            dlq_uri = f"memory://{name}-dlq{suffix}"
+        return Target(self, name, uri, self.tmp, dlq_uri=dlq_uri, fifo=fifo,
+                      visibility_timeout_s=visibility_timeout_s)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        group = (key or "default") if target.fifo else None
+        asyncio.run(_produce(target.uri, target.options, bodies(messages), message_group_id=group))
+
+    def cleanup(self) -> None:
+        from batchmap.sources import memory
+
+        for target in self.created:
+            memory.forget(*(urlsplit(uri).netloc for uri in (target.uri, target.dlq_uri) if uri))

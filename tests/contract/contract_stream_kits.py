@@ -8,13 +8,17 @@ Kafka message keys) or the item's key (DynamoDB: every change to one item).
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from contract_services import AWS_ACCOUNT, AWS_REGION, Moto
 from contract_target import Kit, Message, Target, bodies
 
-from batchmap.sources.registry import SourceOptions
+from batchmap.sources.base import Producer
+from batchmap.sources.registry import SourceOptions, open_source
 from batchmap.sources.sqlite import admin
 
 KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
@@ -22,6 +26,10 @@ KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
 
 
 class SqliteStreamKit(Kit):
+    fixture = "sqlite_stream"
+    title = "embedded stream (`sqlite:///…?stream=`)"
+    scheme = "sqlite"
+    sharded = True
     name = "sqlite-stream"
     kind = "stream"
     shape = "kinesis"
@@ -39,6 +47,10 @@ class SqliteStreamKit(Kit):
 
 
 class KinesisKit(Kit):
+    fixture = "kinesis"
+    title = "Kinesis Data Streams"
+    scheme = "kinesis"
+    sharded = True
     name = "kinesis"
     kind = "stream"
     shape = "kinesis"
@@ -49,6 +61,10 @@ class KinesisKit(Kit):
         self.moto = moto
         self.client: Any = moto.client("kinesis")
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -72,6 +88,9 @@ class KinesisKit(Kit):
 class DynamoDBKit(Kit):
     """A table with a NEW_AND_OLD_IMAGES stream; a message is a put of item ``pk`` (the key, else its id)."""
 
+    fixture = "dynamodb"
+    title = "DynamoDB Streams"
+    scheme = "dynamodb"
     name = "dynamodb"
     kind = "stream"
     shape = "dynamodb"
@@ -82,6 +101,10 @@ class DynamoDBKit(Kit):
         self.moto = moto
         self.client: Any = None
         self.options = SourceOptions(endpoint_url=moto.url, region=AWS_REGION)
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("moto"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -121,6 +144,10 @@ class KafkaKit(Kit):
     a multi-record batch), which the source needs to tell a caught-up partition.
     """
 
+    fixture = "kafka"
+    title = "Kafka"
+    scheme = "kafka"
+    sharded = True
     name = "kafka"
     kind = "stream"
     shape = "kafka"
@@ -129,6 +156,10 @@ class KafkaKit(Kit):
     def __init__(self, tmp: Any, broker: str) -> None:
         super().__init__(tmp)
         self.broker = broker
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        return cls(tmp, request.getfixturevalue("kafka_broker"))
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:
@@ -155,3 +186,36 @@ class KafkaKit(Kit):
             admin_client = AdminClient({"bootstrap.servers": self.broker})
             for future in admin_client.delete_topics([t.name for t in self.created]).values():
                 future.result(10)
+
+
+class MemoryStreamKit(Kit):
+    """The in-memory twin (``memory-stream://``): a Kinesis-shaped stream of this process."""
+
+    fixture = "memory_stream"
+    title = "in-memory stream (`memory-stream://NAME?shards=N`)"
+    scheme = "memory-stream"
+    name = "memory-stream"
+    kind = "stream"
+    shape = "kinesis"
+    keyed = True
+    sharded = True
+    outlives_process = False
+
+    def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
+                shards: int) -> Target:
+        return Target(self, name, f"memory-stream://{name}?shards={shards}", self.tmp, shards=shards)
+
+    def send(self, target: Target, messages: list[Message], key: str | None) -> None:
+        asyncio.run(self._put(target, messages, key))
+
+    @staticmethod
+    async def _put(target: Target, messages: list[Message], key: str | None) -> None:
+        source = await open_source(target.uri, target.options)
+        assert isinstance(source, Producer)
+        for message, text in zip(messages, bodies(messages), strict=True):
+            await source.send([text], partition_key=key or message["id"])
+
+    def cleanup(self) -> None:
+        from batchmap.sources import memory
+
+        memory.forget(*(target.name for target in self.created))

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+import pytest
 
 from batchmap.filters import FilterCriteria
 from batchmap.records import SourceKind as RecordShape
@@ -104,19 +106,53 @@ class Target:
         return args
 
 
+KITS: dict[str, type[Kit]] = {}
+"""The one registry of kits: fixture name (``sqs`` for ``sqs_kit``) -> kit class, in definition order.
+
+A ``Kit`` subclass with a ``fixture`` registers itself; ``contract_fixtures`` makes its
+``NAME_kit`` fixture and puts it in the families (``queue_kit``, ``stream_kit``, ...) its
+attributes say it belongs to. Adding a source's kit is adding its class, nothing else."""
+
+
 class Kit:
     """One source under contract: creates targets, sends to them, cleans up after the test."""
 
+    fixture: ClassVar[str] = ""
+    """Its fixture is ``<fixture>_kit``; empty for a base class that is no kit of its own."""
+    title: ClassVar[str] = ""
+    """Its row in docs/contract.md's table of sources (the first column, exactly)."""
+    scheme: ClassVar[str] = ""
+    """The source registry's key its URIs use (``sources.registry.OPENERS``): its module is under contract."""
     name: str = ""
     kind: Kind = "queue"
     shape: RecordShape = "sqs"
     keyed: bool = False
     """Whether the source orders by a key: FIFO message groups, partition keys, item keys."""
+    sharded: bool = False
+    """Whether its streams take a shard count (keys spread over shards)."""
+    outlives_process: bool = True
+    """Whether what it holds outlives the process: false for the in-memory twin, which no
+    ``batchmap run`` subprocess can reach, so the tests of killed engines leave it out."""
+    receives_in_order: bool = True
+    """Queues: whether a receive hands messages out in send order (a standard queue roughly keeps it)."""
+    competing_query: str = ""
+    """Queues: what the competing-consumers test adds to the URI (a prefetch window that lets two share)."""
     min_visibility_s: float = 1.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.fixture:
+            assert cls.fixture not in KITS, f"two kits named {cls.fixture}"
+            KITS[cls.fixture] = cls
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.created: list[Target] = []
+
+    @classmethod
+    def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:
+        """The kit for one test; a kit that needs a service or another fixture takes it from ``request``."""
+        return cls(tmp)
 
     def create(self, *, visibility_timeout_s: float = 30, max_receive_count: int | None = None,
                fifo: bool = False, shards: int = 1) -> Target:

@@ -17,7 +17,7 @@ PER_KEY = 8
 
 def test_each_key_keeps_its_order_and_has_one_batch_in_flight(keyed_kit: Kit) -> None:
     """FIFO message groups, partition keys and DynamoDB items: in order, never in two batches at once."""
-    target = keyed_kit.create(fifo=True, shards=2 if keyed_kit.name in ("sqlite-stream", "kinesis", "kafka") else 1)
+    target = keyed_kit.create(fifo=True, shards=2 if keyed_kit.sharded else 1)
     for key in KEYS:
         target.send([{"id": f"{key}{i:02d}", "key": key} for i in range(PER_KEY)], key=key)
     settings: dict[str, Any] = {"batch_size": 3}

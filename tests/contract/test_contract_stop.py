@@ -59,9 +59,9 @@ def test_a_graceful_stop_finishes_what_is_in_flight_and_releases_the_rest(any_ki
     assert sorted(set(first) | set(second)) == [m["id"] for m in messages(COUNT)]
 
 
-def test_after_a_sigkill_a_restart_processes_every_message(any_kit: Kit, tmp_path: Path) -> None:
+def test_after_a_sigkill_a_restart_processes_every_message(process_kit: Kit, tmp_path: Path) -> None:
     """At least once: a message processed twice was in a batch the killed engine had not settled."""
-    target = any_kit.create(visibility_timeout_s=2)
+    target = process_kit.create(visibility_timeout_s=2)
     target.send(messages(COUNT))
     log = tmp_path / "processed.log"
     flags = ["--batch-size", str(BATCH), "--timeout", "2"]

@@ -17,17 +17,7 @@ CONTRACT = Path(__file__).resolve().parents[1] / "contract"
 if str(CONTRACT) not in sys.path:
     sys.path.insert(0, str(CONTRACT))
 
-from contract_fixtures import (  # noqa: E402, F401
-    fresh_handlers,
-    kafka_broker,
-    kafka_kit,
-    moto,
-    nats_kit,
-    postgres_kit,
-    rabbitmq_kit,
-    redis_kit,
-    sqs_kit,
-)
+from contract_fixtures import *  # noqa: E402, F403  (every kit fixture of the registry)
 
 
 @pytest.fixture

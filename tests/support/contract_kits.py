@@ -15,18 +15,10 @@ CONTRACT = Path(__file__).resolve().parents[1] / "contract"
 if str(CONTRACT) not in sys.path:
     sys.path.insert(0, str(CONTRACT))
 
+import contract_fixtures  # noqa: E402
 import contract_handlers as handlers  # noqa: E402
-from contract_fixtures import (  # noqa: E402
-    QUEUES,
-    fresh_handlers,
-    moto,
-    nats_kit,
-    postgres_kit,
-    rabbitmq_kit,
-    redis_kit,
-    sqlite_queue_kit,
-    sqs_kit,
-)
+from contract_fixtures import *  # noqa: E402, F403  (every kit fixture of the registry)
+from contract_fixtures import QUEUES, STREAMS  # noqa: E402
 from contract_support import drain, engine_for, logged, mapping, messages, start, wait_until  # noqa: E402
 from contract_target import Kit, Target  # noqa: E402
 
@@ -38,7 +30,6 @@ def kit_for(request: pytest.FixtureRequest) -> Kit:
 
 
 __all__ = [
-    "QUEUES", "Kit", "Target", "drain", "engine_for", "fresh_handlers", "handlers", "kit_for", "logged", "mapping",
-    "messages", "moto", "nats_kit", "postgres_kit", "rabbitmq_kit", "redis_kit", "sqlite_queue_kit", "sqs_kit",
-    "start", "wait_until",
+    *contract_fixtures.__all__, "QUEUES", "STREAMS", "Kit", "Target", "drain", "engine_for", "handlers", "kit_for",
+    "logged", "mapping", "messages", "start", "wait_until",
 ]

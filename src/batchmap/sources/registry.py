@@ -31,6 +31,8 @@ OPENERS: dict[str, str] = {
     "nats": "batchmap.sources.nats:open_source",
     "postgresql": "batchmap.sources.postgres:open_source",
     "postgres": "batchmap.sources.postgres:open_source",
+    "memory": "batchmap.sources.memory:open_source",
+    "memory-stream": "batchmap.sources.memory:open_source",
 }
 """Scheme (or ARN service name) -> ``module:function`` of its opener."""
 

@@ -1,28 +1,56 @@
-"""The engine on the embedded stream: AWS's Kinesis mapping rules end to end (Python API, in-process)."""
+"""The engine on the in-memory stream: AWS's Kinesis mapping rules end to end (Python API, in-process).
+
+These test the engine's semantics, so they run on the twin (``memory-stream://``); the contract
+suite runs the same behaviours on every real stream, the embedded one included.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import engine_handlers as h
+import pytest
 from engine_support import drain
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
 from batchmap.config.function import FunctionConfig
-from batchmap.sources.sqlite import admin
-from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
+from batchmap.sources import memory
+from batchmap.sources.registry import open_source
+
+
+@pytest.fixture(autouse=True)
+def fresh_streams() -> Iterator[None]:
+    """Each test starts with no memory streams (one worker runs its tests one at a time)."""
+    memory.forget()
+    yield
+    memory.forget()
 
 
 def stream(tmp_path: Path, shards: int = 1) -> str:
-    uri = f"sqlite:///{tmp_path}/stream.db?stream=events"
-    admin.create_stream(uri, shards)
+    uri = f"memory-stream://events?shards={shards}"
+    asyncio.run(open_source(uri))  # created now, with that many shards
     return uri
 
 
+async def _put(uri: str, texts: list[str], key: str) -> None:
+    source = await open_source(uri)
+    assert isinstance(source, memory.MemoryStream)
+    await source.send(texts, partition_key=key)
+
+
 def put(uri: str, *items: dict[str, object], key: str = "k") -> None:
-    admin.send(uri, [json.dumps(i) for i in items], partition_key=key)
+    asyncio.run(_put(uri, [json.dumps(i) for i in items], key))
+
+
+async def _checkpoints(uri: str, mapping_id: str) -> dict[str, str]:
+    source = await open_source(uri)
+    assert isinstance(source, memory.MemoryStream)
+    store = source.checkpoint_store()
+    found = {shard.id: await store.get(mapping_id, shard.id) for shard in await source.shards()}
+    return {shard: sequence for shard, sequence in found.items() if sequence is not None}
 
 
 def mapping(uri: str, function: str, **settings: object) -> EventSourceMapping:
@@ -50,7 +78,7 @@ def test_reads_every_shard_in_order_and_checkpoints(tmp_path: Path) -> None:
     h.reset()
     drain(mapping(uri, "record"))
     assert h.EVENTS == []  # resumed after the checkpoint: nothing new
-    checkpoints = asyncio.run(SqliteCheckpointStore(uri).checkpoints("m1"))
+    checkpoints = asyncio.run(_checkpoints(uri, "m1"))
     assert len(checkpoints) == 2
 
 

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import pytest
 from outage_proxy import OutageProxy
-from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 from waiting import wait_out
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
@@ -53,13 +52,6 @@ def test_record_has_the_sqs_shape_and_keeps_nats_metadata(stream: str) -> None:
         assert (attrs["NatsStream"], attrs["NatsSubject"], attrs["NatsStreamSequence"]) == (
             stream, "orders.new", seq)
         assert int(attrs["SentTimestamp"]) == d.arrival_ms > 0
-
-    run(scenario)
-
-
-def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(stream: str) -> None:
-    async def scenario() -> None:
-        await receive_up_to_n_then_long_poll(await opened(stream))
 
     run(scenario)
 
@@ -119,29 +111,6 @@ def test_exhausted_messages_go_to_the_dead_letter_subject(stream: str) -> None:
         assert attrs["Batchmap-Source-Sequence"]["stringValue"] == first.id
         assert attrs["Batchmap-Receive-Count"]["stringValue"] == "2"
         await dlq.close()
-
-    run(scenario)
-
-
-def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str) -> None:
-    async def scenario() -> None:
-        await consumers_compete(await opened(stream), await opened(stream), wait_s=0.5, pause_s=0.01)
-
-    run(scenario)
-
-
-def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> None:
-    async def scenario() -> None:
-        dying = await opened(stream, "&ack_wait=1")
-        await dying.send(["1", "2", "3"])
-        held = await dying.receive(10, 2)
-        await dying.close()
-        survivor = await opened(stream, "&ack_wait=1")
-        back = await survivor.receive(10, 3)
-        assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
-        assert await survivor.delete(back) == 3
-        await survivor.close()
 
     run(scenario)
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
+from queue_checks import receive_up_to_n_then_long_poll
 from waiting import wait_out
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
@@ -140,29 +140,6 @@ def test_dead_letter_after_max_receive_count(queue: str) -> None:
         assert (dead.id, dead.record["body"], dead.receive_count) == (first.id, "poison", 1)
         assert attrs["kind"]["stringValue"] == "bad" and attrs["dlq.receive_count"]["stringValue"] == "2"
         await dlq.close()
-
-    run(scenario)
-
-
-def test_two_consumers_compete_and_each_message_goes_to_exactly_one(queue: str) -> None:
-    async def scenario() -> None:
-        await consumers_compete(await opened(queue), await opened(queue), pause_s=0.005)
-
-    run(scenario)
-
-
-def test_a_consumer_that_dies_holding_messages_gives_them_back(queue: str) -> None:
-    async def scenario() -> None:
-        dying = await opened(queue, "&visibility_timeout=1")
-        await dying.send(["1", "2", "3"])
-        held = await dying.receive(10, 2)
-        await dying.close()
-        survivor = await opened(queue, "&visibility_timeout=1")
-        back = await survivor.receive(10, 3)
-        assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
-        assert await survivor.delete(back) == 3
-        await survivor.close()
 
     run(scenario)
 

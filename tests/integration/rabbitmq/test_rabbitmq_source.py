@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import pika
 import pytest
 import rabbitmq_control
-from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 from waiting import wait_out
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
@@ -84,13 +83,6 @@ def test_the_queue_is_a_durable_quorum_queue_with_a_delivery_limit(queue: str) -
     assert not queue_arguments_accepted(queue, {"x-queue-type": "classic"})
 
 
-def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(queue: str) -> None:
-    async def scenario() -> None:
-        await receive_up_to_n_then_long_poll(await opened(queue), ordered=False)
-
-    run(scenario)
-
-
 def test_delete_acks_and_a_late_ack_after_the_visibility_timeout_deletes_nothing(queue: str) -> None:
     async def scenario() -> None:
         source = await opened(queue, "&visibility_timeout=1")
@@ -150,14 +142,6 @@ def test_the_broker_dead_letters_after_max_receive_count(queue: str) -> None:
         assert dead.record["messageAttributes"]["kind"]["stringValue"] == "bad"
         assert "x-death" in dead.record["messageAttributes"]
         await dlq.close()
-
-    run(scenario)
-
-
-def test_two_consumers_compete_and_each_message_goes_to_exactly_one(queue: str) -> None:
-    async def scenario() -> None:
-        await consumers_compete(await opened(queue, "&prefetch=10"), await opened(queue, "&prefetch=10"),
-                                wait_s=0.5, delete=True)
 
     run(scenario)
 

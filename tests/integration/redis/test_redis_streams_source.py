@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import pytest
 import redis
 from outage_proxy import OutageProxy
-from queue_checks import consumers_compete, receive_up_to_n_then_long_poll
 from waiting import wait_out
 
 from batchmap.errors import ConfigError, MissingExtraError, SourceError
@@ -58,13 +57,6 @@ def test_record_has_the_sqs_shape_and_keeps_redis_metadata(stream: str) -> None:
         assert (attrs["RedisStreamEntryId"], attrs["RedisConsumerGroup"], attrs["RedisConsumer"]) == (
             entry_id, "batchmap", "c1")
         assert d.arrival_ms == int(entry_id.split("-")[0]) and d.receive_count == 1
-
-    run(scenario)
-
-
-def test_receive_takes_up_to_n_and_a_long_poll_returns_when_a_message_arrives(stream: str) -> None:
-    async def scenario() -> None:
-        await receive_up_to_n_then_long_poll(await opened(stream), wait_s=1)
 
     run(scenario)
 
@@ -145,13 +137,6 @@ def test_redelivery_after_the_visibility_timeout_then_dead_letter(stream: str) -
         assert dead.record["body"] == "poison"
         assert dead.record["messageAttributes"]["dlq.source_id"]["stringValue"] == d.id
         await dlq.close()
-
-    run(scenario)
-
-
-def test_two_consumers_compete_and_each_message_goes_to_exactly_one(stream: str) -> None:
-    async def scenario() -> None:
-        await consumers_compete(await opened(stream, consumer="a"), await opened(stream, consumer="b"))
 
     run(scenario)
 

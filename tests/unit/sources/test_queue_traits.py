@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import pytest
 
-from batchmap.sources.aws.sqs import SqsQueue
 from batchmap.sources.base import MessageMover, QueueTraits, VisibilityExtender
-from batchmap.sources.nats import NatsSource
-from batchmap.sources.postgres import PostgresSource
-from batchmap.sources.rabbitmq import RabbitMQSource
-from batchmap.sources.redis_streams import RedisStreamsSource
-from batchmap.sources.sqlite import SqliteQueue
+from batchmap.sources.registry import OPENERS
 
-QUEUE_SOURCES = (SqsQueue, SqliteQueue, PostgresSource, RedisStreamsSource, NatsSource, RabbitMQSource)
+
+def queue_classes() -> tuple[type, ...]:
+    """Every queue class the source registry's modules export (SQS-shaped, with ``receive``), once each."""
+    found: dict[str, type] = {}
+    for target in OPENERS.values():
+        module = importlib.import_module(target.partition(":")[0])
+        for value in vars(module).values():
+            if isinstance(value, type) and getattr(value, "shape", None) == "sqs" and hasattr(value, "receive"):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return tuple(found.values())
+
+
+QUEUE_SOURCES = queue_classes()
+
+
+def test_the_registry_yields_every_queue_source() -> None:
+    names = {source.__name__ for source in QUEUE_SOURCES}
+    assert {"SqsQueue", "SqliteQueue", "PostgresSource", "RedisStreamsSource", "NatsSource", "RabbitMQSource",
+            "MemoryQueue"} <= names, names
 
 
 @pytest.mark.parametrize("source", QUEUE_SOURCES, ids=lambda c: c.__name__)
