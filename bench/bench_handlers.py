@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -13,6 +14,14 @@ def trivial(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A do-nothing handler that touches every record once."""
     for _ in event["Records"]:
         pass
+    return {}
+
+
+def parse_bodies(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse every record's JSON body: issue 15's handler, and what the raw loops' handler does."""
+    loads = json.loads
+    for record in event["Records"]:
+        loads(record["body"])
     return {}
 
 
