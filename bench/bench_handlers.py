@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 LATENESS_MS: list[float] = []
+INVOKED_MS: list[float] = []
 WINDOW_S = 1.0
 
 
@@ -30,4 +31,5 @@ def window_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now_ms = time.time() * 1000
     sent = min(int(r["attributes"]["SentTimestamp"]) for r in event["Records"])
     LATENESS_MS.append(now_ms - sent - WINDOW_S * 1000)
+    INVOKED_MS.append(now_ms)
     return {}
