@@ -255,7 +255,7 @@ class SqliteQueue:
             settled = self.store.settle_and_receive(
                 [group for group, _ in deletes], [(r.max_records, r.now_ms) for r in receives],
                 watch=self.db.change_counter)
-            outcome = settled.deleted, [_Polled(r, settled.seen, None if r.deliveries else settled.wake_ms)
+            outcome = settled.deleted, [_Polled(r, settled.seen, None if r.count else settled.wake_ms)
                                         for r in settled.received]
         except BaseException as exc:
             outcome = exc
