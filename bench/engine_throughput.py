@@ -141,13 +141,13 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
             ordered[-1])
 
 
-def window_accuracy(samples: int, sender: str) -> tuple[float, float]:
+def window_accuracy(samples: int, sender: str, synchronous: str) -> tuple[float, float]:
     """p50 and p99 of the invocation's delay after the send committed, minus the window."""
     bench_handlers.LATENESS_MS.clear()
     bench_handlers.INVOKED_MS.clear()
     committed: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
-        uri = f"sqlite:///{folder}/w.db?queue=window"
+        uri = f"sqlite:///{folder}/w.db?queue=window&synchronous={synchronous}"
         mapping = EventSourceMapping(
             source=uri, function=FunctionConfig("bench_handlers:window_probe", timeout_s=5), batch_size=100,
             maximum_batching_window_in_seconds=bench_handlers.WINDOW_S,
@@ -190,7 +190,8 @@ def window_accuracy(samples: int, sender: str) -> tuple[float, float]:
                     for invoked, sent in zip(bench_handlers.INVOKED_MS, committed, strict=True)]
     p50, p99, top = percentiles(after_commit)
     s50, s99, _ = percentiles(bench_handlers.LATENESS_MS)
-    print(f"window accuracy, sent from {'this process' if sender == 'process' else 'another process'}: window "
+    print(f"window accuracy, synchronous={synchronous}, sent from "
+          f"{'this process' if sender == 'process' else 'another process'}: window "
           f"{bench_handlers.WINDOW_S:g} s, {len(after_commit)} lone messages: invocation delay after the send "
           f"committed, minus the window: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.1f} ms (target p99 <= 5 ms); "
           f"after SentTimestamp: p50 {s50:.1f} ms, p99 {s99:.1f} ms")
@@ -219,7 +220,7 @@ def main() -> None:
                       f"{amo:.2f} of the at-most-once loop (target >= 0.5)")
     if args.window_samples > 0:
         for sender in args.window_senders.split(","):
-            window_accuracy(args.window_samples, sender)
+            window_accuracy(args.window_samples, sender, args.synchronous)
 
 
 if __name__ == "__main__":
