@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 LATENESS_MS: list[float] = []
+INVOKED_MS: list[float] = []
 WINDOW_S = 1.0
 
 
@@ -16,9 +18,18 @@ def trivial(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {}
 
 
+def parse_bodies(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse every record's JSON body: issue 15's handler, and what the raw loops' handler does."""
+    loads = json.loads
+    for record in event["Records"]:
+        loads(record["body"])
+    return {}
+
+
 def window_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """How late the invocation came after its first record was sent, minus the window."""
     now_ms = time.time() * 1000
     sent = min(int(r["attributes"]["SentTimestamp"]) for r in event["Records"])
     LATENESS_MS.append(now_ms - sent - WINDOW_S * 1000)
+    INVOKED_MS.append(now_ms)
     return {}

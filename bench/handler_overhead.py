@@ -1,6 +1,6 @@
 """What the handler toolkit costs, next to Powertools' BatchProcessor and a plain loop.
 
-    .venv/bin/python bench/handler_overhead.py [--quick]
+    .venv/bin/python bench/handler_overhead.py [--quick] [--io]
 
 Prints, from one run:
 
@@ -11,7 +11,8 @@ Prints, from one run:
    divided by its size, the ratios, and how each grows from 100 to 10,000;
 2. 1,000 I/O-bound records of 1 ms each with ``concurrency=100``, sync
    (threads) and async, against the 10 ms physical limit (1,000 x 1 ms / 100),
-   with the same work done by hand-written workers as this machine's floor;
+   with the same work done by hand-written workers (threads from the same
+   pool; coroutines on ``asyncio.run``'s default loop) in turns with it;
 3. the cold import of ``batchmap.handler`` vs Powertools' batch module in fresh
    interpreters (median of several), and import plus a first 10-record batch;
 4. the same as 1. with every tenth record failing (its handler raises), logging
@@ -20,7 +21,7 @@ Prints, from one run:
 
 No assertion: the numbers depend on the machine. The targets are printed next
 to them (overhead <= Powertools' at every size and flat from 100 to 10,000; the
-I/O case within 2x of 10 ms; the import at most a fifth of Powertools'; with
+I/O case within 1.3x of 10 ms; the import at most a fifth of Powertools'; with
 10 % failures at most 1.5x Powertools').
 """
 
@@ -183,10 +184,10 @@ def print_io(results: dict[str, tuple[float, float, float]]) -> bool:
     print(f"   {'handler':<18} {'first run':>10} {'warm median':>12} {'x limit':>8} {'hand-written floor':>19}")
     ok = True
     for label, (first, warm, floor) in results.items():
-        ok &= warm <= 2 * limit
+        ok &= warm <= 1.3 * limit
         print(f"   {label:<18} {first:>8.1f}ms {warm:>10.1f}ms {warm / limit:>7.2f}x {floor:>17.1f}ms")
-    print(f"   target: within 2x of {limit:g} ms (warm): {'met' if ok else 'MISSED'}; the floor is the same sleeps "
-          "on bare workers, i.e. what threads or asyncio cost here")
+    print(f"   target: within 1.3x of {limit:g} ms (warm): {'met' if ok else 'MISSED'}; the floor is the same sleeps "
+          "on bare workers, i.e. what threads or asyncio's default loop cost here")
     return ok
 
 
@@ -318,6 +319,10 @@ def print_failing(results: tuple[dict[int, dict[str, float]], dict[str, int]]) -
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--io" in sys.argv:  # section 2 alone
+        print(f"load average {os.getloadavg()[0]:.2f}")
+        print_io(io_bound(quick))
+        return
     print(f"batchmap handler overhead: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"{threading.active_count()} threads at start, load average {os.getloadavg()[0]:.2f}"
           f"{' (quick run)' if quick else ''}\n")

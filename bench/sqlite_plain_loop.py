@@ -10,6 +10,14 @@ group-commits: a lane's delete and its next receive, and the receives of
 concurrent lanes, share one transaction, so the engine commits less often
 than this loop does; the statements are the same.)
 
+``at_least_once_loop`` and ``at_most_once_loop`` are the limits issue 15 set
+the engine against: raw sqlite3 on the same file, one transaction per batch.
+The at-most-once loop deletes the batch as it reads it (``DELETE ...
+RETURNING``: a crash after the commit loses the batch); the at-least-once loop,
+in one transaction, deletes the batch it handled last and leases the next (the
+queue's receive statement), so a crash loses nothing, and the last batch gets
+a transaction of its own. Their handler parses every JSON body.
+
     python bench/sqlite_plain_loop.py [--messages N] [--repeat R] [--synchronous FULL|NORMAL]
 
 prints records/s at batch sizes 1, 10, 100 and 1000 for the plain loop and,
@@ -74,6 +82,74 @@ def plain_loop(db_path: str, queue_name: str, batch_size: int, synchronous: str 
                 done += trivial_handler(rows)
             with db.write() as conn:
                 conn.execute(DELETE, (queue_id, token, json.dumps([row[0] for row in rows])))
+        elapsed = time.perf_counter() - start
+    finally:
+        db.close()
+    return done / elapsed if elapsed > 0 else 0.0
+
+
+def parse_bodies(bodies: Sequence[str]) -> int:
+    """The raw loops' handler: parse every JSON body, as the engine benchmark's handler does."""
+    loads = json.loads
+    for body in bodies:
+        loads(body)
+    return len(bodies)
+
+
+AT_MOST_ONCE = ("DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE queue_id = :queue "
+                "AND visible_ms <= :now ORDER BY visible_ms, seq LIMIT :limit) RETURNING seq, body")
+
+
+def at_most_once_loop(db_path: str, queue_name: str, batch_size: int, synchronous: str = "FULL") -> float:
+    """Records/s of a raw loop that takes each batch off the queue in one transaction, then handles it."""
+    db = Database(db_path, synchronous)
+    conn = db.conn
+    try:
+        queue_id = conn.execute("SELECT id FROM queues WHERE name = ?", (queue_name,)).fetchone()[0]
+        done = 0
+        start = time.perf_counter()
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            rows = conn.execute(AT_MOST_ONCE, {"queue": queue_id, "now": time.time_ns() // 1_000_000,
+                                               "limit": batch_size}).fetchall()
+            conn.execute("COMMIT")
+            if not rows:
+                break
+            done += parse_bodies([row[1] for row in rows])
+        elapsed = time.perf_counter() - start
+    finally:
+        db.close()
+    return done / elapsed if elapsed > 0 else 0.0
+
+
+def at_least_once_loop(db_path: str, queue_name: str, batch_size: int, synchronous: str = "FULL") -> float:
+    """Records/s of a raw loop that, per transaction, deletes the batch it handled and leases the next."""
+    db = Database(db_path, synchronous)
+    conn = db.conn
+    try:
+        queue_id, attributes = conn.execute(
+            "SELECT id, attributes FROM queues WHERE name = ?", (queue_name,)).fetchone()
+        attrs = json.loads(attributes)
+        visibility_ms = int(attrs["VisibilityTimeout"]) * 1000
+        retention_ms = int(attrs["MessageRetentionPeriod"]) * 1000
+        done = 0
+        handled: tuple[str, str] | None = None  # (receipt token, JSON list of seqs) of the batch to delete
+        start = time.perf_counter()
+        while True:
+            now_ms = time.time_ns() // 1_000_000
+            token = secrets.token_hex(8)
+            conn.execute("BEGIN IMMEDIATE")
+            if handled is not None:
+                conn.execute(DELETE, (queue_id, *handled))
+            rows = conn.execute(RECEIVE_STANDARD, {
+                "queue": queue_id, "now": now_ms, "until": now_ms + visibility_ms,
+                "cutoff": now_ms - retention_ms, "token": token, "limit": batch_size,
+            }).fetchall()
+            conn.execute("COMMIT")
+            if not rows:
+                break
+            done += parse_bodies([row[2] for row in rows])
+            handled = (token, json.dumps([row[0] for row in rows]))
         elapsed = time.perf_counter() - start
     finally:
         db.close()

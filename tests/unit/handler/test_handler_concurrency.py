@@ -147,3 +147,36 @@ def test_pool_threads_are_reused_between_batches() -> None:
     for _ in range(3):
         process_batch(sqs_event(8), lambda r: None, concurrency=8)
     assert worker_pool().threads == started
+
+
+def test_async_handler_short_waits_still_see_io() -> None:
+    """The loop ``process_batch`` starts times short waits itself: a socket that becomes readable
+    during such a wait still wakes the record waiting on it, and short sleeps still end."""
+    import socket
+
+    readers: list[socket.socket] = []
+
+    async def handler(record: Any) -> None:
+        reader, writer = socket.socketpair()
+        readers.append(reader)
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[bytes] = loop.create_future()
+        loop.add_reader(reader, lambda: arrived.done() or arrived.set_result(reader.recv(4096)))
+        # Written by another thread while the loop waits on a timer 5 ms away, so the wake-up
+        # comes from the descriptor, not from the timer.
+        threading.Timer(0.001, writer.send, (record.body.encode(),)).start()
+        keep_short = loop.call_later(0.005, lambda: None)
+        try:
+            got = await asyncio.wait_for(arrived, WAIT_S)
+        finally:
+            loop.remove_reader(reader)
+            keep_short.cancel()
+            writer.close()
+        await asyncio.sleep(0.0005)
+        assert got == record.body.encode()
+
+    event = sqs_event(20)
+    assert process_batch(event, handler, concurrency=5) == {"batchItemFailures": []}
+    for reader in readers:
+        reader.close()
+    assert len(readers) == 20

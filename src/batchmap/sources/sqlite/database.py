@@ -26,6 +26,7 @@ from functools import partial
 from typing import TypeVar
 
 from batchmap.errors import SourceError
+from batchmap.sources.sqlite.doorbell import doorbell
 from batchmap.sources.sqlite.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class Database:
         self._executor: ThreadPoolExecutor | None = None
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
+        self.bell = doorbell(path)
+        """Rung after every commit of this connection: long polls on the file in this process wake at once."""
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self._setup(synchronous)
 
@@ -120,6 +123,7 @@ class Database:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+        self.bell.ring()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -80,12 +80,30 @@ DeleteGroup = dict[str, str]
 """One delete call's receipt handles, parsed by ``deletions``: receive token -> JSON list of row sequences."""
 
 
-@dataclass(frozen=True, slots=True)
 class Received:
-    """One receive call's outcome: what was delivered and how many messages went to the DLQ."""
+    """One receive call's outcome: what was delivered and how many messages went to the DLQ.
 
-    deliveries: list[Delivery]
-    dead_lettered: int
+    The SQS-shaped records are built on the first read of ``deliveries``, not in the
+    transaction: ``SqliteQueue`` reads them on the event loop, so the database
+    thread, the engine's critical path on this queue, only runs the SQL.
+    """
+
+    __slots__ = ("_arn", "_built", "_fifo", "_rows", "_token", "count", "dead_lettered")
+
+    def __init__(self, rows: list[ReceivedRow], token: str, arn: str, fifo: bool, dead_lettered: int) -> None:
+        self._rows, self._token, self._arn, self._fifo = rows, token, arn, fifo
+        self._built: list[Delivery] | None = None
+        self.count = len(rows)
+        """How many messages were received."""
+        self.dead_lettered = dead_lettered
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """The received messages as Deliveries, in queue order (built once, by the first reader)."""
+        if self._built is None:
+            self._built = deliveries(self._rows, self._token, self._arn, self._fifo)
+            self._rows = []
+        return self._built
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +224,7 @@ class QueueStore:
                 seen = watch()
                 wake_ms = self._next_visible(conn, min(now_ms for _, now_ms in receives))
         arn, fifo = self.row.arn, self.row.attributes.fifo
-        received = [Received(deliveries(rows, token, arn, fifo), moved) for rows, token, moved in taken]
+        received = [Received(rows, token, arn, fifo, moved) for rows, token, moved in taken]
         return Settled(counts, received, seen, wake_ms)
 
     def _take(self, conn: sqlite3.Connection, max_records: int, now_ms: int,

@@ -332,3 +332,66 @@ def test_long_poll_wakes_on_a_send_from_another_connection(db_file: str, clock: 
         await producer.close()
 
     asyncio.run(scenario())
+
+
+SIGNAL_BOUND_S = 60.0
+"""A bound, not a timing: the long poll's own checks are an hour apart, so only a signal ends it sooner."""
+
+
+def _only_signals_wake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the long poll's own checks rarer than any test waits: only a signal can wake it in time."""
+    from batchmap.sources.sqlite import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "QUIET_CHECK_S", 3600.0)
+    monkeypatch.setattr(queue_module, "POLL_MAX_S", 3600.0)
+
+
+@pytest.mark.parametrize("wal_watch", [True, False], ids=["wal-watch", "doorbell-only"])
+def test_a_send_in_this_process_wakes_the_long_poll(db_file: str, monkeypatch: pytest.MonkeyPatch,
+                                                     wal_watch: bool) -> None:
+    """The module's ``send`` (its own connection, another thread) rings the file's doorbell on commit."""
+    from batchmap.sources.sqlite import send
+    from batchmap.sources.sqlite.wal_watch import WalWatch
+
+    _only_signals_wake(monkeypatch)
+    if not wal_watch:
+        monkeypatch.setattr(WalWatch, "open", classmethod(lambda cls, path: None))
+    uri = f"sqlite:///{db_file}?queue=rung"
+
+    async def scenario() -> None:
+        consumer = await SqliteQueue.open(uri)
+        waiting = asyncio.create_task(consumer.receive(5, wait_s=3600))
+        await asyncio.sleep(0.05)  # the receive is in its long poll
+        await asyncio.to_thread(send, uri, ["late"])
+        [got] = await asyncio.wait_for(waiting, SIGNAL_BOUND_S)
+        assert got.record["body"] == "late"
+        await consumer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_send_from_another_process_wakes_the_long_poll(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's commit writes the WAL, which the WAL watch sees (Linux inotify)."""
+    import subprocess
+    import sys
+
+    from batchmap.sources.sqlite.wal_watch import WalWatch
+
+    watch = WalWatch.open(db_file)
+    if watch is None:
+        pytest.skip("no inotify on this platform: the long poll polls")
+    watch.close()
+    _only_signals_wake(monkeypatch)
+    uri = f"sqlite:///{db_file}?queue=rung"
+    program = f"from batchmap.sources.sqlite import send; send({uri!r}, ['from afar'])"
+
+    async def scenario() -> None:
+        consumer = await SqliteQueue.open(uri)
+        waiting = asyncio.create_task(consumer.receive(5, wait_s=3600))
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", program], check=True)
+        [got] = await asyncio.wait_for(waiting, SIGNAL_BOUND_S)
+        assert got.record["body"] == "from afar"
+        await consumer.close()
+
+    asyncio.run(scenario())
