@@ -164,15 +164,23 @@ class QueueRunner:
     async def _receive(self, want: int, wait: float, stopped: asyncio.Future[Any]) -> list[Delivery]:
         """A receive that a stop does not have to wait out: what arrives after the stop is released."""
         receiving = asyncio.ensure_future(self.source.receive(want, wait))
-        await asyncio.wait((receiving, stopped), return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait((receiving, stopped), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the lane itself is cancelled (another lane failed): leave no orphan
+            self._leave_behind(receiving)
+            raise
         if receiving.done():
             return receiving.result()
-        if self._cancel_receives:  # the source gives back what a cancelled receive took: no need to wait it out
-            receiving.cancel()
-            self._late.append(receiving)
-        else:
-            self._late.append(asyncio.ensure_future(self._release_late(receiving)))
+        self._leave_behind(receiving)
         return []
+
+    def _leave_behind(self, receiving: asyncio.Future[list[Delivery]]) -> None:
+        """Hand a receive the lane stops waiting for to ``_late``, which the run awaits before it ends."""
+        if self._cancel_receives and not receiving.done():  # the source gives back what a cancelled receive took
+            receiving.cancel()
+            self._late.append(receiving)  # its error, if any, is retrieved there: never lost unobserved
+        else:  # what it took (or takes) is released; a failure is logged
+            self._late.append(asyncio.ensure_future(self._release_late(receiving)))
 
     async def _release_late(self, receiving: asyncio.Future[list[Delivery]]) -> None:
         try:
