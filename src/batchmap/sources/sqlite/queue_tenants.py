@@ -36,9 +36,6 @@ _TENANT = "group_id IS NOT NULL AND dedup_id IS NULL"
 HAS_TENANTS = f"SELECT EXISTS (SELECT 1 FROM messages WHERE queue_id = ? AND {_TENANT})"
 """Whether the queue holds a grouped message: one seek in ``messages_tenant``."""
 
-_HEAD = (f"FROM messages WHERE queue_id = :queue AND group_id = g AND {_TENANT} AND visible_ms <= :now "
-         "AND enqueued_ms > :cutoff ORDER BY visible_ms, seq LIMIT 1 OFFSET :limit - 1")
-
 FAIR_PICK = f"""
 WITH RECURSIVE tenants(g) AS (
     SELECT MIN(group_id) FROM messages WHERE queue_id = :queue AND {_TENANT}
@@ -46,20 +43,18 @@ WITH RECURSIVE tenants(g) AS (
     SELECT (SELECT MIN(group_id) FROM messages WHERE queue_id = :queue AND group_id > g AND {_TENANT})
     FROM tenants WHERE g IS NOT NULL
 ),
-lines(g, busy, last_ms, last_seq) AS (
+lines(g, busy, head) AS (
     SELECT g,
         (SELECT COUNT(*) FROM messages WHERE queue_id = :queue AND group_id = g AND {_TENANT}
             AND visible_ms > :now AND receive_count > 0),
-        (SELECT visible_ms {_HEAD}),
-        (SELECT seq {_HEAD})
+        (SELECT json_group_array(seq) FROM (
+            SELECT seq FROM messages WHERE queue_id = :queue AND group_id = g AND {_TENANT}
+            AND visible_ms <= :now AND enqueued_ms > :cutoff ORDER BY visible_ms, seq LIMIT :limit))
     FROM tenants WHERE g IS NOT NULL
 ),
 candidates(seq, visible_ms, turn) AS (
     SELECT m.seq, m.visible_ms, l.busy + row_number() OVER (PARTITION BY l.g ORDER BY m.visible_ms, m.seq)
-    FROM lines AS l JOIN messages AS m ON m.queue_id = :queue AND m.group_id = l.g
-        AND m.group_id IS NOT NULL AND m.dedup_id IS NULL
-        AND m.visible_ms <= COALESCE(l.last_ms, :now) AND m.enqueued_ms > :cutoff
-        AND (l.last_ms IS NULL OR m.visible_ms < l.last_ms OR m.seq <= l.last_seq)
+    FROM lines AS l, json_each(l.head) AS j, messages AS m WHERE m.seq = j.value
     UNION ALL
     SELECT seq, visible_ms, 1 FROM (
         SELECT seq, visible_ms, group_id FROM messages WHERE queue_id = :queue AND visible_ms <= :now
@@ -70,8 +65,8 @@ SELECT seq FROM candidates ORDER BY turn, visible_ms, seq LIMIT :limit
 """
 """The ``seq`` of up to ``:limit`` visible messages, lowest turn first (see the module docstring).
 
-``lines`` holds each tenant's in-flight count and its ``:limit``-th visible
-message, which bounds the candidates to at most ``:limit`` per tenant."""
+``lines`` holds each tenant's in-flight count and its first ``:limit`` visible
+messages (the only candidates it can have in one receive), read off the index."""
 
 NOISY_SHARE = 0.10
 NOISY_IN_FLIGHT = 30
