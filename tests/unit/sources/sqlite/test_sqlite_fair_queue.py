@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 
 from batchmap.clock import FakeClock
 from batchmap.sources.base import Delivery
@@ -182,3 +183,22 @@ def test_inspect_counts_each_tenant_and_the_noisy_ones(db_file: str, clock: Fake
     assert noisy.in_flight >= 30
     assert (quiet.group, quiet.visible, quiet.in_flight, quiet.noisy) == ("quiet", 0, 5, False)
     assert info.visible + info.in_flight == 206  # the message without a group is counted, in no tenant
+
+
+def test_a_file_from_before_fair_queues_gets_the_index_and_takes_turns(db_file: str, clock: FakeClock) -> None:
+    queue = open_queue(db_file, clock)
+    asyncio.run(send_tenant(queue, "noisy", 5, "n"))
+    asyncio.run(send_tenant(queue, "quiet", 1, "q"))
+    asyncio.run(queue.close())
+    with sqlite3.connect(db_file) as conn:  # as schema 2 left it: no tenants' index
+        conn.execute("DROP INDEX messages_tenant")
+        conn.execute("PRAGMA user_version = 2")
+    queue = open_queue(db_file, clock)
+
+    async def scenario() -> None:
+        assert bodies(await queue.receive(2, 0)) == ["n0", "q0"]
+        await queue.close()
+
+    asyncio.run(scenario())
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_tenant'").fetchone() == (1,)
