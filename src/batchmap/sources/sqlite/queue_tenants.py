@@ -99,6 +99,8 @@ def tenant_counts(conn: sqlite3.Connection, queue_id: int, now_ms: int, cutoff_m
     ``noisy`` applies AWS's concurrency-share rule against ``in_flight_total``
     (the queue's in-flight messages, with or without a group).
     """
+    if not conn.execute(HAS_TENANTS, (queue_id,)).fetchone()[0]:
+        return []  # a plain queue: one index seek, no second count of its messages
     rows = conn.execute(_COUNTS, {"queue": queue_id, "now": now_ms, "cutoff": cutoff_ms}).fetchall()
     tenants = [TenantCounts(group, visible, in_flight, delayed, _noisy(in_flight, in_flight_total))
                for group, visible, in_flight, delayed in rows]

@@ -159,6 +159,25 @@ def test_a_queue_without_groups_keeps_send_order(db_file: str, clock: FakeClock)
         await queue.close()
 
     asyncio.run(scenario())
+    info = inspect(f"sqlite:///{db_file}?queue=tenants", clock=clock)
+    assert isinstance(info, QueueInfo) and info.visible == 5
+    assert (info.message_groups, info.noisy_groups, info.groups) == (0, 0, ())
+
+
+def test_a_fifo_queue_keeps_strict_group_order_and_lists_no_tenants(db_file: str, clock: FakeClock) -> None:
+    queue = open_queue(db_file, clock, "jobs.fifo", ContentBasedDeduplication="true")
+
+    async def scenario() -> None:
+        await send_tenant(queue, "noisy", 5, "n")
+        await send_tenant(queue, "quiet", 2, "q")
+        # Send order, a group blocked while it has a message in flight: no turns on a FIFO queue.
+        assert bodies(await queue.receive(6, 0)) == ["n0", "n1", "n2", "n3", "n4", "q0"]
+        assert await queue.receive(6, 0) == []
+        await queue.close()
+
+    asyncio.run(scenario())
+    info = inspect(f"sqlite:///{db_file}?queue=jobs.fifo", clock=clock)
+    assert isinstance(info, QueueInfo) and info.in_flight == 6 and info.groups == ()
 
 
 def test_inspect_counts_each_tenant_and_the_noisy_ones(db_file: str, clock: FakeClock) -> None:
