@@ -8,7 +8,9 @@ batch of rows to a trivial handler. It builds no SQS records and makes no
 thread hops: it is the ceiling the engine is measured against. (``SqliteQueue``
 group-commits: a lane's delete and its next receive, and the receives of
 concurrent lanes, share one transaction, so the engine commits less often
-than this loop does; the statements are the same.)
+than this loop does; the statements are the same, apart from the one index
+lookup a standard queue's receive makes first to see whether it holds message
+groups, a fair queue: ``bench/fair_queue_receive.py`` measures that.)
 
     python bench/sqlite_plain_loop.py [--messages N] [--repeat R] [--synchronous FULL|NORMAL]
 
