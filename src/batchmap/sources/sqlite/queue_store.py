@@ -31,6 +31,7 @@ from batchmap.sources.sqlite.queue_records import (
     SendResult,
     check_body,
     check_delay,
+    check_group_id,
     content_deduplication_id,
     deliveries,
     md5_of,
@@ -134,6 +135,8 @@ class QueueStore:
             raise ConfigError("MessageAttributes", f"<{size} bytes with the body>",
                               f"at most MaximumMessageSize={attrs.maximum_message_size} bytes")
         dedup_id, key = self._deduplication(message)
+        if message.group_id is not None:
+            check_group_id(message.group_id)
         delay_s = attrs.delay_s if message.delay_s is None else check_delay(message.delay_s)
         params = (self.row.id, str(uuid.uuid4()), message.body, md5_of(message.body),
                   message.message_attributes, message.group_id, dedup_id, now_ms, now_ms,

@@ -11,7 +11,10 @@ import asyncio
 import random
 import sqlite3
 
+import pytest
+
 from batchmap.clock import FakeClock
+from batchmap.errors import ConfigError
 from batchmap.sources.base import Delivery
 from batchmap.sources.sqlite import SqliteQueue, inspect, parse_attributes
 from batchmap.sources.sqlite.inspection import QueueInfo
@@ -221,3 +224,18 @@ def test_a_file_from_before_fair_queues_gets_the_index_and_takes_turns(db_file: 
     asyncio.run(scenario())
     with sqlite3.connect(db_file) as conn:
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_tenant'").fetchone() == (1,)
+
+
+def test_a_bad_message_group_is_refused_naming_it_and_nothing_is_sent(db_file: str, clock: FakeClock) -> None:
+    queue = open_queue(db_file, clock)
+
+    async def scenario() -> None:
+        for bad in ("", "acme corp", "x" * 129, "caf\u00e9"):
+            with pytest.raises(ConfigError, match="MessageGroupId") as refused:
+                await queue.send(["a", "b"], message_group_id=bad)
+            assert repr(bad)[1:-1][:40] in str(refused.value)
+        await queue.send(["ok"], message_group_id="x" * 128)
+        assert (await queue.backlog()).visible == 1
+        await queue.close()
+
+    asyncio.run(scenario())
