@@ -239,7 +239,7 @@ class QueueStore:
         return rows, token, moved
 
     def _standard_receive(self, conn: sqlite3.Connection) -> str:
-        """The fair receive while the queue holds a grouped message, else the plain one (no cost without groups)."""
+        """The fair receive while the queue holds a grouped message, else the plain one (one index lookup)."""
         return RECEIVE_FAIR if conn.execute(HAS_TENANTS, (self.row.id,)).fetchone()[0] else RECEIVE_STANDARD
 
     def _redrive(self, conn: sqlite3.Connection, rows: list[ReceivedRow], now_ms: int) -> list[ReceivedRow]:
