@@ -43,7 +43,7 @@ WITH RECURSIVE tenants(g) AS (
     SELECT (SELECT MIN(group_id) FROM messages WHERE queue_id = :queue AND group_id > g AND {_TENANT})
     FROM tenants WHERE g IS NOT NULL
 ),
-lines(g, busy, head) AS (
+lines(g, busy, head) AS MATERIALIZED (
     SELECT g,
         (SELECT COUNT(*) FROM messages WHERE queue_id = :queue AND group_id = g AND {_TENANT}
             AND visible_ms > :now AND receive_count > 0),
