@@ -8,7 +8,9 @@ batch of rows to a trivial handler. It builds no SQS records and makes no
 thread hops: it is the ceiling the engine is measured against. (``SqliteQueue``
 group-commits: a lane's delete and its next receive, and the receives of
 concurrent lanes, share one transaction, so the engine commits less often
-than this loop does; the statements are the same.)
+than this loop does; the statements are the same, apart from the one index
+lookup a standard queue's receive makes first to see whether it holds message
+groups, a fair queue: ``bench/fair_queue_receive.py`` measures that.)
 
 ``at_least_once_loop`` and ``at_most_once_loop`` are the limits issue 15 set
 the engine against: raw sqlite3 on the same file, one transaction per batch.

@@ -9,6 +9,8 @@ import asyncio
 import base64
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -396,3 +398,22 @@ def test_a_broker_error_names_the_operation_and_code(moto: Moto) -> None:
         assert "NonExistentQueue" in failure.value.code or failure.value.code == "QueueDoesNotExist"
 
     run_with(moto, "gone", body)
+
+
+def test_batchmap_send_passes_a_message_group_to_a_standard_queue(moto: Moto) -> None:
+    """A fair queue's tenant: SQS orders by it server-side; batchmap only has to pass it and show it."""
+    make_queue(moto, "tenants")
+    sent = subprocess.run(
+        [sys.executable, "-m", "batchmap", "send", "--source", arn("tenants"), "--endpoint-url", moto.url,
+         "--region", REGION, "--message-group-id", "acme", "one", "two"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert sent.returncode == 0, sent.stderr
+
+    async def body(queue: SqsQueue) -> None:
+        assert not queue.fifo
+        got = await drain(queue, 2)
+        assert sorted(d.record["body"] for d in got) == ["one", "two"]
+        assert {d.record["attributes"].get("MessageGroupId") for d in got} == {"acme"}
+        assert {d.key for d in got} == {None}  # no FIFO ordering key on a standard queue
+
+    run_with(moto, "tenants", body)

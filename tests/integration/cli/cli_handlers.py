@@ -22,3 +22,11 @@ def log_ids(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def garbage(event: dict[str, Any], context: Any) -> object:
     """Returns something Lambda cannot serialise."""
     return {"batchItemFailures": object()}
+
+
+def log_tenants(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One line per batch: each record's ``[MessageGroupId, body]``, in the order the handler sees them."""
+    seen = [[record["attributes"].get("MessageGroupId"), record["body"]] for record in event["Records"]]
+    with open(os.environ["BATCHMAP_TEST_LOG"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(seen) + "\n")
+    return {}

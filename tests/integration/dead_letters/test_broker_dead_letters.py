@@ -242,13 +242,16 @@ def test_sqs_dead_letters_move_back_with_send_and_delete(moto: Any, capsys: pyte
     sqs.create_queue(QueueName="orders", Attributes={"RedrivePolicy": policy, "VisibilityTimeout": "0"})
     for body in BODIES:
         sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="orders")["QueueUrl"], MessageBody=body,
-                         MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}})
+                         MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}},
+                         MessageGroupId="acme")  # a fair queue's tenant: the move keeps it
     source_arn = f"arn:aws:sqs:{AWS_REGION}:{AWS_ACCOUNT}:orders"
     options = SourceOptions(endpoint_url=moto.url)
     asyncio.run(_dead_letter(source_arn, 3, options, send=False))
     endpoint = ("--endpoint-url", moto.url)
     _look(capsys, dlq_arn, *endpoint)
     redrive_and_check(capsys, dlq_arn, 3, *endpoint)
-    _check_moved_back(asyncio.run(_drain(source_arn, 3, options)))
+    moved = asyncio.run(_drain(source_arn, 3, options))
+    _check_moved_back(moved)
+    assert {record["attributes"].get("MessageGroupId") for record in moved} == {"acme"}
     assert int(sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
                ["Attributes"]["ApproximateNumberOfMessages"]) == 0

@@ -76,6 +76,8 @@ def _entry(entry_id: str, delivery: Delivery, fifo: bool) -> dict[str, Any]:
     if fifo:
         entry["MessageGroupId"] = record["attributes"].get("MessageGroupId", "redrive")
         entry["MessageDeduplicationId"] = record["messageId"]
+    elif "MessageGroupId" in record["attributes"]:  # a fair queue's tenant stays with its message
+        entry["MessageGroupId"] = record["attributes"]["MessageGroupId"]
     return entry
 
 

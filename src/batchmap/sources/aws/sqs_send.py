@@ -46,8 +46,9 @@ def _entry(index: int, body: str, options: SendOptions, count: int) -> dict[str,
     entry: dict[str, Any] = {"Id": str(index), "MessageBody": body}
     if options.delay_s:
         entry["DelaySeconds"] = options.delay_s
-    if options.fifo:
+    if options.message_group_id:  # a standard queue takes one too: the tenant of a fair queue
         entry["MessageGroupId"] = options.message_group_id
+    if options.fifo:
         if options.deduplication_id is not None:
             # One id per message: suffix the index when several bodies share the caller's id.
             entry["MessageDeduplicationId"] = (

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from batchmap.errors import ConfigError
 from batchmap.sources.sqlite.attributes import parse_attributes
+from batchmap.sources.sqlite.queue_tenants import TenantCounts, tenant_counts
 from batchmap.sources.sqlite.shards import format_sequence
 from batchmap.sources.sqlite.stream_store import load_shards
 from batchmap.sources.sqlite.uri import SqliteUri, queue_name_from_arn, stream_arn
@@ -29,7 +30,12 @@ from batchmap.sources.sqlite.uri import SqliteUri, queue_name_from_arn, stream_a
 
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
-    """A queue's depth by state and its attributes (as ``get-queue-attributes`` shows them)."""
+    """A queue's depth by state and its attributes (as ``get-queue-attributes`` shows them).
+
+    On a standard queue with grouped messages (a fair queue): how many tenants
+    (``message_groups``), how many of them AWS's concurrency rule calls noisy,
+    and the ``LISTED_TENANTS`` largest backlogs with their counts.
+    """
 
     uri: str
     arn: str
@@ -40,10 +46,17 @@ class QueueInfo:
     delayed: int
     dead_lettered: int
     attributes: dict[str, str]
+    message_groups: int = 0
+    noisy_groups: int = 0
+    groups: tuple[TenantCounts, ...] = ()
 
     @property
     def total(self) -> int:
         return self.visible + self.in_flight + self.delayed
+
+
+LISTED_TENANTS = 20
+"""How many tenants ``inspect`` lists (the largest backlogs); it counts them all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +147,11 @@ def _queue(conn: sqlite3.Connection, where: SqliteUri, now_ms: int) -> QueueInfo
         dead = conn.execute(
             "SELECT COUNT(*) FROM messages WHERE queue_id = (SELECT id FROM queues WHERE name = ?)",
             (queue_name_from_arn(attributes.redrive.dead_letter_target_arn),)).fetchone()[0]
+    tenants = [] if attributes.fifo else tenant_counts(conn, row[0], now_ms, cutoff, in_flight)
     return QueueInfo(uri=where.uri(), arn=where.arn, name=where.name, fifo=attributes.fifo, visible=visible,
-                     in_flight=in_flight, delayed=delayed, dead_lettered=dead, attributes=attributes.to_dict())
+                     in_flight=in_flight, delayed=delayed, dead_lettered=dead, attributes=attributes.to_dict(),
+                     message_groups=len(tenants), noisy_groups=sum(t.noisy for t in tenants),
+                     groups=tuple(tenants[:LISTED_TENANTS]))
 
 
 def _stream(conn: sqlite3.Connection, where: SqliteUri, now_ms: int) -> StreamInfo:

@@ -27,6 +27,8 @@ MAX_DELAY_S = 900
 """FIFO ``SequenceNumber`` digits (SQS's own are 20 digits); zero-padded so they sort as strings."""
 
 _INVALID_BODY_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_GROUP_ID = re.compile("[!-~]{1,128}")
+"""SQS's MessageGroupId: 1 to 128 letters, digits and ASCII punctuation (every printable ASCII but space)."""
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,200})?")
 
@@ -62,6 +64,13 @@ def check_delay(delay_s: object) -> int:
     if isinstance(delay_s, bool) or not isinstance(delay_s, int) or not 0 <= delay_s <= MAX_DELAY_S:
         raise ConfigError("DelaySeconds", delay_s, f"an integer from 0 to {MAX_DELAY_S} seconds")
     return delay_s
+
+
+def check_group_id(group_id: object) -> None:
+    """A ``MessageGroupId`` as SQS takes it (a FIFO queue's group, a fair queue's tenant)."""
+    if not isinstance(group_id, str) or not _GROUP_ID.fullmatch(group_id):
+        raise ConfigError("MessageGroupId", group_id,
+                          "1 to 128 ASCII letters, digits and punctuation (no spaces)")
 
 
 def check_body(body: object, maximum_size: int) -> int:

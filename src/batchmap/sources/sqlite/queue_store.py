@@ -31,6 +31,7 @@ from batchmap.sources.sqlite.queue_records import (
     SendResult,
     check_body,
     check_delay,
+    check_group_id,
     content_deduplication_id,
     deliveries,
     md5_of,
@@ -38,6 +39,7 @@ from batchmap.sources.sqlite.queue_records import (
     sequence_number,
 )
 from batchmap.sources.sqlite.queue_table import QueueRow, load_queue
+from batchmap.sources.sqlite.queue_tenants import FAIR_PICK, HAS_TENANTS
 
 _tokens = random.Random()  # seeded from os.urandom
 if hasattr(os, "register_at_fork"):
@@ -62,6 +64,8 @@ RECEIVE_FIFO = _MARK_RECEIVED + (
     "AND receive_count > 0 AND group_id IS NOT NULL) ORDER BY seq LIMIT :limit) RETURNING " + _RETURNING
 )
 """FIFO queue: send order, skipping every group that has a message in flight."""
+RECEIVE_FAIR = _MARK_RECEIVED + "(" + FAIR_PICK + ") RETURNING " + _RETURNING
+"""Standard queue holding grouped messages (a fair queue): tenants take turns (``queue_tenants``)."""
 DELETE = ("DELETE FROM messages WHERE +queue_id = ? AND receipt = ? "
           "AND seq IN (SELECT value FROM json_each(?))")
 """One statement per receive token (one per receive call): deletes all its handles at once."""
@@ -149,6 +153,8 @@ class QueueStore:
             raise ConfigError("MessageAttributes", f"<{size} bytes with the body>",
                               f"at most MaximumMessageSize={attrs.maximum_message_size} bytes")
         dedup_id, key = self._deduplication(message)
+        if message.group_id is not None:
+            check_group_id(message.group_id)
         delay_s = attrs.delay_s if message.delay_s is None else check_delay(message.delay_s)
         params = (self.row.id, str(uuid.uuid4()), message.body, md5_of(message.body),
                   message.message_attributes, message.group_id, dedup_id, now_ms, now_ms,
@@ -237,7 +243,7 @@ class QueueStore:
         token = f"{_tokens.getrandbits(64):016x}"
         params = {"queue": self.row.id, "now": now_ms, "until": now_ms + int(timeout_s * 1000),
                   "cutoff": now_ms - attrs.message_retention_s * 1000, "token": token, "limit": max_records}
-        sql = RECEIVE_FIFO if attrs.fifo else RECEIVE_STANDARD
+        sql = RECEIVE_FIFO if attrs.fifo else self._standard_receive(conn)
         rows: list[ReceivedRow] = []
         moved = 0
         while len(rows) < max_records:
@@ -249,6 +255,10 @@ class QueueStore:
             if len(kept) == len(got):
                 break
         return rows, token, moved
+
+    def _standard_receive(self, conn: sqlite3.Connection) -> str:
+        """The fair receive while the queue holds a grouped message, else the plain one (one index lookup)."""
+        return RECEIVE_FAIR if conn.execute(HAS_TENANTS, (self.row.id,)).fetchone()[0] else RECEIVE_STANDARD
 
     def _redrive(self, conn: sqlite3.Connection, rows: list[ReceivedRow], now_ms: int) -> list[ReceivedRow]:
         policy = self.row.attributes.redrive

@@ -9,9 +9,10 @@ sequence numbers safe without any other coordination.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: queues, messages, streams, checkpoints, leases. 2: ``messages.dead_letter_source`` (the queue
-that dead-lettered a message, for moving it back) and ``move_tasks``."""
+that dead-lettered a message, for moving it back) and ``move_tasks``. 3: ``messages_tenant``, the
+index of fair queues (``queue_tenants``)."""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -41,6 +42,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue_id, visible_ms);
 CREATE INDEX IF NOT EXISTS messages_enqueued ON messages (queue_id, enqueued_ms);
 CREATE INDEX IF NOT EXISTS messages_fifo_order ON messages (queue_id) WHERE group_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_tenant ON messages (queue_id, group_id, visible_ms)
+    WHERE group_id IS NOT NULL AND dedup_id IS NULL;
 CREATE TABLE IF NOT EXISTS dedup (
     queue_id INTEGER NOT NULL,
     dedup_key TEXT NOT NULL,

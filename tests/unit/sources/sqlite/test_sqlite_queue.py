@@ -62,7 +62,7 @@ def test_records_are_exactly_sqs_shaped(db_file: str, clock: FakeClock) -> None:
     asyncio.run(scenario())
 
 
-def test_a_message_group_on_a_standard_queue_is_shown_but_not_ordered(db_file: str, clock: FakeClock) -> None:
+def test_a_message_group_on_a_standard_queue_is_shown_and_is_no_fifo_key(db_file: str, clock: FakeClock) -> None:
     queue = open_queue(db_file, clock)
 
     async def scenario() -> None:
