@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -21,4 +22,17 @@ def window_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now_ms = time.time() * 1000
     sent = min(int(r["attributes"]["SentTimestamp"]) for r in event["Records"])
     LATENESS_MS.append(now_ms - sent - WINDOW_S * 1000)
+    return {}
+
+
+def marking(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The trivial handler, then one line per batch, ``TIME RECORDS``, appended to the file ``BENCH_MARKS`` names.
+
+    ``scale_out.py`` adds up the lines of every engine process to see how fast they went together.
+    """
+    count = 0
+    for _ in event["Records"]:
+        count += 1
+    with open(os.environ["BENCH_MARKS"], "a", encoding="utf-8") as marks:
+        marks.write(f"{time.time()} {count}\n")
     return {}

@@ -58,7 +58,9 @@ class Puller:
     the engine's time per message. Here the subscription's callback appends each arrival and wakes
     the waiting poll once the batch is complete or the server ends the request with a status.
     Messages of a request that outlived its poll (its reply came after the poll gave up) stay in
-    the list for the next poll: they are delivered and held, so they are not dropped.
+    the list for the next poll: they are delivered and held, so they are not dropped. Each request
+    has a reply subject of its own under the inbox, which the server's status message is sent to:
+    the status that ended an earlier request cannot end the current one.
     """
 
     def __init__(self, nc: Any, subject: str, api_error: Any) -> None:
@@ -67,12 +69,14 @@ class Puller:
         self._api_error = api_error
         self.inbox: str = nc.new_inbox()
         self._arrived: list[Any] = []
-        self._ended: list[Any] = []  # status messages that ended a request, since the last poll took them
+        self._ended: list[Any] = []  # the status message that ended the current request
+        self._reply = ""  # the current request's reply subject
+        self._requests = 0
         self._want = 0
         self._wake: asyncio.Event = asyncio.Event()
 
     async def start(self) -> None:
-        await self._nc.subscribe(self.inbox, cb=self._arrive)
+        await self._nc.subscribe(f"{self.inbox}.*", cb=self._arrive)
 
     async def _arrive(self, msg: Any) -> None:
         headers = msg.headers
@@ -81,7 +85,7 @@ class Puller:
             self._arrived.append(msg)
             if len(self._arrived) >= self._want:
                 self._wake.set()
-        elif status != HEARTBEAT:
+        elif status != HEARTBEAT and msg.subject == self._reply:
             self._ended.append(msg)
             self._wake.set()
 
@@ -95,7 +99,6 @@ class Puller:
         ``APIError``.
         """
         deadline = time.monotonic() + timeout
-        self._ended.clear()  # statuses of earlier requests
         if len(self._arrived) < batch:
             await self._request(batch - len(self._arrived), deadline)
         if not self._arrived:
@@ -114,8 +117,11 @@ class Puller:
         else:
             ask["expires"] = expires_ns
         self._want = len(self._arrived) + batch
+        self._requests += 1
+        self._reply = f"{self.inbox}.{self._requests}"
+        self._ended.clear()
         self._wake.clear()
-        await self._nc.publish(self._subject, json.dumps(ask).encode(), reply=self.inbox)
+        await self._nc.publish(self._subject, json.dumps(ask).encode(), reply=self._reply)
         while len(self._arrived) < self._want and not self._ended:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
