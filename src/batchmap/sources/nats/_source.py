@@ -2,8 +2,8 @@
 
 Mapping (docs/sources-brokers.md has the long form):
 
-* receive = ``fetch`` on the durable pull consumer (a long poll with ``expires``);
-  several clients on one durable share the work.
+* receive = pull requests on the durable pull consumer (``Puller``: a long poll with
+  ``expires``); several clients on one durable share the work.
 * the visibility timeout is the consumer's ``ack_wait``; ``num_delivered`` is
   ``ApproximateReceiveCount``.
 * delete = ``+ACK`` (as a request, so the count returned is what the server

@@ -4,7 +4,8 @@ Mapping (docs/sources-brokers.md has the long form):
 
 * receive = ``XAUTOCLAIM`` of entries pending longer than the visibility timeout
   (their consumer died, failed or released them), then ``XREADGROUP >`` for new
-  entries, blocking for long polls. The pending-entries list *is* the visibility
+  entries (inside a script that returns them as one JSON text), blocking for long
+  polls only when none are waiting. The pending-entries list *is* the visibility
   timeout; its delivery counter is ``ApproximateReceiveCount``.
 * delete = ``XACK`` (+ ``XDEL`` when no other group reads the stream), only while
   the entry's delivery count still equals the one received: a stale receipt after
