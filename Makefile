@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint services bench clean
+.PHONY: demo test lint services bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,7 +30,14 @@ services:
 	bash scripts/services.sh
 
 bench: $(STAMP) services
-	for b in bench/*.py; do $(PY) $$b; done
+	for b in $(filter-out bench/%_peers.py,$(wildcard bench/*.py)); do $(PY) $$b; done
+
+## bench-peers: install the bench extra, then compare the engine with its peers: the embedded queue against
+## persist-queue, litequeue and huey; Redis Streams and NATS against FastStream and raw client loops
+bench-peers: $(STAMP) services
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) bench/embedded_peers.py
+	$(PY) bench/broker_peers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -56,6 +56,30 @@ def test_record_has_the_sqs_shape_and_keeps_nats_metadata(stream: str) -> None:
     run(scenario)
 
 
+def test_the_late_end_of_an_earlier_pull_request_does_not_end_a_long_poll(stream: str) -> None:
+    """The server ends a pull request with a status sent to its reply subject; one that comes late
+    (after its poll gave up) must not cut the next poll short."""
+    import nats
+
+    async def scenario() -> None:
+        source = await opened(stream)
+        assert await source.receive(10, 0.1) == []  # requests 1 and 2 of the source's inbox
+        poll = asyncio.create_task(source.receive(10, 5))
+        await asyncio.sleep(0.3)
+        other = await nats.connect(URL)
+        await other.publish(f"{source._puller.inbox}.2", b"", headers={"Status": "408", "Description": "late"})
+        await other.flush()
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        await source.send(["after"])
+        got = await asyncio.wait_for(poll, 5)
+        await other.close()
+        assert [d.record["body"] for d in got] == ["after"]
+        await source.close()
+
+    run(scenario)
+
+
 def test_delete_acks_and_the_message_is_gone(stream: str) -> None:
     async def scenario() -> None:
         source = await opened(stream, "&ack_wait=1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,41 @@ def test_record_has_the_sqs_shape_and_keeps_redis_metadata(stream: str) -> None:
         assert (attrs["RedisStreamEntryId"], attrs["RedisConsumerGroup"], attrs["RedisConsumer"]) == (
             entry_id, "batchmap", "c1")
         assert d.arrival_ms == int(entry_id.split("-")[0]) and d.receive_count == 1
+
+    run(scenario)
+
+
+def test_bodies_and_fields_come_back_exactly_as_added(stream: str) -> None:
+    """Entries waiting in the stream come through the read script's JSON reply: every character intact."""
+    bodies = ['{"a": "q\\"uote", "path": "/x/y"}', "tab\tnew\nline\u0000nul", "ünï 😀 ✓", "", " " * 3000]
+
+    async def scenario() -> None:
+        source = await opened(stream)
+        ids = await source.send(bodies)
+        await source.send(["with fields"], attributes={"k\"ey": "v/\u00e9", "n": ""})
+        got = await source.receive(10, 1)
+        await source.close()
+        assert [(d.id, d.record["body"]) for d in got[:-1]] == list(zip(ids, bodies, strict=True))
+        assert got[-1].record["body"] == "with fields"
+        assert {k: v["stringValue"] for k, v in got[-1].record["messageAttributes"].items()} == {
+            "k\"ey": "v/\u00e9", "n": ""}
+        assert [d.size for d in got] == [len(json.dumps(d.record, separators=(",", ":"))) for d in got]
+
+    run(scenario)
+
+
+def test_a_body_that_is_not_utf8_is_an_error_naming_its_entry(stream: str) -> None:
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    bad = client.xadd(stream, {"body": b"ok \xff\xfe"}).decode()
+    client.close()
+
+    async def scenario() -> None:
+        source = await opened(stream)
+        try:
+            with pytest.raises(SourceError, match=f"entry {bad}: body is not UTF-8 text"):
+                await source.receive(10, 1)
+        finally:
+            await source.close()
 
     run(scenario)
 

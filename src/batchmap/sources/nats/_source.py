@@ -2,8 +2,8 @@
 
 Mapping (docs/sources-brokers.md has the long form):
 
-* receive = ``fetch`` on the durable pull consumer (a long poll with ``expires``);
-  several clients on one durable share the work.
+* receive = pull requests on the durable pull consumer (``Puller``: a long poll with
+  ``expires``); several clients on one durable share the work.
 * the visibility timeout is the consumer's ``ack_wait``; ``num_delivered`` is
   ``ApproximateReceiveCount``.
 * delete = ``+ACK`` (as a request, so the count returned is what the server
@@ -43,6 +43,97 @@ from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.registry import SourceOptions
 
 ACK_TIMEOUT_S = 5.0
+PULL_API = "$JS.API.CONSUMER.MSG.NEXT"
+"""Where a pull consumer's fetch requests go: ``PULL_API.<stream>.<durable>``, the reply subject our inbox."""
+END_OF_REQUEST = frozenset({"404", "408", "409"})
+"""Statuses that end a fetch request: no messages (no_wait), request expired, a conflict (consumer deleted,
+too many waiting requests, leadership change): the poll returns what it has, as nats-py's ``fetch`` does."""
+HEARTBEAT = "100"
+
+
+class Puller:
+    """Fetch requests to a durable pull consumer on an inbox of its own, the messages collected in a list.
+
+    nats-py's ``fetch`` waits for each message with ``asyncio.wait_for``, a task per message: most of
+    the engine's time per message. Here the subscription's callback appends each arrival and wakes
+    the waiting poll once the batch is complete or the server ends the request with a status.
+    Messages of a request that outlived its poll (its reply came after the poll gave up) stay in
+    the list for the next poll: they are delivered and held, so they are not dropped. Each request
+    has a reply subject of its own under the inbox, which the server's status message is sent to:
+    the status that ended an earlier request cannot end the current one.
+    """
+
+    def __init__(self, nc: Any, subject: str, api_error: Any) -> None:
+        self._nc = nc
+        self._subject = subject
+        self._api_error = api_error
+        self.inbox: str = nc.new_inbox()
+        self._arrived: list[Any] = []
+        self._ended: list[Any] = []  # the status message that ended the current request
+        self._reply = ""  # the current request's reply subject
+        self._requests = 0
+        self._want = 0
+        self._wake: asyncio.Event = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._nc.subscribe(f"{self.inbox}.*", cb=self._arrive)
+
+    async def _arrive(self, msg: Any) -> None:
+        headers = msg.headers
+        status = headers.get("Status") if headers else None
+        if status is None:
+            self._arrived.append(msg)
+            if len(self._arrived) >= self._want:
+                self._wake.set()
+        elif status != HEARTBEAT and msg.subject == self._reply:
+            self._ended.append(msg)
+            self._wake.set()
+
+    async def fetch(self, batch: int, timeout: float) -> list[Any]:
+        """Up to ``batch`` messages: those already here, then a no_wait request for the rest.
+
+        Finding none, a request for one message waits (expiring just before ``timeout``, so the
+        server's 408 ends it); once it has come, another no_wait request takes what followed it.
+        Asking for one while waiting means no request outlives the poll to deliver messages
+        nobody is asking for. An error status other than the end of a request raises nats-py's
+        ``APIError``.
+        """
+        deadline = time.monotonic() + timeout
+        if len(self._arrived) < batch:
+            await self._request(batch - len(self._arrived), deadline)
+        if not self._arrived:
+            expires_ns = int((deadline - time.monotonic()) * 1e9) - 1_000_000
+            if expires_ns > 0:
+                await self._request(1, deadline, expires_ns)
+                if self._arrived and batch > 1:
+                    await self._request(batch - len(self._arrived), deadline)
+        taken, self._arrived = self._arrived[:batch], self._arrived[batch:]
+        return taken
+
+    async def _request(self, batch: int, deadline: float, expires_ns: int | None = None) -> None:
+        ask: dict[str, Any] = {"batch": batch}
+        if expires_ns is None:
+            ask["no_wait"] = True
+        else:
+            ask["expires"] = expires_ns
+        self._want = len(self._arrived) + batch
+        self._requests += 1
+        self._reply = f"{self.inbox}.{self._requests}"
+        self._ended.clear()
+        self._wake.clear()
+        await self._nc.publish(self._subject, json.dumps(ask).encode(), reply=self._reply)
+        while len(self._arrived) < self._want and not self._ended:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
+            self._wake.clear()
+        for msg in self._ended:
+            if msg.headers["Status"] not in END_OF_REQUEST:
+                self._api_error.from_msg(msg)  # raises
+        self._ended.clear()
 
 
 class NatsSource:
@@ -70,7 +161,7 @@ class NatsSource:
         self.arn = source_id(uri, stream, durable)
         self._records = SqsRecords(arn=self.arn, region=region,
                                    constant={"NatsStream": stream, "NatsConsumer": durable})
-        self._sub: Any = None
+        self._puller = Puller(nc, f"{PULL_API}.{stream}.{durable}", nats.js.errors.APIError)
         self._fetching = asyncio.Lock()  # one fetch at a time per subscription inbox
         errors = nats.errors
         retryable = (errors.ConnectionClosedError, errors.ConnectionReconnectingError, errors.TimeoutError,
@@ -98,7 +189,7 @@ class NatsSource:
                 durable_name=self.durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=self.visibility_timeout_s,
                 max_deliver=server_max, filter_subject=self.subject))
         self._check_consumer(info.config, server_max)
-        self._sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        await self._puller.start()
 
     async def _ensure_dead_letter_stream(self) -> None:
         assert self.dead_letter_subject is not None
@@ -132,18 +223,19 @@ class NatsSource:
         except TimeoutError:
             return []
         try:
-            timeout = max(deadline - time.monotonic(), 0.05)
-            msgs = await self._sub.fetch(max_records, timeout=timeout)
-        except (TimeoutError, self._nats.errors.TimeoutError):
-            self._check_connected("receive")  # a fetch while reconnecting waits out its timeout: not an empty poll
-            return []
+            msgs = await self._puller.fetch(max_records, max(deadline - time.monotonic(), 0.05))
         except self._retry.retryable as exc:  # disconnected: nats-py reconnects by itself; the engine waits
             raise self._retry.error("receive", exc, transient=True) from exc
         except self._nats.errors.Error as exc:  # the consumer or stream is gone, access refused
             raise self._retry.error("receive", exc, transient=False) from exc
         finally:
             self._fetching.release()
+        if not msgs:
+            self._check_connected("receive")  # while reconnecting a fetch just times out: not an empty poll
+            return []
         now_ms = time.time_ns() // 1_000_000
+        if self.dead_letter_subject is None:
+            return [self._delivery(msg, now_ms) for msg in msgs]
         out: list[Delivery] = []
         for msg in msgs:
             if self._exhausted(msg):
@@ -160,7 +252,7 @@ class NatsSource:
 
     def _exhausted(self, msg: Any) -> bool:
         return (self.dead_letter_subject is not None and self.max_deliver is not None
-                and msg.metadata.num_delivered > self.max_deliver)
+                and ack_reply_fields(msg)[0] > self.max_deliver)
 
     async def _dead_letter(self, msg: Any) -> None:
         """Publish (JetStream-acknowledged, de-duplicated) first, terminate second: never lose it."""

@@ -30,6 +30,16 @@ local function parse_receipts(first)
 end
 """
 
+READ = """
+-- KEYS: stream; ARGV: group, consumer, count.
+-- XREADGROUP > without BLOCK (a script cannot block), the entries as one JSON text,
+-- [[id, [field, value, ...]], ...], or nil. redis-py parses a reply element by element in Python
+-- (five elements per entry, half of the engine's time per message); one bulk string is parsed by json.
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not r then return false end
+return cjson.encode(r[1][2])
+"""
+
 CLAIM = _ONLY_GROUP + """
 -- KEYS: stream, dead-letter stream
 -- ARGV: group, consumer, min idle ms, cursor, count, max receive count (0 = no dead-lettering)

@@ -4,7 +4,8 @@ Mapping (docs/sources-brokers.md has the long form):
 
 * receive = ``XAUTOCLAIM`` of entries pending longer than the visibility timeout
   (their consumer died, failed or released them), then ``XREADGROUP >`` for new
-  entries, blocking for long polls. The pending-entries list *is* the visibility
+  entries (inside a script that returns them as one JSON text), blocking for long
+  polls only when none are waiting. The pending-entries list *is* the visibility
   timeout; its delivery counter is ``ApproximateReceiveCount``.
 * delete = ``XACK`` (+ ``XDEL`` when no other group reads the stream), only while
   the entry's delivery count still equals the one received: a stale receipt after
@@ -18,6 +19,7 @@ Mapping (docs/sources-brokers.md has the long form):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -76,6 +78,7 @@ class RedisStreamsSource:
         self.arn = source_id(uri, urlsplit_db(uri), stream)
         self._records = SqsRecords(arn=self.arn, region=region, constant={
             "RedisStream": stream, "RedisConsumerGroup": group, "RedisConsumer": consumer})
+        self._read = client.register_script(_scripts.READ)
         self._claim = client.register_script(_scripts.CLAIM)
         self._delete = client.register_script(_scripts.DELETE)
         self._release = client.register_script(_scripts.RELEASE)
@@ -139,14 +142,36 @@ class RedisStreamsSource:
         return [self._delivery(_text(eid), fields, int(n), now_ms) for eid, fields, n in entries]
 
     async def _read_new(self, count: int, block_ms: int) -> list[Delivery]:
-        block = block_ms if block_ms > 0 else None  # BLOCK 0 would wait forever
-        reply = await self._r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block)
+        """New entries: the read script first (one JSON reply); a blocking XREADGROUP only when none are there."""
+        packed = await self._read(keys=[self.stream], args=[self.group, self.consumer, count])
+        now_ms = time.time_ns() // 1_000_000
+        if packed is not None:
+            return self._from_json(packed, now_ms)
+        if block_ms <= 0:  # BLOCK 0 would wait forever
+            return []
+        reply = await self._r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms)
         if not reply:
             return []
         # The reply as Redis sent it (see open_source): {stream: entries} in RESP3, [[stream, entries]] in RESP2.
         found = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
         now_ms = time.time_ns() // 1_000_000
         return [self._delivery(_text(eid), fields, 1, now_ms) for eid, fields in found]
+
+    def _from_json(self, packed: bytes, now_ms: int) -> list[Delivery]:
+        """The read script's entries; a body that is not UTF-8 fails as ``decode_body`` says, naming its entry."""
+        try:
+            entries = json.loads(packed)
+        except UnicodeDecodeError:
+            entries = json.loads(packed.decode("utf-8", "surrogateescape"))
+            return [self._delivery(eid, [f.encode("utf-8", "surrogateescape") for f in fields], 1, now_ms)
+                    for eid, fields in entries]
+        out: list[Delivery] = []
+        for entry_id, fields in entries:
+            if len(fields) == 2 and fields[0] == "body":  # the usual entry: a body alone
+                out.append(self._record(entry_id, fields[1], None, 1, now_ms))
+            else:
+                out.append(self._delivery(entry_id, [f.encode() for f in fields], 1, now_ms))
+        return out
 
     def _delivery(self, entry_id: str, fields: list[bytes], count: int, now_ms: int) -> Delivery:
         """One entry (fields as a flat list) as an SQS record: ``body`` is the body, other fields attributes."""
@@ -158,6 +183,10 @@ class RedisStreamsSource:
             body = decode_body(pairs.pop(BODY_FIELD, b""), self.arn, "entry", entry_id)
             attributes = {_text(k): decode_body(v, self.arn, "entry", entry_id, "field", _text(k))
                           for k, v in pairs.items()} or None
+        return self._record(entry_id, body, attributes, count, now_ms)
+
+    def _record(self, entry_id: str, body: str, attributes: dict[str, str] | None, count: int,
+                now_ms: int) -> Delivery:
         return self._records.delivery(
             message_id=entry_id, receipt_handle=f"{entry_id}/{count}", body=body, receive_count=count,
             sent_ms=int(entry_id.partition("-")[0]), first_receive_ms=now_ms,
