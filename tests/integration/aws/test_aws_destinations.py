@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,16 +33,6 @@ def fail(event, context):
 KEY = re.compile(r"(?P<prefix>.*)aws/lambda/(?P<uuid>[^/]+)/(?P<shard>[^/]+)/(?P<date>\d{4}/\d\d/\d\d)/"
                  r"(?P<time>\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d)-(?P<random>[0-9a-f-]{36})")
 ENVELOPE = ["requestContext", "responseContext", "version", "timestamp"]
-
-
-@pytest.fixture(autouse=True)
-def own_logging() -> Iterator[None]:
-    """``batchmap run`` in this process points the batchmap logger at this test's captured stderr: put it back."""
-    logger = logging.getLogger("batchmap")
-    saved = (logger.handlers[:], logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate = saved[0], saved[1]
-    logger.setLevel(saved[2])
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ or a file, and ``batchmap replay`` reads the named offsets again, outside the ma
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,16 +17,6 @@ from kafka_support import committed, produce, source_uri
 from batchmap.cli import main
 
 KEY = re.compile(r"aws/lambda/esm-k/(?P<shard>[^/]+)/\d{4}/\d\d/\d\d/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{36}")
-
-
-@pytest.fixture(autouse=True)
-def own_logging() -> Iterator[None]:
-    """``batchmap run`` in this process points the batchmap logger at this test's captured stderr: put it back."""
-    logger = logging.getLogger("batchmap")
-    saved = (logger.handlers[:], logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate = saved[0], saved[1]
-    logger.setLevel(saved[2])
 
 
 @pytest.fixture(scope="module")
