@@ -304,7 +304,11 @@ target = module
 for name in sys.argv[2].split("."):
     target = getattr(target, name)
 elapsed = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:  # this interpreter's own peak: ru_maxrss keeps the parent's peak across fork and exec on Linux
+    with open("/proc/self/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"import_s": elapsed, "rss_kb": rss}))
 """
 

@@ -45,6 +45,15 @@ def test_success_and_warm_state_across_invocations() -> None:
     assert all(r.max_memory_used_mb and r.max_memory_used_mb > 0 for r in results)
 
 
+def test_max_memory_used_is_the_workers_own_not_the_engines() -> None:
+    ballast = bytearray(400 * 1024 * 1024)  # the engine's process has held 400 MB when the worker starts
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    (result,) = invocations("inv_basic:count", {})
+    del ballast
+    assert result.status == "ok"
+    assert result.max_memory_used_mb is not None and 0 < result.max_memory_used_mb < 200
+
+
 def test_the_context_and_lambdas_environment_in_the_worker() -> None:
     names = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "BM_ONLY_IN_CHILD"]
     (echo,) = invocations("inv_basic:echo", {"x": 1}, name="orders", memory_mb=512)

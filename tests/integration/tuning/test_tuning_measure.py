@@ -120,6 +120,14 @@ def test_memory_per_record_is_traced() -> None:
     assert m.memory.slope == pytest.approx(KEPT_BYTES / 2**20, rel=0.2)  # MB per record
 
 
+def test_cold_start_memory_is_the_fresh_interpreters_own() -> None:
+    ballast = bytearray(400 * 1024 * 1024)  # the measuring process has held 400 MB when it starts the interpreter
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    cold = cold_start("tune_synthetic:handler", code_path=str(APPS), runs=1)
+    del ballast
+    assert 0 < cold.rss_mb < 200
+
+
 def test_cold_start_times_the_import_in_a_fresh_interpreter() -> None:
     cold = cold_start("tune_slow_import:handler", str(APPS), runs=1)
     assert cold.import_s >= 0.2

@@ -100,6 +100,18 @@ def _send(out: IO[bytes], text: str) -> None:
 
 
 def _max_rss_mb() -> int:
+    """This worker's own peak resident memory (Lambda's Max Memory Used).
+
+    On Linux ``ru_maxrss`` keeps the engine's peak across the fork and exec that
+    started the worker, so the worker's own high-water mark is read instead.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // MB if sys.platform == "darwin" else peak // 1024  # bytes on macOS, kilobytes on Linux
 
