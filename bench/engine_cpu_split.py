@@ -144,8 +144,9 @@ def main() -> None:
         cpu = {part: statistics.median(values) for part, values in cpus[label].items()}
         rest = cpu["total"] - sum(cpu[part] for part in PARTS)
         rate = statistics.median(rates[label])
+        records, rest_text = ("-", "-") if label == "at-least-once" else (f"{cpu['records']:.1f}", f"{rest:.1f}")
         print(f"{label:>14} {rate:>9,.0f} {rate / base:>5.2f} {cpu['total']:>5.1f} {cpu['SQL']:>5.1f}"
-              f" {cpu['records']:>8.1f} {cpu['handler']:>8.1f} {rest:>5.1f}")
+              f" {records:>8} {cpu['handler']:>8.1f} {rest_text:>5}")
 
 
 if __name__ == "__main__":
