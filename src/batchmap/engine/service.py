@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.config import EventSourceMapping, ResolvedMapping
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.backoff import source_name
 from batchmap.engine.destinations import open_destination
 from batchmap.engine.invocation import Invoker
@@ -49,7 +50,6 @@ from batchmap.sources.base import (
     destination_owner,
 )
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
 
@@ -151,12 +151,17 @@ class Engine:
         return Prepared(resolved, source, invoker, runtime, recorder, checkpoints, adaptive)
 
     def _adaptive_for(self, resolved: ResolvedMapping) -> AdaptiveConfig | None:
-        """The adaptive-batching bounds for a queue mapping: never past the source's own limits."""
+        """The adaptive-batching bounds for a queue mapping: never past the source's own limits,
+        nor past the lane count the mapping allows (``MaximumConcurrency``; the scaler clamps again)."""
         if self.adaptive is None:
             return None
         shape = shape_of(resolved.kind, resolved.fifo)
+        scaling = run_settings(resolved).scaling
+        max_lanes = max(scaling.minimum, min(self.adaptive.max_lanes, scaling.maximum))
         return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, shape.max_batch_size),
-                       max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0)
+                       max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0,
+                       min_lanes=min(max_lanes, max(self.adaptive.min_lanes, scaling.minimum)),
+                       max_lanes=max_lanes)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
         """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.

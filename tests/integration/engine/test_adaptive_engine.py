@@ -12,9 +12,9 @@ import engine_handlers as h
 
 from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.service import Engine
 from batchmap.sources.sqlite import admin
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 
 def run_with_steady_traffic(tmp_path: Path, adaptive: AdaptiveConfig | None) -> list[float]:
