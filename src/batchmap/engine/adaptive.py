@@ -15,7 +15,9 @@ target (``adaptive_plan``). Two things keep it still once there:
   only when a rate a tenth higher would still want the new count);
 * the measured latency corrects the model, slowly: once enough batches ran
   under one plan, a statistic over the target (or well under it) scales the
-  target the plan aims at, and the plan is made again.
+  target the plan aims at, and the plan is made again; after a miss, growing
+  stops short of the correction that missed (a ceiling that lifts slowly), so
+  latency spikes do not start a cycle of growing into the next miss.
 
 While it is active it owns the lane count (the engine's poller scaling holds
 the count it is given, clamped to the mapping's bounds), so the two never pull
@@ -42,6 +44,10 @@ TRIM_RANGE = (0.5, 1.3)
 """How far the measured latency may scale the model's target."""
 TRIM_STEP = (0.7, 1.08)
 """The largest single correction, down and up."""
+CEILING_SHARE = 0.97
+"""After a miss, growing stops this share under the correction that missed ..."""
+CEILING_RELEASE = 1.02
+"""... and that ceiling lifts by this factor each time growing is held back by it."""
 SETTLE_BATCHES = 8
 """Batches under one plan before its measured latency is believed ..."""
 SETTLE_RECORDS = 100
@@ -138,6 +144,7 @@ class AdaptiveController:
         self._start = AdaptiveSettings(size, window)
         self.plan: Plan | None = None
         self.trim = 1.0
+        self._ceiling = TRIM_RANGE[1]
         self.changes = 0
         self._since = -math.inf  # batches of records older than the last change are not measured
         self._skip = 0
@@ -204,6 +211,11 @@ class AdaptiveController:
             return False  # growing waits for twice the evidence that shrinking needs
         step = min(TRIM_STEP[1], max(TRIM_STEP[0], (1.0 - MARGIN) * target / measured))
         trim = min(TRIM_RANGE[1], max(TRIM_RANGE[0], self.trim * step))
+        if measured > target:
+            self._ceiling = self.trim * CEILING_SHARE  # where the target was missed: do not climb back so far
+        elif trim > self._ceiling:
+            trim = max(self.trim, self._ceiling)
+            self._ceiling *= CEILING_RELEASE  # the ceiling lifts slowly while the latency stays low
         if trim == self.trim:
             return False
         self.trim = trim
