@@ -56,6 +56,9 @@ log = logging.getLogger("batchmap.engine")
 DEFAULT_CHECKPOINTS = ".batchmap/checkpoints.db"
 """Where stream positions of non-embedded streams are kept when no store is given (relative to the cwd)."""
 
+TIMEOUT_SHARE = 0.8
+"""Adaptive batching plans batches to run within this share of the function's timeout."""
+
 STREAM_INVOKER_CONCURRENCY = 64
 """Invocations a stream mapping may have at once (shards x ParallelizationFactor, bounded)."""
 
@@ -152,7 +155,8 @@ class Engine:
 
     def _adaptive_for(self, resolved: ResolvedMapping) -> AdaptiveConfig | None:
         """The adaptive-batching bounds for a queue mapping: never past the source's own limits,
-        nor past the lane count the mapping allows (``MaximumConcurrency``; the scaler clamps again)."""
+        nor past the lane count the mapping allows (``MaximumConcurrency``; the scaler clamps again),
+        and no batch planned to run longer than 80 % of the function's timeout."""
         if self.adaptive is None:
             return None
         shape = shape_of(resolved.kind, resolved.fifo)
@@ -161,7 +165,8 @@ class Engine:
         return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, shape.max_batch_size),
                        max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0,
                        min_lanes=min(max_lanes, max(self.adaptive.min_lanes, scaling.minimum)),
-                       max_lanes=max_lanes)
+                       max_lanes=max_lanes,
+                       max_duration_s=self.adaptive.max_duration_s or TIMEOUT_SHARE * resolved.function.timeout_s)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
         """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.
