@@ -38,6 +38,8 @@ from batchmap.tuning.workload import Workload
 
 WARMUP_SHARE = 0.1
 """The first tenth of the run is left out: the engine starts with empty lanes."""
+RUNS_PER_P99 = 4.0
+"""A validation lasts at least this many predicted p99s."""
 ENGINE_POLLERS = 2
 """Lanes the engine's scaler starts with: the model's SQS pollers for the embedded queue."""
 
@@ -120,6 +122,10 @@ def validate(
     predicted = engine_prediction(profile, workload, candidate, prices)
     if not predicted.stable:
         raise ConfigError("--validate", seconds, f"a stable recommendation (the engine's is {predicted.regime})")
+    needed = RUNS_PER_P99 * predicted.p99_latency_s
+    if seconds < needed:  # fewer, and only the quicker, batches would finish inside the run: a biased p99
+        raise ConfigError("--validate", seconds, f"at least {math.ceil(needed)} seconds ({RUNS_PER_P99:g} times the "
+                          f"predicted p99 of {predicted.p99_latency_s:.3g} s)")
     return asyncio.run(_run(function, profile, candidate, predicted, workload.rate, seconds, body, seed))
 
 

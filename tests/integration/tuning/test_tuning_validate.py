@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from batchmap.errors import ConfigError
+from batchmap.tuning import Candidate, HandlerProfile, Workload, load_prices
+from batchmap.tuning.validate import validate
+
 APPS = Path(__file__).parent / "tuning_apps"
 
 
@@ -38,3 +44,12 @@ def test_validate_runs_the_measured_handler_on_the_embedded_queue(tmp_path: Path
     assert 0.02 < measured_p99 < 3 * predicted_p99
     assert 0 < measured_per <= 1
     assert 0.5 * predicted_per < measured_per < 2 * predicted_per
+
+
+def test_a_run_too_short_for_the_predicted_latency_is_refused_before_anything_runs() -> None:
+    profile = HandlerProfile(t0_s=0.005, t1_s=0.0002, reference_memory_mb=512)
+    workload = Workload(rate=5.0, platform="batchmap", sqs_pollers=2)
+    with pytest.raises(ConfigError) as refused:
+        validate(None, profile, workload, Candidate(100, 60.0), load_prices(), 30.0)
+    assert refused.value.parameter == "--validate"
+    assert "4 times the predicted p99" in str(refused.value)
