@@ -27,6 +27,7 @@ from batchmap.cli.summary import write_summary
 from batchmap.config import EventSourceMapping, add_mapping_arguments, mapping_from_args
 from batchmap.config.arguments import source_extra
 from batchmap.config.function import FunctionConfig
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.api_guard import check_host_name
 from batchmap.engine.heap import prepare_heap
 from batchmap.engine.invokers import INVOKER_KINDS
@@ -37,7 +38,6 @@ from batchmap.errors import ConfigError, MappingFailedError
 from batchmap.observe import Address, EndpointServer, Sampler, Views, parse_address
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.observe")
 

@@ -36,6 +36,7 @@ FIELD_FLAGS = {
     "concurrency": "--record-concurrency", "cpu_share_t0": "--cpu-share", "cpu_share_t1": "--cpu-share",
     "batch_size": "--batch-size", "batch_sizes": "--measure-batch-sizes", "concurrencies": "--measure-concurrency",
     "memory_size": "--memory-size", "architecture": "--architectures", "reference_memory_mb": "--measured-memory-size",
+    "validate": "--validate",
 }
 """The tuner's fields (in its errors) -> the flags that fill them; the rest share their flag's name."""
 
@@ -192,6 +193,13 @@ def _simulation_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--daily-period", type=float, default=86400.0, help="daily: cycle length in seconds")
     g.add_argument("--confirm-top", type=at_least(1), default=3, help="candidates to simulate (default 3)")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--validate",
+        type=float,
+        metavar="SECONDS",
+        help="then run the recommendation on a temporary embedded queue under SECONDS of Poisson traffic at "
+        "--rate and print the measured p99 and invocations per record beside the prediction",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -248,7 +256,21 @@ def tune(args: argparse.Namespace, stream: IO[str]) -> int:
         for what, flags in rec.settings().items():
             stream.write(f"\n{what}: {flags}")
         stream.write(f"\n\nreport: {files.html}\nplots: {files.cost_png}, {files.latency_png}\n")
+    if args.validate is not None and rec.chosen is not None:
+        _validate(args, function, profile, workload, rec.chosen.candidate, prices, samples, stream)
     return 0 if rec.chosen is not None else 1
+
+
+def _validate(args: argparse.Namespace, function: tuple[str, str | None] | None, profile: Any, workload: Any,
+              candidate: Any, prices: Any, samples: Any, stream: IO[str]) -> None:
+    """``--validate``: the recommendation on the embedded engine, measured beside the prediction."""
+    from batchmap.tuning.validate import sample_body, validate
+
+    stream.write(f"\nvalidating on the embedded engine for {args.validate:g} s ...\n")
+    stream.flush()
+    result = validate(function, profile, workload, candidate, prices, args.validate, body=sample_body(samples),
+                      seed=args.seed)
+    stream.write("\n".join(result.lines()) + "\n")
 
 
 def _apply_template(args: argparse.Namespace) -> Any:

@@ -3,7 +3,8 @@
 Each poller (a "lane") collects its own batch, invokes the function with it,
 and waits for the outcome before collecting the next one, so the number of
 lanes is the number of concurrent batches. The ``Scaler`` grows lanes while
-polls come back full and shrinks them when the queue is quiet.
+polls come back full and shrinks them when the queue is quiet; with adaptive
+batching the controller plans the lane count and the scaler holds it.
 
 Settling follows reference §10.2: success deletes the batch; a valid partial
 response deletes all but the reported messages; a failure deletes nothing, so
@@ -23,7 +24,9 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from batchmap.clock import Clock
 from batchmap.config.batch_policy import BatchPolicy
+from batchmap.engine.adaptive import AdaptiveController, BatchObservation
 from batchmap.engine.backoff import source_name
 from batchmap.engine.batcher import Batch, Batcher
 from batchmap.engine.outcome import Outcome, judge
@@ -33,7 +36,6 @@ from batchmap.engine.visibility import VisibilityKeeper
 from batchmap.errors import SettleError, SourceError
 from batchmap.records import build_event
 from batchmap.sources.base import Delivery, QueueSource
-from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 
 log = logging.getLogger("batchmap.engine")
 
@@ -302,7 +304,9 @@ class QueueRunner:
             )
             deleting = self._settle(items, outcome)
             if self._adaptive is not None:
-                self.policy = self._adaptive.observe(items, invocation.duration_ms, self.rt.clock.wall_ms())
+                self.policy = self._adaptive.observe(items, invocation.duration_ms, self.rt.clock)
+                if self._adaptive.lanes is not None:
+                    self.scaler.hold(self._adaptive.lanes)
             return deleting
         finally:
             self._busy -= 1
@@ -366,20 +370,26 @@ class QueueRunner:
 
 
 class Adaptation:
-    """Adaptive batching for one mapping: the tuner's controller, fed after every batch."""
+    """Adaptive batching for one mapping: the controller, fed after every batch; it owns the lane count."""
 
     def __init__(self, settings: RunSettings) -> None:
         assert settings.adaptive is not None
         self.policy = settings.batch
+        self.lanes: int | None = None
         self.controller = AdaptiveController(settings.adaptive, settings.batch.batch_size, settings.batch.window_s)
 
-    def observe(self, items: Sequence[Delivery], duration_ms: float, now_ms: int) -> BatchPolicy:
-        """Fold one finished batch in; returns the policy for the next batches."""
+    def observe(self, items: Sequence[Delivery], duration_ms: float, clock: Clock) -> BatchPolicy:
+        """Fold one finished batch in; returns the policy for the next batches (``lanes``: how many)."""
+        now_ms = clock.wall_ms()
         ages = [max(0, now_ms - d.arrival_ms) / 1000 for d in items]
-        seen = BatchObservation(len(items), duration_ms / 1000, max(ages), sum(ages) / len(ages))
+        seen = BatchObservation(len(items), duration_ms / 1000, max(ages), sum(ages) / len(ages),
+                                finished_s=clock.now(), newest_latency_s=min(ages))
         chosen = self.controller.observe(seen)
-        if (chosen.batch_size, chosen.window_s) != (self.policy.batch_size, self.policy.window_s):
-            log.info("adaptive batching: BatchSize %d, window %.3f s", chosen.batch_size, chosen.window_s)
+        if (chosen.batch_size, chosen.window_s, chosen.lanes) != (
+                self.policy.batch_size, self.policy.window_s, self.lanes):
+            log.info("adaptive batching: BatchSize %d, window %.3f s, %s lane(s)", chosen.batch_size,
+                     chosen.window_s, chosen.lanes if chosen.lanes is not None else "scaled")
             self.policy = replace(self.policy, batch_size=chosen.batch_size, window_s=chosen.window_s)
+            self.lanes = chosen.lanes
         return self.policy
 

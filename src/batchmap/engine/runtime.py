@@ -17,6 +17,7 @@ from typing import Any
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.config.batch_policy import BatchPolicy
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.backoff import Backoff
 from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.engine.outcome import Outcome
@@ -24,7 +25,6 @@ from batchmap.engine.retry import RetryPolicy
 from batchmap.engine.scaling import ScalingPolicy
 from batchmap.metrics import MetricsHook
 from batchmap.sources.base import Delivery, Destination, Position
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
 

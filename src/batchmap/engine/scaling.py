@@ -7,6 +7,10 @@ partial batch responses are on (reference §2.3, §2.6). In provisioned mode
 (``ProvisionedPollerConfig``, §2.7) ``minimum`` and ``maximum`` are the
 pollers' floor and ceiling: it never goes below nor above them. ``Scaler``
 makes the same decisions from what each poller saw, one step at a time.
+
+Adaptive batching plans the lane count itself: while it does, it ``hold``s the
+scaler at its count (clamped to the policy's bounds, the mapping's limits) and
+the poll and error signals move nothing, so the two never pull against each other.
 """
 
 from __future__ import annotations
@@ -41,17 +45,24 @@ class Scaler:
         self.policy = policy
         self.target = policy.initial
         self._last_change = now
+        self.held = False
+
+    def hold(self, lanes: int) -> int:
+        """Another owner (adaptive batching) sets the count from now on; clamped to the policy's bounds."""
+        self.held = True
+        self.target = min(self.policy.maximum, max(self.policy.minimum, lanes))
+        return self.target
 
     def saw_backlog(self, now: float) -> int:
         """A poll came back full: more work is waiting, so add a batch slot (paced)."""
-        if self.target < self.policy.maximum and self._may_change(now):
+        if not self.held and self.target < self.policy.maximum and self._may_change(now):
             self.target += 1
             self._last_change = now
         return self.target
 
     def saw_idle(self, now: float) -> int:
         """A poll came back empty after waiting: give a slot back (paced)."""
-        if self.target > self.policy.minimum and self._may_change(now):
+        if not self.held and self.target > self.policy.minimum and self._may_change(now):
             self.target -= 1
             self._last_change = now
         return self.target

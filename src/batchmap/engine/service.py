@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.config import EventSourceMapping, ResolvedMapping
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.backoff import source_name
 from batchmap.engine.destinations import open_destination
 from batchmap.engine.invocation import Invoker
@@ -50,12 +51,14 @@ from batchmap.sources.base import (
     destination_owner,
 )
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 log = logging.getLogger("batchmap.engine")
 
 DEFAULT_CHECKPOINTS = ".batchmap/checkpoints.db"
 """Where stream positions of non-embedded streams are kept when no store is given (relative to the cwd)."""
+
+TIMEOUT_SHARE = 0.8
+"""Adaptive batching plans batches to run within this share of the function's timeout."""
 
 STREAM_INVOKER_CONCURRENCY = 64
 """Invocations a stream mapping may have at once (shards x ParallelizationFactor, bounded)."""
@@ -155,12 +158,19 @@ class Engine:
         return Prepared(resolved, source, invoker, runtime, recorder, checkpoints, adaptive)
 
     def _adaptive_for(self, resolved: ResolvedMapping) -> AdaptiveConfig | None:
-        """The adaptive-batching bounds for a queue mapping: never past the source's own limits."""
+        """The adaptive-batching bounds for a queue mapping: never past the source's own limits,
+        nor past the lane count the mapping allows (``MaximumConcurrency``; the scaler clamps again),
+        and no batch planned to run longer than 80 % of the function's timeout."""
         if self.adaptive is None:
             return None
         shape = shape_of(resolved.kind, resolved.fifo)
+        scaling = run_settings(resolved).scaling
+        max_lanes = max(scaling.minimum, min(self.adaptive.max_lanes, scaling.maximum))
         return replace(self.adaptive, max_batch_size=min(self.adaptive.max_batch_size, shape.max_batch_size),
-                       max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0)
+                       max_window_s=self.adaptive.max_window_s if shape.window_allowed else 0.0,
+                       min_lanes=min(max_lanes, max(self.adaptive.min_lanes, scaling.minimum)),
+                       max_lanes=max_lanes,
+                       max_duration_s=self.adaptive.max_duration_s or TIMEOUT_SHARE * resolved.function.timeout_s)
 
     def _checkpoints_for(self, source: Source, uri: str) -> CheckpointStore:
         """Explicit store > the source's own (Kafka commits offsets) > the embedded file > ``DEFAULT_CHECKPOINTS``.

@@ -10,15 +10,7 @@ when a computation needs it: importing this package costs nothing extra.
 
 from __future__ import annotations
 
-from batchmap.tuning.adaptive import (
-    AdaptiveConfig,
-    AdaptiveController,
-    AdaptiveSettings,
-    AdaptiveState,
-    BatchObservation,
-    adapt,
-    initial_state,
-)
+from batchmap.engine.adaptive import AdaptiveConfig, AdaptiveController, AdaptiveSettings, BatchObservation
 from batchmap.tuning.arrivals import ArrivalSpec, generate, read_trace
 from batchmap.tuning.candidate import Candidate, aws_rule_violations
 from batchmap.tuning.cost import Cost
@@ -31,6 +23,7 @@ from batchmap.tuning.recommend import Confirmation, Recommendation, recommend
 from batchmap.tuning.report import ReportFiles, summarise, write_report
 from batchmap.tuning.samples import SampleEvents, load_samples, samples_from
 from batchmap.tuning.search import Evaluation, Grid, Objective, evaluate, pareto_front, select
+from batchmap.tuning.shared_queue import QueueRun, QueueSettings, adaptive_lanes, simulate_queue
 from batchmap.tuning.simulate import BatchRun, SimulationResult, adaptive_driver, simulate
 from batchmap.tuning.table import format_table
 from batchmap.tuning.template import TemplateFunction, function_from_template, register_template_reader
@@ -40,7 +33,6 @@ __all__ = [
     "AdaptiveConfig",
     "AdaptiveController",
     "AdaptiveSettings",
-    "AdaptiveState",
     "ArrivalSpec",
     "BatchObservation",
     "BatchRun",
@@ -57,6 +49,8 @@ __all__ = [
     "Objective",
     "Prediction",
     "Prices",
+    "QueueRun",
+    "QueueSettings",
     "Recommendation",
     "ReportFiles",
     "Sample",
@@ -64,8 +58,8 @@ __all__ = [
     "SimulationResult",
     "TemplateFunction",
     "Workload",
-    "adapt",
     "adaptive_driver",
+    "adaptive_lanes",
     "aws_rule_violations",
     "cold_start",
     "default_prices_path",
@@ -75,7 +69,6 @@ __all__ = [
     "format_table",
     "function_from_template",
     "generate",
-    "initial_state",
     "load_prices",
     "load_samples",
     "measure",
@@ -87,6 +80,7 @@ __all__ = [
     "samples_from",
     "select",
     "simulate",
+    "simulate_queue",
     "summarise",
     "write_report",
 ]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from batchmap.config.batch_policy import BatchPolicy
+from batchmap.engine.adaptive import AdaptiveController, BatchObservation
 from batchmap.engine.batcher import Batch, Batcher, CloseReason
 from batchmap.errors import ConfigError
-from batchmap.tuning.adaptive import AdaptiveController, BatchObservation
 from batchmap.tuning.candidate import Candidate
 from batchmap.tuning.cost import (
     Cost,
@@ -326,7 +326,11 @@ def _summarise(
 
 
 def adaptive_driver(controller: AdaptiveController) -> OnBatch:
-    """An ``on_batch`` callback that feeds each simulated batch to ``controller`` and applies its answer."""
+    """An ``on_batch`` callback that feeds each simulated batch to ``controller`` and applies its answer.
+
+    The lanes here are dealt their arrivals up front, so the controller's lane count is not applied:
+    ``shared_queue.adaptive_lanes`` drives lanes that share a queue and come and go.
+    """
 
     def on_batch(run: BatchRun) -> BatchPolicy:
         seen = BatchObservation(
@@ -334,6 +338,7 @@ def adaptive_driver(controller: AdaptiveController) -> OnBatch:
             duration_s=run.duration_s,
             oldest_latency_s=run.finished_at - run.oldest_arrival,
             mean_latency_s=run.finished_at - run.mean_arrival,
+            finished_s=run.finished_at,
         )
         settings = controller.observe(seen)
         return BatchPolicy(

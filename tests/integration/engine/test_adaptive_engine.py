@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import time
 from pathlib import Path
 
 import engine_handlers as h
+import pytest
 
 from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
+from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.service import Engine
 from batchmap.sources.sqlite import admin
-from batchmap.tuning.adaptive import AdaptiveConfig
 
 
 def run_with_steady_traffic(tmp_path: Path, adaptive: AdaptiveConfig | None) -> list[float]:
@@ -38,10 +40,14 @@ def run_with_steady_traffic(tmp_path: Path, adaptive: AdaptiveConfig | None) -> 
     return list(h.LATENCIES)
 
 
-def test_the_window_adapts_to_hold_the_latency_target(tmp_path: Path) -> None:
+def test_the_window_adapts_to_hold_the_latency_target(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fixed = run_with_steady_traffic(tmp_path, None)
     started = time.monotonic()
-    adapted = run_with_steady_traffic(tmp_path, AdaptiveConfig(target_s=0.4, statistic="p99"))
+    with caplog.at_level(logging.INFO, logger="batchmap.engine"):
+        adapted = run_with_steady_traffic(tmp_path, AdaptiveConfig(target_s=0.4, statistic="p99"))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("adaptive batching:")]
+    plans = [s for s in said if not s.endswith("scaled lane(s)")]  # before its first plan the scaler still moves
+    assert plans and all(p.endswith(" 1 lane(s)") for p in plans), said  # 40/s needs one lane: it owns that
     assert time.monotonic() - started < 60
     assert len(fixed) == len(adapted) == 200
     # With the configured 2 s window most messages wait about a second; adapted, the last quarter holds the target.

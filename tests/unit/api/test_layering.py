@@ -33,14 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 TOOLKIT = frozenset({"lazy", "redaction", "errors", "clock", "records", "handler"})
 """Shipped inside users' Lambda bundles: these import only each other."""
 
-ALLOWED: dict[tuple[str, str], str] = {
-    ("batchmap.engine.queue_runner", "batchmap.tuning.adaptive"):
-        "moves beside the engine once the controller rewrite lands",
-    ("batchmap.engine.runtime", "batchmap.tuning.adaptive"):
-        "moves beside the engine once the controller rewrite lands",
-    ("batchmap.engine.service", "batchmap.tuning.adaptive"):
-        "moves beside the engine once the controller rewrite lands",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 """(importing module, imported module) -> why this upward import stays for now."""
 
 RANK: dict[str, int] = {

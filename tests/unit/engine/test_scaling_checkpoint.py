@@ -60,3 +60,17 @@ def test_provisioned_defaults_fill_a_bound_left_out() -> None:
                                  provisioned_poller_config=ProvisionedPollerConfig(minimum_pollers=4))
     policy = run_settings(mapping.resolve("sqs")).scaling
     assert (policy.minimum, policy.maximum) == (4, 200)
+
+
+def test_a_held_count_is_the_owners_alone_within_the_bounds() -> None:
+    """Adaptive batching holds the lane count: full and empty polls and errors no longer move it."""
+    scaler = Scaler(ScalingPolicy(maximum=4, minimum=1, step_interval_s=0.0), now=0.0)
+    assert scaler.hold(9) == 4  # clamped to the mapping's bound
+    for t in range(1, 5):
+        scaler.saw_backlog(float(t))
+        scaler.saw_function_error(float(t) + 0.5)
+    assert scaler.target == 4
+    assert scaler.hold(0) == 1
+    scaler.saw_idle(10.0)
+    scaler.saw_backlog(11.0)
+    assert scaler.target == 1

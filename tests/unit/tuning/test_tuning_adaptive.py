@@ -1,5 +1,7 @@
 """The adaptive controller converges: driven by the simulator, it settles near the known optimum.
 
+(The grid over targets and rates, lanes sharing a queue, is test_tuning_adaptive_optimum.py.)
+
 The optimum of each workload is what the model (validated against the
 simulator elsewhere) gives for the fewest invocations that still meet the
 target. The controller starts from BatchSize 10 and no window, and must end
@@ -11,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from batchmap.engine.adaptive_plan import Bounds, plan
 from batchmap.errors import ConfigError
 from batchmap.tuning import (
     AdaptiveConfig,
@@ -19,9 +22,7 @@ from batchmap.tuning import (
     Candidate,
     HandlerProfile,
     Workload,
-    adapt,
     adaptive_driver,
-    initial_state,
     load_prices,
     predict,
     simulate,
@@ -76,63 +77,39 @@ def test_window_converges_to_the_longest_window_meeting_the_target(
     assert best.invocations_per_hour <= sim.invocations_per_hour <= best.invocations_per_hour * (1 + slack)
 
 
-def test_batch_size_converges_when_batches_fill_before_the_window() -> None:
-    """At 300 records/s a batch fills in well under a second: BatchSize is the knob that holds the mean."""
-    workload = Workload(rate=300.0, source="kinesis", shards=1, poll_interval_s=0.0, platform="batchmap")
-    profile = HandlerProfile(t0_s=0.050, t1_s=0.0005, reference_memory_mb=512)
-    target = 0.3
-    best = min(
-        (predict(profile, workload, Candidate(b, 1.0, 512), PRICES) for b in range(10, 400)),
-        key=lambda p: p.invocations_per_hour if p.mean_latency_s <= target else float("inf"),
-    )
-    sim, settled = _drive(AdaptiveConfig(target_s=target, statistic="mean"), workload, profile, 600.0)
-    assert sim.close_reasons.get("size", 0) > 0
-    assert sim.mean_latency_s <= target * 1.02
-    assert best.invocations_per_hour <= sim.invocations_per_hour <= best.invocations_per_hour * 1.10
-    sizes = [r.policy.batch_size for r in settled]
-    assert min(sizes) >= 0.8 * best.candidate.batch_size
+def _seen(size: int, oldest: float, finished: float, duration: float = 0.1) -> BatchObservation:
+    return BatchObservation(size=size, duration_s=duration, oldest_latency_s=oldest,
+                            mean_latency_s=oldest / 2, finished_s=finished)
 
 
-def _seen(size: int, oldest: float, mean: float | None = None, duration: float = 0.1) -> BatchObservation:
-    return BatchObservation(
-        size=size,
-        duration_s=duration,
-        oldest_latency_s=oldest,
-        mean_latency_s=oldest if mean is None else mean,
-    )
+def test_the_plan_is_the_longest_cycle_meeting_the_target() -> None:
+    """One lane, window-bound: D + 0.99·C = target with C = W + D, n = λ·C (the plan's own algebra)."""
+    found = plan(100.0, 0.020, 0.001, 1.0, 0.99, Bounds())
+    assert found.lanes == 1
+    duration = 0.020 + 0.001 * found.mean_batch
+    assert duration + 0.99 * found.cycle_s == pytest.approx(1.0)
+    assert found.window_s == pytest.approx(found.cycle_s - duration)
+    assert found.batch_size > found.mean_batch + 2 * found.mean_batch**0.5  # the size only guards
 
 
-def test_one_step_rules() -> None:
-    config = AdaptiveConfig(target_s=1.0, statistic="mean", window_step_s=0.1, decrease=0.5, smoothing=1.0)
-    state = initial_state(config, batch_size=100, window_s=2.0)
-    slower = adapt(config, state, _seen(size=40, oldest=3.0, mean=4.0))  # window closed the batch: W shrinks
-    assert slower.settings.window_s == pytest.approx(1.0)  # cut by at most ``decrease`` (4x over -> 0.5)
-    faster = adapt(config, state, _seen(size=40, oldest=0.3, mean=0.5))
-    assert faster.settings.window_s == pytest.approx(2.1)
-    steady = adapt(config, state, _seen(size=40, oldest=1.0, mean=0.97))  # inside the dead band
-    assert steady.settings == state.settings
-    full_slow = adapt(config, state, _seen(size=100, oldest=2.0, mean=1.25))  # BatchSize closed it: B shrinks
-    assert (full_slow.settings.batch_size, full_slow.settings.window_s) == (80, 2.0)
-    full_fast = adapt(config, state, _seen(size=100, oldest=0.2, mean=0.2))
-    assert full_fast.settings.batch_size == 110
+def test_more_lanes_only_when_one_cannot_keep_up() -> None:
+    assert plan(1000.0, 0.020, 0.001, 1.0, 0.99, Bounds()).lanes == 2  # 1 ms a record at 1,000/s fills a lane
+    assert plan(1000.0, 0.020, 0.001, 1.0, 0.99, Bounds(min_lanes=3)).lanes == 3
+    capped = plan(1000.0, 0.020, 0.001, 1.0, 0.99, Bounds(max_lanes=1))  # nothing meets it: the closest
+    assert (capped.lanes, capped.window_s) == (1, 0.0)
 
 
 def test_bounds_timeout_guard_and_whole_seconds() -> None:
-    config = AdaptiveConfig(
-        target_s=5.0,
-        max_batch_size=200,
-        max_window_s=3.0,
-        window_step_s=2.0,
-        max_duration_s=1.0,
-        whole_seconds=True,
-        smoothing=1.0,
-    )
+    config = AdaptiveConfig(target_s=5.0, max_batch_size=200, max_window_s=3.0, max_duration_s=0.1,
+                            whole_seconds=True)
     controller = AdaptiveController(config, batch_size=500, window_s=2.5)
     assert controller.settings.batch_size == 200  # clamped at start
     assert controller.settings.window_s == 2.0  # whole seconds for AWS
-    after = controller.observe(_seen(size=150, oldest=0.5, duration=3.0))  # 3 s > 1 s allowed
-    assert after.batch_size == 50  # 150 records x 1 s / 3 s
-    assert controller.state.settings.window_s == 3.0  # grew, capped at max_window_s
+    for i in range(6):
+        after = controller.observe(_seen(size=50, oldest=0.5, finished=1.0 + i, duration=0.020 + 0.001 * 50))
+    assert after.lanes == 1
+    assert after.window_s <= 3.0
+    assert after.batch_size <= 80  # (0.1 s − 20 ms) / 1 ms a record
 
 
 @pytest.mark.parametrize(
@@ -140,9 +117,9 @@ def test_bounds_timeout_guard_and_whole_seconds() -> None:
     [
         ("target_s", {"target_s": 0.0}),
         ("statistic", {"target_s": 1.0, "statistic": "p50"}),
-        ("decrease", {"target_s": 1.0, "decrease": 1.5}),
         ("max_window_s", {"target_s": 1.0, "max_window_s": 301.0}),
         ("min_batch_size/max_batch_size", {"target_s": 1.0, "min_batch_size": 20, "max_batch_size": 10}),
+        ("min_lanes/max_lanes", {"target_s": 1.0, "min_lanes": 3, "max_lanes": 2}),
     ],
 )
 def test_bad_settings_name_the_field(field: str, kwargs: dict[str, object]) -> None:

@@ -1,0 +1,258 @@
+"""A discrete-event simulation of lanes sharing one queue, whose number may change while it runs.
+
+``simulate`` deals each lane its share of the arrivals up front, which suits
+shards and a fixed poller count. A queue (SQS, the embedded queue) is one
+line of messages that every waiting poller takes from, and the adaptive
+controller moves the number of pollers: this simulation models that. A lane
+that is ready takes what waits in the queue and opens its window (the
+``on_ready`` rule of ``batchmap.engine.batcher``); records arriving while
+several lanes collect go to one of them at random; a batch closes on
+``BatchSize`` or when its window ends, and runs for D(n) = t0 + t1·n. A lane
+above the lane count finishes what it holds and stops; a new lane starts ready.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from batchmap.engine.adaptive import AdaptiveController, BatchObservation
+from batchmap.errors import ConfigError
+from batchmap.tuning.extras import require
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """What every lane runs with."""
+
+    batch_size: int
+    window_s: float
+    lanes: int
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError("batch_size", self.batch_size, "an integer >= 1")
+        if not (math.isfinite(self.window_s) and self.window_s >= 0):
+            raise ConfigError("window_s", self.window_s, "seconds >= 0")
+        if self.lanes < 1:
+            raise ConfigError("lanes", self.lanes, "an integer >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBatch:
+    """One simulated invocation, as the engine observes it when it finishes."""
+
+    lane: int
+    size: int
+    closed_at: float
+    finished_at: float
+    newest_arrival: float
+    mean_arrival: float
+    oldest_arrival: float
+    settings: QueueSettings
+
+    @property
+    def duration_s(self) -> float:
+        return self.finished_at - self.closed_at
+
+
+OnQueueBatch = Callable[[QueueBatch], QueueSettings | None]
+"""Called as each batch finishes, in time order; a returned value applies to the lanes' next batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRun:
+    """Every batch, and each record's latency (NaN for records no batch took before the end)."""
+
+    batches: tuple[QueueBatch, ...]
+    arrivals: NDArray[np.float64] = field(repr=False)
+    latencies: NDArray[np.float64] = field(repr=False)
+
+    def latency(self, start: float, end: float) -> NDArray[np.float64]:
+        """Latencies of the records that arrived in [start, end)."""
+        lo, hi = (int(i) for i in self.arrivals.searchsorted([start, end]))
+        return self.latencies[lo:hi]
+
+    def invocations_per_s(self, start: float, end: float) -> float:
+        """Batches that closed in [start, end), per second."""
+        return sum(1 for b in self.batches if start <= b.closed_at < end) / (end - start)
+
+
+@dataclass(slots=True)
+class _Lane:
+    free_at: float = 0.0
+    busy: bool = False
+    opened: float | None = 0.0
+    items: list[int] = field(default_factory=list)
+
+
+class _Sim:
+    def __init__(self, arrivals: list[float], t0: float, t1: float, settings: QueueSettings,
+                 on_batch: OnQueueBatch | None, seed: int) -> None:
+        xp = require("numpy")
+        self.arrivals = arrivals
+        self.t0, self.t1 = t0, t1
+        self.settings = settings
+        self.on_batch = on_batch
+        self.rng = xp.random.default_rng(seed)
+        self.finish = [math.nan] * len(arrivals)
+        self.head = 0  # the first record no lane has taken
+        self.lanes = [_Lane() for _ in range(settings.lanes)]
+        self.batches: list[QueueBatch] = []
+        self.running: list[tuple[float, int, QueueBatch]] = []  # finishing invocations
+
+    def run(self) -> None:
+        for lane in range(len(self.lanes)):
+            self._ready(lane, 0.0)
+        while True:
+            event = self._next_event()
+            if event is None:
+                return
+            when, kind, lane = event
+            if kind == 0:
+                self._finished(lane, when)
+            elif kind == 1:
+                self._close(lane, when)
+            else:
+                self._arrive(when)
+
+    def _next_event(self) -> tuple[float, int, int] | None:
+        best: tuple[float, int, int] | None = None
+        for i, lane in enumerate(self.lanes):
+            if lane.busy:
+                candidate = (lane.free_at, 0, i)
+            elif lane.items and lane.opened is not None:
+                candidate = (lane.opened + self.settings.window_s, 1, i)
+            else:
+                continue
+            if best is None or candidate < best:
+                best = candidate
+        if self.head < len(self.arrivals) and self._collecting():
+            arrival = (self.arrivals[self.head], 2, -1)
+            if best is None or arrival < best:
+                best = arrival
+        return best
+
+    def _collecting(self) -> list[int]:
+        limit = self.settings.lanes
+        return [i for i, lane in enumerate(self.lanes)
+                if not lane.busy and (i < limit or lane.items) and len(lane.items) < self.settings.batch_size]
+
+    def _arrive(self, now: float) -> None:
+        """Records from ``head`` on arrive: one collecting lane takes a run of them, several share one."""
+        collecting = [i for i in self._collecting() if i < self.settings.lanes or self.lanes[i].items]
+        lane_no = collecting[0] if len(collecting) == 1 else collecting[int(self.rng.integers(len(collecting)))]
+        lane = self.lanes[lane_no]
+        if not lane.items and (lane.opened is None or now > lane.opened + self.settings.window_s):
+            lane.opened = now  # an empty window that expired: this record opens a fresh one
+        if len(collecting) == 1:  # until the next other event, every arrival is this lane's
+            due = lane.opened + self.settings.window_s if lane.opened is not None else math.inf
+            others = min((ln.free_at for ln in self.lanes if ln.busy), default=math.inf)
+            end = bisect.bisect_right(self.arrivals, min(due, others), lo=self.head)
+            take = min(end - self.head, self.settings.batch_size - len(lane.items))
+            take = max(1, take)
+        else:
+            take = 1
+        lane.items.extend(range(self.head, self.head + take))
+        self.head += take
+        if len(lane.items) >= self.settings.batch_size:
+            self._close(lane_no, self.arrivals[self.head - 1])
+
+    def _ready(self, lane_no: int, now: float) -> None:
+        lane = self.lanes[lane_no]
+        lane.busy = False
+        lane.items = []
+        if lane_no >= self.settings.lanes:
+            lane.opened = None
+            return
+        lane.opened = now
+        waiting = bisect.bisect_right(self.arrivals, now, lo=self.head) - self.head
+        take = min(waiting, self.settings.batch_size)
+        if take:
+            lane.items.extend(range(self.head, self.head + take))
+            self.head += take
+            if take >= self.settings.batch_size:
+                self._close(lane_no, now)
+
+    def _close(self, lane_no: int, now: float) -> None:
+        lane = self.lanes[lane_no]
+        items = lane.items
+        n = len(items)
+        first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
+        finished = now + self.t0 + self.t1 * n
+        mean = math.fsum(self.arrivals[i] for i in items) / n
+        for i in items:
+            self.finish[i] = finished
+        batch = QueueBatch(lane_no, n, now, finished, last, mean, first, self.settings)
+        lane.items = []
+        lane.busy = True
+        lane.free_at = finished
+        self.running.append((finished, lane_no, batch))
+
+    def _finished(self, lane_no: int, now: float) -> None:
+        k = next(k for k, (_, lane, _) in enumerate(self.running) if lane == lane_no)
+        batch = self.running.pop(k)[2]
+        self.batches.append(batch)
+        if self.on_batch is not None:
+            update = self.on_batch(batch)
+            if update is not None:
+                self._resize(update, now)
+        self._ready(lane_no, now)
+
+    def _resize(self, update: QueueSettings, now: float) -> None:
+        self.settings = update
+        while len(self.lanes) < update.lanes:
+            self.lanes.append(_Lane(free_at=now, opened=None))
+        for i, lane in enumerate(self.lanes[: update.lanes]):
+            if not lane.busy and not lane.items and lane.opened is None:
+                self._ready(i, now)  # a lane that had stopped, or a new one
+
+
+def simulate_queue(
+    arrivals: NDArray[np.float64],
+    t0: float,
+    t1: float,
+    settings: QueueSettings,
+    *,
+    on_batch: OnQueueBatch | None = None,
+    seed: int = 0,
+) -> QueueRun:
+    """Run ``arrivals`` (sorted seconds) through lanes sharing one queue; D(n) = t0 + t1·n seconds."""
+    xp = require("numpy")
+    if arrivals.size < 2:
+        raise ConfigError("arrivals", int(arrivals.size), "at least two arrival times")
+    if t0 < 0 or t1 < 0:
+        raise ConfigError("t0/t1", (t0, t1), "seconds >= 0")
+    times = arrivals.tolist()
+    sim = _Sim(times, t0, t1, settings, on_batch, seed)
+    sim.run()
+    latencies = xp.asarray(sim.finish) - arrivals
+    return QueueRun(tuple(sim.batches), arrivals, latencies)
+
+
+def adaptive_lanes(controller: AdaptiveController, lanes: int) -> OnQueueBatch:
+    """An ``on_batch`` that feeds each batch to ``controller`` and applies its settings, lane count included.
+
+    ``lanes`` is the count before the controller's first plan (the engine's poller scaling starts at two).
+    """
+
+    def on_batch(batch: QueueBatch) -> QueueSettings:
+        end = batch.finished_at
+        chosen = controller.observe(BatchObservation(
+            size=batch.size,
+            duration_s=batch.duration_s,
+            oldest_latency_s=end - batch.oldest_arrival,
+            mean_latency_s=end - batch.mean_arrival,
+            finished_s=end,
+            newest_latency_s=end - batch.newest_arrival,
+        ))
+        return QueueSettings(chosen.batch_size, chosen.window_s, chosen.lanes or lanes)
+
+    return on_batch

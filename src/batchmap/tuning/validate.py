@@ -1,0 +1,219 @@
+"""``batchmap tune --validate``: run the recommended settings on the embedded engine and measure them.
+
+The model's numbers are predictions; this checks them where they can be
+checked without AWS. A temporary embedded queue gets Poisson traffic at the
+workload's rate, the engine runs the recommended ``BatchSize`` and window with
+the measured handler (or, with stated timings, a function that sleeps
+t0 + t1·n), and the measured p99 and invocations per record are printed beside
+what the model predicts for that engine: lanes sharing one queue, as many as
+the model's SQS pollers at ``--sqs-pollers 2`` (the engine's scaler starts at
+two and is capped there), windows in fractions of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from batchmap.config import EventSourceMapping
+from batchmap.config.function import FunctionConfig
+from batchmap.config.mapping import ScalingConfig
+from batchmap.engine.service import Engine
+from batchmap.errors import ConfigError
+from batchmap.sources.sqlite import admin
+from batchmap.tuning.candidate import Candidate
+from batchmap.tuning.extras import require
+from batchmap.tuning.model import Prediction, predict
+from batchmap.tuning.prices import Prices
+from batchmap.tuning.profile import HandlerProfile
+from batchmap.tuning.workload import Workload
+
+WARMUP_SHARE = 0.1
+"""The first tenth of the run is left out: the engine starts with empty lanes."""
+RUNS_PER_P99 = 4.0
+"""A validation lasts at least this many predicted p99s."""
+ENGINE_POLLERS = 2
+"""Lanes the engine's scaler starts with: the model's SQS pollers for the embedded queue."""
+
+_done: list[tuple[list[float], float]] = []
+_lock = threading.Lock()
+
+
+def finished(event: dict[str, Any]) -> None:
+    """Called by the wrapped handler when a batch succeeded: each record's send time, and now."""
+    now = time.time()
+    sent = [int(r["attributes"]["SentTimestamp"]) / 1000 for r in event["Records"]]
+    with _lock:
+        _done.append((sent, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The prediction and what the engine did, over the records sent after the warm-up."""
+
+    candidate: Candidate
+    lanes: int
+    rate: float
+    seconds: float
+    records: int
+    invocations: int
+    predicted: Prediction
+    measured_p99_s: float
+    measured_mean_batch: float
+
+    @property
+    def predicted_invocations_per_record(self) -> float:
+        return 1.0 / self.predicted.mean_batch
+
+    @property
+    def measured_invocations_per_record(self) -> float:
+        return self.invocations / self.records if self.records else math.inf
+
+    def lines(self) -> list[str]:
+        p99, per = self.predicted.p99_latency_s, self.predicted_invocations_per_record
+        return [
+            f"validation on the embedded engine: BatchSize {self.candidate.batch_size}, window "
+            f"{self.candidate.window_s:g} s, {self.lanes} lane(s), Poisson {self.rate:g} records/s for "
+            f"{self.seconds:g} s ({self.records} records measured)",
+            f"  p99 latency:             predicted {p99:.3f} s, measured {self.measured_p99_s:.3f} s "
+            f"({_diff(self.measured_p99_s, p99)})",
+            f"  invocations per record:  predicted {per:.4f}, measured {self.measured_invocations_per_record:.4f} "
+            f"({_diff(self.measured_invocations_per_record, per)})",
+        ]
+
+
+def _diff(measured: float, predicted: float) -> str:
+    return f"{100 * (measured / predicted - 1):+.1f} %" if predicted > 0 else "n/a"
+
+
+def engine_prediction(profile: HandlerProfile, workload: Workload, candidate: Candidate, prices: Prices) -> Prediction:
+    """What the model predicts for the embedded engine: two pollers to start, fractional windows, no 20 s idle wait."""
+    engine = replace(workload, source="sqs", sqs_pollers=ENGINE_POLLERS, platform="batchmap", sqs_idle_wait_s=0.0,
+                     poll_interval_s=0.0)
+    return predict(profile, engine, replace(candidate, maximum_concurrency=None), prices)
+
+
+def validate(
+    function: tuple[str, str | None] | None,
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    prices: Prices,
+    seconds: float,
+    *,
+    body: str = "{}",
+    seed: int = 0,
+) -> Validation:
+    """Run ``candidate`` on a temporary embedded queue for ``seconds`` of traffic and measure it.
+
+    ``function`` is the handler (``module:callable``, code folder); ``None`` runs a
+    function that sleeps the profile's t0 + t1·n at its reference memory.
+    """
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError("--validate", seconds, "seconds of traffic, greater than 0")
+    predicted = engine_prediction(profile, workload, candidate, prices)
+    if not predicted.stable:
+        raise ConfigError("--validate", seconds, f"a stable recommendation (the engine's is {predicted.regime})")
+    needed = RUNS_PER_P99 * predicted.p99_latency_s
+    if seconds < needed:  # fewer, and only the quicker, batches would finish inside the run: a biased p99
+        raise ConfigError("--validate", seconds, f"at least {math.ceil(needed)} seconds ({RUNS_PER_P99:g} times the "
+                          f"predicted p99 of {predicted.p99_latency_s:.3g} s)")
+    return asyncio.run(_run(function, profile, candidate, predicted, workload.rate, seconds, body, seed))
+
+
+async def _run(function: tuple[str, str | None] | None, profile: HandlerProfile, candidate: Candidate,
+               predicted: Prediction, rate: float, seconds: float, body: str, seed: int) -> Validation:
+    np = require("numpy")
+    folder = Path(tempfile.mkdtemp(prefix="batchmap-validate-"))
+    uri = f"sqlite:///{folder}/validate.db?queue=validate"
+    admin.create_queue(uri)
+    module = _wrapper(folder, function, profile)
+    lanes = max(ENGINE_POLLERS, predicted.lanes)
+    mapping = EventSourceMapping(
+        source=uri,
+        function=FunctionConfig(f"{module}:handler", timeout_s=max(3.0, math.ceil(predicted.timeout_s)),
+                                code_path=str(folder)),
+        batch_size=candidate.batch_size,
+        maximum_batching_window_in_seconds=candidate.window_s,
+        scaling_config=ScalingConfig(maximum_concurrency=lanes),
+    )
+    with _lock:
+        _done.clear()
+    engine = Engine([mapping], invoker="inprocess")
+    running = asyncio.create_task(engine.run())
+    start = time.time()
+    gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 10)
+    due = start + np.cumsum(gaps)
+    sent = 0
+    while sent < due.size and due[sent] - start < seconds:
+        await asyncio.sleep(max(0.0, float(due[sent]) - time.time()))
+        now = time.time()
+        upto = int(np.searchsorted(due, now, side="right"))
+        upto = max(upto, sent + 1)
+        await asyncio.to_thread(admin.send, uri, [body] * (upto - sent))
+        sent = upto
+    await asyncio.sleep(2.0 + 2.0 * predicted.p99_latency_s)
+    engine.stop()
+    await running
+    return _measure(candidate, lanes, rate, seconds, start, predicted)
+
+
+def _measure(candidate: Candidate, lanes: int, rate: float, seconds: float, start: float,
+             predicted: Prediction) -> Validation:
+    np = require("numpy")
+    warm = start + WARMUP_SHARE * seconds
+    with _lock:
+        batches = [(s, f) for s, f in _done if s and min(s) >= warm]
+    latencies = np.array([f - t for s, f in batches for t in s])
+    records = int(latencies.size)
+    if not records:
+        raise ConfigError("--validate", seconds, "long enough for batches after the warm-up")
+    return Validation(candidate, lanes, rate, seconds, records, len(batches), predicted,
+                      float(np.percentile(latencies, 99)), records / len(batches))
+
+
+def _wrapper(folder: Path, function: tuple[str, str | None] | None, profile: HandlerProfile) -> str:
+    """A module in ``folder`` whose ``handler`` runs the function and reports each batch's success."""
+    name = f"batchmap_validate_{id(folder):x}"
+    if function is None:
+        t0, t1 = profile.times_at(profile.reference_memory_mb)
+        inner = (f"async def _inner(event, context):\n"
+                 f"    await asyncio.sleep({t0!r} + {t1!r} * len(event['Records']))\n")
+    else:
+        handler, code_path = function
+        if code_path:
+            sys.path.insert(0, str(Path(code_path).resolve()))
+        module, _, attr = handler.partition(":") if ":" in handler else handler.rpartition(".")
+        inner = f"_inner = getattr(importlib.import_module({module!r}), {attr!r})\n"
+    (folder / f"{name}.py").write_text(
+        "import asyncio\nimport importlib\nimport inspect\n\nfrom batchmap.tuning.validate import finished\n\n"
+        + inner
+        + "\n\nif inspect.iscoroutinefunction(_inner):\n"
+        "    async def handler(event, context):\n"
+        "        result = await _inner(event, context)\n"
+        "        finished(event)\n"
+        "        return result\n"
+        "else:\n"
+        "    def handler(event, context):\n"
+        "        result = _inner(event, context)\n"
+        "        finished(event)\n"
+        "        return result\n",
+        encoding="utf-8",
+    )
+    return name
+
+
+def sample_body(samples: Any) -> str:
+    """A message body like the sample's first record (SQS ``body``), else ``{}``."""
+    records = getattr(samples, "records", ())
+    if records and isinstance(records[0].get("body"), str):
+        return str(records[0]["body"])
+    return json.dumps({})

@@ -1,0 +1,55 @@
+"""``batchmap tune --validate``: the recommendation run on the embedded engine, measured beside the prediction."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from batchmap.errors import ConfigError
+from batchmap.tuning import Candidate, HandlerProfile, Workload, load_prices
+from batchmap.tuning.validate import validate
+
+APPS = Path(__file__).parent / "tuning_apps"
+
+
+def _figures(output: str, label: str) -> tuple[float, float]:
+    found = re.search(rf"{label}:\s+predicted ([0-9.]+)( s)?, measured ([0-9.]+)", output)
+    assert found is not None, output
+    return float(found.group(1)), float(found.group(3))
+
+
+def test_validate_runs_the_measured_handler_on_the_embedded_queue(tmp_path: Path) -> None:
+    """One short scenario: the synthetic handler (20 ms + 2 ms·n, measured), 20 records/s, p99 1 s."""
+    shutil.copy(APPS / "tune_synthetic.py", tmp_path)
+    shutil.copy(APPS / "sqs_order_event.json", tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "batchmap", "tune", "--function", "tune_synthetic:handler",
+         "--sample-event", "sqs_order_event.json", "--measure-batch-sizes", "1,10,30", "--repeats", "2",
+         "--warmup", "1", "--cold-starts", "0", "--rate", "20", "--latency-p99", "1", "--platform", "batchmap",
+         "--sqs-pollers", "2", "--no-simulate", "--out", "report", "--validate", "12"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "validation on the embedded engine" in done.stdout
+    measured = re.search(r"\((\d+) records measured\)", done.stdout)
+    assert measured is not None and int(measured.group(1)) > 100  # about 20/s for 10.8 s after the warm-up
+    predicted_p99, measured_p99 = _figures(done.stdout, "p99 latency")
+    predicted_per, measured_per = _figures(done.stdout, "invocations per record")
+    # The handler really ran the batches: latency at least its own duration, batches no bigger than BatchSize.
+    assert 0.02 < measured_p99 < 3 * predicted_p99
+    assert 0 < measured_per <= 1
+    assert 0.5 * predicted_per < measured_per < 2 * predicted_per
+
+
+def test_a_run_too_short_for_the_predicted_latency_is_refused_before_anything_runs() -> None:
+    profile = HandlerProfile(t0_s=0.005, t1_s=0.0002, reference_memory_mb=512)
+    workload = Workload(rate=5.0, platform="batchmap", sqs_pollers=2)
+    with pytest.raises(ConfigError) as refused:
+        validate(None, profile, workload, Candidate(100, 60.0), load_prices(), 30.0)
+    assert refused.value.parameter == "--validate"
+    assert "4 times the predicted p99" in str(refused.value)
