@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-## test: start any missing local service, then run the whole test suite: on two workers, then the
+## test: start any missing local service, then run the whole test suite: on four workers (most tests wait
+## on real time, brokers and subprocesses, so four keep two cores busy: 5 minutes instead of 9), then the
 ## tests that restart a broker on their own (nothing else may meet the broker while it is down)
 test: $(STAMP) services
-	$(VENV)/bin/pytest -q -n 2 -m "not restarts_broker"
+	$(VENV)/bin/pytest -q -n 4 -m "not restarts_broker"
 	$(VENV)/bin/pytest -q -m restarts_broker
 
 ## lint: ruff and mypy --strict, as CI runs them
