@@ -11,6 +11,9 @@ One ``Backoff`` per system (a mapping's source, its checkpoint store, its
 on-failure destination) keeps the outage's state: when it began and how many
 calls failed. The first failure logs one line and the first success after it
 logs one more; in between, each failed call only adds to ``PollingErrorCount``.
+A system that fails again within ``RELAPSE_S`` of coming back (a client whose
+connections come back one by one, a late error about the outage) is the same
+outage going on: that failure is logged at INFO, and the next recovery says so.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ INITIAL_BACKOFF_S = 0.05
 """The longest first pause after a failed call (full jitter: the pause is drawn from 0 to this)."""
 MAX_BACKOFF_S = 5.0
 """The cap on the pause between tries, so a source that comes back is used again within seconds."""
+RELAPSE_S = 5.0
+"""A failure this soon after a recovery continues the same outage in the log (no new WARNING)."""
 
 
 def source_name(source: object) -> str:
@@ -65,6 +70,8 @@ class Backoff:
         """When the current outage began (``clock.now()``), or ``None`` while the system answers."""
         self.failures = 0
         """Calls that failed in the current outage."""
+        self._recovered_at: float | None = None
+        self._relapsed = False
 
     @property
     def active(self) -> bool:
@@ -75,8 +82,13 @@ class Backoff:
         """Count a transient failure; the first of an outage is logged. Returns the pause before the next try."""
         self.hooks.polling_error()
         if self.since is None:
-            self.since = self.clock.now()
-            log.warning("%s: %s failed (%s); waiting it out with backoff", self.name, what, exc)
+            self.since = now = self.clock.now()
+            self._relapsed = self._recovered_at is not None and now - self._recovered_at < RELAPSE_S
+            if self._relapsed:
+                log.info("%s: %s failed again soon after it came back (%s); still waiting it out", self.name,
+                         what, exc)
+            else:
+                log.warning("%s: %s failed (%s); waiting it out with backoff", self.name, what, exc)
         self.failures += 1
         ceiling = min(self.max_s, self.initial_s * 2.0 ** min(self.failures - 1, 30))
         return self._jitter() * ceiling
@@ -84,10 +96,12 @@ class Backoff:
     def recovered(self) -> None:
         """A call succeeded: end the outage, with one line saying how long it lasted."""
         if self.since is not None:
-            log.warning("%s: available again after %.1f s (%d failed calls)", self.name,
-                        self.clock.now() - self.since, self.failures)
+            now = self.clock.now()
+            log.warning("%s: available again after %.1f s (%d failed calls%s)", self.name, now - self.since,
+                        self.failures, "; it had failed again soon after coming back" if self._relapsed else "")
             self.since = None
             self.failures = 0
+            self._recovered_at = now
 
     async def pause(self, seconds: float, halt: asyncio.Event | None = None) -> bool:
         """Sleep ``seconds``; False at once if the run stops (or ``halt`` is set) meanwhile."""

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from batchmap.clock import FakeClock
 from batchmap.engine.backoff import Backoff
 from batchmap.errors import SourceError
 from batchmap.metrics import MetricsRecorder
@@ -44,6 +45,28 @@ def test_an_outage_logs_one_line_when_it_starts_and_one_when_it_ends(caplog: pyt
     assert "available again after" in lines[1] and "(4 failed calls)" in lines[1]
     assert recorder.snapshot()["PollingErrorCount"] == 4
     assert not outage.active
+
+
+def test_a_failure_soon_after_coming_back_continues_the_outage_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    flapping = Backoff("kafka://127.0.0.1:9092/t", MetricsRecorder(), asyncio.Event(), clock=clock)
+    error = SourceError("Connect failed", transient=True)
+    with caplog.at_level(logging.INFO, logger="batchmap.engine"):
+        flapping.failed("reading shard t-0", error)
+        clock.advance(0.4)
+        flapping.recovered()  # one connection came back, another has not yet
+        clock.advance(1.0)
+        flapping.failed("reading shard t-1", error)
+        clock.advance(2.0)
+        flapping.recovered()
+        clock.advance(60.0)
+        flapping.failed("reading shard t-0", error)  # a new outage, long after
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [("waiting it out" in w, "available again" in w) for w in warnings] == [
+        (True, False), (False, True), (False, True), (True, False)], warnings
+    assert "failed again soon after coming back" in warnings[2] and "soon after" not in warnings[1]
+    [info] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "reading shard t-1 failed again soon after it came back" in info
 
 
 def test_a_fatal_error_or_a_bug_is_raised_at_once() -> None:

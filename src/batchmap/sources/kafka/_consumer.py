@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -55,6 +56,8 @@ CLIENT_LOG.addFilter(_ConnectionFailures())
 POLL_S = 0.05
 CONSUME_BATCH = 500
 METADATA_TIMEOUT_S = 10.0
+STATS_INTERVAL_MS = 1000
+"""How often librdkafka reports its brokers' states, which tell when an outage is over."""
 _Future = concurrent.futures.Future[Any]
 _Command = tuple[Callable[[Any], Any], _Future]
 
@@ -78,6 +81,8 @@ class GroupConsumer:
         self.error: BaseException | None = None
         self.passing_error: Any = None
         """A transient error librdkafka reported since the last read (it reconnects by itself meanwhile)."""
+        self._brokers_up: bool | None = None
+        """Whether a broker is connected, from librdkafka's errors and statistics (``None``: statistics are off)."""
 
     # -- event loop side -------------------------------------------------------------------------------------
 
@@ -86,7 +91,11 @@ class GroupConsumer:
         if self._thread is not None:
             return
         self._loop = asyncio.get_running_loop()
-        config = {**self.settings.consumer_config(), "logger": CLIENT_LOG, "error_cb": self._client_error}
+        config = {"statistics.interval.ms": STATS_INTERVAL_MS, **self.settings.consumer_config(),
+                  "logger": CLIENT_LOG, "error_cb": self._client_error, "stats_cb": self._statistics}
+        with contextlib.suppress(TypeError, ValueError):
+            if int(config["statistics.interval.ms"]) > 0:
+                self._brokers_up = True  # until an error says otherwise; the statistics then tell when it is over
         try:
             consumer = self._ck.Consumer(config)
         except self._ck.KafkaException as exc:
@@ -118,11 +127,19 @@ class GroupConsumer:
             raise SourceError(message) from self.error
 
     def check_passing(self) -> None:
-        """Raise (once) the transient error librdkafka reported since the last call, so the engine counts the
-        outage and backs off instead of taking a partition of a broker that is away for one that is caught up."""
-        error, self.passing_error = self.passing_error, None
-        if error is not None:
-            raise BrokerError("Fetch", error.name(), f"{self.settings.arn}: {error.str()}", transient=True)
+        """Raise the transient error librdkafka reported, so the engine counts the outage and backs off instead
+        of taking a partition of a broker that is away for one that is caught up.
+
+        While librdkafka's statistics show no broker connected, every read raises it: between two of its
+        reconnect attempts a read finds nothing wrong, and the outage would seem to end and begin again.
+        Otherwise (a coordinator moving; no statistics) it is raised once.
+        """
+        error = self.passing_error
+        if error is None:
+            return
+        if self._brokers_up is not False:
+            self.passing_error = None
+        raise BrokerError("Fetch", error.name(), f"{self.settings.arn}: {error.str()}", transient=True)
 
     def owned(self) -> list[Partition]:
         """The partitions this member owns now, by topic and number."""
@@ -298,12 +315,28 @@ class GroupConsumer:
             raise self._ck.KafkaException(error)
         if transient_kafka(error):  # brokers down, a coordinator moving: the next read reports it to the engine
             self.passing_error = error
+            if error.code() in self._down_codes and self._brokers_up is not None:
+                self._brokers_up = False  # until the statistics show a broker connected again
             return
         code, logged_at = self._last_error
         now = time.monotonic()
         if error.code() != code or now - logged_at > 30:
             log.warning("%s: Kafka: %s", self.settings.arn, error)
             self._last_error = (error.code(), now)
+
+    @property
+    def _down_codes(self) -> frozenset[int]:
+        errors = self._ck.KafkaError
+        return frozenset((errors._TRANSPORT, errors._ALL_BROKERS_DOWN, errors._RESOLVE))
+
+    def _statistics(self, text: str) -> None:
+        """librdkafka's statistics (on the consumer thread): is any broker connected?"""
+        try:
+            brokers = json.loads(text).get("brokers", {})
+        except (ValueError, AttributeError):
+            return
+        if self._brokers_up is not None:
+            self._brokers_up = any(isinstance(b, dict) and b.get("state") == "UP" for b in brokers.values())
 
     def _flow_control(self, consumer: Any) -> None:
         cap = self.settings.buffer
