@@ -225,6 +225,10 @@ class SqliteQueue:
     async def _give_back(self, polled: asyncio.Future[_Polled]) -> None:
         try:
             received = (await polled).received
+        except Exception as exc:  # the receive itself failed: it took nothing, so there is nothing to give back
+            log.debug("%s: a cancelled receive failed and took nothing: %s", self.uri, exc)
+            return
+        try:
             self.dead_lettered += received.dead_lettered
             await self.release(received.deliveries, 0.0)
         except Exception as exc:
