@@ -178,7 +178,9 @@ class QueueRunner:
 
     def _leave_behind(self, receiving: asyncio.Future[list[Delivery]]) -> None:
         """Hand a receive the lane stops waiting for to ``_late``, which the run awaits before it ends."""
-        if self._cancel_receives and not receiving.done():  # the source gives back what a cancelled receive took
+        if receiving.done() and (receiving.cancelled() or receiving.exception() is not None):
+            self._late.append(receiving)  # it took nothing; its error (retrieved now) is the run's to report
+        elif self._cancel_receives and not receiving.done():  # the source gives back what a cancelled receive took
             receiving.cancel()
             self._late.append(receiving)  # its error, if any, is retrieved there: never lost unobserved
         else:  # what it took (or takes) is released; a failure is logged
