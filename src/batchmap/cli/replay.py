@@ -79,11 +79,8 @@ async def _replay(args: argparse.Namespace) -> int:
             raise ConfigError("--source", uri, "a stream (Kinesis, DynamoDB Streams or sqlite:///FILE?stream=NAME)")
         for wanted in ranges:
             found = await read_range(stream, wanted)
-            if found.deliveries:
-                print(json.dumps({"Records": [d.record for d in found.deliveries]}, separators=(",", ":")))
-            if found.missing:
-                print(f"batchmap: {found.missing}", file=sys.stderr)
-                code = 1
+            event = {"Records": [d.record for d in found.deliveries]} if found.deliveries else None
+            code |= _emit(event, found.missing)
     finally:
         await stream.close()
     return code
@@ -99,14 +96,20 @@ async def _replay_kafka(args: argparse.Namespace, options: SourceOptions, batche
             raise ConfigError("--source", uri, "a Kafka source (kafka://HOST:PORT/TOPIC or an MSK ARN)")
         for batch in batches:
             found = await read_kafka_batch(source, batch)
-            if found.records:
-                print(json.dumps(batch.event(found.records), separators=(",", ":")))
-            if found.missing:
-                print(f"batchmap: {found.missing}", file=sys.stderr)
-                code = 1
+            code |= _emit(batch.event(found.records) if found.records else None, found.missing)
     finally:
         await source.close()
     return code
+
+
+def _emit(event: dict[str, Any] | None, missing: str | None) -> int:
+    """Print what was read again as one event line, and what is gone on stderr; 1 when something is gone."""
+    if event is not None:
+        print(json.dumps(event, separators=(",", ":")))
+    if missing:
+        print(f"batchmap: {missing}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _kafka_uri(batches: list[KafkaBatch]) -> str:
