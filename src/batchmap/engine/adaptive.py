@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from batchmap.config.parameters import MAX_BATCH_SIZE, MAX_WINDOW_S
 from batchmap.engine.adaptive_meters import BatchLatency, DurationFit, Fit, LatencyWindow, RateMeter
 from batchmap.engine.adaptive_plan import QUANTILES, Bounds, Plan, plan
 from batchmap.errors import ConfigError
@@ -101,8 +102,8 @@ class AdaptiveConfig:
     target_s: float
     statistic: Statistic = "p99"
     min_batch_size: int = 1
-    max_batch_size: int = 10_000
-    max_window_s: float = 300.0
+    max_batch_size: int = MAX_BATCH_SIZE
+    max_window_s: float = MAX_WINDOW_S
     min_lanes: int = 1
     max_lanes: int = 10
     whole_seconds: bool = False  # AWS takes whole-second windows; batchmap's engine takes fractions
@@ -117,7 +118,7 @@ class AdaptiveConfig:
             (self.min_batch_size, self.max_batch_size),
             "1 <= min <= max",
         )
-        _check(0 <= self.max_window_s <= 300, "max_window_s", self.max_window_s, "0-300 seconds")
+        _check(0 <= self.max_window_s <= MAX_WINDOW_S, "max_window_s", self.max_window_s, f"0-{MAX_WINDOW_S} seconds")
         _check(1 <= self.min_lanes <= self.max_lanes, "min_lanes/max_lanes", (self.min_lanes, self.max_lanes),
                "1 <= min <= max")
         _check(

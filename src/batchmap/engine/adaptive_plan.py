@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from batchmap.config.parameters import MAX_BATCH_SIZE, MAX_WINDOW_S
+
 QUANTILES = {"p99": 0.99, "mean": 0.5}
 """Where in the cycle the target statistic sits."""
 SPREAD = {0.99: 1.0, 0.5: 0.0}
@@ -46,8 +48,8 @@ class Bounds:
     """The limits a plan keeps to: the mapping's and the source's."""
 
     min_batch_size: int = 1
-    max_batch_size: int = 10_000
-    max_window_s: float = 300.0
+    max_batch_size: int = MAX_BATCH_SIZE
+    max_window_s: float = MAX_WINDOW_S
     min_lanes: int = 1
     max_lanes: int = 10
     max_duration_s: float | None = None
