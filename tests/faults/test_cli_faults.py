@@ -23,6 +23,10 @@ def test_a_fatal_source_error_mid_run_stops_with_one_line_and_exit_1(tmp_path: P
     engine = start(uri, log, "--batch-size", "5", sleep_s=0.05)
     wait_for(log, 10, engine)
     with sqlite3.connect(db, timeout=30) as conn:
+        deadline = time.monotonic() + 10  # a batch is deleted a moment after it is processed: wait for one
+        while conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 200:
+            assert time.monotonic() < deadline, "no batch was deleted"
+            time.sleep(0.01)
         conn.execute("DROP TABLE messages")
     dropped = time.monotonic()
     code = engine.wait(10)

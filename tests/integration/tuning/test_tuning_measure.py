@@ -108,7 +108,7 @@ def test_speed_up_of_waiting_work_and_of_cpu_work() -> None:
     assert io.sigma < 0.1
     cpu = measure("tune_synthetic:cpu_bound", SAMPLES, plan, code_path=str(APPS))
     assert dict(cpu.speedups)[4] < 1.5
-    assert cpu.sigma > 0.6
+    assert cpu.sigma > 0.4 > 0.1 > io.sigma  # serialised by the GIL; less so when other processes share the cores
     # CPU time over wall time: near 1 on an idle machine, lower when other processes share the cores.
     assert cpu.profile().cpu_share_t1 > 0.3 > io.profile().cpu_share_t1
 
