@@ -1,7 +1,10 @@
 """The analytical model of reference §2: batch size, latency, throughput and cost of one candidate.
 
 Each lane (SQS poller, Kinesis shard × ParallelizationFactor, Kafka poller)
-sees Poisson arrivals at λ/k and collects its own batches. The mean batch n̄
+sees Poisson arrivals at λ/k and collects its own batches. SQS lanes share one
+queue: n̄ keeps the even split, but their latency counts that a lane which is
+invoking takes nothing (the others collect faster, and cover its run) and
+that a closed batch waits for any lane (``_size_bound``, ``_covered_run``). The mean batch n̄
 is the fixed point of ``n̄ = E[min(X,B)] + e^(−m)(1 + E[min(Y,B−1)])`` with
 ``m = λp(D(n̄)+W)``; latency follows the size-bound (Erlang fill + Kingman
 queue) or window-bound/idle formulas; cost is priced by ``cost``.
@@ -85,7 +88,8 @@ def predict(profile: HandlerProfile, workload: Workload, candidate: Candidate, p
         mean = p99 = math.inf
     else:
         n_bar = mean_batch(rate_p, candidate.window_s, cap, duration, workload.traits.window_start)
-        regime, mean, p99 = _latency(profile, workload, candidate, rate_p, cap, n_bar, duration)
+        shared = lanes if workload.is_sqs else 1
+        regime, mean, p99 = _latency(profile, workload, candidate, rate_p, cap, n_bar, duration, shared)
     d_bar = duration(n_bar)
     return Prediction(
         candidate=candidate,
@@ -204,6 +208,7 @@ def _latency(
     cap: int,
     n_bar: float,
     duration: _Duration,
+    shared: int,
 ) -> tuple[Regime, float, float]:
     window = candidate.window_s
     d = duration(n_bar)
@@ -213,12 +218,15 @@ def _latency(
     if p_full > 0.5:  # a batch of one is always full: M/D/1
         regime = "size"
         late = rate_p * d / n_bar * (1.0 - p_full)  # arrived while the lane ran, and the window closes
-        mean, p99 = _size_bound(rate_p, cap, window, duration(cap), profile.duration_cv, late)
+        mean, p99 = _size_bound(rate_p, cap, window, duration(cap), profile.duration_cv, late, shared)
     else:
         regime = "idle" if m < 1 else "window"
         on_first = workload.traits.window_start == "on_first_record"
         mean = _window_mean_first_record(rate_p, window, d) if on_first else _window_mean(rate_p, window, d)
-        p99 = _window_p99(rate_p, window, d, n_bar, m)
+        p99 = _window_p99(rate_p, window, d, n_bar, m, shared)
+        if shared > 1 and m >= 1 and window > 0:
+            covered = _covered_run(rate_p, d, n_bar, shared)
+            mean, p99 = mean - covered / 2.0, p99 - 0.99 * covered
     extra_mean, extra_p99 = workload.poll_delay_s / 2.0, workload.poll_delay_s
     if profile.cold_start_rate > 0:
         extra_mean += profile.cold_start_rate * profile.init_s
@@ -229,19 +237,38 @@ def _latency(
     return regime, mean + extra_mean, p99 + extra_p99
 
 
+def _covered_run(rate_p: float, d: float, n_bar: float, shared: int) -> float:
+    """How much of a lane's run D a record arriving in it no longer waits out, on a shared queue.
+
+    On a lane of its own a record that arrives while the lane runs waits for
+    the run, then a window: a cycle W + D. On a queue it goes to a lane that
+    collects. Lanes whose runs are short beside W stay in step (they all run
+    at once, and nobody collects then); once about one lane is always running
+    (λ·D/n̄ lanes busy, up to 1) they take turns and a run is fully covered.
+    """
+    return min(1.0, shared * rate_p * d / n_bar) * d
+
+
 def _size_bound(
-    rate_p: float, b: int, window: float, d_full: float, cv: float, late: float
+    rate_p: float, b: int, window: float, d_full: float, cv: float, late: float, shared: int = 1
 ) -> tuple[float, float]:
-    """Erlang(B) fill time, then a Kingman queue in front of the lane's deterministic server.
+    """Erlang(B) fill time, then a queue in front of the lanes' deterministic servers.
 
     ``late`` is the share of records that wait longer than W for their batch
     to close: they arrived while the lane ran, and the window closed the batch.
+    ``shared`` lanes take from one queue (SQS): a lane that is invoking takes
+    nothing, so the ``c = k − ρk`` lanes that collect fill at λ/c each (at
+    least one lane collects), and a closed batch waits for any of the k
+    lanes, not its own (Sakasegawa's M/G/k wait instead of k Kingman queues).
     """
     rho = rate_p * d_full / b
-    wq = rho / (1.0 - rho) * (1.0 / b + cv * cv) / 2.0 * d_full
-    mean = (b - 1) / (2.0 * rate_p) + wq + d_full
-    fill = min(poisson.fill_wait_quantile(0.99, b, rate_p), _close_cap(window, d_full, late))
-    tail = (wq / rho) * math.log(100.0 * rho) if rho > 0.01 else 0.0
+    rate = rate_p * shared
+    fill_rate = rate / max(1.0, shared * (1.0 - rho))
+    p_wait = rho ** (math.sqrt(2.0 * (shared + 1)) - 1.0)
+    wq = p_wait / (shared * (1.0 - rho)) * (1.0 / b + cv * cv) / 2.0 * d_full
+    mean = (b - 1) / (2.0 * fill_rate) + wq + d_full
+    fill = min(poisson.fill_wait_quantile(0.99, b, fill_rate), _close_cap(window, d_full, late))
+    tail = (wq / p_wait) * math.log(100.0 * p_wait) if p_wait > P99_SHARE else 0.0
     return mean, fill + d_full + max(0.0, tail)
 
 
@@ -274,13 +301,20 @@ def _window_mean_first_record(rate_p: float, w: float, d: float) -> float:
     return numerator / (rate_p * (d + w) + no_backlog)
 
 
-def _window_p99(rate_p: float, w: float, d: float, n_bar: float, m: float) -> float:
+def _window_p99(rate_p: float, w: float, d: float, n_bar: float, m: float, shared: int = 1) -> float:
+    """A record waits up to a cycle W + D for its batch to close, then D.
+
+    Without a window and at low traffic a record waits only while every lane
+    runs: its own (ρ, M/D/1) or, ``shared`` lanes on one queue, all k of them
+    (Sakasegawa's ρ^(√(2(k+1))−1)), and then for the first of them to finish.
+    """
     if m >= 1:
         return 0.99 * (d + w) + d
     if w > 0:
         return w + d
     rho = rate_p * d / n_bar
-    return d * max(0.0, 1.0 - 0.01 / rho) + d
+    p_wait = rho ** (math.sqrt(2.0 * (shared + 1)) - 1.0)
+    return d / shared * max(0.0, 1.0 - P99_SHARE / p_wait) + d if p_wait > 0 else d
 
 
 def _timeout(workload: Workload, full_duration_s: float) -> float:

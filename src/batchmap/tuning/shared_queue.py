@@ -94,11 +94,11 @@ class _Lane:
 
 
 class _Sim:
-    def __init__(self, arrivals: list[float], t0: float, t1: float, settings: QueueSettings,
+    def __init__(self, arrivals: list[float], duration: Callable[[int], float], settings: QueueSettings,
                  on_batch: OnQueueBatch | None, seed: int) -> None:
         xp = require("numpy")
         self.arrivals = arrivals
-        self.t0, self.t1 = t0, t1
+        self.duration = duration
         self.settings = settings
         self.on_batch = on_batch
         self.rng = xp.random.default_rng(seed)
@@ -186,7 +186,7 @@ class _Sim:
         items = lane.items
         n = len(items)
         first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
-        finished = now + self.t0 + self.t1 * n
+        finished = now + self.duration(n)
         mean = math.fsum(self.arrivals[i] for i in items) / n
         for i in items:
             self.finish[i] = finished
@@ -223,15 +223,19 @@ def simulate_queue(
     *,
     on_batch: OnQueueBatch | None = None,
     seed: int = 0,
+    duration: Callable[[int], float] | None = None,
 ) -> QueueRun:
-    """Run ``arrivals`` (sorted seconds) through lanes sharing one queue; D(n) = t0 + t1·n seconds."""
+    """Run ``arrivals`` (sorted seconds) through lanes sharing one queue; D(n) = t0 + t1·n seconds.
+
+    ``duration`` replaces t0 + t1·n (the tuner's simulator passes one with jitter and cold starts).
+    """
     xp = require("numpy")
     if arrivals.size < 2:
         raise ConfigError("arrivals", int(arrivals.size), "at least two arrival times")
     if t0 < 0 or t1 < 0:
         raise ConfigError("t0/t1", (t0, t1), "seconds >= 0")
     times = arrivals.tolist()
-    sim = _Sim(times, t0, t1, settings, on_batch, seed)
+    sim = _Sim(times, duration or (lambda n: t0 + t1 * n), settings, on_batch, seed)
     sim.run()
     latencies = xp.asarray(sim.finish) - arrivals
     return QueueRun(tuple(sim.batches), arrivals, latencies)

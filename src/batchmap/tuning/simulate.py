@@ -1,11 +1,14 @@
 """A discrete-event simulation of an event source mapping, driving the engine's own ``Batcher``.
 
-Each lane (poller, shard × PF) gets its share of the arrivals and runs the real
-batching policy (``batchmap.engine.batcher``) on simulated time: records that
-arrive while the lane's invocation runs wait, the window opens when the lane is
-ready (or at the first record, for Kafka), and a closed batch is invoked for
-D(n). Lanes are merged in time order, so a callback (the adaptive controller)
-sees every completed batch before any lane starts a batch after it.
+Each lane of a stream or Kafka (shard × PF, poller) gets its share of the
+arrivals and runs the real batching policy (``batchmap.engine.batcher``) on
+simulated time: records that arrive while the lane's invocation runs wait, the
+window opens when the lane is ready (or at the first record, for Kafka), and a
+closed batch is invoked for D(n). Lanes are merged in time order, so a callback
+(the adaptive controller) sees every completed batch before any lane starts a
+batch after it. The lanes of a queue (SQS) share one line of messages: without
+a callback they run in ``shared_queue.simulate_queue`` (a lane that is invoking
+takes nothing; the others take what comes), as the model predicts them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from batchmap.tuning.extras import require
 from batchmap.tuning.model import batch_caps, lane_count
 from batchmap.tuning.prices import Prices
 from batchmap.tuning.profile import HandlerProfile
+from batchmap.tuning.shared_queue import QueueSettings, simulate_queue
 from batchmap.tuning.workload import Workload
 
 if TYPE_CHECKING:
@@ -110,6 +114,9 @@ def simulate(
             "batch_size", candidate.batch_size, f"room for at least one record (limits: {caps})"
         )
     lanes = lane_count(profile, workload, candidate, prices, min(caps.values()))
+    if workload.is_sqs and lanes > 1 and on_batch is None:
+        return _shared_queue(profile, workload, candidate, prices, arrivals, lanes, min(caps.values()),
+                             rng, warmup_s, keep_runs)
     shares = rng.integers(0, lanes, size=arrivals.size) if lanes > 1 else xp.zeros(arrivals.size, dtype=int)
     lane_times = [arrivals[shares == lane] for lane in range(lanes)]
     current = [
@@ -146,9 +153,46 @@ def simulate(
     first, last = float(arrivals[0]), float(arrivals[-1])
     edge = WARMUP_SHARE * (last - first)
     start = first + (edge if warmup_s is None else warmup_s)
-    return _summarise(
-        runs_by_lane, lane_times, start, last - edge, profile, workload, candidate, prices, keep_runs
-    )
+    end = last - edge
+    latencies = []
+    for runs, times in zip(runs_by_lane, lane_times, strict=True):
+        finished = xp.repeat([r.finished_at for r in runs], [r.size for r in runs])
+        arrived = times[: finished.size]
+        lat = finished - arrived
+        latencies.append(lat[(arrived >= start) & (arrived <= end)])
+    lat_all = xp.concatenate(latencies) if latencies else xp.zeros(0)
+    return _summarise(runs_by_lane, lat_all, start, end, profile, workload, candidate, prices, keep_runs)
+
+
+def _shared_queue(
+    profile: HandlerProfile,
+    workload: Workload,
+    candidate: Candidate,
+    prices: Prices,
+    arrivals: NDArray[np.float64],
+    lanes: int,
+    cap: int,
+    rng: np.random.Generator,
+    warmup_s: float | None,
+    keep_runs: bool,
+) -> SimulationResult:
+    """Lanes that share one queue (SQS): ``simulate_queue`` with the profile's jittered D(n)."""
+    policy = BatchPolicy(batch_size=cap, window_s=candidate.window_s, window_start=workload.traits.window_start)
+    service = _service(profile, candidate.memory_size, rng)
+    seed = int(rng.integers(2**31))
+    run = simulate_queue(arrivals, 0.0, 0.0, QueueSettings(cap, candidate.window_s, lanes), seed=seed,
+                         duration=service)
+    runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
+    for b in run.batches:
+        reason: CloseReason = "size" if b.size >= cap else "window"
+        runs_by_lane[b.lane].append(BatchRun(b.lane, b.size, reason, b.closed_at, b.closed_at, b.closed_at,
+                                             b.finished_at, b.oldest_arrival, b.mean_arrival, policy))
+    first, last = float(arrivals[0]), float(arrivals[-1])
+    edge = WARMUP_SHARE * (last - first)
+    start = first + (edge if warmup_s is None else warmup_s)
+    lat = run.latency(start, last - edge)
+    lat = lat[~require("numpy").isnan(lat)]
+    return _summarise(runs_by_lane, lat, start, last - edge, profile, workload, candidate, prices, keep_runs)
 
 
 def _push(heap: list[tuple[float, int, BatchRun]], lane: int, gen: Iterator[BatchRun]) -> None:
@@ -254,7 +298,7 @@ def _collect(
 
 def _summarise(
     runs_by_lane: list[list[BatchRun]],
-    lane_times: list[NDArray[np.float64]],
+    lat_all: NDArray[np.float64],
     start: float,
     end: float,
     profile: HandlerProfile,
@@ -264,13 +308,6 @@ def _summarise(
     keep_runs: bool,
 ) -> SimulationResult:
     xp = require("numpy")
-    latencies = []
-    for runs, times in zip(runs_by_lane, lane_times, strict=True):
-        finished = xp.repeat([r.finished_at for r in runs], [r.size for r in runs])
-        lat = finished - times[: finished.size]
-        arrived = times[: finished.size]
-        latencies.append(lat[(arrived >= start) & (arrived <= end)])
-    lat_all = xp.concatenate(latencies) if latencies else xp.zeros(0)
     measured = [r for runs in runs_by_lane for r in runs if start <= r.closed_at <= end]
     if lat_all.size == 0 or not measured:
         raise ConfigError("horizon", end, "a horizon long enough for batches after the warm-up")
