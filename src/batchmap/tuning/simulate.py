@@ -115,7 +115,8 @@ def simulate(
         )
     lanes = lane_count(profile, workload, candidate, prices, min(caps.values()))
     if workload.is_sqs and lanes > 1 and on_batch is None:
-        return _shared_queue(profile, workload, candidate, prices, arrivals, lanes, min(caps.values()),
+        full: CloseReason = "payload" if caps["payload"] < size_cap else "size"
+        return _shared_queue(profile, workload, candidate, prices, arrivals, lanes, (min(caps.values()), full),
                              rng, warmup_s, keep_runs)
     shares = rng.integers(0, lanes, size=arrivals.size) if lanes > 1 else xp.zeros(arrivals.size, dtype=int)
     lane_times = [arrivals[shares == lane] for lane in range(lanes)]
@@ -171,12 +172,16 @@ def _shared_queue(
     prices: Prices,
     arrivals: NDArray[np.float64],
     lanes: int,
-    cap: int,
+    closing: tuple[int, CloseReason],
     rng: np.random.Generator,
     warmup_s: float | None,
     keep_runs: bool,
 ) -> SimulationResult:
-    """Lanes that share one queue (SQS): ``simulate_queue`` with the profile's jittered D(n)."""
+    """Lanes that share one queue (SQS): ``simulate_queue`` with the profile's jittered D(n).
+
+    ``closing`` is the most records a batch holds and what closes a full one (BatchSize or the 6 MB payload).
+    """
+    cap, full = closing
     policy = BatchPolicy(batch_size=cap, window_s=candidate.window_s, window_start=workload.traits.window_start)
     service = _service(profile, candidate.memory_size, rng)
     seed = int(rng.integers(2**31))
@@ -184,7 +189,7 @@ def _shared_queue(
                          duration=service)
     runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
     for b in run.batches:
-        reason: CloseReason = "size" if b.size >= cap else "window"
+        reason: CloseReason = full if b.size >= cap else "window"
         runs_by_lane[b.lane].append(BatchRun(b.lane, b.size, reason, b.closed_at, b.closed_at, b.closed_at,
                                              b.finished_at, b.oldest_arrival, b.mean_arrival, policy))
     first, last = float(arrivals[0]), float(arrivals[-1])
