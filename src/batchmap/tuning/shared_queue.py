@@ -94,10 +94,11 @@ class _Lane:
 
 
 class _Sim:
-    def __init__(self, arrivals: list[float], duration: Callable[[int], float], settings: QueueSettings,
-                 on_batch: OnQueueBatch | None, seed: int) -> None:
+    def __init__(self, arrivals: list[float], t0: float, t1: float, settings: QueueSettings,
+                 on_batch: OnQueueBatch | None, seed: int, duration: Callable[[int], float] | None) -> None:
         xp = require("numpy")
         self.arrivals = arrivals
+        self.t0, self.t1 = t0, t1
         self.duration = duration
         self.settings = settings
         self.on_batch = on_batch
@@ -107,6 +108,7 @@ class _Sim:
         self.lanes = [_Lane() for _ in range(settings.lanes)]
         self.batches: list[QueueBatch] = []
         self.running: list[tuple[float, int, QueueBatch]] = []  # finishing invocations
+        self.collecting: list[int] = []  # the lanes that take arrivals, as of the last ``_next_event``
 
     def run(self) -> None:
         for lane in range(len(self.lanes)):
@@ -134,7 +136,8 @@ class _Sim:
                 continue
             if best is None or candidate < best:
                 best = candidate
-        if self.head < len(self.arrivals) and self._collecting():
+        self.collecting = self._collecting() if self.head < len(self.arrivals) else []
+        if self.collecting:
             arrival = (self.arrivals[self.head], 2, -1)
             if best is None or arrival < best:
                 best = arrival
@@ -146,24 +149,54 @@ class _Sim:
                 if not lane.busy and (i < limit or lane.items) and len(lane.items) < self.settings.batch_size]
 
     def _arrive(self, now: float) -> None:
-        """Records from ``head`` on arrive: one collecting lane takes a run of them, several share one."""
-        collecting = [i for i in self._collecting() if i < self.settings.lanes or self.lanes[i].items]
-        lane_no = collecting[0] if len(collecting) == 1 else collecting[int(self.rng.integers(len(collecting)))]
+        """Records from ``head`` on arrive: one collecting lane takes a run of them, several share them."""
+        collecting = self.collecting
+        if len(collecting) > 1:
+            self._share(collecting)
+            return
+        lane_no = collecting[0]
         lane = self.lanes[lane_no]
         if not lane.items and (lane.opened is None or now > lane.opened + self.settings.window_s):
             lane.opened = now  # an empty window that expired: this record opens a fresh one
-        if len(collecting) == 1:  # until the next other event, every arrival is this lane's
-            due = lane.opened + self.settings.window_s if lane.opened is not None else math.inf
-            others = min((ln.free_at for ln in self.lanes if ln.busy), default=math.inf)
-            end = bisect.bisect_right(self.arrivals, min(due, others), lo=self.head)
-            take = min(end - self.head, self.settings.batch_size - len(lane.items))
-            take = max(1, take)
-        else:
-            take = 1
+        # until the next other event, every arrival is this lane's
+        due = lane.opened + self.settings.window_s if lane.opened is not None else math.inf
+        others = min((ln.free_at for ln in self.lanes if ln.busy), default=math.inf)
+        end = bisect.bisect_right(self.arrivals, min(due, others), lo=self.head)
+        take = max(1, min(end - self.head, self.settings.batch_size - len(lane.items)))
         lane.items.extend(range(self.head, self.head + take))
         self.head += take
         if len(lane.items) >= self.settings.batch_size:
             self._close(lane_no, self.arrivals[self.head - 1])
+
+    def _share(self, collecting: list[int]) -> None:
+        """Deal arrivals one by one to a random collecting lane, up to the next other event.
+
+        The same draws, in the same order, as one event per record: it stops
+        before an arrival at or after the next window end or finishing run (those
+        come first), and when a lane fills (the collecting lanes change).
+        """
+        window, size, arrivals = self.settings.window_s, self.settings.batch_size, self.arrivals
+        bound = math.inf
+        for ln in self.lanes:
+            if ln.busy:
+                bound = min(bound, ln.free_at)
+            elif ln.items and ln.opened is not None:
+                bound = min(bound, ln.opened + window)
+        while True:
+            now = arrivals[self.head]
+            lane_no = collecting[int(self.rng.integers(len(collecting)))]
+            lane = self.lanes[lane_no]
+            if not lane.items and (lane.opened is None or now > lane.opened + window):
+                lane.opened = now  # an empty window that expired: this record opens a fresh one
+            lane.items.append(self.head)
+            self.head += 1
+            if len(lane.items) >= size:
+                self._close(lane_no, now)
+                return
+            if len(lane.items) == 1 and lane.opened is not None:
+                bound = min(bound, lane.opened + window)
+            if self.head >= len(arrivals) or arrivals[self.head] >= bound:
+                return
 
     def _ready(self, lane_no: int, now: float) -> None:
         lane = self.lanes[lane_no]
@@ -186,7 +219,7 @@ class _Sim:
         items = lane.items
         n = len(items)
         first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
-        finished = now + self.duration(n)
+        finished = now + self.t0 + self.t1 * n if self.duration is None else now + self.duration(n)
         mean = math.fsum(self.arrivals[i] for i in items) / n
         for i in items:
             self.finish[i] = finished
@@ -235,7 +268,7 @@ def simulate_queue(
     if t0 < 0 or t1 < 0:
         raise ConfigError("t0/t1", (t0, t1), "seconds >= 0")
     times = arrivals.tolist()
-    sim = _Sim(times, duration or (lambda n: t0 + t1 * n), settings, on_batch, seed)
+    sim = _Sim(times, t0, t1, settings, on_batch, seed, duration)
     sim.run()
     latencies = xp.asarray(sim.finish) - arrivals
     return QueueRun(tuple(sim.batches), arrivals, latencies)
