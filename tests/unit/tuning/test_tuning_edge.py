@@ -3,7 +3,8 @@
 Scenarios (issue 16): an SQS mapping (five pollers), t0 in {5, 50} ms, t1 in
 {0.2, 2} ms per record, 5/50/500 records/s, a p99 target of 1 s, 5 s or none.
 The reference is a brute force over the same BatchSize x window grid on
-batchmap's simulator with another seed than the tuner's (7, the tuner uses 0):
+batchmap's simulator (SQS's lanes on one queue, as the model predicts them)
+with another seed than the tuner's (7, the tuner uses 0):
 candidates are walked from the cheapest (by the cost model: it is the latency
 the edge is about) and the first whose simulated p99 meets the target is the
 optimum. To keep the run short the brute force screens each candidate with a
