@@ -48,6 +48,7 @@ from batchmap.sources.base import (
     Source,
     StreamSource,
     checkpoint_owner,
+    close_destination,
     destination_owner,
 )
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
@@ -128,12 +129,12 @@ class Engine:
 
     async def _prepare_one(self, mapping: EventSourceMapping) -> Prepared:
         source = await open_source(mapping.source, self.source_options)
+        destination: Destination | None = None
         try:
             fifo = source.fifo if isinstance(source, QueueSource) else False
             resolved = mapping.resolve(source.shape, fifo=fifo)
             if isinstance(source, QueueSource):
                 resolved.check_visibility_timeout(source.visibility_timeout_s)
-            destination = None
             if resolved.on_failure_destination:
                 options = replace(self.source_options, mapping_uuid=resolved.uuid)
                 destination = await _open_on_failure(resolved.on_failure_destination, source, options)
@@ -141,6 +142,8 @@ class Engine:
             invoker = make_invoker(function, self.invoker, _invoker_concurrency(resolved, source))
             await invoker.start()
         except BaseException:
+            if destination is not None:
+                await close_destination(destination)
             await source.close()
             raise
         if isinstance(source, QueueSource) and (warning := short_visibility_warning(source, resolved)):
@@ -269,10 +272,12 @@ class Engine:
             p.runtime.stop.set()
 
     async def close(self) -> None:
-        """Stop invokers and close sources; a close that fails is logged, never hides the run's own error."""
+        """Stop invokers, close sources and destinations; a failed close is logged, never hides the run's error."""
         for p in self.prepared:
             await _quietly(p.invoker.close(), "closing the invoker", p)
             await _quietly(p.source.close(), "closing the source", p)
+            if p.runtime.destination is not None:
+                await _quietly(close_destination(p.runtime.destination), "closing the on-failure destination", p)
             closer = getattr(p.checkpoints, "close", None)
             if closer is not None and p.checkpoints is not self.checkpoint_store:
                 result = closer()

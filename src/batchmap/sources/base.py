@@ -21,6 +21,7 @@ probes a source for attributes and never asks which broker it is.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
@@ -350,6 +351,19 @@ def destination_traits(destination: Destination) -> DestinationTraits:
         wants_payload=bool(getattr(destination, "wants_payload", False)),
         one_record_per_message=bool(getattr(destination, "one_record_per_message", False)),
     )
+
+
+async def close_destination(destination: Destination) -> None:
+    """Release what ``destination`` holds (a client, a producer, a database file), if it has a ``close``.
+
+    ``close`` is optional for the same reason as the traits: a plug-in that holds
+    nothing need not write one. It may be a coroutine function or a plain one.
+    """
+    closer = getattr(destination, "close", None)
+    if callable(closer):
+        result = closer()
+        if inspect.isawaitable(result):
+            await result
 
 
 @runtime_checkable
