@@ -51,6 +51,7 @@ from batchmap.sources.base import (
     close_destination,
     destination_owner,
 )
+from batchmap.sources.checkpoints.leases import LeaseStore
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
 
 log = logging.getLogger("batchmap.engine")
@@ -111,6 +112,7 @@ class Engine:
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
     _stopping: bool = False
+    _opened_store: LeaseStore | None = None
     _states: dict[str, tuple[MappingState, str]] = field(default_factory=dict)
 
     async def prepare(self) -> list[Prepared]:
@@ -123,6 +125,7 @@ class Engine:
                 raise ConfigError("shard_lease_s", lease, f"seconds from {MIN_LEASE_S:g} to {MAX_LEASE_S:g}")
             if self.checkpoint_store is None and self.checkpoint_store_uri:
                 self.checkpoint_store = await open_checkpoint_store(self.checkpoint_store_uri)
+                self._opened_store = self.checkpoint_store if isinstance(self.checkpoint_store, LeaseStore) else None
             for mapping in self.mappings:
                 self.prepared.append(await self._prepare_one(mapping))
         return self.prepared
@@ -278,11 +281,14 @@ class Engine:
             await _quietly(p.source.close(), "closing the source", p)
             if p.runtime.destination is not None:
                 await _quietly(close_destination(p.runtime.destination), "closing the on-failure destination", p)
-            closer = getattr(p.checkpoints, "close", None)
-            if closer is not None and p.checkpoints is not self.checkpoint_store:
-                result = closer()
-                if asyncio.iscoroutine(result):
-                    await _quietly(result, "closing the checkpoint store", p)
+            if isinstance(p.checkpoints, LeaseStore) and p.checkpoints is not self.checkpoint_store:
+                await _quietly(p.checkpoints.close(), "closing the checkpoint store", p)  # one it opened
+        if self._opened_store is not None:  # opened from checkpoint_store_uri: ours; a given store is the caller's
+            store, self._opened_store = self._opened_store, None
+            try:
+                await store.close()
+            except Exception as exc:
+                log.warning("closing the checkpoint store %s failed: %s", self.checkpoint_store_uri, exc)
 
 
 async def _quietly(closing: Awaitable[Any], what: str, p: Prepared) -> None:

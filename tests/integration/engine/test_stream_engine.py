@@ -191,3 +191,30 @@ def test_the_engine_closes_the_on_failure_destination_when_the_run_ends(
     (destination,) = opened
     assert [r["requestContext"]["condition"] for r in destination.records] == ["RetryAttemptsExhausted"]  # type: ignore[index]
     assert destination.closed == 1
+
+
+def test_a_checkpoint_store_the_engine_opened_from_its_uri_is_closed_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchmap.engine import service
+    from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
+
+    closed: list[str] = []
+
+    class Recorded(SqliteCheckpointStore):
+        async def close(self) -> None:
+            closed.append("closed")
+            await super().close()
+
+    async def open_recorded(uri: str) -> SqliteCheckpointStore:
+        return Recorded(uri)
+
+    monkeypatch.setattr(service, "open_checkpoint_store", open_recorded)
+    uri = stream(tmp_path)
+    put(uri, {"i": 0})
+    drain(mapping(uri, "stream_raise_on_poison"), checkpoint_store_uri=str(tmp_path / "checkpoints.db"))
+    assert closed == ["closed"]
+    given = Recorded(str(tmp_path / "given.db"))
+    drain(mapping(uri, "stream_raise_on_poison"), checkpoint_store=given)
+    assert closed == ["closed"], "a store the caller gave is the caller's to close"
+    asyncio.run(given.close())
