@@ -150,3 +150,25 @@ def test_replay_reads_a_kinesis_stream_on_moto(capsys: pytest.CaptureFixture[str
             sys.stdin = stdin
     assert err == ""
     assert [r["kinesis"]["data"] for r in events[0]["Records"]] == [d.record["kinesis"]["data"] for d in batch]
+
+
+def test_replay_never_creates_what_it_reads_and_says_when_there_is_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
+    create_stream(stream)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    _, err = _run(capsys, "--record", str(empty), "--source", stream, code=2)
+    assert "--record" in err and "holds none" in err
+    _, err = _run(capsys, "--record", f"sqlite:///{tmp_path}/w.db?queue=typo", "--source", stream, code=2)
+    assert "--record" in err and "no queue named 'typo'" in err
+    record = tmp_path / "record.json"
+    send(stream, [b"click"], partition_key="user-1")
+    batch = asyncio.run(_batch(stream, first=0, count=1))
+    record.write_text(json.dumps(_on_failure("kinesis", batch)))
+    _, err = _run(capsys, "--record", str(record), "--source", f"sqlite:///{tmp_path}/typo.db?stream=clicks", code=2)
+    assert "--source" in err and "no database file" in err and not (tmp_path / "typo.db").exists()
+    _, err = _run(capsys, "--record", str(record), "--source", f"sqlite:///{tmp_path}/w.db?stream=typo", code=2)
+    assert "no stream named 'typo'" in err
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert [name for (name,) in conn.execute("SELECT name FROM queues")] == []
