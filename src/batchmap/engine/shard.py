@@ -24,7 +24,7 @@ from batchmap.engine.stream_batch import StreamBatchProcessor
 from batchmap.engine.tumbling import TumblingWindow, window_start_ms
 from batchmap.errors import LeaseLostError, SourceError
 from batchmap.records.shapes import shape_of
-from batchmap.sources.base import Delivery, Position, Shard, StreamSource
+from batchmap.sources.base import Delivery, Position, Shard, StreamSource, change_waiter
 
 log = logging.getLogger("batchmap.engine")
 
@@ -233,9 +233,19 @@ class ShardWorker:
         self.finished_reading = True
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the run stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.rt.stop.wait(), seconds)
+        """Sleep, but wake at once when the run stops, or when a stream that can tell sees a write."""
+        waiter = change_waiter(self.source)
+        waits: list[asyncio.Future[bool]] = [asyncio.ensure_future(self.rt.stop.wait())]
+        if waiter is not None:
+            waits.append(asyncio.ensure_future(waiter.wait_for_change(self.shard.id, seconds)))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        for waiting in waits[1:]:
+            if waiting.done() and not waiting.cancelled():
+                waiting.result()  # a bug in the wait goes up; its answer itself is not needed
 
     async def _route(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
