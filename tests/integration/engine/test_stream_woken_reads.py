@@ -17,11 +17,12 @@ import pytest
 from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
 from batchmap.engine import service
-from batchmap.sources.sqlite import admin
+from batchmap.sources.sqlite import admin, commit_wait
 
 POLL_INTERVAL_S = 3600.0
 SIGNAL_BOUND_S = 60.0
-"""A bound, not a timing: the shard's own polls are an hour apart, so only a woken read comes sooner."""
+"""A bound, not a timing: the shard's polls and the wait's own checks are an hour apart, so only a signal
+(the doorbell, the WAL watch) can bring the read sooner."""
 
 
 async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> None:
@@ -41,6 +42,8 @@ def put_elsewhere(uri: str, data: dict[str, int]) -> None:
 
 @pytest.mark.parametrize("writer", ["this process", "another process"])
 def test_a_put_wakes_a_shard_that_caught_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
+    monkeypatch.setattr(commit_wait, "QUIET_CHECK_S", POLL_INTERVAL_S)
+    monkeypatch.setattr(commit_wait, "POLL_MAX_S", POLL_INTERVAL_S)
     settings = service.run_settings
     monkeypatch.setattr(service, "run_settings",
                         lambda r, adaptive=None: replace(settings(r, adaptive), poll_interval_s=POLL_INTERVAL_S))
@@ -49,7 +52,8 @@ def test_a_put_wakes_a_shard_that_caught_up(tmp_path: Path, monkeypatch: pytest.
     admin.send(uri, [json.dumps({"n": 0})], partition_key="k")
     mapping = EventSourceMapping(source=uri, function=FunctionConfig("engine_handlers:record", timeout_s=5),
                                  starting_position="TRIM_HORIZON", batch_size=1, uuid="woken")
-    engine = service.Engine([mapping], invoker="inprocess")
+    # Positions and leases in a file of their own: their writes must not wake the shard's wait on the stream's file.
+    engine = service.Engine([mapping], invoker="inprocess", checkpoint_store_uri=f"sqlite:///{tmp_path}/positions.db")
 
     async def scenario() -> None:
         running = asyncio.create_task(engine.run())

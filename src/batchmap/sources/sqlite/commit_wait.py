@@ -33,15 +33,11 @@ class CommitWait:
         self.clock = clock
         self._watch: WalWatch | Literal[False] | None = False  # False: not opened yet
 
-    async def wait(self, seen: int, deadline: float, wake_ms: int | None = None,
-                   check_s: float | None = None) -> bool:
+    async def wait(self, seen: int, deadline: float, wake_ms: int | None = None) -> bool:
         """Wait for the change counter to move from ``seen`` (true), or until ``deadline`` (false).
 
         ``deadline`` is on the clock's ``now``; ``wake_ms`` (wall clock), when
         given, also ends the wait with true: a hidden message comes visible then.
-        ``check_s``: how often a wait no signal woke reads the counter, for a
-        caller with a safety net of its own (the stream's next read); by default
-        ``QUIET_CHECK_S`` with the WAL watched, ``POLL_MAX_S`` without.
         """
         pause = POLL_MAX_S
         while True:
@@ -59,13 +55,8 @@ class CommitWait:
                     if now >= deadline:
                         return False
                     limit = deadline - now if wake_ms is None else min(deadline - now, (wake_ms - wall) / 1000)
-                    if pause < POLL_MAX_S:  # a wake-up the counter did not show yet
-                        interval = pause
-                    elif check_s is not None:
-                        interval = check_s
-                    else:
-                        interval = QUIET_CHECK_S if watched else POLL_MAX_S
-                    if await self._until(rung, min(interval, limit)):
+                    quiet = watched and pause >= POLL_MAX_S
+                    if await self._until(rung, min(QUIET_CHECK_S if quiet else pause, limit)):
                         pause = POLL_MIN_S
                         break  # listen again, then read the counter
                     pause = min(pause * 2, POLL_MAX_S)

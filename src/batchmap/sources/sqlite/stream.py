@@ -88,9 +88,7 @@ class SqliteStream:
         deadline = self.clock.now() + max(0.0, timeout_s)
         try:
             seen = self._seen.get(shard_id)
-            # No checks of the counter meanwhile: the shard reads again after the timeout anyway.
-            return await self._commits.wait(self.db.change_counter() if seen is None else seen, deadline,
-                                            check_s=timeout_s)
+            return await self._commits.wait(self.db.change_counter() if seen is None else seen, deadline)
         except SourceError:
             await self.clock.sleep(max(0.0, deadline - self.clock.now()))
             return False
