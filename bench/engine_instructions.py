@@ -102,10 +102,11 @@ def main() -> None:
     loop = statistics.median(figures["at-least-once"])
     print(f"batch {args.batch_size}, {args.messages} messages, synchronous=NORMAL, instructions per record "
           f"(callgrind), median of {args.rounds}")
-    print(f"{'run':>18} {'instr/record':>13} {'loop / run':>11}")
+    print(f"{'run':>18} {'instr/record':>13} {'min-max':>17} {'loop / run':>11}")
     for label, values in figures.items():
         value = statistics.median(values)
-        print(f"{label:>18} {value:>13,.0f} {loop / value:>11.2f}")
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
+        print(f"{label:>18} {value:>13,.0f} {spread:>17} {loop / value:>11.2f}")
 
 
 if __name__ == "__main__":
