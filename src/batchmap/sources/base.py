@@ -104,6 +104,9 @@ class SourceTraits:
     ``event_metadata``: every event carries top-level fields of the source's
     (Kafka's ``eventSource``, ``eventSourceArn``, ``bootstrapServers``): an
     ``EventMetadata``; ``event_metadata``.
+    ``wakes_reads``: a stream that can wait for new records instead of being
+    polled, so a shard that caught up reads again as soon as a record arrives:
+    a ``ChangeWaiter``; ``change_waiter``.
     """
 
     extends_visibility: bool = False
@@ -113,6 +116,7 @@ class SourceTraits:
     shards_change: bool = False
     own_destinations: bool = False
     event_metadata: bool = False
+    wakes_reads: bool = False
 
 
 QueueTraits = SourceTraits
@@ -314,6 +318,24 @@ class EventMetadata(Protocol):
 def event_metadata(source: Source) -> Mapping[str, str] | None:
     """The top-level fields every event of ``source`` carries, when its traits say there are any."""
     return cast(EventMetadata, source).event_meta if source.traits.event_metadata else None
+
+
+class ChangeWaiter(Protocol):
+    """A stream whose reads can wait for new records (``SourceTraits.wakes_reads``)."""
+
+    async def wait_for_change(self, shard_id: str, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a write that may have added records since ``shard_id`` was last read.
+
+        True when one came (a read may find new records; it may also find none),
+        false at the timeout. Cancelling the wait leaves nothing behind; a source
+        that cannot tell (its change signal failed) returns false at the timeout.
+        """
+        ...
+
+
+def change_waiter(source: Source) -> ChangeWaiter | None:
+    """The source as a ``ChangeWaiter`` when its traits say it is one, else ``None``."""
+    return cast(ChangeWaiter, source) if source.traits.wakes_reads else None
 
 
 @runtime_checkable

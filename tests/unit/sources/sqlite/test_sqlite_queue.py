@@ -341,10 +341,10 @@ SIGNAL_BOUND_S = 60.0
 
 def _only_signals_wake(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the long poll's own checks rarer than any test waits: only a signal can wake it in time."""
-    from batchmap.sources.sqlite import queue as queue_module
+    from batchmap.sources.sqlite import commit_wait
 
-    monkeypatch.setattr(queue_module, "QUIET_CHECK_S", 3600.0)
-    monkeypatch.setattr(queue_module, "POLL_MAX_S", 3600.0)
+    monkeypatch.setattr(commit_wait, "QUIET_CHECK_S", 3600.0)
+    monkeypatch.setattr(commit_wait, "POLL_MAX_S", 3600.0)
 
 
 @pytest.mark.parametrize("wal_watch", [True, False], ids=["wal-watch", "doorbell-only"])
