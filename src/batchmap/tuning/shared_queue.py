@@ -146,24 +146,57 @@ class _Sim:
                 if not lane.busy and (i < limit or lane.items) and len(lane.items) < self.settings.batch_size]
 
     def _arrive(self, now: float) -> None:
-        """Records from ``head`` on arrive: one collecting lane takes a run of them, several share one."""
-        collecting = [i for i in self._collecting() if i < self.settings.lanes or self.lanes[i].items]
-        lane_no = collecting[0] if len(collecting) == 1 else collecting[int(self.rng.integers(len(collecting)))]
+        """Records from ``head`` on arrive: one collecting lane takes a run of them, several share them."""
+        collecting = self._collecting()
+        if len(collecting) > 1:
+            self._share(collecting)
+            return
+        lane_no = collecting[0]
         lane = self.lanes[lane_no]
         if not lane.items and (lane.opened is None or now > lane.opened + self.settings.window_s):
             lane.opened = now  # an empty window that expired: this record opens a fresh one
-        if len(collecting) == 1:  # until the next other event, every arrival is this lane's
-            due = lane.opened + self.settings.window_s if lane.opened is not None else math.inf
-            others = min((ln.free_at for ln in self.lanes if ln.busy), default=math.inf)
-            end = bisect.bisect_right(self.arrivals, min(due, others), lo=self.head)
-            take = min(end - self.head, self.settings.batch_size - len(lane.items))
-            take = max(1, take)
-        else:
-            take = 1
+        # until the next other event, every arrival is this lane's
+        due = lane.opened + self.settings.window_s if lane.opened is not None else math.inf
+        others = min((ln.free_at for ln in self.lanes if ln.busy), default=math.inf)
+        end = bisect.bisect_right(self.arrivals, min(due, others), lo=self.head)
+        take = max(1, min(end - self.head, self.settings.batch_size - len(lane.items)))
         lane.items.extend(range(self.head, self.head + take))
         self.head += take
         if len(lane.items) >= self.settings.batch_size:
             self._close(lane_no, self.arrivals[self.head - 1])
+
+    def _share(self, collecting: list[int]) -> None:
+        """Several lanes collect: each arrival goes to one of them at random, until a batch fills or another
+        event is due (at the same instant the other event goes first). The set of collecting lanes holds
+        until a batch closes, so the events are not searched again for every record."""
+        window, size, count = self.settings.window_s, self.settings.batch_size, len(collecting)
+        arrivals, n = self.arrivals, len(self.arrivals)
+        other = self._other_event_at()
+        while True:
+            now = arrivals[self.head]
+            lane_no = collecting[int(self.rng.integers(count))]
+            lane = self.lanes[lane_no]
+            if not lane.items:
+                if lane.opened is None or now > lane.opened + window:
+                    lane.opened = now  # an empty window that expired: this record opens a fresh one
+                other = min(other, lane.opened + window)
+            lane.items.append(self.head)
+            self.head += 1
+            if len(lane.items) >= size:
+                self._close(lane_no, now)
+                return
+            if self.head >= n or not arrivals[self.head] < other:
+                return
+
+    def _other_event_at(self) -> float:
+        """When the next finish or window close is due."""
+        due = math.inf
+        for lane in self.lanes:
+            if lane.busy:
+                due = min(due, lane.free_at)
+            elif lane.items and lane.opened is not None:
+                due = min(due, lane.opened + self.settings.window_s)
+        return due
 
     def _ready(self, lane_no: int, now: float) -> None:
         lane = self.lanes[lane_no]
