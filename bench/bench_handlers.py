@@ -30,7 +30,8 @@ def parse_bodies(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def window_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """How late the invocation came after its first record was sent, minus the window."""
     now_ms = time.time() * 1000
-    sent = min(int(r["attributes"]["SentTimestamp"]) for r in event["Records"])
+    sent = min(int(r["attributes"]["SentTimestamp"]) if "attributes" in r  # SQS, else Kinesis
+               else r["kinesis"]["approximateArrivalTimestamp"] * 1000 for r in event["Records"])
     LATENESS_MS.append(now_ms - sent - WINDOW_S * 1000)
     INVOKED_MS.append(now_ms)
     return {}

@@ -1,8 +1,9 @@
-"""CPU an idle ``batchmap run`` spends on an empty embedded queue, against a baseline checkout.
+"""CPU an idle ``batchmap run`` spends on an empty embedded queue (or stream), against a baseline checkout.
 
-    python bench/idle_cpu.py [--seconds 10] [--rounds 3] [--baseline /path/to/other/src]
+    python bench/idle_cpu.py [--seconds 10] [--rounds 3] [--baseline /path/to/other/src] [--source stream]
 
-Starts ``batchmap run`` on an empty ``sqlite:///`` queue (this checkout's code,
+Starts ``batchmap run`` on an empty ``sqlite:///`` queue (``--source stream``:
+a stream of one shard, read from LATEST) (this checkout's code,
 and with ``--baseline`` the other checkout's through ``PYTHONPATH``, in turns),
 lets it settle for two seconds, then reads the process's user + system CPU time
 from ``/proc/PID/stat`` over ``--seconds``. Prints CPU milliseconds per second
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from batchmap.sources.sqlite import SqliteQueue
+from batchmap.sources.sqlite import SqliteQueue, SqliteStream
 
 HANDLER = "def handler(event, context):\n    return {}\n"
 
@@ -33,16 +34,18 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def idle_run(folder: Path, src: str | None, seconds: float) -> float:
+def idle_run(folder: Path, src: str | None, seconds: float, kind: str = "queue") -> float:
     """CPU milliseconds per wall second of an idle ``batchmap run`` (``src``: a PYTHONPATH to run instead)."""
-    uri = f"sqlite:///{folder / 'idle.db'}?queue=idle"
-    SqliteQueue(uri)  # creates the queue, empty
+    uri = f"sqlite:///{folder / 'idle.db'}?{kind}=idle"
+    created = SqliteQueue(uri) if kind == "queue" else SqliteStream(uri)  # empty
+    created.db.close()
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = src
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(folder)]))
     command = [sys.executable, "-m", "batchmap", "run", "--source", uri, "--function", "idle_app.handler",
-               "--invoker", "inprocess", "--log-level", "WARNING"]
+               "--invoker", "inprocess", "--log-level", "WARNING",
+               *(["--starting-position", "LATEST"] if kind == "stream" else [])]
     process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(2.0)  # imports, prepare, the lanes' first polls
@@ -63,18 +66,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", help="another checkout's src folder, run through PYTHONPATH")
+    parser.add_argument("--source", choices=("queue", "stream"), default="queue")
     args = parser.parse_args()
     sides: dict[str, str | None] = {"this checkout": None}
     if args.baseline:
         sides["baseline"] = args.baseline
     figures: dict[str, list[float]] = {label: [] for label in sides}
-    print(f"idle batchmap run on an empty embedded queue, {args.seconds:g} s per run, load average "
+    print(f"idle batchmap run on an empty embedded {args.source}, {args.seconds:g} s per run, load average "
           f"{os.getloadavg()[0]:.2f}")
     for _ in range(args.rounds):
         for label, src in sides.items():
             with tempfile.TemporaryDirectory() as folder:
                 (Path(folder) / "idle_app.py").write_text(HANDLER)
-                figures[label].append(idle_run(Path(folder), src, args.seconds))
+                figures[label].append(idle_run(Path(folder), src, args.seconds, args.source))
             print(f"  {label}: {figures[label][-1]:.1f} ms CPU per second")
     medians = {label: statistics.median(values) for label, values in figures.items()}
     print(", ".join(f"{label} median {value:.1f} ms/s" for label, value in medians.items()))

@@ -209,6 +209,7 @@ class NatsKit(Kit):
     title = "NATS JetStream"
     scheme = "nats"
     name = "nats"
+    given_back_shows_in_flight = True
 
     @classmethod
     def open(cls, tmp: Path, request: pytest.FixtureRequest) -> Kit:

@@ -138,6 +138,9 @@ class Kit:
     competing_query: str = ""
     """Queues: what the competing-consumers test adds to the URI (a prefetch window that lets two share)."""
     min_visibility_s: float = 1.0
+    given_back_shows_in_flight: bool = False
+    """Queues: whether a message given back (released) still counts as in flight until it is delivered
+    again (JetStream's consumer info counts a ``-NAK``ed message in ``num_ack_pending``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

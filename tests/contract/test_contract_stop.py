@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,16 @@ def test_a_graceful_stop_finishes_what_is_in_flight_and_releases_the_rest(any_ki
     assert len(first) < COUNT
     if target.kind == "queue":
         backlog = target.backlog()
-        assert (backlog.visible, backlog.in_flight) == (COUNT - len(first), 0)  # the rest is visible again now
+        if target.kit.given_back_shows_in_flight:  # given back, but counted in flight until delivered again
+            assert backlog.visible + backlog.in_flight == COUNT - len(first)
+        else:
+            assert (backlog.visible, backlog.in_flight) == (COUNT - len(first), 0)  # the rest is visible again now
     h.reset()
+    started = time.monotonic()
     drain(target, mapping(target, "ok", **settings))
     second = h.processed()
+    # nothing was left held until its visibility timeout ran out (30 s): what the stop held came back at once
+    assert time.monotonic() - started < 25
     assert not set(first) & set(second)  # what finished before the stop was settled (deleted, checkpointed)
     assert sorted(set(first) | set(second)) == [m["id"] for m in messages(COUNT)]
 

@@ -19,25 +19,39 @@ from batchmap.errors import BatchmapError
 SUBCOMMANDS: tuple[str, ...] = ("run", "admin", "dead_letters", "replay", "serve", "tune")
 """Modules under ``batchmap.cli`` that register a subcommand."""
 
+COMMAND_MODULES: dict[str, str] = {
+    "run": "run",
+    **dict.fromkeys(("create-queue", "create-stream", "send", "inspect", "purge"), "admin"),
+    **dict.fromkeys(("receive-message", "start-message-move-task", "list-message-move-tasks",
+                     "cancel-message-move-task"), "dead_letters"),
+    "replay": "replay",
+    "serve": "serve",
+    "tune": "tune",
+}
+"""The module of each subcommand: a command imports only its own module (``send`` needs no engine), so each
+call starts in a fraction of the time; a unit test checks this against what the modules register."""
+
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 1
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: with a known ``command``, only the module registering it; else every subcommand."""
     parser = CommandParser(prog="batchmap", description="Lambda-grade batch processing, anywhere.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    modules = (COMMAND_MODULES[command],) if command in COMMAND_MODULES else SUBCOMMANDS
+    for name in modules:
         importlib.import_module(f"batchmap.cli.{name}").add_parser(sub)
-    for command in sub.choices.values():
-        command.set_defaults(command_parser=command)
+    for each in sub.choices.values():
+        each.set_defaults(command_parser=each)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
-    return run_command(build_parser(), argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    return run_command(build_parser(args[0] if args else None), args)
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:

@@ -7,7 +7,9 @@ object: its objects are read). Each batch is printed as the event the function
 got, ``{"Records": [...]}`` for a stream, ``{"eventSource": ..., "records":
 {...}}`` for Kafka, one per line, so it can be looked at or piped to a repair
 script. A range the stream or topic no longer holds (whole or in part) is said
-on stderr, and the exit status is then 1.
+on stderr; when the on-failure record carries the whole event (``payload``, as
+S3 and file destinations write it) that event is printed instead, else the
+exit status is 1.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from batchmap.cli.admin import connection_flags
 from batchmap.cli.connection import given_connection_flags, refuse_unused
 from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource, StreamSource
-from batchmap.sources.registry import SourceOptions, open_source
+from batchmap.sources.registry import SourceOptions, open_source, scheme_of
 from batchmap.sources.stream_ranges import (
     BatchRange,
     KafkaBatch,
@@ -38,7 +40,8 @@ DESCRIPTION = ("Read again the Kinesis, DynamoDB Streams or Kafka records that o
                "them, and print each batch as the event the function got, one per line. --record is a file of "
                "on-failure records (- for stdin), the destination queue they were sent to (left as it is), or "
                "the S3 bucket, prefix or object they were written to. A part that is no longer held is named "
-               "on stderr (exit status 1). Kafka is read outside any consumer group: nothing is committed.")
+               "on stderr (exit status 1), and the whole batch is printed from the record's payload when it "
+               "has one (S3 and file destinations). Kafka is read outside any consumer group: nothing is committed.")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -63,53 +66,85 @@ def replay(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     options = SourceOptions(endpoint_url=args.endpoint_url, region=args.region)
     records = await _on_failure_records(args.record, options)
+    if not records:
+        raise ConfigError("--record", args.record, "on-failure records to replay; it holds none")
     kafka = [where for where, record in records if isinstance(record, dict) and "KafkaBatchInfo" in record]
     if kafka and len(kafka) < len(records):
         raise ConfigError("--record", args.record, "on-failure records of one kind: Kafka ones (KafkaBatchInfo) "
                                                    "or stream ones, not both")
     if kafka:
-        return await _replay_kafka(args, options, [kafka_batch(record, where) for where, record in records])
+        batches = [kafka_batch(record, where) for where, record in records]
+        return await _replay_kafka(args, options, list(zip(batches, _payloads(records), strict=True)))
     ranges = [batch_range(record, where) for where, record in records]
+    payloads = _payloads(records)
     uri = args.source or _stream_uri(ranges)
     refuse_unused(given_connection_flags(args), [uri])
+    _require_embedded(uri, "--source")
     stream = await open_source(uri, options)
     code = 0
     try:
         if not isinstance(stream, StreamSource):
             raise ConfigError("--source", uri, "a stream (Kinesis, DynamoDB Streams or sqlite:///FILE?stream=NAME)")
-        for wanted in ranges:
+        for wanted, payload in zip(ranges, payloads, strict=True):
             found = await read_range(stream, wanted)
             event = {"Records": [d.record for d in found.deliveries]} if found.deliveries else None
-            code |= _emit(event, found.missing)
+            code |= _emit(event, found.missing, payload)
     finally:
         await stream.close()
     return code
 
 
-async def _replay_kafka(args: argparse.Namespace, options: SourceOptions, batches: list[KafkaBatch]) -> int:
+async def _replay_kafka(
+    args: argparse.Namespace, options: SourceOptions, batches: list[tuple[KafkaBatch, dict[str, Any] | None]]
+) -> int:
     """Each batch's offsets read again, printed as the Kafka event the function got."""
-    uri = args.source or _kafka_uri(batches)
+    uri = args.source or _kafka_uri([batch for batch, _ in batches])
     source = await open_source(uri, options)
     code = 0
     try:
         if not isinstance(source, OffsetReader):
             raise ConfigError("--source", uri, "a Kafka source (kafka://HOST:PORT/TOPIC or an MSK ARN)")
-        for batch in batches:
+        for batch, payload in batches:
             found = await read_kafka_batch(source, batch)
-            code |= _emit(batch.event(found.records) if found.records else None, found.missing)
+            code |= _emit(batch.event(found.records) if found.records else None, found.missing, payload)
     finally:
         await source.close()
     return code
 
 
-def _emit(event: dict[str, Any] | None, missing: str | None) -> int:
-    """Print what was read again as one event line, and what is gone on stderr; 1 when something is gone."""
+def _emit(event: dict[str, Any] | None, missing: str | None, payload: dict[str, Any] | None) -> int:
+    """Print what was read again as one event line, and what is gone on stderr.
+
+    When part is gone and the on-failure record carries the whole event, that
+    event is printed instead of the part still held: nothing is lost, so 0;
+    else 1 when something is gone.
+    """
+    if missing and payload is not None:
+        print(f"batchmap: {missing}; printed the whole batch from the on-failure record's payload instead",
+              file=sys.stderr)
+        event, missing = payload, None
     if event is not None:
         print(json.dumps(event, separators=(",", ":")))
     if missing:
         print(f"batchmap: {missing}", file=sys.stderr)
         return 1
     return 0
+
+
+def _payloads(records: list[tuple[str, Any]]) -> list[dict[str, Any] | None]:
+    """Each record's ``payload`` event (checked after its batch info, so that is named first when wrong)."""
+    return [_payload_event(record, where) for where, record in records]
+
+
+def _payload_event(record: Any, where: str) -> dict[str, Any] | None:
+    """The invocation event an S3 or file destination keeps in ``payload`` (escaped JSON), if there is one."""
+    payload = record.get("payload") if isinstance(record, dict) else None
+    if payload is None:
+        return None
+    event = _json(payload, f"{where} payload") if isinstance(payload, str) else payload
+    if not isinstance(event, dict) or not isinstance(event.get("Records", event.get("records")), list | dict):
+        raise ConfigError("--record", f"{where} payload", "the invocation event (Records or records)")
+    return event
 
 
 def _kafka_uri(batches: list[KafkaBatch]) -> str:
@@ -140,6 +175,7 @@ async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[
         from batchmap.sources.aws.s3 import read_records
 
         return await read_records(where, options)
+    _require_embedded(where, "--record")
     source = await open_source(where, options)
     try:
         if not isinstance(source, QueueSource):
@@ -151,6 +187,19 @@ async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[
         return [(f"{where} message {d.id}", _json(d.record["body"], f"{where} message {d.id}")) for d in held]
     finally:
         await source.close()
+
+
+def _require_embedded(uri: str, flag: str) -> None:
+    """An embedded queue or stream must exist already: replay reads, and a typo must not create one."""
+    if scheme_of(uri) != "sqlite":
+        return
+    from batchmap.sources.sqlite import parse_uri
+    from batchmap.sources.sqlite.inspection import require
+
+    try:
+        require(parse_uri(uri))
+    except ConfigError as exc:
+        raise ConfigError(flag, uri, exc.allowed) from None
 
 
 def _read_file(path: str) -> str:

@@ -20,7 +20,9 @@ import math
 import os
 import socket
 import uuid
-from typing import Any
+
+from batchmap.sources.base import CheckpointStore
+from batchmap.sources.checkpoints.leases import LeaseStore
 
 log = logging.getLogger("batchmap.engine")
 
@@ -42,14 +44,13 @@ def default_owner() -> str:
 class ShardLeases:
     """The leases one mapping holds in a store; a no-op when the store keeps no leases."""
 
-    def __init__(self, store: Any, mapping_id: str, owner: str | None = None,
+    def __init__(self, store: CheckpointStore, mapping_id: str, owner: str | None = None,
                  ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
         self.store = store
+        self.leases: LeaseStore | None = store if isinstance(store, LeaseStore) else None
         self.mapping_id = mapping_id
         self.owner = owner or default_owner()
         self.ttl_s = ttl_s
-        self.enabled = all(callable(getattr(store, name, None)) for name in ("acquire", "renew", "release"))
-        self.balances = self.enabled and callable(getattr(store, "owners", None))
         self.held: set[str] = set()
         self.member_id = f"{MEMBER_PREFIX}{self.owner}"
 
@@ -58,20 +59,27 @@ class ShardLeases:
         """Renew at a third of the time to live, so one missed renewal does not lose a shard."""
         return self.ttl_s / 3
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the store keeps leases (a ``LeaseStore``); without, every shard is ours and puts are unfenced."""
+        return self.leases is not None
+
     async def acquire(self, shard_id: str) -> bool:
         """Take the shard if no other live engine holds it."""
-        if not self.enabled:
+        if self.leases is None:
             return True
-        if await self.store.acquire(self.mapping_id, shard_id, self.owner, self.ttl_s):
+        if await self.leases.acquire(self.mapping_id, shard_id, self.owner, self.ttl_s):
             self.held.add(shard_id)
             return True
         return False
 
     async def renew(self) -> list[str]:
         """Renew every held lease; returns the shards that were lost (to stop at once)."""
-        lost = []
+        lost: list[str] = []
+        if self.leases is None:
+            return lost
         for shard_id in sorted(self.held):
-            if not await self.store.renew(self.mapping_id, shard_id, self.owner, self.ttl_s):
+            if not await self.leases.renew(self.mapping_id, shard_id, self.owner, self.ttl_s):
                 log.warning("lost the lease on shard %s to another engine: stopping it", shard_id)
                 self.held.discard(shard_id)
                 lost.append(shard_id)
@@ -79,31 +87,31 @@ class ShardLeases:
 
     async def heartbeat(self) -> None:
         """Keep this engine's membership lease alive, so the others count it when sharing shards."""
-        if self.balances:
-            await self.store.acquire(self.mapping_id, self.member_id, self.owner, self.ttl_s)
+        if self.leases is not None:
+            await self.leases.acquire(self.mapping_id, self.member_id, self.owner, self.ttl_s)
 
     async def fair_share(self, open_shards: int) -> int:
         """How many shards this engine should hold: open shards over live engines, rounded up."""
-        if not self.balances or open_shards <= 0:
+        if self.leases is None or open_shards <= 0:
             return max(open_shards, 0)
-        owners = await self.store.owners(self.mapping_id)
+        owners = await self.leases.owners(self.mapping_id)
         members = {owner for shard, owner in owners.items() if shard.startswith(MEMBER_PREFIX)} | {self.owner}
         return math.ceil(open_shards / len(members))
 
     async def leave(self) -> None:
         """Give up the membership lease (a clean stop), so the others rebalance at once."""
-        if self.balances:
-            await self.store.release(self.mapping_id, self.member_id, self.owner)
+        if self.leases is not None:
+            await self.leases.release(self.mapping_id, self.member_id, self.owner)
 
     async def release(self, shard_id: str) -> None:
         """Give a shard up (finished, or stopping cleanly) so another engine can take it at once."""
-        if self.enabled and shard_id in self.held:
+        if self.leases is not None and shard_id in self.held:
             self.held.discard(shard_id)
-            await self.store.release(self.mapping_id, shard_id, self.owner)
+            await self.leases.release(self.mapping_id, shard_id, self.owner)
 
     async def put_checkpoint(self, shard_id: str, sequence_number: str) -> None:
-        """Write a checkpoint, fenced by our ownership where the store supports it."""
-        if self.enabled:
-            await self.store.put(self.mapping_id, shard_id, sequence_number, owner=self.owner)
+        """Write a checkpoint, fenced by our ownership where the store keeps leases."""
+        if self.leases is not None:
+            await self.leases.put(self.mapping_id, shard_id, sequence_number, owner=self.owner)
         else:
             await self.store.put(self.mapping_id, shard_id, sequence_number)

@@ -239,9 +239,9 @@ class QueueRunner:
         self._note_poll(len(deliveries), want, now)
         closed: list[Batch[Delivery]] = []
         if deliveries:
-            admitted, rejected = self._admit(deliveries)
+            admitted, sizes, rejected = self._admit(deliveries)
             self._keeper.hold(admitted)
-            closed = batcher.add_many(admitted, [d.size for d in admitted], now)
+            closed = batcher.add_many(admitted, sizes, now)
             if rejected:
                 await self._delete(rejected)
         window = batcher.poll(clock.now())
@@ -259,12 +259,14 @@ class QueueRunner:
             if self._tick is not None and not self._tick.done():
                 self._tick.set_result(None)
 
-    def _admit(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
-        """The records that go into batches, and the filtered-out ones (to delete); oversized ones are left."""
+    def _admit(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[int], list[Delivery]]:
+        """The records that go into batches and their sizes, and the filtered-out ones (to delete); oversized
+        ones are left."""
         fits = self.settings.batch.fits_alone
         accept = self.rt.accept
-        if accept is accept_all and fits(max(d.size for d in deliveries)):
-            return deliveries, []  # the usual case, without a call per record
+        sizes = [d.size for d in deliveries]
+        if accept is accept_all and fits(max(sizes)):
+            return deliveries, sizes, []  # the usual case, without a call per record
         admitted: list[Delivery] = []
         rejected: list[Delivery] = []
         oversized = 0
@@ -284,7 +286,7 @@ class QueueRunner:
             self.rt.hooks.oversized(oversized)
         if rejected:
             self.rt.hooks.filtered_out(len(rejected))
-        return admitted, rejected
+        return admitted, [d.size for d in admitted], rejected
 
     async def _process(self, batch: Batch[Delivery]) -> asyncio.Future[None] | None:
         """Invoke the function with one batch and settle the messages; returns the delete, still going on.

@@ -48,8 +48,10 @@ from batchmap.sources.base import (
     Source,
     StreamSource,
     checkpoint_owner,
+    close_destination,
     destination_owner,
 )
+from batchmap.sources.checkpoints.leases import LeaseStore
 from batchmap.sources.registry import SourceOptions, open_source, scheme_of
 
 log = logging.getLogger("batchmap.engine")
@@ -110,6 +112,7 @@ class Engine:
     hooks: Sequence[MetricsHook] = ()
     prepared: list[Prepared] = field(default_factory=list)
     _stopping: bool = False
+    _opened_store: LeaseStore | None = None
     _states: dict[str, tuple[MappingState, str]] = field(default_factory=dict)
 
     async def prepare(self) -> list[Prepared]:
@@ -122,18 +125,19 @@ class Engine:
                 raise ConfigError("shard_lease_s", lease, f"seconds from {MIN_LEASE_S:g} to {MAX_LEASE_S:g}")
             if self.checkpoint_store is None and self.checkpoint_store_uri:
                 self.checkpoint_store = await open_checkpoint_store(self.checkpoint_store_uri)
+                self._opened_store = self.checkpoint_store if isinstance(self.checkpoint_store, LeaseStore) else None
             for mapping in self.mappings:
                 self.prepared.append(await self._prepare_one(mapping))
         return self.prepared
 
     async def _prepare_one(self, mapping: EventSourceMapping) -> Prepared:
         source = await open_source(mapping.source, self.source_options)
+        destination: Destination | None = None
         try:
             fifo = source.fifo if isinstance(source, QueueSource) else False
             resolved = mapping.resolve(source.shape, fifo=fifo)
             if isinstance(source, QueueSource):
                 resolved.check_visibility_timeout(source.visibility_timeout_s)
-            destination = None
             if resolved.on_failure_destination:
                 options = replace(self.source_options, mapping_uuid=resolved.uuid)
                 destination = await _open_on_failure(resolved.on_failure_destination, source, options)
@@ -141,6 +145,8 @@ class Engine:
             invoker = make_invoker(function, self.invoker, _invoker_concurrency(resolved, source))
             await invoker.start()
         except BaseException:
+            if destination is not None:
+                await close_destination(destination)
             await source.close()
             raise
         if isinstance(source, QueueSource) and (warning := short_visibility_warning(source, resolved)):
@@ -269,15 +275,20 @@ class Engine:
             p.runtime.stop.set()
 
     async def close(self) -> None:
-        """Stop invokers and close sources; a close that fails is logged, never hides the run's own error."""
+        """Stop invokers, close sources and destinations; a failed close is logged, never hides the run's error."""
         for p in self.prepared:
             await _quietly(p.invoker.close(), "closing the invoker", p)
             await _quietly(p.source.close(), "closing the source", p)
-            closer = getattr(p.checkpoints, "close", None)
-            if closer is not None and p.checkpoints is not self.checkpoint_store:
-                result = closer()
-                if asyncio.iscoroutine(result):
-                    await _quietly(result, "closing the checkpoint store", p)
+            if p.runtime.destination is not None:
+                await _quietly(close_destination(p.runtime.destination), "closing the on-failure destination", p)
+            if isinstance(p.checkpoints, LeaseStore) and p.checkpoints is not self.checkpoint_store:
+                await _quietly(p.checkpoints.close(), "closing the checkpoint store", p)  # one it opened
+        if self._opened_store is not None:  # opened from checkpoint_store_uri: ours; a given store is the caller's
+            store, self._opened_store = self._opened_store, None
+            try:
+                await store.close()
+            except Exception as exc:
+                log.warning("closing the checkpoint store %s failed: %s", self.checkpoint_store_uri, exc)
 
 
 async def _quietly(closing: Awaitable[Any], what: str, p: Prepared) -> None:

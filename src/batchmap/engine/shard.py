@@ -24,12 +24,14 @@ from batchmap.engine.stream_batch import StreamBatchProcessor
 from batchmap.engine.tumbling import TumblingWindow, window_start_ms
 from batchmap.errors import LeaseLostError, SourceError
 from batchmap.records.shapes import shape_of
-from batchmap.sources.base import Delivery, Position, Shard, StreamSource
+from batchmap.sources.base import Delivery, Position, Shard, StreamSource, change_waiter
 
 log = logging.getLogger("batchmap.engine")
 
 CHECKPOINT_EVERY_S = 0.2
 """How often a shard writes its checkpoint while it moves (and once more when the shard stops)."""
+WOKEN_PAUSE_S = 1.0
+"""The longest a caught-up shard of a stream that wakes reads waits without a write: a safety net only."""
 
 
 def slot_of(key: str | None, slots: int) -> int:
@@ -233,9 +235,26 @@ class ShardWorker:
         self.finished_reading = True
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the run stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.rt.stop.wait(), seconds)
+        """Sleep, but wake at once when the run stops or the shard is halted.
+
+        A stream that wakes reads (``SourceTraits.wakes_reads``) also ends the
+        pause when a record may have arrived; its pause is then longer, up to
+        ``WOKEN_PAUSE_S``, since polling is only a safety net there.
+        """
+        waiter = change_waiter(self.source)
+        timeout = seconds if waiter is None else max(seconds, WOKEN_PAUSE_S)
+        waits: list[asyncio.Future[bool]] = [asyncio.ensure_future(self.rt.stop.wait()),
+                                             asyncio.ensure_future(self.halt.wait())]
+        if waiter is not None:
+            waits.append(asyncio.ensure_future(waiter.wait_for_change(self.shard.id, timeout)))
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        for waiting in waits[2:]:
+            if waiting.done() and not waiting.cancelled():
+                waiting.result()  # a bug in the wait goes up; its answer itself is not needed
 
     async def _route(self, deliveries: list[Delivery]) -> None:
         if not deliveries:

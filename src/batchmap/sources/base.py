@@ -21,6 +21,7 @@ probes a source for attributes and never asks which broker it is.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
@@ -103,6 +104,9 @@ class SourceTraits:
     ``event_metadata``: every event carries top-level fields of the source's
     (Kafka's ``eventSource``, ``eventSourceArn``, ``bootstrapServers``): an
     ``EventMetadata``; ``event_metadata``.
+    ``wakes_reads``: a stream that can wait for new records instead of being
+    polled, so a shard that caught up reads again as soon as a record arrives:
+    a ``ChangeWaiter``; ``change_waiter``.
     """
 
     extends_visibility: bool = False
@@ -112,6 +116,7 @@ class SourceTraits:
     shards_change: bool = False
     own_destinations: bool = False
     event_metadata: bool = False
+    wakes_reads: bool = False
 
 
 QueueTraits = SourceTraits
@@ -315,6 +320,24 @@ def event_metadata(source: Source) -> Mapping[str, str] | None:
     return cast(EventMetadata, source).event_meta if source.traits.event_metadata else None
 
 
+class ChangeWaiter(Protocol):
+    """A stream whose reads can wait for new records (``SourceTraits.wakes_reads``)."""
+
+    async def wait_for_change(self, shard_id: str, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a write that may have added records since ``shard_id`` was last read.
+
+        True when one came (a read may find new records; it may also find none),
+        false at the timeout. Cancelling the wait leaves nothing behind; a source
+        that cannot tell (its change signal failed) returns false at the timeout.
+        """
+        ...
+
+
+def change_waiter(source: Source) -> ChangeWaiter | None:
+    """The source as a ``ChangeWaiter`` when its traits say it is one, else ``None``."""
+    return cast(ChangeWaiter, source) if source.traits.wakes_reads else None
+
+
 @runtime_checkable
 class Destination(Protocol):
     """Where on-failure records (AWS's invocation-record format) go."""
@@ -350,6 +373,19 @@ def destination_traits(destination: Destination) -> DestinationTraits:
         wants_payload=bool(getattr(destination, "wants_payload", False)),
         one_record_per_message=bool(getattr(destination, "one_record_per_message", False)),
     )
+
+
+async def close_destination(destination: Destination) -> None:
+    """Release what ``destination`` holds (a client, a producer, a database file), if it has a ``close``.
+
+    ``close`` is optional for the same reason as the traits: a plug-in that holds
+    nothing need not write one. It may be a coroutine function or a plain one.
+    """
+    closer = getattr(destination, "close", None)
+    if callable(closer):
+        result = closer()
+        if inspect.isawaitable(result):
+            await result
 
 
 @runtime_checkable

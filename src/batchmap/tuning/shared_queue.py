@@ -169,34 +169,37 @@ class _Sim:
             self._close(lane_no, self.arrivals[self.head - 1])
 
     def _share(self, collecting: list[int]) -> None:
-        """Deal arrivals one by one to a random collecting lane, up to the next other event.
-
-        The same draws, in the same order, as one event per record: it stops
-        before an arrival at or after the next window end or finishing run (those
-        come first), and when a lane fills (the collecting lanes change).
-        """
-        window, size, arrivals = self.settings.window_s, self.settings.batch_size, self.arrivals
-        bound = math.inf
-        for ln in self.lanes:
-            if ln.busy:
-                bound = min(bound, ln.free_at)
-            elif ln.items and ln.opened is not None:
-                bound = min(bound, ln.opened + window)
+        """Several lanes collect: each arrival goes to one of them at random, until a batch fills or another
+        event is due (at the same instant the other event goes first). The set of collecting lanes holds
+        until a batch closes, so the events are not searched again for every record."""
+        window, size, count = self.settings.window_s, self.settings.batch_size, len(collecting)
+        arrivals, n = self.arrivals, len(self.arrivals)
+        other = self._other_event_at()
         while True:
             now = arrivals[self.head]
-            lane_no = collecting[int(self.rng.integers(len(collecting)))]
+            lane_no = collecting[int(self.rng.integers(count))]
             lane = self.lanes[lane_no]
-            if not lane.items and (lane.opened is None or now > lane.opened + window):
-                lane.opened = now  # an empty window that expired: this record opens a fresh one
+            if not lane.items:
+                if lane.opened is None or now > lane.opened + window:
+                    lane.opened = now  # an empty window that expired: this record opens a fresh one
+                other = min(other, lane.opened + window)
             lane.items.append(self.head)
             self.head += 1
             if len(lane.items) >= size:
                 self._close(lane_no, now)
                 return
-            if len(lane.items) == 1 and lane.opened is not None:
-                bound = min(bound, lane.opened + window)
-            if self.head >= len(arrivals) or arrivals[self.head] >= bound:
+            if self.head >= n or not arrivals[self.head] < other:
                 return
+
+    def _other_event_at(self) -> float:
+        """When the next finish or window close is due."""
+        due = math.inf
+        for lane in self.lanes:
+            if lane.busy:
+                due = min(due, lane.free_at)
+            elif lane.items and lane.opened is not None:
+                due = min(due, lane.opened + self.settings.window_s)
+        return due
 
     def _ready(self, lane_no: int, now: float) -> None:
         lane = self.lanes[lane_no]

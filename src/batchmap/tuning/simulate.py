@@ -13,6 +13,7 @@ takes nothing; the others take what comes), as the model predicts them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Callable, Iterator
@@ -274,7 +275,10 @@ def _collect(
     """Feed records (available at max(arrival, free_at)) until a batch closes or they run out.
 
     A record added to a batch that already holds some cannot move its window,
-    so ``due`` is asked again only after the first record of a batch.
+    so ``due`` is asked again only after the first record of a batch. Once the
+    window is known (and without a polling interval), the records arriving
+    before it closes that fit the batch go in with one ``add_many``: the same
+    batches as one ``add`` each, a large share of the simulation's time saved.
     """
     n = len(times)
     due = batcher.due()
@@ -293,12 +297,31 @@ def _collect(
             return [batch], due, i
         if i >= n:
             return [], free_at, i
-        closed = batcher.add(i, size, t)
-        i += 1
+        if due is not None and poll_s == 0.0:
+            count = _fitting(batcher, times, i, due, size)
+            last = times[i + count - 1]
+            t = last if last > free_at else free_at  # when the last of them arrives: a full batch closes then
+            closed = batcher.add_many(range(i, i + count), [size] * count, t)
+            i += count
+        else:
+            closed = batcher.add(i, size, t)
+            i += 1
         if closed:
             return closed, t, i
         if due is None:
             due = batcher.due()
+
+
+def _fitting(batcher: Batcher[int], times: list[float], i: int, due: float, size: int) -> int:
+    """How many records from ``i`` on arrive by ``due`` and fit the open batch (``i`` itself does: at least 1).
+
+    The batch holds records, so each one more adds ``size`` bytes and a separator.
+    """
+    policy = batcher.policy
+    by_due = bisect.bisect_right(times, due, lo=i) - i
+    by_size = policy.batch_size - len(batcher)
+    by_payload = (policy.max_payload_bytes - batcher.payload_bytes) // (size + 2)
+    return max(1, min(by_due, by_size, by_payload))
 
 
 def _summarise(

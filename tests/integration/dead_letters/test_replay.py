@@ -91,6 +91,31 @@ def test_replay_says_what_the_stream_no_longer_holds(tmp_path: Path, capsys: pyt
     assert events == [] and "holds none of" in err and "nothing to replay" in err
 
 
+def test_a_record_with_its_payload_gives_back_the_whole_batch_the_stream_no_longer_holds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """File and S3 destinations keep the whole event in ``payload``: replay falls back to it, and exits 0."""
+    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
+    create_stream(stream)
+    send(stream, [f"click-{n}".encode() for n in range(4)], partition_key="user-1")
+    batch = asyncio.run(_batch(stream, first=0, count=3))
+    event = {"Records": [d.record for d in batch]}
+    with_payload = build_failure_record("kinesis", batch, function_arn="arn:aws:lambda:local:000000000000:function:f",
+                                        condition="RetryAttemptsExhausted", approximate_invoke_count=3,
+                                        request_id="r-1", now_ms=1_700_000_000_000, event=event)
+    path = tmp_path / "failure.jsonl"
+    path.write_text(json.dumps(with_payload) + "\n")
+    events, err = _run(capsys, "--record", str(path), "--source", stream)
+    assert events == [event] and err == "", "the stream still holds it: read from the stream, nothing said"
+    with sqlite3.connect(tmp_path / "w.db") as conn:  # the oldest record trimmed, as retention trims it
+        conn.execute("DELETE FROM records WHERE seq = (SELECT MIN(seq) FROM records)")
+    events, err = _run(capsys, "--record", str(path), "--source", stream)
+    assert events == [event], "the whole batch, from the payload, not the two records still held"
+    assert "no longer holds part of" in err and "payload" in err
+    path.write_text(json.dumps({**with_payload, "payload": "{not json"}) + "\n")
+    _, err = _run(capsys, "--record", str(path), "--source", stream, code=2)
+    assert "payload" in err and "JSON" in err
+
+
 def test_replay_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.json"
     path.write_text('{"KafkaBatchInfo": {"batchSize": 1}}')
@@ -125,3 +150,25 @@ def test_replay_reads_a_kinesis_stream_on_moto(capsys: pytest.CaptureFixture[str
             sys.stdin = stdin
     assert err == ""
     assert [r["kinesis"]["data"] for r in events[0]["Records"]] == [d.record["kinesis"]["data"] for d in batch]
+
+
+def test_replay_never_creates_what_it_reads_and_says_when_there_is_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
+    create_stream(stream)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    _, err = _run(capsys, "--record", str(empty), "--source", stream, code=2)
+    assert "--record" in err and "holds none" in err
+    _, err = _run(capsys, "--record", f"sqlite:///{tmp_path}/w.db?queue=typo", "--source", stream, code=2)
+    assert "--record" in err and "no queue named 'typo'" in err
+    record = tmp_path / "record.json"
+    send(stream, [b"click"], partition_key="user-1")
+    batch = asyncio.run(_batch(stream, first=0, count=1))
+    record.write_text(json.dumps(_on_failure("kinesis", batch)))
+    _, err = _run(capsys, "--record", str(record), "--source", f"sqlite:///{tmp_path}/typo.db?stream=clicks", code=2)
+    assert "--source" in err and "no database file" in err and not (tmp_path / "typo.db").exists()
+    _, err = _run(capsys, "--record", str(record), "--source", f"sqlite:///{tmp_path}/w.db?stream=typo", code=2)
+    assert "no stream named 'typo'" in err
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert [name for (name,) in conn.execute("SELECT name FROM queues")] == []

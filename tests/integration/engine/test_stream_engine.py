@@ -17,8 +17,9 @@ from engine_support import drain
 
 from batchmap.config import DestinationConfig, EventSourceMapping, OnFailure
 from batchmap.config.function import FunctionConfig
+from batchmap.engine.destinations import DESTINATION_OPENERS
 from batchmap.sources import memory
-from batchmap.sources.registry import open_source
+from batchmap.sources.registry import SourceOptions, open_source
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +157,64 @@ def test_tumbling_windows_pass_state_and_end_with_a_final_invoke(tmp_path: Path)
             sent += len(event["Records"])
         assert final["state"]["count"] == sent
     assert all(set(e) >= {"window", "state", "shardId", "eventSourceARN", "isWindowTerminatedEarly"} for e in h.EVENTS)
+
+
+class ClosingDestination:
+    """A plug-in destination that keeps its records and says whether the engine closed it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.records: list[dict[str, object]] = []
+        self.closed = 0
+
+    async def send(self, record: dict[str, object]) -> None:
+        self.records.append(record)
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_engine_closes_the_on_failure_destination_when_the_run_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[ClosingDestination] = []
+
+    async def open_closing(uri: str, options: SourceOptions) -> ClosingDestination:
+        opened.append(ClosingDestination(uri))
+        return opened[-1]
+
+    monkeypatch.setitem(DESTINATION_OPENERS, "closing", open_closing)
+    uri = stream(tmp_path)
+    put(uri, {"i": 0, "poison": True})
+    drain(mapping(uri, "stream_raise_on_poison", batch_size=1, maximum_retry_attempts=0,
+                  destination_config=DestinationConfig(OnFailure("closing://failures"))))
+    (destination,) = opened
+    assert [r["requestContext"]["condition"] for r in destination.records] == ["RetryAttemptsExhausted"]  # type: ignore[index]
+    assert destination.closed == 1
+
+
+def test_a_checkpoint_store_the_engine_opened_from_its_uri_is_closed_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchmap.engine import service
+    from batchmap.sources.sqlite.checkpoints import SqliteCheckpointStore
+
+    closed: list[str] = []
+
+    class Recorded(SqliteCheckpointStore):
+        async def close(self) -> None:
+            closed.append("closed")
+            await super().close()
+
+    async def open_recorded(uri: str) -> SqliteCheckpointStore:
+        return Recorded(uri)
+
+    monkeypatch.setattr(service, "open_checkpoint_store", open_recorded)
+    uri = stream(tmp_path)
+    put(uri, {"i": 0})
+    drain(mapping(uri, "stream_raise_on_poison"), checkpoint_store_uri=str(tmp_path / "checkpoints.db"))
+    assert closed == ["closed"]
+    given = Recorded(str(tmp_path / "given.db"))
+    drain(mapping(uri, "stream_raise_on_poison"), checkpoint_store=given)
+    assert closed == ["closed"], "a store the caller gave is the caller's to close"
+    asyncio.run(given.close())

@@ -27,7 +27,8 @@ def test_two_engines_split_the_shards_and_process_every_record_once(tmp_path: Pa
                                  starting_position="TRIM_HORIZON", batch_size=10, uuid="shared")
 
     async def both() -> None:
-        first, second = Engine([mapping], invoker="inprocess"), Engine([mapping], invoker="inprocess")
+        # a 3 s lease (renewed every second): until_idle waits a lease TTL for the shards the other engine holds
+        first, second = (Engine([mapping], invoker="inprocess", shard_lease_s=3.0) for _ in range(2))
         await asyncio.wait_for(asyncio.gather(first.run(until_idle=True), second.run(until_idle=True)), 60)
 
     asyncio.run(both())

@@ -101,8 +101,14 @@ def test_replay_of_kafka_records_from_a_file_and_what_the_topic_does_not_hold(
     wider["KafkaBatchInfo"]["recordsInfo"][key]["lastRecordOffset"] = "9"
     (tmp_path / "wider.json").write_text(json.dumps(wider))
     events, err = replay(capsys, "--record", str(tmp_path / "wider.json"),
+                         "--source", f"kafka://{kafka_broker}/{topic}")
+    assert events == [json.loads(wider["payload"])], "the record's own payload, since the topic lacks a part"
+    assert f"no longer holds part of {key}: offsets 3 to 9" in err and "from the on-failure record's payload" in err
+    payload = json.loads(wider.pop("payload"))  # a destination that keeps no payload (a queue, a topic)
+    (tmp_path / "wider.json").write_text(json.dumps(wider))
+    events, err = replay(capsys, "--record", str(tmp_path / "wider.json"),
                          "--source", f"kafka://{kafka_broker}/{topic}", code=1)
-    assert events == [json.loads(wider["payload"])], "what is there is printed"
+    assert events == [payload], "what is there is printed"
     assert f"no longer holds part of {key}: offsets 3 to 9 (the partition ends at 2)" in err
 
     wider["KafkaBatchInfo"]["recordsInfo"][key].update(firstRecordOffset="5")

@@ -208,3 +208,32 @@ def test_an_outage_fails_calls_as_transient_and_loses_nothing(stream: str) -> No
         await proxy.down()
 
     run(scenario)
+
+
+def test_close_gives_back_what_a_late_pull_reply_delivered(stream: str) -> None:
+    """Under load a pull request's reply can come after its poll gave up: the messages wait for the next poll.
+
+    At close there is none: they are given back (delivered again at once), not left in flight for ack_wait.
+    """
+    import json
+
+    async def scenario() -> None:
+        source = await opened(stream)
+        await source.send(["a", "b", "c"])
+        puller = source._puller
+        # a request whose poll is gone: its reply lands in the puller, which holds it for a next poll
+        await source._nc.publish(puller._subject, json.dumps({"batch": 3, "no_wait": True}).encode(),
+                                 reply=f"{puller.inbox}.late")
+        while len(puller._arrived) < 3:  # the outer 60 s bound ends a reply that never comes
+            await asyncio.sleep(0.01)
+        assert (await source.backlog()).in_flight == 3
+        await source.close()
+        other = await opened(stream)  # the consumer's ack wait is 30 s: only a -NAK makes them come back now
+        try:
+            got = await other.receive(10, 5)
+            assert sorted(d.record["body"] for d in got) == ["a", "b", "c"]
+            await other.delete(got)
+        finally:
+            await other.close()
+
+    run(scenario)

@@ -145,22 +145,37 @@ class InProcessInvoker:
         self, runner: HandlerRunner, event: dict[str, Any], request_id: str, init_ms: float | None
     ) -> Invocation:
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Invocation] = loop.create_future()
+        done: asyncio.Future[Invocation | None] = loop.create_future()  # None: the timeout came first
         scope = CancelScope()
         timeout_s = self.function.timeout_s
         started = time.perf_counter()
         self._threads.submit(lambda: self._job(runner, event, request_id, init_ms, scope, loop, done))
+        # A timer, not asyncio.timeout and a shield: one handle per invocation instead of a context and a future.
+        deadline = loop.call_later(timeout_s, self._expire, done, scope)
         try:
-            async with asyncio.timeout(timeout_s):
-                result = await asyncio.shield(done)
-        except TimeoutError:
-            scope.cancel()
-            with self._abandoned_lock:
-                self._abandoned += 1
-            done.add_done_callback(self._release_abandoned)
+            result = await done
+        finally:
+            deadline.cancel()
+        if result is None:
             elapsed = (time.perf_counter() - started) * 1000.0
             return faults.timeout_invocation(request_id, timeout_s, elapsed, init_duration_ms=init_ms)
         return result
+
+    def _expire(self, done: asyncio.Future[Invocation | None], scope: CancelScope) -> None:
+        """At the deadline, on the loop: the invocation times out; its thread counts as abandoned until it returns."""
+        if done.done():
+            return
+        scope.cancel()
+        with self._abandoned_lock:
+            self._abandoned += 1
+        done.set_result(None)
+
+    def _settle(self, done: asyncio.Future[Invocation | None], invocation: Invocation) -> None:
+        """On the loop: hand the handler's result to the waiting invocation, or release a thread that came back late."""
+        if not done.done():
+            done.set_result(invocation)
+        elif not done.cancelled() and done.result() is None:
+            self._release_abandoned()
 
     def _job(
         self,
@@ -170,7 +185,7 @@ class InProcessInvoker:
         init_ms: float | None,
         scope: CancelScope,
         loop: asyncio.AbstractEventLoop,
-        done: asyncio.Future[Invocation],
+        done: asyncio.Future[Invocation | None],
     ) -> None:
         """On a worker thread: call the handler and decode its result (off the engine's event loop)."""
         function = self.function
@@ -180,24 +195,19 @@ class InProcessInvoker:
         )
         invocation = _to_invocation(runner.call(event, context, scope), request_id, init_ms)
         with contextlib.suppress(RuntimeError):  # the engine's loop is gone: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle, done, invocation)
+            loop.call_soon_threadsafe(self._settle, done, invocation)
 
     def _thread_exit(self) -> None:
         if self._runner is not None:
             self._runner.close()  # the exiting thread's event loop, if an async handler made one
 
-    def _release_abandoned(self, _: asyncio.Future[Invocation]) -> None:
+    def _release_abandoned(self) -> None:
         with self._abandoned_lock:
             self._abandoned -= 1
 
     async def close(self) -> None:
         """Stop idle threads. Threads stuck in a hung handler are daemons and end with the process."""
         self._threads.shutdown()
-
-
-def _settle(done: asyncio.Future[Invocation], invocation: Invocation) -> None:
-    if not done.done():
-        done.set_result(invocation)
 
 
 def _to_invocation(result: CallResult, request_id: str, init_ms: float | None) -> Invocation:

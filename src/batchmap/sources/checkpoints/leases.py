@@ -25,7 +25,16 @@ from batchmap.sources.base import CheckpointStore
 
 @runtime_checkable
 class LeaseStore(CheckpointStore, Protocol):
-    """A ``CheckpointStore`` that also hands out one lease per (mapping, shard)."""
+    """A ``CheckpointStore`` that also hands out one lease per (mapping, shard).
+
+    The engine shares a stream between engines, and fences its checkpoint
+    writes, exactly when its store is one of these; any other store's shards
+    are all its own.
+    """
+
+    async def put(self, mapping_id: str, shard_id: str, sequence_number: str, *, owner: str | None = None) -> None:
+        """Record the checkpoint; given ``owner``, only while that owner holds the shard's live lease."""
+        ...
 
     async def acquire(self, mapping_id: str, shard_id: str, owner: str, ttl_s: float) -> bool:
         """Take the lease if it is free, expired or already ``owner``'s (then it is extended)."""

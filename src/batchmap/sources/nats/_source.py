@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -41,6 +42,8 @@ from batchmap.sources._broker import (
 )
 from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.registry import SourceOptions
+
+log = logging.getLogger("batchmap.sources.nats")
 
 ACK_TIMEOUT_S = 5.0
 PULL_API = "$JS.API.CONSUMER.MSG.NEXT"
@@ -68,6 +71,7 @@ class Puller:
         self._subject = subject
         self._api_error = api_error
         self.inbox: str = nc.new_inbox()
+        self._sub: Any = None
         self._arrived: list[Any] = []
         self._ended: list[Any] = []  # the status message that ended the current request
         self._reply = ""  # the current request's reply subject
@@ -76,7 +80,17 @@ class Puller:
         self._wake: asyncio.Event = asyncio.Event()
 
     async def start(self) -> None:
-        await self._nc.subscribe(f"{self.inbox}.*", cb=self._arrive)
+        self._sub = await self._nc.subscribe(f"{self.inbox}.*", cb=self._arrive)
+
+    async def stop(self) -> list[Any]:
+        """Stop taking deliveries (those already on their way are handled first); the messages held for a
+        next poll that will not come, to give back."""
+        sub = self._sub
+        if sub is not None:
+            self._sub = None
+            await sub.drain()
+        held, self._arrived = self._arrived, []
+        return held
 
     async def _arrive(self, msg: Any) -> None:
         headers = msg.headers
@@ -412,9 +426,27 @@ class NatsSource:
             await self._js.delete_msg(self.stream, seq)
 
     async def close(self) -> None:
-        """Unsubscribe and drain: unacknowledged messages come back after ``ack_wait``."""
+        """Give back what a poll fetched but no receive returned, then close.
+
+        Under load a pull request's reply can come after its poll gave up: those
+        messages wait in the puller for the next poll. At a stop there is none,
+        so they are ``-NAK``ed (visible again at once, as the engine's own
+        leftovers are) instead of staying in flight until ``ack_wait`` runs out.
+        Messages a receive returned are the engine's to settle.
+        """
         self._retry.closed = True
-        if not self._nc.is_closed:
+        if self._nc.is_closed:
+            return
+        try:
+            held = await self._puller.stop()
+            for msg in held:
+                await self._nc.publish(msg.reply, b"-NAK")
+            if held:
+                await self._nc.flush(timeout=ACK_TIMEOUT_S)
+        except Exception as exc:  # the broker is away: they come back after ack_wait, as before
+            log.warning("NATS stream %s: messages fetched but not yet received could not be given back at "
+                        "close; they come back after the consumer's ack wait: %s", self.stream, exc)
+        finally:
             await self._nc.close()
 
 

@@ -4,8 +4,8 @@ The SQL lives in ``QueueStore``; this class runs it on the database's own
 thread and adds long polling: an empty receive waits for a commit by anyone
 (``PRAGMA data_version``) or for a hidden message's visibility to run out. A
 commit in this process rings the file's doorbell and a write by another
-process shows on the WAL watch (inotify), so the poll is woken, not polling:
-an idle consumer reads the change counter ten times a second.
+process shows on the WAL watch (inotify), so the poll is woken, not polling
+(``commit_wait.py``): an idle consumer reads the change counter ten times a second.
 
 Receives and deletes are group-committed: each waits for the next call on
 the database thread, which does everything queued meanwhile (deletes first,
@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from batchmap.clock import Clock, SystemClock
 from batchmap.errors import ConfigError, SettleError, SourceError
@@ -32,20 +32,13 @@ from batchmap.records import SourceKind
 from batchmap.sources.base import Backlog, Delivery, SourceTraits
 from batchmap.sources.sqlite import queue_moves
 from batchmap.sources.sqlite.attributes import QueueAttributes
+from batchmap.sources.sqlite.commit_wait import CommitWait
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.queue_records import OutgoingMessage, SendResult, message_attributes_json
 from batchmap.sources.sqlite.queue_store import DeleteGroup, QueueStore, Received, deletions
 from batchmap.sources.sqlite.uri import SqliteUri, parse_uri
-from batchmap.sources.sqlite.wal_watch import WalWatch
 
 log = logging.getLogger("batchmap.sources.sqlite")
-
-POLL_MIN_S = 0.001
-POLL_MAX_S = 0.008
-"""Long-poll check interval bounds while a commit is expected (or where the WAL cannot be watched)."""
-QUIET_CHECK_S = 0.1
-"""With the WAL watched, how often a quiet long poll still reads the change counter (a safety net)."""
-
 
 @dataclass(frozen=True, slots=True)
 class _Polled:
@@ -170,7 +163,7 @@ class SqliteQueue:
         self._giving_back: set[asyncio.Future[None]] = set()
         self._waiting = _GroupCommit()
         self._calls: set[concurrent.futures.Future[None]] = set()
-        self._watch: WalWatch | Literal[False] | None = False  # False: not opened yet
+        self._commits = CommitWait(self.db, self.clock)  # the long poll's woken wait
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, attributes: QueueAttributes | None = None,
@@ -203,7 +196,7 @@ class SqliteQueue:
             if polled.received.deliveries or self.clock.now() >= deadline:
                 return polled.received.deliveries
             assert polled.seen is not None  # an empty receive always has it
-            if not await self._wait_for_change(polled.seen, deadline, polled.wake_ms):
+            if not await self._commits.wait(polled.seen, deadline, polled.wake_ms):
                 return []  # nothing committed, nothing came visible: another poll would find nothing
 
     async def _poll(self, max_records: int) -> _Polled:
@@ -266,61 +259,6 @@ class SqliteQueue:
         loop = (deletes[0][1] if deletes else receives[0].done).get_loop()
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(_resolve, deletes, receives, outcome)
-
-    async def _wait_for_change(self, seen: int, deadline: float, wake_ms: int | None) -> bool:
-        """Wait for a commit by anyone or a hidden message to come visible (true), or the deadline (false).
-
-        A commit in this process rings the file's doorbell, and a write to the WAL by
-        any process wakes the WAL watch: between those, a quiet long poll only checks
-        the change counter every ``QUIET_CHECK_S``. A wake-up the counter does not
-        show yet (the WAL is written before the commit is visible) polls from
-        ``POLL_MIN_S`` up to ``POLL_MAX_S`` and then goes quiet again. Without a WAL
-        watch (not Linux) the poll keeps checking every ``POLL_MAX_S``.
-        """
-        pause = POLL_MAX_S
-        while True:
-            rung = self.db.bell.listen()
-            watch = self._wal_watch()
-            watched = watch is not None and watch.listen(rung)
-            try:
-                if self.db.change_counter() != seen:  # committed before we listened
-                    return True
-                while True:
-                    wall = self.clock.wall_ms()
-                    if wake_ms is not None and wall >= wake_ms:
-                        return True
-                    now = self.clock.now()
-                    if now >= deadline:
-                        return False
-                    limit = deadline - now if wake_ms is None else min(deadline - now, (wake_ms - wall) / 1000)
-                    quiet = watched and pause >= POLL_MAX_S
-                    if await self._until(rung, min(QUIET_CHECK_S if quiet else pause, limit)):
-                        pause = POLL_MIN_S
-                        break  # listen again, then read the counter
-                    pause = min(pause * 2, POLL_MAX_S)
-                    if self.db.change_counter() != seen:  # microseconds, never waits for a transaction: inline
-                        return True
-            finally:
-                self.db.bell.forget(rung)
-                if watch is not None:
-                    watch.forget(rung)
-
-    async def _until(self, rung: asyncio.Future[None], timeout_s: float) -> bool:
-        """Whether ``rung`` came within ``timeout_s`` (on this queue's clock)."""
-        if rung.done():
-            return True
-        sleeping = asyncio.ensure_future(self.clock.sleep(timeout_s))
-        try:
-            await asyncio.wait((rung, sleeping), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeping.cancel()
-        return rung.done()
-
-    def _wal_watch(self) -> WalWatch | None:
-        """The WAL watch, opened at the first long poll (a queue opened to send needs no descriptor)."""
-        if self._watch is False:
-            self._watch = WalWatch.open(self.db.path)
-        return self._watch
 
     async def delete(self, deliveries: Sequence[Delivery]) -> int:
         """Delete by receipt handle; a handle from an earlier receive no longer deletes anything.
@@ -414,6 +352,5 @@ class SqliteQueue:
         while self._calls or self._giving_back:
             calls = [asyncio.wrap_future(call) for call in list(self._calls)]
             await asyncio.gather(*calls, *self._giving_back, return_exceptions=True)
-        if self._watch:
-            self._watch.close()
+        self._commits.close()
         await asyncio.to_thread(self.db.close)

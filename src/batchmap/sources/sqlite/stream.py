@@ -1,4 +1,10 @@
-"""``SqliteStream``: the embedded stream as an async ``StreamSource`` and ``Producer``."""
+"""``SqliteStream``: the embedded stream as an async ``StreamSource`` and ``Producer``.
+
+A shard that caught up waits for a write to the file instead of sleeping out
+the poll interval (``SourceTraits.wakes_reads``): the same woken wait as the
+queue's long poll (``commit_wait.py``), so a record put by this process or
+another is read at once.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from batchmap.clock import Clock, SystemClock
-from batchmap.errors import ConfigError
+from batchmap.errors import ConfigError, SourceError
 from batchmap.records import SourceKind
 from batchmap.sources.base import Position, Shard, SourceTraits, StreamRead
 from batchmap.sources.bodies import Body, as_data
+from batchmap.sources.sqlite.commit_wait import CommitWait
 from batchmap.sources.sqlite.database import Database
 from batchmap.sources.sqlite.resharding import merge_shards, split_shard, update_shard_count
 from batchmap.sources.sqlite.stream_records import PutResult
@@ -24,7 +31,7 @@ class SqliteStream:
     """A Kinesis-like stream in a SQLite file: shards, partition keys, sequence numbers, retention."""
 
     shape: SourceKind = "kinesis"
-    traits = SourceTraits()
+    traits = SourceTraits(wakes_reads=True)
 
     def __init__(self, source: str | SqliteUri, *, shard_count: int | None = None,
                  retention_hours: int | None = None, clock: Clock | None = None) -> None:
@@ -48,6 +55,8 @@ class SqliteStream:
         self.uri = self.location.uri()
         self.arn = self.store.arn
         self.name = self.location.name
+        self._seen: dict[str, int] = {}  # shard id -> the change counter when its last read began
+        self._commits = CommitWait(self.db, self.clock)
 
     @classmethod
     async def open(cls, source: str | SqliteUri, *, shard_count: int | None = None,
@@ -63,7 +72,26 @@ class SqliteStream:
 
     async def read(self, shard_id: str, position: Position, max_records: int) -> StreamRead:
         """Up to ``max_records`` records of one shard from ``position``, in sequence order."""
-        return await self.db.run(self.store.read, shard_id, position, max_records, self.clock.wall_ms())
+        return await self.db.run(self._read, shard_id, position, max_records, self.clock.wall_ms())
+
+    def _read(self, shard_id: str, position: Position, max_records: int, now_ms: int) -> StreamRead:
+        """On the database thread: the change counter first, so a wait after this read misses no later write."""
+        self._seen[shard_id] = self.db.change_counter()
+        return self.store.read(shard_id, position, max_records, now_ms)
+
+    async def wait_for_change(self, shard_id: str, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a commit to the file (by any process) since ``shard_id``'s last read.
+
+        True when one came: it may have added records to the shard, or to another.
+        If the change counter cannot be read, the wait sleeps out the timeout.
+        """
+        deadline = self.clock.now() + max(0.0, timeout_s)
+        try:
+            seen = self._seen.get(shard_id)
+            return await self._commits.wait(self.db.change_counter() if seen is None else seen, deadline)
+        except SourceError:
+            await self.clock.sleep(max(0.0, deadline - self.clock.now()))
+            return False
 
     async def send(
         self,
@@ -117,4 +145,5 @@ class SqliteStream:
         return await self.db.run(self.store.trim, self.clock.wall_ms())
 
     async def close(self) -> None:
+        self._commits.close()
         await asyncio.to_thread(self.db.close)

@@ -9,7 +9,10 @@ Between writes it costs nothing: the loop only watches the descriptor while a
 long poll waits, and the kernel folds repeated events into one meanwhile.
 
 ``WalWatch.open`` returns None where inotify is missing (not Linux, or no
-descriptors left); the long poll then polls as before.
+descriptors left); the long poll then polls as before. Running out of inotify
+instances or watches (``fs.inotify.max_user_instances``, ``max_user_watches``)
+is logged once per process, with the limit to raise: the engine still works,
+but notices another process's writes only by polling.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import errno
+import logging
 import os
 import struct
 import sys
+
+log = logging.getLogger("batchmap.sources.sqlite")
 
 _IN_MODIFY = 0x002
 _IN_DELETE_SELF = 0x400
@@ -61,6 +68,7 @@ class WalWatch:
             return None
         fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
+            _fell_back("an inotify instance", ctypes.get_errno(), "fs.inotify.max_user_instances")
             return None
         return cls(libc, fd, db_path + "-wal")
 
@@ -73,6 +81,9 @@ class WalWatch:
         if not self._watching:
             self._watching = self._libc.inotify_add_watch(self._fd, self._wal, _MASK) >= 0
             if not self._watching:
+                code = ctypes.get_errno()
+                if code != errno.ENOENT:  # no WAL yet is normal: it appears with the first write
+                    _fell_back("an inotify watch", code, "fs.inotify.max_user_watches")
                 return False
         self._drain()
         if not self._watching:  # the WAL went away (its last connection closed): watch again next time
@@ -121,3 +132,17 @@ class WalWatch:
             self._loop.remove_reader(self._fd)
             self._loop = None
         os.close(self._fd)
+
+
+_WARNED: set[str] = set()
+
+
+def _fell_back(what: str, code: int, limit: str) -> None:
+    """Say once per process why writes by other processes are polled for instead of watched."""
+    if what in _WARNED:
+        return
+    _WARNED.add(what)
+    reason = os.strerror(code) if code else "unknown error"
+    hint = f"; raise {limit} (sysctl)" if code in (errno.EMFILE, errno.ENOSPC) else ""
+    log.warning("cannot get %s (%s)%s: the embedded queue notices other processes' writes by polling "
+                "every 8 ms instead", what, reason, hint)

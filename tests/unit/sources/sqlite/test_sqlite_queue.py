@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 
 import pytest
 
@@ -340,10 +341,10 @@ SIGNAL_BOUND_S = 60.0
 
 def _only_signals_wake(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the long poll's own checks rarer than any test waits: only a signal can wake it in time."""
-    from batchmap.sources.sqlite import queue as queue_module
+    from batchmap.sources.sqlite import commit_wait
 
-    monkeypatch.setattr(queue_module, "QUIET_CHECK_S", 3600.0)
-    monkeypatch.setattr(queue_module, "POLL_MAX_S", 3600.0)
+    monkeypatch.setattr(commit_wait, "QUIET_CHECK_S", 3600.0)
+    monkeypatch.setattr(commit_wait, "POLL_MAX_S", 3600.0)
 
 
 @pytest.mark.parametrize("wal_watch", [True, False], ids=["wal-watch", "doorbell-only"])
@@ -395,3 +396,48 @@ def test_a_send_from_another_process_wakes_the_long_poll(db_file: str, monkeypat
         await consumer.close()
 
     asyncio.run(scenario())
+
+
+class _ExhaustedInotify:
+    """A libc whose inotify instances are used up (EMFILE), as when fs.inotify.max_user_instances is reached."""
+
+    def inotify_init1(self, flags: int) -> int:
+        import ctypes
+        import errno
+
+        ctypes.set_errno(errno.EMFILE)
+        return -1
+
+
+def test_without_inotify_instances_another_process_s_send_is_polled_for_and_said_once(
+    db_file: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import subprocess
+    import sys
+
+    from batchmap.sources.sqlite import wal_watch
+
+    monkeypatch.setattr(wal_watch, "_libc", lambda: _ExhaustedInotify())
+    monkeypatch.setattr(wal_watch, "_WARNED", set())
+    uri = f"sqlite:///{db_file}?queue=polled"
+    program = f"from batchmap.sources.sqlite import send; send({uri!r}, ['from afar'])"
+
+    async def scenario() -> None:
+        consumers = [await SqliteQueue.open(uri) for _ in range(2)]
+        waiting = [asyncio.create_task(c.receive(5, wait_s=3600)) for c in consumers]
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", program], check=True)
+        done, pending = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        (got,) = [d for task in done for d in task.result()]
+        assert got.record["body"] == "from afar"
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for consumer in consumers:
+            await consumer.close()
+
+    with caplog.at_level(logging.WARNING, logger="batchmap.sources.sqlite"):
+        asyncio.run(scenario())
+    said = [r.getMessage() for r in caplog.records if "inotify" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "Too many open files" in said[0] and "fs.inotify.max_user_instances" in said[0]

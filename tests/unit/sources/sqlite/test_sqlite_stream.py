@@ -214,3 +214,25 @@ def test_bad_input_names_field_and_value(db_file: str, clock: FakeClock) -> None
     with pytest.raises(ConfigError, match="already exists with 2 open shards"):
         open_stream(db_file, clock, shard_count=3)
     assert open_stream(db_file, clock).name == "events"
+
+
+def test_a_reader_that_caught_up_waits_for_the_next_put(db_file: str) -> None:
+    """``wait_for_change`` (the ``wakes_reads`` trait): false at the timeout when nothing was written,
+    true once a put commits after the shard's last read."""
+    from batchmap.sources.base import change_waiter
+
+    stream = SqliteStream(f"sqlite:///{db_file}?stream=waits")
+    assert change_waiter(stream) is stream
+
+    async def scenario() -> None:
+        [shard] = await stream.shards()
+        assert (await stream.read(shard.id, TRIM, 10)).deliveries == []
+        assert not await stream.wait_for_change(shard.id, 0.05)
+        waiting = asyncio.create_task(stream.wait_for_change(shard.id, 3600))
+        await asyncio.sleep(0.05)
+        await stream.send(["late"], partition_key="k")
+        assert await asyncio.wait_for(waiting, 60)
+        assert len((await stream.read(shard.id, TRIM, 10)).deliveries) == 1
+        await stream.close()
+
+    asyncio.run(scenario())
