@@ -6,8 +6,10 @@ workload's rate, the engine runs the recommended ``BatchSize`` and window with
 the measured handler (or, with stated timings, a function that sleeps
 t0 + t1·n), and the measured p99 and invocations per record are printed beside
 what the model predicts for that engine: lanes sharing one queue, as many as
-the model's SQS pollers at ``--sqs-pollers 2`` (the engine's scaler starts at
-two and is capped there), windows in fractions of a second.
+the model's SQS pollers at ``--sqs-pollers 2`` (at least two, more when the
+rate needs them), held there with ``ProvisionedPollerConfig`` (minimum =
+maximum: the scaler alone would give a lane back after an empty poll, which
+the model does not), windows in fractions of a second.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from typing import Any
 
 from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
-from batchmap.config.mapping import ScalingConfig
+from batchmap.config.mapping import ProvisionedPollerConfig
 from batchmap.engine.service import Engine
 from batchmap.errors import ConfigError
-from batchmap.sources.sqlite import admin
+from batchmap.sources.sqlite import SqliteQueue, admin
 from batchmap.tuning.candidate import Candidate
 from batchmap.tuning.extras import require
 from batchmap.tuning.model import Prediction, predict
@@ -40,6 +42,9 @@ WARMUP_SHARE = 0.1
 """The first tenth of the run is left out: the engine starts with empty lanes."""
 RUNS_PER_P99 = 4.0
 """A validation lasts at least this many predicted p99s."""
+SEND_TICK_S = 0.005
+"""The traffic is sent at most every 5 ms, what fell due meanwhile in one transaction, on one connection kept
+open: a connection and a transaction per message would take the engine's CPU at hundreds of records/s."""
 ENGINE_POLLERS = 2
 """Lanes the engine's scaler starts with: the model's SQS pollers for the embedded queue."""
 
@@ -143,23 +148,26 @@ async def _run(function: tuple[str, str | None] | None, profile: HandlerProfile,
                                 code_path=str(folder)),
         batch_size=candidate.batch_size,
         maximum_batching_window_in_seconds=candidate.window_s,
-        scaling_config=ScalingConfig(maximum_concurrency=lanes),
+        # exactly the model's lanes: on its own the scaler gives a lane back after an empty poll
+        provisioned_poller_config=ProvisionedPollerConfig(minimum_pollers=lanes, maximum_pollers=lanes),
     )
     with _lock:
         _done.clear()
     engine = Engine([mapping], invoker="inprocess")
     running = asyncio.create_task(engine.run())
-    start = time.time()
-    gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 10)
-    due = start + np.cumsum(gaps)
-    sent = 0
-    while sent < due.size and due[sent] - start < seconds:
-        await asyncio.sleep(max(0.0, float(due[sent]) - time.time()))
-        now = time.time()
-        upto = int(np.searchsorted(due, now, side="right"))
-        upto = max(upto, sent + 1)
-        await asyncio.to_thread(admin.send, uri, [body] * (upto - sent))
-        sent = upto
+    producer = await SqliteQueue.open(uri)
+    try:
+        start = time.time()
+        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 10)
+        due = start + np.cumsum(gaps)
+        sent = 0
+        while sent < due.size and due[sent] - start < seconds:
+            await asyncio.sleep(max(SEND_TICK_S, float(due[sent]) - time.time()))
+            upto = max(int(np.searchsorted(due, time.time(), side="right")), sent + 1)
+            await producer.send([body] * (upto - sent))
+            sent = upto
+    finally:
+        await producer.close()
     await asyncio.sleep(2.0 + 2.0 * predicted.p99_latency_s)
     engine.stop()
     await running
