@@ -157,7 +157,8 @@ def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> lis
 
     The hottest loop of the embedded queue (once per message): sizes are summed
     rather than serialised, numbers formatted by f-strings rather than ``str``
-    calls, and each Delivery made by ``tuple.__new__``, without the named
+    calls, each record copied from a template holding its keys and constant
+    values, and each Delivery made by ``tuple.__new__``, without the named
     tuple's Python-level constructor.
     """
     rows.sort()  # row sequences are unique, so the rows order by their first column alone
@@ -166,6 +167,10 @@ def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> lis
     fixed = _FIFO_KEYS_SIZE if fifo else 0
     fixed += _FIXED_SIZE + len(_quote(arn)) + _SENDER_SIZE + len(suffix)
     new = _new_tuple
+    template: dict[str, Any] = {
+        "messageId": "", "receiptHandle": "", "body": "", "attributes": None, "messageAttributes": None,
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
+    }  # every record's keys, in Lambda's order, and its constant values
     out = []
     for seq, message_id, body, md5, attrs, group_id, dedup_id, sent_ms, count, first_ms in rows:
         seq_text, count_text, sent_text, first_text = f"{seq}", f"{count}", f"{sent_ms}", f"{first_ms}"
@@ -193,11 +198,13 @@ def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> lis
         else:
             message_attributes = {}
             size += 2
-        record = {
-            "messageId": message_id, "receiptHandle": handle, "body": body, "attributes": attributes,
-            "messageAttributes": message_attributes, "md5OfBody": md5,
-            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
-        }
+        record = template.copy()  # copying a dict's keys is cheaper than inserting them one by one
+        record["messageId"] = message_id
+        record["receiptHandle"] = handle
+        record["body"] = body
+        record["attributes"] = attributes
+        record["messageAttributes"] = message_attributes
+        record["md5OfBody"] = md5
         out.append(new(Delivery, (record, message_id, group_id if fifo else None, "", size, sent_ms, count, handle)))
     return out
 
