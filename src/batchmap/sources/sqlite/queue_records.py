@@ -153,22 +153,37 @@ def sequence_number(seq: int) -> str:
 
 
 def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> list[Delivery]:
-    """Turn received rows into Deliveries carrying SQS-shaped records, in queue order."""
-    rows.sort(key=lambda row: row[0])
-    fixed = _FIXED_SIZE + len(_quote(arn)) + _SENDER_SIZE
+    """Turn received rows into Deliveries carrying SQS-shaped records, in queue order.
+
+    The hottest loop of the embedded queue (once per message): sizes are summed
+    rather than serialised, numbers formatted by f-strings rather than ``str``
+    calls, each record copied from a template holding its keys and constant
+    values, and each Delivery made by ``tuple.__new__``, without the named
+    tuple's Python-level constructor.
+    """
+    rows.sort()  # row sequences are unique, so the rows order by their first column alone
+    suffix = f".{token}"
+    # Every record's fixed bytes, its receipt handle's token included.
+    fixed = _FIFO_KEYS_SIZE if fifo else 0
+    fixed += _FIXED_SIZE + len(_quote(arn)) + _SENDER_SIZE + len(suffix)
+    new = _new_tuple
+    template: dict[str, Any] = {
+        "messageId": "", "receiptHandle": "", "body": "", "attributes": None, "messageAttributes": None,
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
+    }  # every record's keys, in Lambda's order, and its constant values
     out = []
     for seq, message_id, body, md5, attrs, group_id, dedup_id, sent_ms, count, first_ms in rows:
-        handle = f"{seq}.{token}"
-        count_text, sent_text, first_text = str(count), str(sent_ms), str(first_ms)
-        # Attribute values that are all digits need no JSON escaping: their size is len + 2 quotes.
-        size = fixed + len(count_text) + len(sent_text) + len(first_text)
+        seq_text, count_text, sent_text, first_text = f"{seq}", f"{count}", f"{sent_ms}", f"{first_ms}"
+        handle = seq_text + suffix
+        # Numbers need no JSON escaping; only the body, and the group and deduplication ids, may.
+        size = fixed + len(f"{seq_text}{count_text}{sent_text}{first_text}{message_id}{md5}") + len(_quote(body))
         if fifo:
             sequence = sequence_number(seq)
             group, dedup = group_id or "", dedup_id or ""
             attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
                           "SequenceNumber": sequence, "MessageGroupId": group, "SenderId": SENDER_ID,
                           "MessageDeduplicationId": dedup, "ApproximateFirstReceiveTimestamp": first_text}
-            size += _FIFO_KEYS_SIZE + len(sequence) + len(_quote(group)) + len(_quote(dedup))
+            size += len(sequence) + len(_quote(group)) + len(_quote(dedup))
         elif group_id is not None:
             attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
                           "MessageGroupId": group_id, "SenderId": SENDER_ID,
@@ -177,14 +192,20 @@ def deliveries(rows: list[ReceivedRow], token: str, arn: str, fifo: bool) -> lis
         else:
             attributes = {"ApproximateReceiveCount": count_text, "SentTimestamp": sent_text,
                           "SenderId": SENDER_ID, "ApproximateFirstReceiveTimestamp": first_text}
-        record = {
-            "messageId": message_id, "receiptHandle": handle, "body": body, "attributes": attributes,
-            "messageAttributes": json.loads(attrs) if attrs else {}, "md5OfBody": md5,
-            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
-        }
-        size += len(message_id) + len(handle) + len(_quote(body)) + (len(attrs) if attrs else 2) + len(md5)
-        # Positional arguments: twice as fast as keywords for the named tuple.
-        out.append(Delivery(record, message_id, group_id if fifo else None, "", size, sent_ms, count, handle))
+        if attrs:
+            message_attributes = json.loads(attrs)
+            size += len(attrs)
+        else:
+            message_attributes = {}
+            size += 2
+        record = template.copy()  # copying a dict's keys is cheaper than inserting them one by one
+        record["messageId"] = message_id
+        record["receiptHandle"] = handle
+        record["body"] = body
+        record["attributes"] = attributes
+        record["messageAttributes"] = message_attributes
+        record["md5OfBody"] = md5
+        out.append(new(Delivery, (record, message_id, group_id if fifo else None, "", size, sent_ms, count, handle)))
     return out
 
 
@@ -194,6 +215,8 @@ def record_size(record: dict[str, Any]) -> int:
 
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_new_tuple: Callable[[type[Delivery], tuple[Any, ...]], Delivery] = tuple.__new__
+"""Makes a Delivery from a tuple of its fields in one C call (the named tuple's ``__new__`` is Python)."""
 _FIXED_SIZE = len(
     '{"messageId":"","receiptHandle":"","body":,"attributes":{"ApproximateReceiveCount":"",'
     '"SentTimestamp":"","SenderId":,"ApproximateFirstReceiveTimestamp":""},"messageAttributes":,'

@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 from batchmap.errors import ConfigError
 from batchmap.sources.base import Backlog, Delivery
@@ -355,9 +356,14 @@ class QueueStore:
 def deletions(handles: Sequence[str]) -> DeleteGroup:
     """Parse receipt handles for a delete; a malformed handle fails here, before any transaction.
 
-    Runs on the event loop for every batch, so the usual handle (``<digits>.<token>``, as
-    ``receive`` makes them) is split and joined as text; anything else goes through ``parse_handle``.
+    Runs on the event loop for every batch. The usual batch, handles of one
+    receive (``<digits>.<token>``, as ``receive`` makes them), is checked and
+    joined by string methods that loop in C; anything else goes handle by
+    handle, through ``parse_handle``.
     """
+    one_receive = _one_receive(handles)
+    if one_receive is not None:
+        return one_receive
     by_token: dict[str, list[str]] = {}
     for handle in handles:
         seq, _, token = handle.partition(".")
@@ -369,6 +375,34 @@ def deletions(handles: Sequence[str]) -> DeleteGroup:
         else:
             seqs.append(seq)
     return {token: f"[{','.join(seqs)}]" for token, seqs in by_token.items()}
+
+
+def _one_receive(handles: Sequence[str]) -> DeleteGroup | None:
+    """The delete of handles that all end in one receive's token after a row sequence, else ``None``.
+
+    The token has no ``.`` or ``,`` (letters and digits), so its suffix cannot
+    overlap itself or span two joined handles: when every handle ends with it
+    and the joined text holds it once per handle, removing it leaves the row
+    sequences, which must then be canonical numbers, one per handle.
+    """
+    if not handles:
+        return None
+    _, _, token = handles[0].partition(".")
+    if not (token.isalnum() and token.isascii()):
+        return None
+    suffix = f".{token}"
+    if not all(map(str.endswith, handles, repeat(suffix))):
+        return None
+    joined = ",".join(handles)
+    if joined.count(suffix) != len(handles):
+        return None
+    seqs = joined.replace(suffix, "")
+    digits, framed = seqs.replace(",", ""), f",{seqs},"
+    # One comma between each two sequences, and each sequence ASCII digits, none empty or with a leading zero.
+    if (seqs.count(",") != len(handles) - 1 or not (digits.isdigit() and digits.isascii())
+            or ",," in framed or ",0" in framed):
+        return None
+    return {token: f"[{seqs}]"}
 
 
 def _by_token(handles: Sequence[str]) -> dict[str, list[int]]:
