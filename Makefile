@@ -20,7 +20,7 @@ demo: $(STAMP)
 ## tests that restart a broker on their own (nothing else may meet the broker while it is down).
 ## Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: else each of the hundreds of `batchmap`
 ## and `python` processes the suite starts compiles the package again (~0.1 s each), and each worker
-## rewrites every test module's asserts again (~3 s): a third of the suite's CPU
+## rewrites every test module's asserts again (~3 s): about 60 s of CPU in all, a sixth of the suite's
 test: $(STAMP) services
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n 4 -m "not restarts_broker"
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m restarts_broker
