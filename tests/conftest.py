@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import resource
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,3 +27,32 @@ def own_logging() -> Iterator[None]:
     yield
     logger.handlers[:], logger.propagate = saved[0], saved[1]
     logger.setLevel(saved[2])
+
+
+CPU_LOG = os.environ.get("BATCHMAP_TEST_CPU")
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """User+sys seconds of this process and of its waited-for children (services' CPU is not counted)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+if CPU_LOG:
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+        """Opt-in (``BATCHMAP_TEST_CPU=path``): append one JSON line per test with the CPU it spent
+        (setup, call and teardown), to find which tests make the suite slow; see tests/support/cpu_report.py."""
+        own, children, wall = *_cpu_seconds(), time.monotonic()
+        yield
+        own_after, children_after = _cpu_seconds()
+        line = {
+            "test": item.nodeid,
+            "own": round(own_after - own, 3),
+            "children": round(children_after - children, 3),
+            "wall": round(time.monotonic() - wall, 3),
+        }
+        with open(CPU_LOG, "a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")

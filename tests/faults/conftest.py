@@ -24,6 +24,7 @@ from contract_fixtures import *  # noqa: E402, F403  (every kit fixture of the r
 def faulty_sources() -> Iterator[None]:
     """The ``faulty://`` scheme in the source registry for the test (tests/support/faulty_source.py)."""
     faulty_source.install()
+    assert fault_handlers.wait_for_stragglers(), "a previous test's handler call is still running"
     fault_handlers.SEEN.clear()
     yield
     faulty_source.uninstall()

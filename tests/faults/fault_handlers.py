@@ -14,6 +14,8 @@ from typing import Any
 
 SEEN: Counter[str] = Counter()
 _lock = threading.Lock()
+_running = 0
+_finished = threading.Condition()
 
 
 def message_id(record: dict[str, Any]) -> str:
@@ -38,8 +40,24 @@ def refuse(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def record_slowly(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``record`` after 0.1 s: a run that lasts long enough for shard leases to be renewed."""
-    time.sleep(0.1)
-    return record(event, context)
+    global _running
+    with _finished:
+        _running += 1
+    try:
+        time.sleep(0.1)
+        return record(event, context)
+    finally:
+        with _finished:
+            _running -= 1
+            _finished.notify_all()
+
+
+def wait_for_stragglers(timeout_s: float = 30.0) -> bool:
+    """Wait until no ``record_slowly`` call runs: an engine stopped by a fatal error leaves its in-flight
+    calls running in their threads, and one finishing after the next test cleared ``SEEN`` would count
+    a message of that test twice."""
+    with _finished:
+        return _finished.wait_for(lambda: _running == 0, timeout_s)
 
 
 def log_ids(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def plot_metric(rec: Recommendation, metric: str, path: Path) -> Path:
         (lambda e: e.cost_usd) if metric == "cost" else (lambda e: e.prediction.p99_latency_s)
     )
     ylabel = "total $ per million records" if metric == "cost" else "p99 latency (s)"
-    fig, canvas = _figure()
+    fig = _figure()
     slice_ = _slice(rec)
     windows = sorted({e.candidate.window_s for e in slice_})
     sizes = sorted({e.candidate.batch_size for e in slice_})
@@ -76,12 +76,12 @@ def plot_metric(rec: Recommendation, metric: str, path: Path) -> Path:
     left.legend(fontsize=7, loc="best")
     right.legend(fontsize=7, loc="best")
     fig.suptitle(_title(rec, metric), fontsize=10)
-    return _save(fig, canvas, path, _drawn(left, right))
+    return _save(fig, path, _drawn(left, right))
 
 
 def plot_fit(measurement: Measurement, path: Path) -> Path:
     """Measured duration against batch size, with the fitted line and its R²."""
-    fig, canvas = _figure()
+    fig = _figure()
     ax, resid = fig.subplots(1, 2)
     xs = [s.batch_size for s in measurement.samples if s.concurrency == 1]
     ys = [s.wall_s * 1000 for s in measurement.samples if s.concurrency == 1]
@@ -103,19 +103,21 @@ def plot_fit(measurement: Measurement, path: Path) -> Path:
     resid.set_xlabel("records in the batch")
     resid.set_ylabel("residual (ms)")
     fig.suptitle(f"{measurement.handler}: duration fit", fontsize=10)
-    return _save(fig, canvas, path)
+    return _save(fig, path)
 
 
-def _figure() -> tuple[Any, Any]:
+def _figure() -> Any:
+    """A figure on its own Agg canvas (no pyplot state)."""
     figure_mod = require("matplotlib.figure")
     agg = require("matplotlib.backends.backend_agg")
     fig = figure_mod.Figure(figsize=FIG_SIZE_IN, dpi=DPI, layout="constrained")
-    return fig, agg.FigureCanvasAgg(fig)
+    agg.FigureCanvasAgg(fig)
+    return fig
 
 
-def _save(fig: Any, canvas: Any, path: Path, description: str | None = None) -> Path:
+def _save(fig: Any, path: Path, description: str | None = None) -> Path:
+    """Write the PNG: ``savefig`` lays the figure out and draws it once (a draw before it gave the same bytes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.draw()
     metadata = {"Description": description} if description else None
     fig.savefig(path, format="png", dpi=DPI, metadata=metadata)
     return path
