@@ -39,17 +39,24 @@ async def _batch(uri: str, options: SourceOptions | None = None, *, first: int, 
         await stream.close()
 
 
-def _on_failure(shape: str, batch: list[Delivery]) -> dict[str, Any]:
+def _on_failure(shape: str, batch: list[Delivery], event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The on-failure record of ``batch``; with ``event``, as S3 and file destinations write it (``payload``)."""
     return build_failure_record(shape, batch, function_arn="arn:aws:lambda:local:000000000000:function:f",
                                 condition="RetryAttemptsExhausted", approximate_invoke_count=3,
-                                request_id="r-1", now_ms=1_700_000_000_000)
+                                request_id="r-1", now_ms=1_700_000_000_000, event=event)
+
+
+def _clicks(tmp_path: Path, count: int) -> str:
+    """An embedded stream holding ``count`` records click-0, click-1, ... under one partition key."""
+    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
+    create_stream(stream)
+    send(stream, [f"click-{n}".encode() for n in range(count)], partition_key="user-1")
+    return stream
 
 
 def test_replay_reads_the_named_range_again_from_a_file_and_from_the_destination(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
-    create_stream(stream)
-    send(stream, [f"click-{n}".encode() for n in range(6)], partition_key="user-1")
+    stream = _clicks(tmp_path, 6)
     batch = asyncio.run(_batch(stream, first=1, count=3))
     record = _on_failure("kinesis", batch)
     path = tmp_path / "failure.json"
@@ -74,9 +81,7 @@ def test_replay_reads_the_named_range_again_from_a_file_and_from_the_destination
 
 
 def test_replay_says_what_the_stream_no_longer_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
-    create_stream(stream)
-    send(stream, [f"click-{n}".encode() for n in range(4)], partition_key="user-1")
+    stream = _clicks(tmp_path, 4)
     batch = asyncio.run(_batch(stream, first=0, count=3))
     path = tmp_path / "failure.jsonl"
     path.write_text(json.dumps(_on_failure("kinesis", batch)) + "\n")
@@ -94,14 +99,10 @@ def test_replay_says_what_the_stream_no_longer_holds(tmp_path: Path, capsys: pyt
 def test_a_record_with_its_payload_gives_back_the_whole_batch_the_stream_no_longer_holds(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """File and S3 destinations keep the whole event in ``payload``: replay falls back to it, and exits 0."""
-    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
-    create_stream(stream)
-    send(stream, [f"click-{n}".encode() for n in range(4)], partition_key="user-1")
+    stream = _clicks(tmp_path, 4)
     batch = asyncio.run(_batch(stream, first=0, count=3))
     event = {"Records": [d.record for d in batch]}
-    with_payload = build_failure_record("kinesis", batch, function_arn="arn:aws:lambda:local:000000000000:function:f",
-                                        condition="RetryAttemptsExhausted", approximate_invoke_count=3,
-                                        request_id="r-1", now_ms=1_700_000_000_000, event=event)
+    with_payload = _on_failure("kinesis", batch, event)
     path = tmp_path / "failure.jsonl"
     path.write_text(json.dumps(with_payload) + "\n")
     events, err = _run(capsys, "--record", str(path), "--source", stream)
@@ -154,8 +155,7 @@ def test_replay_reads_a_kinesis_stream_on_moto(capsys: pytest.CaptureFixture[str
 
 def test_replay_never_creates_what_it_reads_and_says_when_there_is_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stream = f"sqlite:///{tmp_path}/w.db?stream=clicks"
-    create_stream(stream)
+    stream = _clicks(tmp_path, 1)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     _, err = _run(capsys, "--record", str(empty), "--source", stream, code=2)
@@ -163,7 +163,6 @@ def test_replay_never_creates_what_it_reads_and_says_when_there_is_nothing(
     _, err = _run(capsys, "--record", f"sqlite:///{tmp_path}/w.db?queue=typo", "--source", stream, code=2)
     assert "--record" in err and "no queue named 'typo'" in err
     record = tmp_path / "record.json"
-    send(stream, [b"click"], partition_key="user-1")
     batch = asyncio.run(_batch(stream, first=0, count=1))
     record.write_text(json.dumps(_on_failure("kinesis", batch)))
     _, err = _run(capsys, "--record", str(record), "--source", f"sqlite:///{tmp_path}/typo.db?stream=clicks", code=2)
