@@ -39,6 +39,8 @@ sys.path.insert(0, str(APPS))
 
 from tune_synthetic import KEPT_BYTES, T0_S, T1_S  # noqa: E402  (the apps' known costs)
 
+pytestmark = pytest.mark.measures_time  # fits and speed-ups of real timings: run alone, not beside 4 workers
+
 
 @pytest.fixture(scope="module")
 def synthetic() -> Measurement:
