@@ -41,3 +41,22 @@ def _shown(value: Any) -> Any:
         keys = [item.partition("=")[0] + "=..." for item in value]
         return keys[0] if len(keys) == 1 else keys
     return value
+
+
+def require_embedded(uri: str, flag: str = "--source") -> None:
+    """An embedded queue or stream a command reads must exist already: a typo must not create one.
+
+    Other sources are left to their own client, which says when they are missing.
+    """
+    if scheme_of(uri) != "sqlite":
+        return
+    from batchmap.sources.sqlite import parse_uri
+    from batchmap.sources.sqlite.inspection import require
+
+    where = parse_uri(uri)  # a malformed URI is named by its own parameter (QueueName, ...)
+    try:
+        require(where)
+    except ConfigError as exc:  # a missing file, queue or stream: named by the flag that gave it
+        if exc.parameter == flag:
+            raise
+        raise ConfigError(flag, uri, exc.allowed) from None

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from batchmap.cli.admin import connection_flags
-from batchmap.cli.connection import given_connection_flags, refuse_unused
+from batchmap.cli.connection import given_connection_flags, refuse_unused, require_embedded
 from batchmap.cli.message_shapes import cli_message
 from batchmap.cli.parsing import at_least
 from batchmap.clock import SystemClock
@@ -110,12 +110,10 @@ async def _open_queue(uri: str, args: argparse.Namespace, flag: str) -> QueueSou
     refuse_unused(given_connection_flags(args), [uri])
     if scheme_of(uri) == "sqlite":
         from batchmap.sources.sqlite import parse_uri
-        from batchmap.sources.sqlite.inspection import require
 
-        where = parse_uri(uri)
-        if where.kind != "queue":
+        if parse_uri(uri).kind != "queue":
             raise ConfigError(flag, uri, "a queue URI (?queue=NAME); streams: see batchmap replay")
-        require(where)
+        require_embedded(uri, "--source")
     source = await open_source(uri, SourceOptions(endpoint_url=args.endpoint_url, region=args.region))
     if not isinstance(source, QueueSource):
         await source.close()

@@ -21,10 +21,10 @@ import sys
 from typing import Any
 
 from batchmap.cli.admin import connection_flags
-from batchmap.cli.connection import given_connection_flags, refuse_unused
+from batchmap.cli.connection import given_connection_flags, refuse_unused, require_embedded
 from batchmap.errors import ConfigError
 from batchmap.sources.base import QueueSource, StreamSource
-from batchmap.sources.registry import SourceOptions, open_source, scheme_of
+from batchmap.sources.registry import SourceOptions, open_source
 from batchmap.sources.stream_ranges import (
     BatchRange,
     KafkaBatch,
@@ -79,7 +79,7 @@ async def _replay(args: argparse.Namespace) -> int:
     payloads = _payloads(records)
     uri = args.source or _stream_uri(ranges)
     refuse_unused(given_connection_flags(args), [uri])
-    _require_embedded(uri, "--source")
+    require_embedded(uri, "--source")
     stream = await open_source(uri, options)
     code = 0
     try:
@@ -175,7 +175,7 @@ async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[
         from batchmap.sources.aws.s3 import read_records
 
         return await read_records(where, options)
-    _require_embedded(where, "--record")
+    require_embedded(where, "--record")
     source = await open_source(where, options)
     try:
         if not isinstance(source, QueueSource):
@@ -187,19 +187,6 @@ async def _on_failure_records(where: str, options: SourceOptions) -> list[tuple[
         return [(f"{where} message {d.id}", _json(d.record["body"], f"{where} message {d.id}")) for d in held]
     finally:
         await source.close()
-
-
-def _require_embedded(uri: str, flag: str) -> None:
-    """An embedded queue or stream must exist already: replay reads, and a typo must not create one."""
-    if scheme_of(uri) != "sqlite":
-        return
-    from batchmap.sources.sqlite import parse_uri
-    from batchmap.sources.sqlite.inspection import require
-
-    try:
-        require(parse_uri(uri))
-    except ConfigError as exc:
-        raise ConfigError(flag, uri, exc.allowed) from None
 
 
 def _read_file(path: str) -> str:

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from batchmap.cli.connection import given_connection_flags, refuse_unused
+from batchmap.cli.connection import given_connection_flags, refuse_unused, require_embedded
 from batchmap.cli.output import TerminalHandler, configure_logging
 from batchmap.cli.parsing import plain
 from batchmap.cli.progress import show_progress
@@ -149,12 +149,8 @@ def _check_connection_flags(given: dict[str, Any], mappings: list[EventSourceMap
 
 def require_embedded_sources(mappings: list[EventSourceMapping]) -> None:
     """``run`` consumes what exists: an embedded queue or stream that is not there is named, not created."""
-    from batchmap.sources.registry import scheme_of
-    from batchmap.sources.sqlite import admin, parse_uri
-
     for mapping in mappings:
-        if scheme_of(mapping.source) == "sqlite":
-            admin.require(parse_uri(mapping.source))
+        require_embedded(mapping.source)
 
 
 def _invokes_lambda(mapping: EventSourceMapping, invoker: str) -> bool:
