@@ -27,7 +27,8 @@ from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
 from batchmap.engine.adaptive import AdaptiveConfig
 from batchmap.engine.service import Engine
-from batchmap.sources.sqlite import SqliteQueue, admin
+from batchmap.sources.sqlite import admin
+from batchmap.tuning.validate import send_poisson
 
 DONE: list[tuple[float, float]] = []  # (sent, finished) seconds since the epoch
 
@@ -49,17 +50,7 @@ async def main(rate: float, target: float, duration: float) -> None:
                                  batch_size=10)
     engine = Engine([mapping], invoker="inprocess", adaptive=AdaptiveConfig(target_s=target))
     running = asyncio.create_task(engine.run())
-    rng = np.random.default_rng(1)
-    producer = await SqliteQueue.open(uri)  # one connection: one per message would take the engine's CPU
-    start = time.time()
-    due = start + np.cumsum(rng.exponential(1 / rate, size=int(rate * duration * 1.5) + 10))
-    sent = 0
-    while due[sent] - start < duration:  # what fell due, in one transaction at most every 5 ms
-        await asyncio.sleep(max(0.005, float(due[sent]) - time.time()))
-        upto = max(int(np.searchsorted(due, time.time(), side="right")), sent + 1)
-        await producer.send([json.dumps({"n": 1})] * (upto - sent))
-        sent = upto
-    await producer.close()
+    start = await send_poisson(uri, rate, duration, json.dumps({"n": 1}), seed=1)
     await asyncio.sleep(3 * target + 1)
     engine.stop()
     await running

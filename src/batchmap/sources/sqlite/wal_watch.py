@@ -144,5 +144,5 @@ def _fell_back(what: str, code: int, limit: str) -> None:
     _WARNED.add(what)
     reason = os.strerror(code) if code else "unknown error"
     hint = f"; raise {limit} (sysctl)" if code in (errno.EMFILE, errno.ENOSPC) else ""
-    log.warning("cannot get %s (%s)%s: the embedded queue notices other processes' writes by polling "
+    log.warning("cannot get %s (%s)%s: the embedded queue and stream notice other processes' writes by polling "
                 "every 8 ms instead", what, reason, hint)
