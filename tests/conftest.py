@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -16,6 +17,44 @@ import pytest
 SUPPORT = Path(__file__).parent / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
+
+
+COMPUTING = ("tests/unit/", "tests/fuzz/")
+"""Tests that compute and never wait on real time (simulations, fuzzing, pure functions)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the modules of computing tests evenly among the modules of tests that wait (on brokers,
+    subprocesses, windows); each module's tests stay together, so its fixtures are set up once.
+
+    xdist hands tests out in collection order, and the folders' alphabetical order put all the
+    waiting first (cores half idle) and all the computing last (workers queued for the cores):
+    mixed, both cores stay busy from the start.
+    """
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    folders: dict[str, list[list[pytest.Item]]] = {}
+    for name, tests in modules.items():
+        if name.startswith(COMPUTING):
+            folders.setdefault(name.rsplit("/", 1)[0], []).append(tests)
+    # one module of each folder in turn: the heavy folders (the tuner's simulations) spread over the run too
+    computing = [tests for turn in itertools.zip_longest(*folders.values()) for tests in turn if tests]
+    waiting = [tests for name, tests in modules.items() if not name.startswith(COMPUTING)]
+    if not computing or not waiting:
+        return
+    step = len(waiting) / len(computing)
+    merged: list[pytest.Item] = []
+    taken = 0
+    for n, tests in enumerate(computing):
+        until = round(n * step)
+        for module in waiting[taken:until]:
+            merged.extend(module)
+        taken = max(taken, until)
+        merged.extend(tests)
+    for module in waiting[taken:]:
+        merged.extend(module)
+    items[:] = merged
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +92,8 @@ if CPU_LOG:
             "own": round(own_after - own, 3),
             "children": round(children_after - children, 3),
             "wall": round(time.monotonic() - wall, 3),
+            "start": round(wall, 3),  # monotonic: shared by the workers, so the run's timeline can be drawn
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
         }
         with open(CPU_LOG, "a", encoding="utf-8") as log:
             log.write(json.dumps(line) + "\n")
