@@ -107,10 +107,12 @@ def plot_fit(measurement: Measurement, path: Path) -> Path:
 
 
 def _figure() -> Any:
-    """A figure on its own Agg canvas (no pyplot state)."""
+    """A figure on its own Agg canvas (no pyplot state), with fixed margins: a constrained layout measured every
+    tick label again and took about half of the time each plot took."""
     figure_mod = require("matplotlib.figure")
     agg = require("matplotlib.backends.backend_agg")
-    fig = figure_mod.Figure(figsize=FIG_SIZE_IN, dpi=DPI, layout="constrained")
+    fig = figure_mod.Figure(figsize=FIG_SIZE_IN, dpi=DPI)
+    fig.subplots_adjust(left=0.085, right=0.99, bottom=0.12, top=0.9, wspace=0.22)
     agg.FigureCanvasAgg(fig)
     return fig
 
