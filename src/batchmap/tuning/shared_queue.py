@@ -104,14 +104,11 @@ class _Picks:
         self.block: list[float] = []
         self.at = 0
 
-    def pick(self, count: int) -> int:
-        """A lane index in ``range(count)``, each equally likely."""
-        if self.at >= len(self.block):
-            self.block = self.rng.random(self.BLOCK).tolist()
-            self.at = 0
-        u = self.block[self.at]
-        self.at += 1
-        return int(u * count)
+    def refill(self) -> list[float]:
+        """The next block of draws (``at`` back to its start)."""
+        self.block = self.rng.random(self.BLOCK).tolist()
+        self.at = 0
+        return self.block
 
 
 class _Sim:
@@ -193,25 +190,31 @@ class _Sim:
     def _share(self, collecting: list[int]) -> None:
         """Several lanes collect: each arrival goes to one of them at random, until a batch fills or another
         event is due (at the same instant the other event goes first). The set of collecting lanes holds
-        until a batch closes, so the events are not searched again for every record."""
+        until a batch closes, so the events are not searched again for every record. (Records go through
+        here one at a time in a long simulation: the loop keeps its state in local names.)"""
         window, size, count = self.settings.window_s, self.settings.batch_size, len(collecting)
-        arrivals, n, picks = self.arrivals, len(self.arrivals), self.picks
+        arrivals, n, lanes, picks = self.arrivals, len(self.arrivals), self.lanes, self.picks
+        block, at, head = picks.block, picks.at, self.head
         other = self._other_event_at()
         while True:
-            now = arrivals[self.head]
-            lane_no = collecting[picks.pick(count)]
-            lane = self.lanes[lane_no]
-            if not lane.items:
+            now = arrivals[head]
+            if at >= len(block):
+                block, at = picks.refill(), 0
+            lane_no = collecting[int(block[at] * count)]
+            at += 1
+            lane = lanes[lane_no]
+            items = lane.items
+            if not items:
                 if lane.opened is None or now > lane.opened + window:
                     lane.opened = now  # an empty window that expired: this record opens a fresh one
                 other = min(other, lane.opened + window)
-            lane.items.append(self.head)
-            self.head += 1
-            if len(lane.items) >= size:
-                self._close(lane_no, now)
-                return
-            if self.head >= n or not arrivals[self.head] < other:
-                return
+            items.append(head)
+            head += 1
+            if len(items) >= size or head >= n or not arrivals[head] < other:
+                break
+        picks.block, picks.at, self.head = block, at, head
+        if len(items) >= size:
+            self._close(lane_no, now)
 
     def _other_event_at(self) -> float:
         """When the next finish or window close is due."""
@@ -245,7 +248,7 @@ class _Sim:
         n = len(items)
         first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
         finished = now + self.t0 + self.t1 * n if self.duration is None else now + self.duration(n)
-        mean = math.fsum(self.arrivals[i] for i in items) / n
+        mean = math.fsum(map(self.arrivals.__getitem__, items)) / n
         for i in items:
             self.finish[i] = finished
         batch = QueueBatch(lane_no, n, now, finished, last, mean, first, self.settings)
