@@ -193,12 +193,21 @@ async def _watched_run(engine: Engine, sampler: Sampler, args: argparse.Namespac
     """Run the engine with the sampler (and progress line) beside it; print the summary."""
     watchers: list[asyncio.Task[None]] = []
     progress = terminal is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
-    watchers.append(asyncio.create_task(sampler.run(), name="status-sampler"))
+    sampling = asyncio.create_task(sampler.run(), name="status-sampler")
+    watchers.append(sampling)
     if progress and terminal is not None:
         watchers.append(asyncio.create_task(show_progress(lambda: sampler.latest, terminal, started)))
+
+    async def last_look() -> None:
+        """The sampler's rounds end before the sources close (a round then asked a closed queue for its depth
+        and logged the failure), and one last sample feeds the summary."""
+        sampling.cancel()
+        await asyncio.gather(sampling, return_exceptions=True)
+        await sampler.sample()
+
     failed: MappingFailedError | None = None
     try:
-        await engine.run(until_idle=args.until_idle, before_close=sampler.sample)
+        await engine.run(until_idle=args.until_idle, before_close=last_look)
     except MappingFailedError as exc:  # the run started and met an error waiting cannot fix: one line, exit 1
         failed = exc
     finally:

@@ -286,7 +286,8 @@ class ShardWorker:
             return
         while not self.stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(slot.queue.put(delivery), 0.1)
+                async with asyncio.timeout(0.1):
+                    await slot.queue.put(delivery)
                 return
 
     async def _flush_checkpoints(self) -> None:

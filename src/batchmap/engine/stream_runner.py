@@ -91,7 +91,8 @@ class StreamRunner:
             if until_idle and self._all_idle(shards):
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.rt.stop.wait(), 0.05)
+                async with asyncio.timeout(0.05):
+                    await self.rt.stop.wait()
 
     async def _renew(self, shards: list[Shard]) -> None:
         await self.leases.heartbeat()

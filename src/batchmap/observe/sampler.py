@@ -100,7 +100,8 @@ class Sampler:
         if not isinstance(source, QueueSource) or status.outages or status.state == "failed":
             return None
         try:
-            backlog = await asyncio.wait_for(source.backlog(), DEPTH_TIMEOUT_S)
+            async with asyncio.timeout(DEPTH_TIMEOUT_S):
+                backlog = await source.backlog()
         except (SourceError, TimeoutError):
             return None
         upcoming = None

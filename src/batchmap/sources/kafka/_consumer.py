@@ -112,7 +112,8 @@ class GroupConsumer:
         new assignment not in yet) and before the first join it waits.
         """
         try:
-            await asyncio.wait_for(self._assigned.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._assigned.wait()
         except TimeoutError:
             return False
         self.check()

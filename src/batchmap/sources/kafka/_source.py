@@ -129,7 +129,8 @@ class KafkaSource:
             if taken or owned.caught_up() or owned.revoked or left <= 0:
                 return taken
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(owned.wake.wait(), left)
+                async with asyncio.timeout(left):
+                    await owned.wake.wait()
 
     async def _seek(self, shard_id: str, position: Position) -> bool:
         """Point the partition at ``position``; False if it was revoked meanwhile.

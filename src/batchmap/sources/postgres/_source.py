@@ -165,7 +165,8 @@ class PostgresSource:
                 return [self._delivery(row) for row in sorted(rows, key=lambda r: r[0])]
             next_visible = await self._retry.run(self._next_visible_s, "receive")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, next_visible))
+                async with asyncio.timeout(min(remaining, next_visible)):
+                    await changed.wait()
 
     async def _claim(self, n: int) -> list[Any]:
         params = {"n": n, "vis": self.visibility_timeout_s, "max": self.max_receive_count or NO_LIMIT,

@@ -175,7 +175,8 @@ class RabbitMQSource:
                 if got or remaining <= 0:
                     return got
                 try:
-                    first = await asyncio.wait_for(self._buffer.get(), min(remaining, POLL_SLICE_S))
+                    async with asyncio.timeout(min(remaining, POLL_SLICE_S)):
+                        first = await self._buffer.get()
                 except TimeoutError:
                     first = None
         finally:

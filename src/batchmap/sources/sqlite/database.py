@@ -77,6 +77,7 @@ class Database:
             raise SourceError(f"cannot open the database file {path!r}: {exc}") from exc
         self._lock = threading.RLock()
         self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
         self.bell = doorbell(path)
@@ -175,12 +176,15 @@ class Database:
         return self._thread().submit(fn)
 
     def _thread(self) -> ThreadPoolExecutor:
+        if self._closed:  # a new thread would only meet a closed connection, and outlive the database
+            raise RuntimeError(f"{self.path}: the database is closed")
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchmap-sqlite")
         return self._executor
 
     def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Close the connection and stop the thread; later calls raise ``RuntimeError``."""
+        self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

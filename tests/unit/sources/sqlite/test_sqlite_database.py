@@ -32,3 +32,16 @@ def test_the_public_names_resolve_and_are_sorted() -> None:
     assert embedded.__all__ == sorted(embedded.__all__)
     for name in embedded.__all__:
         assert getattr(embedded, name) is not None, name
+
+
+def test_a_closed_database_refuses_work_instead_of_starting_a_thread(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    db = Database(str(tmp_path / "closed.db"))
+    asyncio.run(db.run(db.conn.execute, "SELECT 1"))
+    db.close()
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match=r"closed\.db: the database is closed"):
+        asyncio.run(db.run(db.conn.execute, "SELECT 1"))
+    assert threading.active_count() == before
