@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def finished(event: dict[str, Any]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Validation:
-    """The prediction and what the engine did, over the records sent after the warm-up."""
+    """The prediction and what the engine did, over the batches that opened in the measured seconds after the
+    warm-up (the traffic goes on past them until those batches have closed)."""
 
     candidate: Candidate
     lanes: int
@@ -73,6 +75,8 @@ class Validation:
     predicted: Prediction
     measured_p99_s: float
     measured_mean_batch: float
+    p99_interval_s: tuple[float, float | None]
+    """95 % interval of the measured p99 (``None`` above: past the slowest record measured)."""
 
     @property
     def predicted_invocations_per_record(self) -> float:
@@ -89,10 +93,25 @@ class Validation:
             f"{self.candidate.window_s:g} s, {self.lanes} lane(s), Poisson {self.rate:g} records/s for "
             f"{self.seconds:g} s ({self.records} records measured)",
             f"  p99 latency:             predicted {p99:.3f} s, measured {self.measured_p99_s:.3f} s "
-            f"({_diff(self.measured_p99_s, p99)})",
+            f"({_diff(self.measured_p99_s, p99)}; 95 % interval {self._interval()})",
             f"  invocations per record:  predicted {per:.4f}, measured {self.measured_invocations_per_record:.4f} "
             f"({_diff(self.measured_invocations_per_record, per)})",
         ]
+
+
+    def _interval(self) -> str:
+        low, high = self.p99_interval_s
+        return f"{low:.3f}-{high:.3f} s" if high is not None else f"{low:.3f} s to beyond the slowest record"
+
+
+def p99_interval(latencies: Sequence[float]) -> tuple[float, float | None]:
+    """95 % interval of the p99 of ``latencies``, from the order statistics (the binomial count of records
+    above the true p99, normal approximation): a p99 of a few hundred records rests on its few slowest."""
+    ordered = sorted(latencies)
+    n = len(ordered)
+    spread = 1.96 * math.sqrt(n * 0.99 * 0.01)
+    low, high = math.floor(0.99 * n - spread), math.ceil(0.99 * n + spread)
+    return ordered[max(0, min(n - 1, low))], ordered[high] if high < n else None
 
 
 def _diff(measured: float, predicted: float) -> str:
@@ -155,11 +174,18 @@ async def _run(function: tuple[str, str | None] | None, profile: HandlerProfile,
         _done.clear()
     engine = Engine([mapping], invoker="inprocess")
     running = asyncio.create_task(engine.run())
-    start = await send_poisson(uri, rate, seconds, body, seed)
+    start = await send_poisson(uri, rate, seconds + _tail(predicted), body, seed)
     await asyncio.sleep(2.0 + 2.0 * predicted.p99_latency_s)
     engine.stop()
     await running
     return _measure(candidate, lanes, rate, seconds, start, predicted)
+
+
+def _tail(predicted: Prediction) -> float:
+    """How long the traffic goes on after the measured ``seconds``: the batches opened in them close as they
+    would in a steady run (when it stopped with them, they waited out their window with nothing more to
+    take: the last batches ran short, and their records' latency was the whole window)."""
+    return 1.0 + 2.0 * predicted.p99_latency_s
 
 
 async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: int) -> float:
@@ -188,15 +214,16 @@ async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: i
 def _measure(candidate: Candidate, lanes: int, rate: float, seconds: float, start: float,
              predicted: Prediction) -> Validation:
     np = require("numpy")
-    warm = start + WARMUP_SHARE * seconds
-    with _lock:
-        batches = [(s, f) for s, f in _done if s and min(s) >= warm]
+    warm, end = start + WARMUP_SHARE * seconds, start + seconds
+    with _lock:  # the batches that opened in the measured seconds (after the warm-up), whole
+        batches = [(s, f) for s, f in _done if s and warm <= min(s) < end]
     latencies = np.array([f - t for s, f in batches for t in s])
     records = int(latencies.size)
     if not records:
         raise ConfigError("--validate", seconds, "long enough for batches after the warm-up")
     return Validation(candidate, lanes, rate, seconds, records, len(batches), predicted,
-                      float(np.percentile(latencies, 99)), records / len(batches))
+                      float(np.percentile(latencies, 99)), records / len(batches),
+                      p99_interval(latencies.tolist()))
 
 
 def _wrapper(folder: Path, function: tuple[str, str | None] | None, profile: HandlerProfile) -> str:

@@ -124,10 +124,15 @@ def test_a_port_in_use_is_refused_before_anything_is_consumed(tmp_path: Path) ->
 def test_the_demo_shows_records_the_dead_letter_queue_and_a_whole_log_line(tmp_path: Path) -> None:
     env = dict(os.environ, DEMO_DIR=str(tmp_path / "demo"), BATCHMAP=str(Path(sys.executable).parent / "batchmap"),
                PYTHON=sys.executable)
-    done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    demo = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = demo.communicate(timeout=180)
+    except subprocess.TimeoutExpired:  # the script and every command it started, not bash alone
+        os.killpg(demo.pid, signal.SIGKILL)
+        out, err = demo.communicate()
+        raise AssertionError(f"the demo did not finish in 180 s:\n{out[-3000:]}\n{err[-3000:]}") from None
+    assert demo.returncode == 0, err[-3000:]
     rows = dict(re.findall(r"^  (succeeded|failed attempts|dead-lettered) +([\d,]+) ", out, re.M))
     assert rows == {"succeeded": "1,981", "failed attempts": "38", "dead-lettered": "19"}, out
     assert "FailedInvokeEventCount" in out and "orders-dlq: 19 messages" in out

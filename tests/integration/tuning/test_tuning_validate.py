@@ -53,3 +53,18 @@ def test_a_run_too_short_for_the_predicted_latency_is_refused_before_anything_ru
         validate(None, profile, workload, Candidate(100, 60.0), load_prices(), 30.0)
     assert refused.value.parameter == "--validate"
     assert "4 times the predicted p99" in str(refused.value)
+
+
+def test_the_last_batches_of_the_measured_seconds_close_as_in_a_steady_run() -> None:
+    """B = 50, W = 5 s at 100 records/s: each of the two lanes fills a batch in about a second. When the traffic
+    stopped with the measured seconds, the batches open then waited out their 5 s window with nothing more to
+    take: short batches, and a measured p99 of the whole window."""
+    profile = HandlerProfile(t0_s=0.005, t1_s=0.0002, reference_memory_mb=512)
+    workload = Workload(rate=100.0, platform="batchmap", sqs_pollers=2)
+    measured = validate(None, profile, workload, Candidate(50, 5.0), load_prices(), 6.0)
+    assert measured.lanes == 2 and measured.records > 400
+    assert measured.measured_mean_batch > 45
+    assert measured.measured_p99_s < 2.5  # half the window: the last batches did not wait it out
+    low, high = measured.p99_interval_s
+    assert low <= measured.measured_p99_s and (high is None or measured.measured_p99_s <= high)
+    assert "95 % interval" in measured.lines()[1]

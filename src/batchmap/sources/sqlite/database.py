@@ -158,6 +158,8 @@ class Database:
         changed nothing leaves it as it was.
         """
         with self._watch_lock, self._as_source_errors():
+            if self._closed:  # else a second connection would open again, and stay open
+                raise RuntimeError(f"{self.path}: the database is closed")
             if self._watch is None:
                 self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]

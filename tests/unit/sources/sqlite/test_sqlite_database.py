@@ -45,3 +45,5 @@ def test_a_closed_database_refuses_work_instead_of_starting_a_thread(tmp_path: P
     with pytest.raises(RuntimeError, match=r"closed\.db: the database is closed"):
         asyncio.run(db.run(db.conn.execute, "SELECT 1"))
     assert threading.active_count() == before
+    with pytest.raises(RuntimeError, match="the database is closed"):
+        db.change_counter()
