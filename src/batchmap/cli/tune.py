@@ -198,7 +198,8 @@ def _simulation_flags(g: argparse._ArgumentGroup) -> None:
         type=float,
         metavar="SECONDS",
         help="then run the recommendation on a temporary embedded queue under SECONDS of Poisson traffic at "
-        "--rate and print the measured p99 and invocations per record beside the prediction",
+        "--rate (it goes on until the batches opened in them close) and print the measured p99 and "
+        "invocations per record beside the prediction",
     )
 
 

@@ -98,7 +98,6 @@ class Validation:
             f"({_diff(self.measured_invocations_per_record, per)})",
         ]
 
-
     def _interval(self) -> str:
         low, high = self.p99_interval_s
         return f"{low:.3f}-{high:.3f} s" if high is not None else f"{low:.3f} s to beyond the slowest record"
