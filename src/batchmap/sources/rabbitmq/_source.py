@@ -177,6 +177,7 @@ class RabbitMQSource:
                 try:
                     async with asyncio.timeout(min(remaining, POLL_SLICE_S)):
                         first = await self._buffer.get()
+                    await asyncio.sleep(0)  # deliveries read with it reach the buffer too: one receive takes them
                 except TimeoutError:
                     first = None
         finally:
