@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 ## test: start any missing local service, then run the whole test suite: on six workers (most tests wait
 ## on real time, brokers and subprocesses; tests/conftest.py spreads the ones that only compute among them,
-## so six keep two cores busy: 4 minutes instead of 9 on one), then the tests that restart a broker (nothing
+## so six keep two cores busy: about 4 minutes, 5.5 before), then the tests that restart a broker (nothing
 ## else may meet the broker while it is down) or assert on timings they measure (speed-ups, fits: busy
 ## workers would skew them) on their own.
 ## Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: else each of the hundreds of `batchmap`
