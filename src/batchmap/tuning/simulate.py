@@ -152,10 +152,7 @@ def simulate(
             if update is not None:
                 current[0] = update
             _push(heap, lane, lane_runs[lane])
-    first, last = float(arrivals[0]), float(arrivals[-1])
-    edge = WARMUP_SHARE * (last - first)
-    start = first + (edge if warmup_s is None else warmup_s)
-    end = last - edge
+    start, end = _measured_span(arrivals, warmup_s)
     latencies = []
     for runs, times in zip(runs_by_lane, lane_times, strict=True):
         finished = xp.repeat([r.finished_at for r in runs], [r.size for r in runs])
@@ -193,12 +190,18 @@ def _shared_queue(
         reason: CloseReason = full if b.size >= cap else "window"
         runs_by_lane[b.lane].append(BatchRun(b.lane, b.size, reason, b.closed_at, b.closed_at, b.closed_at,
                                              b.finished_at, b.oldest_arrival, b.mean_arrival, policy))
+    start, end = _measured_span(arrivals, warmup_s)
+    lat = run.latency(start, end)
+    lat = lat[~require("numpy").isnan(lat)]
+    return _summarise(runs_by_lane, lat, start, end, profile, workload, candidate, prices, keep_runs)
+
+
+def _measured_span(arrivals: NDArray[np.float64], warmup_s: float | None) -> tuple[float, float]:
+    """The arrivals measured: after the warm-up (``warmup_s``, else the first ``WARMUP_SHARE``) and before the
+    last ``WARMUP_SHARE`` (whose batches the end of the run cuts short)."""
     first, last = float(arrivals[0]), float(arrivals[-1])
     edge = WARMUP_SHARE * (last - first)
-    start = first + (edge if warmup_s is None else warmup_s)
-    lat = run.latency(start, last - edge)
-    lat = lat[~require("numpy").isnan(lat)]
-    return _summarise(runs_by_lane, lat, start, last - edge, profile, workload, candidate, prices, keep_runs)
+    return first + (edge if warmup_s is None else warmup_s), last - edge
 
 
 def _push(heap: list[tuple[float, int, BatchRun]], lane: int, gen: Iterator[BatchRun]) -> None:
