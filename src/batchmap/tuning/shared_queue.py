@@ -6,7 +6,11 @@ line of messages that every waiting poller takes from, and the adaptive
 controller moves the number of pollers: this simulation models that. A lane
 that is ready takes what waits in the queue and opens its window (the
 ``on_ready`` rule of ``batchmap.engine.batcher``); records arriving while
-several lanes collect go to one of them at random; a batch closes on
+several lanes collect go to one of them at random (SQS: a receive reaches
+some of the queue's servers), or, ``dealing="turns"``, to the lane that has
+waited longest (the embedded engine: the doorbell wakes waiting polls in the
+order they began to wait, and a lane that took a record polls again at the
+back of the line); a batch closes on
 ``BatchSize`` or when its window ends, and runs for D(n) = t0 + t1·n. A lane
 above the lane count finishes what it holds and stops; a new lane starts ready.
 """
@@ -17,7 +21,7 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from batchmap.engine.adaptive import AdaptiveController, BatchObservation
 from batchmap.errors import ConfigError
@@ -26,6 +30,10 @@ from batchmap.tuning.extras import require
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+
+Dealing = Literal["random", "turns"]
+"""How records go to the lanes that collect: at random (SQS), or to the one that has waited longest (the engine)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,7 @@ class _Lane:
     busy: bool = False
     opened: float | None = 0.0
     items: list[int] = field(default_factory=list)
+    waiting_since: int = 0  # when it last joined the line of waiting polls (a counter: only the order counts)
 
 
 class _Picks:
@@ -113,7 +122,8 @@ class _Picks:
 
 class _Sim:
     def __init__(self, arrivals: list[float], t0: float, t1: float, settings: QueueSettings,
-                 on_batch: OnQueueBatch | None, seed: int, duration: Callable[[int], float] | None) -> None:
+                 on_batch: OnQueueBatch | None, seed: int, duration: Callable[[int], float] | None,
+                 dealing: Dealing) -> None:
         xp = require("numpy")
         self.arrivals = arrivals
         self.t0, self.t1 = t0, t1
@@ -121,6 +131,8 @@ class _Sim:
         self.settings = settings
         self.on_batch = on_batch
         self.picks = _Picks(xp.random.default_rng(seed))
+        self.dealing = dealing
+        self.line = 0  # the counter behind ``_Lane.waiting_since``
         self.finish = [math.nan] * len(arrivals)
         self.head = 0  # the first record no lane has taken
         self.lanes = [_Lane() for _ in range(settings.lanes)]
@@ -171,7 +183,10 @@ class _Sim:
         """Records from ``head`` on arrive: one collecting lane takes a run of them, several share them."""
         collecting = self.collecting
         if len(collecting) > 1:
-            self._share(collecting)
+            if self.dealing == "turns":
+                self._turns(collecting)
+            else:
+                self._share(collecting)
             return
         lane_no = collecting[0]
         lane = self.lanes[lane_no]
@@ -184,6 +199,8 @@ class _Sim:
         take = max(1, min(end - self.head, self.settings.batch_size - len(lane.items)))
         lane.items.extend(range(self.head, self.head + take))
         self.head += take
+        self.line += 1
+        lane.waiting_since = self.line
         if len(lane.items) >= self.settings.batch_size:
             self._close(lane_no, self.arrivals[self.head - 1])
 
@@ -216,6 +233,36 @@ class _Sim:
         if len(items) >= size:
             self._close(lane_no, now)
 
+    def _turns(self, collecting: list[int]) -> None:
+        """Several lanes collect and take turns: each arrival goes to the lane that has waited longest, which
+        then waits again at the back of the line, until a batch fills or another event is due."""
+        window, size = self.settings.window_s, self.settings.batch_size
+        arrivals, n, lanes = self.arrivals, len(self.arrivals), self.lanes
+        order = sorted(collecting, key=lambda i: lanes[i].waiting_since)
+        head, turn = self.head, 0
+        other = self._other_event_at()
+        while True:
+            now = arrivals[head]
+            lane_no = order[turn % len(order)]
+            turn += 1
+            lane = lanes[lane_no]
+            items = lane.items
+            if not items:
+                if lane.opened is None or now > lane.opened + window:
+                    lane.opened = now  # an empty window that expired: this record opens a fresh one
+                other = min(other, lane.opened + window)
+            items.append(head)
+            head += 1
+            if len(items) >= size or head >= n or not arrivals[head] < other:
+                break
+        self.head = head
+        for k in range(turn - len(order), turn):  # the lanes' places in the line, as the last turns left them
+            if k >= 0:
+                self.line += 1
+                lanes[order[k % len(order)]].waiting_since = self.line
+        if len(items) >= size:
+            self._close(lane_no, now)
+
     def _other_event_at(self) -> float:
         """When the next finish or window close is due."""
         due = math.inf
@@ -230,6 +277,8 @@ class _Sim:
         lane = self.lanes[lane_no]
         lane.busy = False
         lane.items = []
+        self.line += 1
+        lane.waiting_since = self.line
         if lane_no >= self.settings.lanes:
             lane.opened = None
             return
@@ -285,10 +334,12 @@ def simulate_queue(
     on_batch: OnQueueBatch | None = None,
     seed: int = 0,
     duration: Callable[[int], float] | None = None,
+    dealing: Dealing = "random",
 ) -> QueueRun:
     """Run ``arrivals`` (sorted seconds) through lanes sharing one queue; D(n) = t0 + t1·n seconds.
 
-    ``duration`` replaces t0 + t1·n (the tuner's simulator passes one with jitter and cold starts).
+    ``duration`` replaces t0 + t1·n (the tuner's simulator passes one with jitter and cold starts);
+    ``dealing`` is how the lanes that collect share arrivals (``Dealing``).
     """
     xp = require("numpy")
     if arrivals.size < 2:
@@ -296,7 +347,9 @@ def simulate_queue(
     if t0 < 0 or t1 < 0:
         raise ConfigError("t0/t1", (t0, t1), "seconds >= 0")
     times = arrivals.tolist()
-    sim = _Sim(times, t0, t1, settings, on_batch, seed, duration)
+    if dealing not in ("random", "turns"):
+        raise ConfigError("dealing", dealing, "'random' or 'turns'")
+    sim = _Sim(times, t0, t1, settings, on_batch, seed, duration, dealing)
     sim.run()
     latencies = xp.asarray(sim.finish) - arrivals
     return QueueRun(tuple(sim.batches), arrivals, latencies)

@@ -37,7 +37,7 @@ from batchmap.tuning.extras import require
 from batchmap.tuning.model import batch_caps, lane_count
 from batchmap.tuning.prices import Prices
 from batchmap.tuning.profile import HandlerProfile
-from batchmap.tuning.shared_queue import QueueSettings, simulate_queue
+from batchmap.tuning.shared_queue import Dealing, QueueSettings, simulate_queue
 from batchmap.tuning.workload import Workload
 
 if TYPE_CHECKING:
@@ -183,8 +183,9 @@ def _shared_queue(
     policy = BatchPolicy(batch_size=cap, window_s=candidate.window_s, window_start=workload.traits.window_start)
     service = _service(profile, candidate.memory_size, rng)
     seed = int(rng.integers(2**31))
+    dealing: Dealing = "turns" if workload.platform == "batchmap" else "random"
     run = simulate_queue(arrivals, 0.0, 0.0, QueueSettings(cap, candidate.window_s, lanes), seed=seed,
-                         duration=service)
+                         duration=service, dealing=dealing)
     runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
     for b in run.batches:
         reason: CloseReason = full if b.size >= cap else "window"
