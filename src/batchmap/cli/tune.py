@@ -270,7 +270,7 @@ def _validate(args: argparse.Namespace, function: tuple[str, str | None] | None,
     stream.write(f"\nvalidating on the embedded engine for {args.validate:g} s ...\n")
     stream.flush()
     result = validate(function, profile, workload, candidate, prices, args.validate, body=sample_body(samples),
-                      seed=args.seed)
+                      seed=args.seed, simulated=args.simulate)
     stream.write("\n".join(result.lines()) + "\n")
 
 
