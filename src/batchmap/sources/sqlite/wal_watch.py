@@ -75,8 +75,9 @@ class WalWatch:
     def listen(self, rung: asyncio.Future[None]) -> bool:
         """Resolve ``rung`` at the next write to the WAL; false when the WAL cannot be watched now.
 
-        Events from before this call are dropped first: the caller checks the
-        change counter after listening, which covers them.
+        Events from before this call are read first: the caller checks the
+        change counter after listening, which covers them; listeners already
+        waiting are woken by them (read here, the loop would not see them).
         """
         if not self._watching:
             self._watching = self._libc.inotify_add_watch(self._fd, self._wal, _MASK) >= 0
@@ -85,7 +86,8 @@ class WalWatch:
                 if code != errno.ENOENT:  # no WAL yet is normal: it appears with the first write
                     _fell_back("an inotify watch", code, "fs.inotify.max_user_watches")
                 return False
-        self._drain()
+        if self._drain() and self._listening:
+            self._wake()
         if not self._watching:  # the WAL went away (its last connection closed): watch again next time
             return False
         if not self._listening:
@@ -104,6 +106,10 @@ class WalWatch:
 
     def _on_event(self) -> None:
         self._drain()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Resolve every listener's future; the descriptor leaves the loop until the next ``listen``."""
         listening, self._listening = self._listening, []
         if self._loop is not None:
             self._loop.remove_reader(self._fd)
@@ -112,13 +118,15 @@ class WalWatch:
             if not rung.done():
                 rung.set_result(None)
 
-    def _drain(self) -> None:
-        """Read every pending event; a WAL deleted or moved needs a new watch."""
+    def _drain(self) -> bool:
+        """Read every pending event (true if there was one); a WAL deleted or moved needs a new watch."""
+        seen = False
         while True:
             try:
                 data = os.read(self._fd, 4096)
             except BlockingIOError:
-                return
+                return seen
+            seen = seen or bool(data)
             offset = 0
             while offset + _EVENT.size <= len(data):
                 _, mask, _, length = _EVENT.unpack_from(data, offset)
