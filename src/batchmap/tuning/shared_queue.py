@@ -183,10 +183,7 @@ class _Sim:
         """Records from ``head`` on arrive: one collecting lane takes a run of them, several share them."""
         collecting = self.collecting
         if len(collecting) > 1:
-            if self.dealing == "turns":
-                self._turns(collecting)
-            else:
-                self._share(collecting)
+            self._share(collecting)
             return
         lane_no = collecting[0]
         lane = self.lanes[lane_no]
@@ -199,26 +196,33 @@ class _Sim:
         take = max(1, min(end - self.head, self.settings.batch_size - len(lane.items)))
         lane.items.extend(range(self.head, self.head + take))
         self.head += take
-        self.line += 1
-        lane.waiting_since = self.line
+        self._back_of_the_line([lane_no])
         if len(lane.items) >= self.settings.batch_size:
             self._close(lane_no, self.arrivals[self.head - 1])
 
     def _share(self, collecting: list[int]) -> None:
-        """Several lanes collect: each arrival goes to one of them at random, until a batch fills or another
-        event is due (at the same instant the other event goes first). The set of collecting lanes holds
-        until a batch closes, so the events are not searched again for every record. (Records go through
-        here one at a time in a long simulation: the loop keeps its state in local names.)"""
-        window, size, count = self.settings.window_s, self.settings.batch_size, len(collecting)
+        """Several lanes collect: each arrival goes to one of them, at random or by turns (``Dealing``), until a
+        batch fills or another event is due (at the same instant the other event goes first). The set of
+        collecting lanes holds until a batch closes, so the events are not searched again for every record.
+        (Records go through here one at a time in a long simulation: the loop keeps its state in local names.)
+        """
+        window, size = self.settings.window_s, self.settings.batch_size
         arrivals, n, lanes, picks = self.arrivals, len(self.arrivals), self.lanes, self.picks
+        turns = self.dealing == "turns"
+        order = sorted(collecting, key=lambda i: lanes[i].waiting_since) if turns else collecting
+        count, turn = len(order), 0
         block, at, head = picks.block, picks.at, self.head
         other = self._other_event_at()
         while True:
             now = arrivals[head]
-            if at >= len(block):
-                block, at = picks.refill(), 0
-            lane_no = collecting[int(block[at] * count)]
-            at += 1
+            if turns:  # the lane that has waited longest; it waits again at the back of the line
+                lane_no = order[turn % count]
+                turn += 1
+            else:
+                if at >= len(block):
+                    block, at = picks.refill(), 0
+                lane_no = order[int(block[at] * count)]
+                at += 1
             lane = lanes[lane_no]
             items = lane.items
             if not items:
@@ -230,38 +234,16 @@ class _Sim:
             if len(items) >= size or head >= n or not arrivals[head] < other:
                 break
         picks.block, picks.at, self.head = block, at, head
+        if turns:
+            self._back_of_the_line([order[k % count] for k in range(max(0, turn - count), turn)])
         if len(items) >= size:
             self._close(lane_no, now)
 
-    def _turns(self, collecting: list[int]) -> None:
-        """Several lanes collect and take turns: each arrival goes to the lane that has waited longest, which
-        then waits again at the back of the line, until a batch fills or another event is due."""
-        window, size = self.settings.window_s, self.settings.batch_size
-        arrivals, n, lanes = self.arrivals, len(self.arrivals), self.lanes
-        order = sorted(collecting, key=lambda i: lanes[i].waiting_since)
-        head, turn = self.head, 0
-        other = self._other_event_at()
-        while True:
-            now = arrivals[head]
-            lane_no = order[turn % len(order)]
-            turn += 1
-            lane = lanes[lane_no]
-            items = lane.items
-            if not items:
-                if lane.opened is None or now > lane.opened + window:
-                    lane.opened = now  # an empty window that expired: this record opens a fresh one
-                other = min(other, lane.opened + window)
-            items.append(head)
-            head += 1
-            if len(items) >= size or head >= n or not arrivals[head] < other:
-                break
-        self.head = head
-        for k in range(turn - len(order), turn):  # the lanes' places in the line, as the last turns left them
-            if k >= 0:
-                self.line += 1
-                lanes[order[k % len(order)]].waiting_since = self.line
-        if len(items) >= size:
-            self._close(lane_no, now)
+    def _back_of_the_line(self, lanes: list[int]) -> None:
+        """``lanes`` took a record, in this order: they wait again behind every lane that did not."""
+        for lane_no in lanes:
+            self.line += 1
+            self.lanes[lane_no].waiting_since = self.line
 
     def _other_event_at(self) -> float:
         """When the next finish or window close is due."""
@@ -277,8 +259,7 @@ class _Sim:
         lane = self.lanes[lane_no]
         lane.busy = False
         lane.items = []
-        self.line += 1
-        lane.waiting_since = self.line
+        self._back_of_the_line([lane_no])
         if lane_no >= self.settings.lanes:
             lane.opened = None
             return
