@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -83,6 +84,17 @@ def at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return convert
+
+
+def positive_seconds(text: str) -> float:
+    """An ``argparse`` type: a finite number of seconds greater than 0 (refused before any work starts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (seconds)") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (seconds, greater than 0)")
+    return value
 
 
 def plain(doc: str | None) -> str:

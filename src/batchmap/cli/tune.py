@@ -18,7 +18,7 @@ import math
 import sys
 from typing import IO, Any
 
-from batchmap.cli.parsing import at_least, plain
+from batchmap.cli.parsing import at_least, plain, positive_seconds
 from batchmap.cli.tune_lists import architecture, parse_concurrency, parse_factor, parse_list, parse_memory
 from batchmap.errors import ConfigError
 from batchmap.records.shapes import MAPPING_KINDS
@@ -195,7 +195,7 @@ def _simulation_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument(
         "--validate",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="then run the recommendation on a temporary embedded queue under SECONDS of Poisson traffic at "
         "--rate (it goes on until the batches opened in them close) and print the measured p99 and "
