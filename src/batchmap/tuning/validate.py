@@ -230,10 +230,9 @@ def _tail(predicted: Prediction) -> float:
 
 def send_tick(rate: float) -> float:
     """The shortest pause between two sends: records due within it go in one transaction, and one receive takes
-    them together, to one lane. About 1 − e^(−rate·tick) of the records are bunched so: a 5 ms tick bunched 22 %
-    at 50 records/s, and two lanes that should have taken turns filled like lanes dealt records at random (p99
-    1.02-1.04 s where turns give 0.92 s). The tick keeps that near ``SEND_BUNCHED`` from 10 records/s down,
-    within ``SEND_TICK_S``; above 50 records/s batches are large and fill on their size."""
+    them together, to one lane. About 1 − e^(−rate·tick) of Poisson records fall within one tick (5 ms: 22 % at
+    50 records/s); the tick keeps that near ``SEND_BUNCHED`` from 10 records/s down, within ``SEND_TICK_S``.
+    Above 50 records/s batches are large and fill on their size."""
     low, high = SEND_TICK_S
     return min(high, max(low, SEND_BUNCHED / rate))
 
@@ -245,7 +244,9 @@ async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: i
     ``send_tick(rate)``: the engine under test shares the process, and must not pay for the load.
     """
     np = require("numpy")
-    producer = await SqliteQueue.open(f"{uri}&synchronous=NORMAL")  # no fsync per send: a send lasts ~0.1 ms
+    # No fsync per send: a send that waited for one held the file's write lock, so a receive behind it took the
+    # records of several sends at once, to one lane (20-32 % went to the same batch as the one before at 50/s).
+    producer = await SqliteQueue.open(f"{uri}&synchronous=NORMAL")
     try:
         start = time.time()
         gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 10)
