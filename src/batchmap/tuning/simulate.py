@@ -175,7 +175,8 @@ def _shared_queue(
     warmup_s: float | None,
     keep_runs: bool,
 ) -> SimulationResult:
-    """Lanes that share one queue (SQS): ``simulate_queue`` with the profile's jittered D(n).
+    """Lanes that share one queue (SQS, the embedded engine): ``simulate_queue`` with the profile's jittered D(n),
+    dealing records as the platform does (SQS at random, the engine's lanes in turns).
 
     ``closing`` is the most records a batch holds and what closes a full one (BatchSize or the 6 MB payload).
     """
