@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MIN_RATE_BATCHES = 4
@@ -128,25 +129,47 @@ class LatencyWindow:
         return math.fsum(b.size * b.mean_s for b in self._seen) / total if total else 0.0
 
     def quantile(self, q: float) -> float:
-        """The latency that a share ``q`` of the records stayed under."""
+        """The latency that a share ``q`` of the records stayed under.
+
+        The records above a latency x fall linearly in x between breakpoints (each batch's newest and oldest
+        latency), so one sweep over the sorted breakpoints finds where they fall to ``(1 - q)`` of all:
+        exact, where a bisection over every batch was most of a simulated adaptive run's time.
+        """
         if not self._seen:
             return 0.0
-        lo = min(b.newest_s for b in self._seen)
-        hi = max(b.oldest_s for b in self._seen)
-        total = self.records
-        for _ in range(30):
-            mid = (lo + hi) / 2.0
-            above = math.fsum(b.size * _share_above(b, mid) for b in self._seen)
-            if above > (1.0 - q) * total:
-                lo = mid
-            else:
-                hi = mid
-        return hi
+        allowed = (1.0 - q) * self.records
+        above = float(self.records)  # records above x: ``above + level - slope·x``, the last two from the
+        level = slope = 0.0  # batches whose span x is inside
+        inside = 0
+        events = _breakpoints(self._seen)
+        for i, (x, d_above, d_level, d_slope, d_inside) in enumerate(events):
+            above += d_above
+            inside += d_inside
+            level, slope = (level + d_level, slope + d_slope) if inside else (0.0, 0.0)  # no rounding left over
+            if i + 1 < len(events) and events[i + 1][0] == x:
+                continue  # every change at x first
+            if above + level - slope * x <= allowed:
+                return x
+            if slope > 0:
+                crossing = (above + level - allowed) / slope
+                if i + 1 == len(events) or crossing < events[i + 1][0]:
+                    return max(x, crossing)
+        return events[-1][0]
 
 
-def _share_above(b: BatchLatency, x: float) -> float:
-    if x >= b.oldest_s:
-        return 0.0
-    if x < b.newest_s:
-        return 1.0
-    return (b.oldest_s - x) / (b.oldest_s - b.newest_s)
+def _breakpoints(batches: Iterable[BatchLatency]) -> list[tuple[float, float, float, float, int]]:
+    """Where the records above a latency change: (latency, Δ records wholly above, Δ level, Δ slope, Δ spans)."""
+    events: list[tuple[float, float, float, float, int]] = []
+    for b in batches:
+        if b.oldest_s > b.newest_s:
+            k = b.size / (b.oldest_s - b.newest_s)  # records per second of latency
+            events.append((b.newest_s, -b.size, k * b.oldest_s, k, 1))
+            events.append((b.oldest_s, 0.0, -k * b.oldest_s, -k, -1))
+        else:
+            events.append((b.newest_s, -b.size, 0.0, 0.0, 0))
+    events.sort(key=_latency)
+    return events
+
+
+def _latency(event: tuple[float, float, float, float, int]) -> float:
+    return event[0]
