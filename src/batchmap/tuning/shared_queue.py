@@ -18,10 +18,11 @@ above the lane count finishes what it holds and stops; a new lane starts ready.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from batchmap.engine.adaptive import AdaptiveController, BatchObservation
 from batchmap.errors import ConfigError
@@ -107,20 +108,55 @@ class _Picks:
     call per record was most of a long simulation's time."""
 
     BLOCK = 4096
+    AT_ONCE = 64
+    """Records below which dealing them one at a time costs less than numpy's calls (``deal``)."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.drawn = rng.random(0)
         self.block: list[float] = []
         self.at = 0
 
     def refill(self) -> list[float]:
         """The next block of draws (``at`` back to its start)."""
-        self.block = self.rng.random(self.BLOCK).tolist()
+        self.drawn = self.rng.random(self.BLOCK)
+        self.block = self.drawn.tolist()
         self.at = 0
         return self.block
 
+    def deal(self, needs: list[int], limit: int, first: int) -> tuple[list[list[int]], int]:
+        """Deal up to ``limit`` records, numbered from ``first``, at random among ``len(needs)`` lanes, stopping at
+        the record that gives a lane its ``needs``: each lane's records and how many were dealt. The draws are
+        the ones the one-at-a-time loop would use, in the same order, so the result is the same."""
+        xp = require("numpy")
+        count, left, used = len(needs), list(needs), 0
+        got: list[list[int]] = [[] for _ in needs]
+        while used < limit and min(left) > 0:
+            if self.at >= len(self.block):
+                self.refill()
+            most = min(limit - used, sum(left) - count + 1)  # by then some lane has had its need
+            picks = (self.drawn[self.at: self.at + most] * count).astype(xp.int64)
+            by_lane = xp.argsort(picks, kind="stable")  # each lane's records, in order
+            ends = xp.cumsum(xp.bincount(picks, minlength=count)).tolist()
+            groups = [by_lane[lo:hi] for lo, hi in zip([0, *ends[:-1]], ends, strict=True)]
+            stop = len(picks)
+            for group, need in zip(groups, left, strict=True):
+                if len(group) >= need:
+                    stop = min(stop, int(group[need - 1]) + 1)
+            for j, group in enumerate(groups):
+                mine = group[: int(xp.searchsorted(group, stop))] + (first + used)
+                got[j].extend(mine.tolist())
+                left[j] -= len(mine)
+            self.at += stop
+            used += stop
+        return got, used
+
 
 class _Sim:
+    AT_ONCE = True
+    """Deal runs of records in one step where nothing but the dealing can change (``False``: one at a time; the
+    results are the same, a test compares them)."""
+
     def __init__(self, arrivals: list[float], t0: float, t1: float, settings: QueueSettings,
                  on_batch: OnQueueBatch | None, seed: int, duration: Callable[[int], float] | None,
                  dealing: Dealing) -> None:
@@ -133,7 +169,7 @@ class _Sim:
         self.picks = _Picks(xp.random.default_rng(seed))
         self.dealing = dealing
         self.line = 0  # the counter behind ``_Lane.waiting_since``
-        self.finish = [math.nan] * len(arrivals)
+        self.closed: list[tuple[list[int], float]] = []  # each batch's records and when it finishes
         self.head = 0  # the first record no lane has taken
         self.lanes = [_Lane() for _ in range(settings.lanes)]
         self.batches: list[QueueBatch] = []
@@ -213,6 +249,8 @@ class _Sim:
         count, turn = len(order), 0
         block, at, head = picks.block, picks.at, self.head
         other = self._other_event_at()
+        empty = sum(1 for i in order if not lanes[i].items)  # lanes whose first record may open a window
+        at_once = self.AT_ONCE
         while True:
             now = arrivals[head]
             if turns:  # the lane that has waited longest; it waits again at the back of the line
@@ -229,15 +267,56 @@ class _Sim:
                 if lane.opened is None or now > lane.opened + window:
                     lane.opened = now  # an empty window that expired: this record opens a fresh one
                 other = min(other, lane.opened + window)
+                empty -= 1
             items.append(head)
             head += 1
             if len(items) >= size or head >= n or not arrivals[head] < other:
+                break
+            if not empty and at_once:  # nothing moves the next other event now: deal the rest in one step
+                if turns:
+                    head, turn = self._turns_at_once(order, turn, head, other)
+                    lane_no = order[(turn - 1) % count]
+                else:
+                    at_once = min(bisect.bisect_left(arrivals, other, lo=head) - head,
+                                  sum(size - len(lanes[i].items) for i in order) - count + 1) >= picks.AT_ONCE
+                    if not at_once:
+                        continue  # too few for numpy's calls to pay: one at a time, as before
+                    picks.block, picks.at = block, at
+                    head, lane_no = self._random_at_once(order, head, other)
+                    block, at = picks.block, picks.at
+                items, now = lanes[lane_no].items, arrivals[head - 1]
                 break
         picks.block, picks.at, self.head = block, at, head
         if turns:
             self._back_of_the_line([order[k % count] for k in range(max(0, turn - count), turn)])
         if len(items) >= size:
             self._close(lane_no, now)
+
+    def _turns_at_once(self, order: list[int], turn: int, head: int, other: float) -> tuple[int, int]:
+        """Deal records from ``head`` on to ``order`` by turns, ``turn`` turns in, until a batch fills or the
+        record due at ``other`` (every lane holds a record, so no window opens on the way); the new head and turn.
+        """
+        size, lanes, count = self.settings.batch_size, self.lanes, len(order)
+        take = bisect.bisect_left(self.arrivals, other, lo=head) - head
+        firsts = [(p - turn) % count for p in range(count)]  # each lane's first record from ``head``, counted on
+        for first, lane_no in zip(firsts, order, strict=True):
+            take = min(take, first + (size - len(lanes[lane_no].items) - 1) * count + 1)
+        for first, lane_no in zip(firsts, order, strict=True):
+            lanes[lane_no].items.extend(range(head + first, head + take, count))
+        return head + take, turn + take
+
+    def _random_at_once(self, order: list[int], head: int, other: float) -> tuple[int, int]:
+        """Deal records from ``head`` on to ``order`` at random until a batch fills or the record due at
+        ``other`` (every lane holds a record, so no window opens on the way); the new head and the last lane."""
+        lanes, size = self.lanes, self.settings.batch_size
+        limit = bisect.bisect_left(self.arrivals, other, lo=head) - head
+        got, used = self.picks.deal([size - len(lanes[i].items) for i in order], limit, head)
+        last = -1
+        for lane_no, records in zip(order, got, strict=True):
+            lanes[lane_no].items.extend(records)
+            if records and records[-1] == head + used - 1:
+                last = lane_no
+        return head + used, last
 
     def _back_of_the_line(self, lanes: list[int]) -> None:
         """``lanes`` took a record, in this order: they wait again behind every lane that did not."""
@@ -254,6 +333,14 @@ class _Sim:
             elif lane.items and lane.opened is not None:
                 due = min(due, lane.opened + self.settings.window_s)
         return due
+
+    def finished_at(self, xp: Any) -> NDArray[np.float64]:
+        """When each record's batch finished (NaN where none took it), set in one numpy step at the end."""
+        finish: NDArray[np.float64] = xp.full(len(self.arrivals), math.nan)
+        if self.closed:
+            records = xp.fromiter(itertools.chain.from_iterable(items for items, _ in self.closed), xp.int64)
+            finish[records] = xp.repeat([at for _, at in self.closed], [len(items) for items, _ in self.closed])
+        return finish
 
     def _ready(self, lane_no: int, now: float) -> None:
         lane = self.lanes[lane_no]
@@ -279,8 +366,7 @@ class _Sim:
         first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
         finished = now + self.t0 + self.t1 * n if self.duration is None else now + self.duration(n)
         mean = math.fsum(map(self.arrivals.__getitem__, items)) / n
-        for i in items:
-            self.finish[i] = finished
+        self.closed.append((items, finished))
         batch = QueueBatch(lane_no, n, now, finished, last, mean, first, self.settings)
         lane.items = []
         lane.busy = True
@@ -332,7 +418,7 @@ def simulate_queue(
         raise ConfigError("dealing", dealing, "'random' or 'turns'")
     sim = _Sim(times, t0, t1, settings, on_batch, seed, duration, dealing)
     sim.run()
-    latencies = xp.asarray(sim.finish) - arrivals
+    latencies = sim.finished_at(xp) - arrivals
     return QueueRun(tuple(sim.batches), arrivals, latencies)
 
 
