@@ -15,8 +15,10 @@ from batchmap.config import EventSourceMapping
 from batchmap.engine.service import Engine, RunReport
 
 T = TypeVar("T")
-GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
-"""Tansu answers a group join after about half the session timeout: keep it short in tests."""
+GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200&fetch.wait.max.ms=100"
+"""Tansu answers a group join after about half the session timeout (a second at least), and holds a fetch at the
+end of a partition for ``fetch.wait.max.ms``, after which the consumer learns it is caught up (what a drain waits
+for; 500 ms by default): keep both short in tests."""
 Message = tuple[bytes | None, bytes | None]
 
 

@@ -67,7 +67,7 @@ def test_msk_arn_event_says_aws_kafka_with_its_arn(
     produce(kafka_broker, topic, values(2))
     options = SourceOptions(extra={
         "bootstrap_servers": kafka_broker, "topics": [topic], "consumer_group_id": group,
-        "client_config": {"session.timeout.ms": 1000, "heartbeat.interval.ms": 200},
+        "client_config": {"session.timeout.ms": 1000, "heartbeat.interval.ms": 200, "fetch.wait.max.ms": 100},
     })
     mapping = EventSourceMapping(source=MSK_ARN, function="kafka_handlers:record",
                                  starting_position="TRIM_HORIZON")
@@ -90,6 +90,8 @@ def test_window_opens_at_the_first_record(
     After a warm-up batch, one record comes 1.5 s later and another 2.5 s
     later. With a 2 s window opened at the first record both share a batch;
     a window opened when the warm-up finished would have sent the first alone.
+    Batches hold two records, so a full one goes at once: the warm-up does not
+    wait out a window, nor the shared batch the rest of its window.
     """
     import asyncio
     import time
@@ -99,23 +101,23 @@ def test_window_opens_at_the_first_record(
     topic = new_topic()
     mapping = EventSourceMapping(
         source=source_uri(kafka_broker, topic, group), function="kafka_handlers:record",
-        maximum_batching_window_in_seconds=2, starting_position="TRIM_HORIZON",
+        batch_size=2, maximum_batching_window_in_seconds=2, starting_position="TRIM_HORIZON",
     )
 
     async def scenario() -> None:
         engine = Engine([mapping], invoker="inprocess")
         task = asyncio.create_task(engine.run())
-        await asyncio.to_thread(produce, kafka_broker, topic, [(None, b"warm-up")])
+        await asyncio.to_thread(produce, kafka_broker, topic, [(None, b"warm-up-0"), (None, b"warm-up-1")])
         await wait_for(lambda: len(kafka_handlers.EVENTS["record"]) == 1, what="the warm-up batch")
         ready = kafka_handlers.DONE_AT["record"][0]
         await asyncio.sleep(max(0.0, ready + 1.5 - time.monotonic()))
         await asyncio.to_thread(produce, kafka_broker, topic, [(None, b"first")])
         await asyncio.sleep(max(0.0, ready + 2.5 - time.monotonic()))
         await asyncio.to_thread(produce, kafka_broker, topic, [(None, b"second")])
-        await wait_for(lambda: len(record_values(kafka_handlers.EVENTS["record"])) == 3, what="both records")
+        await wait_for(lambda: len(record_values(kafka_handlers.EVENTS["record"])) == 4, what="both records")
         engine.stop()
         await task
 
     run(scenario)
     events = kafka_handlers.EVENTS["record"]
-    assert [record_values([e]) for e in events] == [["warm-up"], ["first", "second"]]
+    assert [record_values([e]) for e in events] == [["warm-up-0", "warm-up-1"], ["first", "second"]]

@@ -34,6 +34,9 @@ def clean_handlers() -> Iterator[None]:
 
 
 def mapping(uri: str, function: str, **settings: object) -> EventSourceMapping:
+    """From TRIM_HORIZON, and without a batching window unless given: these tests are about offsets, and each
+    run would wait out Kafka's default 0.5 s window for a batch that is all there already."""
+    settings.setdefault("maximum_batching_window_in_seconds", 0)
     return EventSourceMapping(source=uri, function=f"kafka_handlers:{function}",
                               starting_position=str(settings.pop("starting_position", "TRIM_HORIZON")),
                               **settings)  # type: ignore[arg-type]
@@ -47,7 +50,8 @@ def test_a_failing_function_commits_nothing_and_a_restart_reads_it_all_again(
     uri = source_uri(kafka_broker, topic, group)
 
     async def failing_then_stopped() -> None:
-        engine = Engine([mapping(uri, "fail_all", batch_size=10)], invoker="inprocess")
+        failing = mapping(uri, "fail_all", batch_size=10, maximum_batching_window_in_seconds=0.5)  # gathers all five
+        engine = Engine([failing], invoker="inprocess")
         task = asyncio.create_task(engine.run())
         await wait_for(lambda: len(kafka_handlers.EVENTS["fail_all"]) >= 3, what="three failed attempts")
         engine.stop()

@@ -28,7 +28,7 @@ def test_trim_horizon_reads_from_the_oldest_record(
     produce(kafka_broker, topic, values(3, "old-"))
     run(lambda: run_until_idle(EventSourceMapping(
         source=source_uri(kafka_broker, topic, group), function="kafka_handlers:record",
-        starting_position="TRIM_HORIZON")))
+        starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=0)))
     assert record_values(kafka_handlers.EVENTS["record"]) == ["old-0", "old-1", "old-2"]
 
 
@@ -81,7 +81,7 @@ def test_at_timestamp_starts_at_the_first_record_at_or_after_it(
 
     run(lambda: run_until_idle(EventSourceMapping(
         source=source_uri(kafka_broker, topic, group), function="kafka_handlers:record",
-        starting_position="AT_TIMESTAMP", starting_position_timestamp=start)))
+        starting_position="AT_TIMESTAMP", starting_position_timestamp=start, maximum_batching_window_in_seconds=0)))
 
     assert sorted(record_values(kafka_handlers.EVENTS["record"])) == [
         "after-p0-0", "after-p0-1", "after-p1-0", "after-p1-1"]

@@ -49,6 +49,18 @@ def test_uri_names_servers_topics_group_and_client_properties() -> None:
     assert s.arn == "kafka://h1:9093,h2:9092,[::1]:9094/orders,refunds"
 
 
+def test_the_environment_gives_consumer_properties_the_source_may_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCHMAP_KAFKA_CLIENT_CONFIG", "session.timeout.ms=1000&heartbeat.interval.ms=200")
+    config = parse_settings("kafka://h1/orders?heartbeat.interval.ms=300", SourceOptions()).consumer_config()
+    assert (config["session.timeout.ms"], config["heartbeat.interval.ms"]) == ("1000", "300")
+    monkeypatch.setenv("BATCHMAP_KAFKA_CLIENT_CONFIG", "group.id=other")
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("kafka://h1/orders", SourceOptions()).consumer_config()
+    assert caught.value.parameter == "$BATCHMAP_KAFKA_CLIENT_CONFIG: Kafka client property group.id"
+    monkeypatch.delenv("BATCHMAP_KAFKA_CLIENT_CONFIG")
+    assert parse_settings("kafka://h1/orders", SourceOptions()).consumer_config()["session.timeout.ms"] == "10000"
+
+
 def test_group_comes_from_the_uri_then_extra_then_consumer_name_else_a_stable_default() -> None:
     uri = "kafka://127.0.0.1:9092/orders"
     assert parse_settings(uri + "?group=a", SourceOptions(consumer_name="c")).group_id == "a"

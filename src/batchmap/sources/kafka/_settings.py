@@ -19,6 +19,7 @@ takes librdkafka properties in its query string (any name with a dot, such as
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ DEFAULT_PORT = 9092
 DEFAULT_BUFFER = 20_000
 DEFAULT_REVOKE_WAIT_S = 10.0
 DEFAULT_SESSION_TIMEOUT_MS = "10000"
+CLIENT_CONFIG_ENV = "BATCHMAP_KAFKA_CLIENT_CONFIG"
+"""librdkafka properties (``name=value&...``, as in a URI) every consumer takes unless its source sets them:
+they reach the consumers of ``batchmap run`` processes where no flag can (a ``--self-managed-event-source``
+takes none); the tests give short group timings this way. Unset, nothing changes."""
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
@@ -89,6 +94,7 @@ class KafkaSettings:
             "client.id": "batchmap",
             "session.timeout.ms": DEFAULT_SESSION_TIMEOUT_MS,
             "partition.assignment.strategy": "cooperative-sticky",
+            **environment_client_config(),
             **self.client_config,
         }
         config.update({
@@ -221,6 +227,15 @@ def default_group(servers: str, topics: tuple[str, ...], arn: str | None = None)
     """A group id stable for one source (AWS makes a unique one per mapping): ``batchmap-<topic>-<hash>``."""
     digest = hashlib.sha256(f"{arn or servers}/{','.join(topics)}".encode()).hexdigest()[:12]
     return f"batchmap-{topics[0][:100]}-{digest}"
+
+
+def environment_client_config() -> dict[str, str]:
+    """The consumer properties ``$BATCHMAP_KAFKA_CLIENT_CONFIG`` gives (none when unset), checked as a URI's are."""
+    raw = os.environ.get(CLIENT_CONFIG_ENV, "")
+    try:
+        return client_config({"client_config": dict(parse_qsl(raw, keep_blank_values=True))}) if raw else {}
+    except ConfigError as exc:  # say where it came from: no flag or URI of the run holds it
+        raise ConfigError(f"${CLIENT_CONFIG_ENV}: {exc.parameter}", exc.value, exc.allowed) from None
 
 
 def client_config(extra: Mapping[str, Any]) -> dict[str, str]:
