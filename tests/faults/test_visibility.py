@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -42,32 +43,42 @@ from batchmap.sources.base import Delivery, QueueSource
 from batchmap.sources.registry import open_source
 
 COUNT = 8
-SPACING_S = 0.3
-WINDOW_S = 3.0
-"""Longer than the held test's visibility timeout, so only the keeper's extensions keep the messages hidden."""
-HELD_VISIBILITY_S = 2
-"""The held test's visibility timeout: extended every second. At 1 s (every 0.5 s) the extension of a
-message on moto came late on a loaded machine, its receipt had expired, and it was processed twice."""
+WINDOW_PER_VISIBILITY = 1.5
+"""The window is one and a half visibility timeouts: longer than the timeout, so only the keeper's extensions
+keep the messages hidden."""
+SPACING_PER_WINDOW = 0.1
+"""Messages arrive a tenth of the window apart: all of them while the first batch is still gathering."""
+HELD_VISIBILITY_S = 1
+"""The held test's visibility timeout, as users had it: extended every 0.5 s."""
+MOTO_HELD_VISIBILITY_S = 2
+"""SQS's, on moto: extended every second. At 1 s (every 0.5 s) the extension of a message on moto (which
+serves from the test's own process) came late on a loaded machine, its receipt had expired, and it was
+processed twice."""
 RUNNING_S = 0.8
 """The function runs most of the 1 s function timeout (and of the visibility timeout) too."""
-STOLEN_VISIBILITY_S = 8
-"""The receipt test's visibility timeout and function timeout: the keeper extends every 4 s."""
-STOLEN_RUNNING_S = 5.0
-"""The receipt test's function runs this long in all: past the keeper's first extension, with 3 s under its
-timeout for the other consumer's delete (a client of its own: about a second of CPU for SQS, more on a busy
-machine; at 4 s and 3 s it timed out under load, and each retry stole one more message, until none was left
-to call it with)."""
+STOLEN_VISIBILITY_S = 3
+"""The receipt test's visibility timeout and function timeout: the keeper extends every 1.5 s."""
+STOLEN_RUNNING_S = 2.0
+"""The receipt test's function runs this long in all: past the keeper's first extension (1.5 s after the receive,
+about a second into the call, which leaves the other consumer's delete a second), 1 s under its timeout."""
+MOTO_STOLEN_VISIBILITY_S = 8
+"""SQS's, on moto: the keeper extends every 4 s."""
+MOTO_STOLEN_RUNNING_S = 5.0
+"""The function on SQS runs this long in all: past the keeper's first extension, with 3 s under its timeout for
+the other consumer's delete (a client of its own: about a second of CPU for SQS, more on a busy machine; at 4 s
+and 3 s it timed out under load, and each retry stole one more message, until none was left to call it with)."""
 
 
-def run_while_sending(target: Target, mapping_: EventSourceMapping, later: list[dict[str, Any]]) -> RunReport:
-    """Drain ``target`` while ``later`` arrives one message at a time, ``SPACING_S`` apart."""
+def run_while_sending(target: Target, mapping_: EventSourceMapping, later: list[dict[str, Any]],
+                      spacing_s: float) -> RunReport:
+    """Drain ``target`` while ``later`` arrives one message at a time, ``spacing_s`` apart."""
 
     async def scenario() -> RunReport:
         engine = engine_for(target, mapping_)
         await engine.prepare()
         run = asyncio.create_task(engine.run(until_idle=True))
         for message in later:
-            await asyncio.sleep(SPACING_S)
+            await asyncio.sleep(spacing_s)
             await asyncio.to_thread(target.send, [message])
         return await asyncio.wait_for(run, 60)
 
@@ -83,13 +94,15 @@ def each_queue(request: pytest.FixtureRequest) -> Kit:
 def test_held_messages_are_invoked_once_and_never_dead_lettered(
     each_queue: Kit, caplog: pytest.LogCaptureFixture
 ) -> None:
-    target = each_queue.create(visibility_timeout_s=HELD_VISIBILITY_S, max_receive_count=2)
+    visibility = MOTO_HELD_VISIBILITY_S if each_queue.name == "sqs" else HELD_VISIBILITY_S
+    window = WINDOW_PER_VISIBILITY * visibility
+    target = each_queue.create(visibility_timeout_s=visibility, max_receive_count=2)
     sent = messages(COUNT)
     target.send(sent[:1])  # a drain needs something to start on; the rest arrives during the window
     handlers.reset(sleep_s=RUNNING_S)
-    held = mapping(target, "ok", batch_size=100, maximum_batching_window_in_seconds=WINDOW_S, timeout_s=1)
+    held = mapping(target, "ok", batch_size=100, maximum_batching_window_in_seconds=window, timeout_s=1)
     with caplog.at_level(logging.WARNING, logger="batchmap"):
-        report = run_while_sending(target, held, sent[1:])
+        report = run_while_sending(target, held, sent[1:], SPACING_PER_WINDOW * window)
 
     assert handlers.processed() == {m["id"]: 1 for m in sent}, handlers.CALLS
     assert all(len(set(call.ids)) == len(call.ids) for call in handlers.CALLS)
@@ -99,17 +112,24 @@ def test_held_messages_are_invoked_once_and_never_dead_lettered(
     assert target.backlog().total == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     advice = [w for w in warnings if "is below AWS's advised minimum" in w]
-    assert len(advice) == 1 and f"VisibilityTimeout {HELD_VISIBILITY_S} s" in advice[0], warnings
-    assert " 9 s " in advice[0], warnings  # 6 x the 1 s function timeout + the 3 s window
+    assert len(advice) == 1 and f"VisibilityTimeout {visibility} s" in advice[0], warnings
+    assert f" {6 * 1 + window:g} s " in advice[0], warnings  # 6 x the 1 s function timeout + the window
     assert advice == warnings, warnings  # nothing else went wrong
 
 
-STOLEN: dict[str, Target] = {}
-"""The target ``delete_first_elsewhere`` works on (the in-process invoker runs it in this process)."""
+@dataclass(frozen=True)
+class Theft:
+    """What ``delete_first_elsewhere`` works on (the in-process invoker runs it in this process)."""
+
+    target: Target
+    running_s: float
+
+
+STOLEN: dict[str, Theft] = {}
 
 
 async def _delete_elsewhere(record: dict[str, Any]) -> None:
-    target = STOLEN["target"]
+    target = STOLEN["theft"].target
     source = await open_source(target.uri, target.options)
     try:
         assert isinstance(source, QueueSource)
@@ -121,10 +141,10 @@ async def _delete_elsewhere(record: dict[str, Any]) -> None:
 
 def delete_first_elsewhere(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Another consumer deletes the batch's first message (its receipt dies), then the function runs on
-    for ``STOLEN_RUNNING_S`` in all, past the keeper's next extension."""
+    for ``Theft.running_s`` in all, past the keeper's next extension."""
     started = time.monotonic()
     asyncio.run(_delete_elsewhere(event["Records"][0]))
-    time.sleep(max(0.0, STOLEN_RUNNING_S - (time.monotonic() - started)))
+    time.sleep(max(0.0, STOLEN["theft"].running_s - (time.monotonic() - started)))
     return handlers.ok(event, context)
 
 
@@ -138,11 +158,13 @@ def shared_receipt_kit(request: pytest.FixtureRequest) -> Kit:
 def test_a_receipt_that_dies_while_held_is_a_warning_naming_it(
     shared_receipt_kit: Kit, caplog: pytest.LogCaptureFixture
 ) -> None:
-    target = shared_receipt_kit.create(visibility_timeout_s=STOLEN_VISIBILITY_S)
+    on_moto = shared_receipt_kit.name == "sqs"
+    visibility = MOTO_STOLEN_VISIBILITY_S if on_moto else STOLEN_VISIBILITY_S
+    target = shared_receipt_kit.create(visibility_timeout_s=visibility)
     sent = messages(4)
     target.send(sent)
-    STOLEN["target"] = target
-    function = FunctionConfig(handler=f"{__name__}:delete_first_elsewhere", timeout_s=STOLEN_VISIBILITY_S)
+    STOLEN["theft"] = Theft(target, MOTO_STOLEN_RUNNING_S if on_moto else STOLEN_RUNNING_S)
+    function = FunctionConfig(handler=f"{__name__}:delete_first_elsewhere", timeout_s=visibility)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="batchmap"):
         engine = engine_for(target, EventSourceMapping(source=target.uri, function=function, batch_size=10,
