@@ -2,9 +2,10 @@
 
 Each runnable block (``python``, ``bash``, ``sh``, ``console``) runs in a fresh folder, after the
 blocks it continues, with this virtualenv's ``batchmap`` and ``python`` first on PATH and dummy AWS
-credentials (nothing can reach AWS). Python blocks are also checked for undefined names, which a
-function body only meets when it is called. The markers above a block (``docs_blocks``) say what it
-needs; docs/contributing.md explains them to writers.
+credentials (nothing can reach AWS); a chain that needs Kafka also gets short consumer-group timings
+(``KAFKA_GROUP_ENV``). Python blocks are also checked for undefined names, which a function body only
+meets when it is called. The markers above a block (``docs_blocks``) say what it needs;
+docs/contributing.md explains them to writers.
 
 The examples' READMEs are run by tests/integration/examples (their first ``bash`` block); here it is
 only checked that they hold nothing else to run.
@@ -39,6 +40,12 @@ EXPECTED_SKIPS = 5
 """Skipped blocks, counted so that skips cannot grow unnoticed: a new skip changes this number."""
 CHAIN_TIMEOUT_S = 240.0
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+KAFKA_GROUP_ENV = {
+    "BATCHMAP_KAFKA_CLIENT_CONFIG": "session.timeout.ms=1000&heartbeat.interval.ms=200&fetch.wait.max.ms=100"}
+"""For the chains that need Kafka: Tansu answers a group join after about half the session timeout (5 s of
+batchmap's 10 s), and holds a fetch at the end of a partition for ``fetch.wait.max.ms`` before a drain learns it is
+caught up. The blocks' consumers get short group timings from the environment, so their commands stay as
+printed (the Kafka tests use the same settings)."""
 AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS",
              "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_LAMBDA", "PYTHONPATH")
 
@@ -103,7 +110,7 @@ def test_blocks_run(steps: list[Block], tmp_path: Path) -> None:
             stack.enter_context(port_lock(port))
         if kafka:
             stack.enter_context(kafka_broker(tmp_path / "tansu.log"))
-        run_chain(steps, work, tmp_path / "plan.json")
+        run_chain(steps, work, tmp_path / "plan.json", KAFKA_GROUP_ENV if kafka else {})
 
 
 def write_files(blocks: list[Block], steps: list[Block], work: Path) -> list[Path]:
@@ -147,12 +154,12 @@ def check_names(steps: list[Block], python_files: list[Path], folder: Path) -> N
     assert result.returncode == 0, f"{steps[-1].id}: undefined names\n{result.stdout}{result.stderr}"
 
 
-def run_chain(steps: list[Block], work: Path, plan_path: Path) -> None:
+def run_chain(steps: list[Block], work: Path, plan_path: Path, extra_env: dict[str, str]) -> None:
     plan = [{"id": step.id, "kind": "python" if step.lang == "python" else "shell",
              "text": step.text if step.lang == "python" else shell_text(step), "runs_for_s": step.runs_for_s}
             for step in steps]
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
-    process = subprocess.Popen([sys.executable, str(RUNNER), str(plan_path)], cwd=work, env=block_env(),
+    process = subprocess.Popen([sys.executable, str(RUNNER), str(plan_path)], cwd=work, env=block_env() | extra_env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:

@@ -57,17 +57,29 @@ SEND_BUNCHED = 0.05
 """The share of records the tick may send together with the one before (``send_tick``)."""
 ENGINE_POLLERS = 2
 """Lanes the engine's scaler starts with: the model's SQS pollers for the embedded queue."""
+SETTLE_POLL_S = 0.05
+"""After the traffic, how often to look whether the measured batches have all finished."""
+_SENT_SLACK_S = 0.01
+"""A send that began this long after the measured seconds may still stamp its records inside them
+(``SentTimestamp`` is in whole milliseconds): its records are waited for too."""
 
 _done: list[tuple[list[float], float]] = []
+_finished_ids: set[str] = set()
 _lock = threading.Lock()
 
 
-def finished(event: dict[str, Any]) -> None:
-    """Called by the wrapped handler when a batch succeeded: each record's send time, and now."""
+def finished(event: dict[str, Any], result: Any = None) -> None:
+    """Called by the wrapped handler when a batch succeeded: each record's send time, and now.
+
+    ``result`` is the handler's response: the records it reports failed are not done (they come back).
+    """
     now = time.time()
     sent = [int(r["attributes"]["SentTimestamp"]) / 1000 for r in event["Records"]]
+    failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+    failed = {str(f.get("itemIdentifier")) for f in failures or () if isinstance(f, dict)}
     with _lock:
         _done.append((sent, now))
+        _finished_ids.update(i for i in (str(r["messageId"]) for r in event["Records"]) if i not in failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,13 +224,32 @@ async def _run(function: tuple[str, str | None] | None, profile: HandlerProfile,
     )
     with _lock:
         _done.clear()
+        _finished_ids.clear()
     engine = Engine([mapping], invoker="inprocess")
     running = asyncio.create_task(engine.run())
-    start = await send_poisson(uri, rate, seconds + _tail(predicted), body, seed)
-    await asyncio.sleep(2.0 + 2.0 * predicted.p99_latency_s)
+    sends: list[tuple[float, list[str]]] = []
+    start = await send_poisson(uri, rate, seconds + _tail(predicted), body, seed, sends=sends)
+    end = start + seconds + _SENT_SLACK_S
+    await _until_finished({i for began, ids in sends if began < end for i in ids},
+                          2.0 + 2.0 * predicted.p99_latency_s)
     engine.stop()
     await running
     return _measure(candidate, lanes, rate, seconds, start, predicted)
+
+
+async def _until_finished(ids: set[str], patience_s: float) -> None:
+    """Wait until every record of ``ids`` is in a batch that succeeded, or ``patience_s`` has passed.
+
+    The measured batches are those that opened in the measured seconds; once their records are all in,
+    nothing later changes the measurement, so the run stops then instead of after a fixed pause. A batch
+    that failed never comes in: the patience ends the wait, as the fixed pause did.
+    """
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline:
+        with _lock:
+            if ids <= _finished_ids:
+                return
+        await asyncio.sleep(SETTLE_POLL_S)
 
 
 def _tail(predicted: Prediction) -> float:
@@ -237,11 +268,13 @@ def send_tick(rate: float) -> float:
     return min(high, max(low, SEND_BUNCHED / rate))
 
 
-async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: int) -> float:
+async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: int, *,
+                       sends: list[tuple[float, list[str]]] | None = None) -> float:
     """Poisson traffic at ``rate`` records/s to an embedded queue for ``seconds``; returns when it started.
 
     One connection, kept open, and what fell due meanwhile in one transaction at most every
     ``send_tick(rate)``: the engine under test shares the process, and must not pay for the load.
+    ``sends`` gets, for each send, when it began and the ids of its messages (to wait for them).
     """
     np = require("numpy")
     # No fsync per send: a send that waited for one held the file's write lock, so a receive behind it took the
@@ -254,8 +287,11 @@ async def send_poisson(uri: str, rate: float, seconds: float, body: str, seed: i
         sent, tick = 0, send_tick(rate)
         while sent < due.size and due[sent] - start < seconds:
             await asyncio.sleep(max(tick, float(due[sent]) - time.time()))
-            upto = max(int(np.searchsorted(due, time.time(), side="right")), sent + 1)
-            await producer.send([body] * (upto - sent))
+            began = time.time()
+            upto = max(int(np.searchsorted(due, began, side="right")), sent + 1)
+            ids = await producer.send([body] * (upto - sent))
+            if sends is not None:
+                sends.append((began, ids))
             sent = upto
     finally:
         await producer.close()
@@ -303,12 +339,12 @@ def _wrapper(folder: Path, function: tuple[str, str | None] | None, profile: Han
         + "\n\nif inspect.iscoroutinefunction(_inner):\n"
         "    async def handler(event, context):\n"
         "        result = await _inner(event, context)\n"
-        "        finished(event)\n"
+        "        finished(event, result)\n"
         "        return result\n"
         "else:\n"
         "    def handler(event, context):\n"
         "        result = _inner(event, context)\n"
-        "        finished(event)\n"
+        "        finished(event, result)\n"
         "        return result\n",
         encoding="utf-8",
     )
