@@ -120,14 +120,14 @@ def test_smart_strategy(tmp_path: Path) -> None:
 def test_memory_aware(tmp_path: Path) -> None:
     _, _, normal, _, starved, inspect = run_readme(tmp_path, "memory-aware")
     reports = json_lines(normal.stdout, "report")
-    assert sorted(r["report"] for r in reports) == [f"report-{n}" for n in range(8)]
+    assert sorted(r["report"] for r in reports) == [f"report-{n}" for n in range(4)]
     assert {(r["rows"], r["expanded_kb"]) for r in reports} == {(1_000_000, 13_671)}
     peaks = [r["peak_rss_mb"] for r in reports]
     assert max(peaks) - min(peaks) < 13.6  # less than one expanded report: nothing held it whole
     assert '"strategy": "sequential"' in normal.stderr and "large records" in normal.stderr
     assert json_lines(starved.stdout, "report") == []
     assert '"reason": "memory"' in starved.stderr
-    assert json.loads(inspect.stdout)["visible"] == 8
+    assert json.loads(inspect.stdout)["visible"] == 4
 
 
 def test_monitoring(tmp_path: Path) -> None:
