@@ -33,13 +33,14 @@ import threading
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from batchmap.config.function import FunctionConfig
 from batchmap.engine.api_guard import RequestGuard
 from batchmap.engine.context import LATEST, function_arn
+from batchmap.engine.http_server import QuietHTTPServer
 from batchmap.engine.invocation import Invocation, Invoker
 from batchmap.records.shapes import MAX_PAYLOAD_BYTES
 
@@ -96,7 +97,7 @@ class LambdaApiServer:
         self.guard = RequestGuard(HOST, port, allowed_hosts=allowed_hosts, auth_token=auth_token)
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="batchmap-api-loop", daemon=True)
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: QuietHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
         self._background: set[Future[Invocation]] = set()
 
@@ -121,8 +122,7 @@ class LambdaApiServer:
             self._stop_loop()
             raise
         handler = type("BoundHandler", (_Handler,), {"app": self})
-        self._httpd = ThreadingHTTPServer((HOST, self._port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = QuietHTTPServer((HOST, self._port), handler)
         self.guard.port = self.port  # the port actually bound, for the Host check
         self._http_thread = threading.Thread(target=self._httpd.serve_forever, name="batchmap-api", daemon=True)
         self._http_thread.start()

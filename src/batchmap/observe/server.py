@@ -30,11 +30,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 
 from batchmap.engine.api_guard import RequestGuard, split_host
+from batchmap.engine.http_server import QuietHTTPServer
 from batchmap.errors import ConfigError
 from batchmap.metrics.live import RunView
 from batchmap.metrics.prometheus import CONTENT_TYPE
@@ -103,7 +104,7 @@ class EndpointServer:
         self.views = views
         self.public = public
         self.guard = RequestGuard(address.host, address.port, allowed_hosts=tuple(allowed_hosts))
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: QuietHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -119,8 +120,7 @@ class EndpointServer:
     def start(self) -> None:
         """Bind and start answering; a port in use or an address not on this machine is a ``ConfigError``."""
         handler = type("BoundHandler", (_Handler,), {"endpoints": self})
-        server_class = type("Server", (ThreadingHTTPServer,), {
-            "address_family": _family(self.address.host), "daemon_threads": True})
+        server_class = type("Server", (QuietHTTPServer,), {"address_family": _family(self.address.host)})
         try:
             self._httpd = server_class((self.address.host, self.address.port), handler)
         except OSError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -42,6 +44,21 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     yield Running(proc, url, uri)
     code, _, err = stop(proc)
     assert code == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]  # whatever the module's tests sent, no request printed one
+
+
+def test_clients_that_hang_up_before_the_answer_leave_the_server_answering_and_print_nothing(
+    running: Running,
+) -> None:
+    """``curl -f`` on a 503 resets the connection; so may a scraper that times out. (The fixture's teardown checks
+    that the engine printed no traceback for them: the standard library's server prints one per request.)"""
+    port = int(running.url.rsplit(":", 1)[1].strip("/"))
+    for path in ("/metrics", "/readyz", "/status.json", "/"):
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+                client.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    assert get(running.url + "healthz")[:3] == (200, "text/plain; charset=utf-8", "ok\n")
 
 
 def status(running: Running) -> dict:  # type: ignore[type-arg]
