@@ -68,7 +68,11 @@ def _configured_region(key: tuple[object, ...]) -> str | None:
     """The profile's region from the AWS config file, through botocore (which knows its every rule).
 
     Read once per file version and profile (``key``): a botocore session costs ~15 ms, paid per worker otherwise.
+    Without a config file there is no region to find (the environment's was looked at first), and botocore's
+    import alone (~0.15 s of CPU) is not paid by every ``batchmap run``.
     """
+    if key[1] is None:  # the config file's mtime: there is none
+        return None
     try:
         import botocore.session
     except ImportError:
