@@ -155,11 +155,9 @@ def test_reports_name_the_price_region_give_the_monthly_cost_and_mark_the_chosen
     flags = ["--t0-ms", "50", "--t1-ms", "0.2", "--rate", "5", "--latency-p99", "5", "--prices", str(prices),
              "--batch-size", "1,2,5,10,20,50,100,200", "--maximum-batching-window-in-seconds", "0,1,2,3,5,10,20,60"]
     command = [sys.executable, "-m", "batchmap", "tune", *flags]
-    text = subprocess.run([*command, "--out", str(tmp_path / "t")], capture_output=True, text=True, check=True)
+    text = subprocess.run([*command, "--out", str(tmp_path / "j")], capture_output=True, text=True, check=True)
     assert "$/month" in text.stdout and "prices: eu-west-1" in text.stdout
-    as_json = subprocess.run([*command, "--json", "--out", str(tmp_path / "j")], capture_output=True, text=True,
-                             check=True)
-    summary = json.loads(as_json.stdout)
+    summary = json.loads((tmp_path / "j" / "recommendation.json").read_text())  # what --json prints
     chosen = summary["chosen"]
     assert summary["price_region"] == "eu-west-1" and summary["rate"] == 5
     assert chosen["total_usd_per_month"] == pytest.approx(chosen["total_usd_per_million"] * 5 * 2_592_000 / 1e6)
