@@ -72,6 +72,7 @@ class SqsKit(Kit):
     title = "SQS"
     scheme = "sqs"
     name = "sqs"
+    kept_visibility_s = 2.0  # moto keeps whole seconds, and under load an extension due after 0.5 s may come late
 
     def __init__(self, tmp: Any, moto: Moto) -> None:
         super().__init__(tmp)

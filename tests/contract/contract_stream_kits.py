@@ -21,8 +21,10 @@ from batchmap.sources.base import Producer
 from batchmap.sources.registry import SourceOptions, open_source
 from batchmap.sources.sqlite import admin
 
-KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
-"""Tansu answers a group join after about half the session timeout: keep it short."""
+KAFKA_GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200&fetch.wait.max.ms=100"
+"""Tansu answers a group join after about half the session timeout, and holds a fetch at the end of a partition
+for ``fetch.wait.max.ms`` (500 ms by default) before the consumer learns it is caught up, which every drain waits
+for: keep both short (as tests/integration/kafka/kafka_support.py's GROUP_SETTINGS do)."""
 
 
 class SqliteStreamKit(Kit):

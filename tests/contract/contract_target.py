@@ -138,6 +138,9 @@ class Kit:
     competing_query: str = ""
     """Queues: what the competing-consumers test adds to the URI (a prefetch window that lets two share)."""
     min_visibility_s: float = 1.0
+    kept_visibility_s: float = 1.0
+    """Queues: the visibility timeout for a test whose engine keeps what it holds hidden by extending it (at half
+    the timeout) and whose restart waits that long for a killed engine's messages: the shortest that is safe."""
     given_back_shows_in_flight: bool = False
     """Queues: whether a message given back (released) still counts as in flight until it is delivered
     again (JetStream's consumer info counts a ``-NAK``ed message in ``num_ack_pending``)."""
@@ -187,13 +190,27 @@ async def _backlog(uri: str, options: SourceOptions) -> Backlog:
         await source.close()
 
 
+PEEK_WAIT_S = 5.0
+"""How long ``_peek`` waits for a message the queue counted (it comes at once: this only bounds a failure)."""
+EMPTY_WAIT_S = 0.5
+"""How long ``_peek`` watches a queue that counted nothing, for a message on its way."""
+
+
 async def _peek(uri: str, options: SourceOptions) -> list[Message]:
-    """Every message of a queue, received once and never deleted (the queue is thrown away after the test)."""
+    """Every message of a queue, received once and never deleted (the queue is thrown away after the test).
+
+    Receives until it holds every message the queue counted as visible, then once more without waiting, for
+    any the count missed: no empty long poll at the end of every peek. Only a queue that counted none is
+    watched for ``EMPTY_WAIT_S``, as a message on its way would be missed without a wait.
+    """
     source = await open_source(uri, options)
     found: list[Message] = []
     try:
         assert isinstance(source, QueueSource)
-        while got := await source.receive(10, 0.5):
+        counted = (await source.backlog()).visible
+        while len(found) < counted and (got := await source.receive(10, PEEK_WAIT_S)):
+            found += [json.loads(d.record["body"]) for d in got]
+        while got := await source.receive(10, 0.0 if found else EMPTY_WAIT_S):
             found += [json.loads(d.record["body"]) for d in got]
     finally:
         await source.close()

@@ -13,12 +13,15 @@ from batchmap.config import ScalingConfig
 
 LANES = 2
 """Queues: concurrent batches (ScalingConfig.MaximumConcurrency); each lane builds a batch of its own."""
+WINDOW_S = 1.0
+"""The batching window: the late messages are sent 0.1 s apart (each send takes milliseconds), so they arrive
+well inside it; every run waits it out once, for the batch of late ones."""
 
 
 def test_batches_close_at_the_batch_size_and_the_window_gathers_later_records(any_kit: Kit) -> None:
     target = any_kit.create()
     target.send(messages(10, "early"))
-    settings: dict[str, Any] = {"batch_size": 5, "maximum_batching_window_in_seconds": 1.5}
+    settings: dict[str, Any] = {"batch_size": 5, "maximum_batching_window_in_seconds": WINDOW_S}
     if target.kind == "queue":
         settings["scaling_config"] = ScalingConfig(maximum_concurrency=LANES)
 
