@@ -53,6 +53,8 @@ class ShardLeases:
         self.ttl_s = ttl_s
         self.held: set[str] = set()
         self.member_id = f"{MEMBER_PREFIX}{self.owner}"
+        self.live: dict[str, str] = {}
+        """Shard id -> owner of every live lease, as ``fair_share`` last read them (no extra store call)."""
 
     @property
     def renew_every_s(self) -> float:
@@ -94,7 +96,7 @@ class ShardLeases:
         """How many shards this engine should hold: open shards over live engines, rounded up."""
         if self.leases is None or open_shards <= 0:
             return max(open_shards, 0)
-        owners = await self.leases.owners(self.mapping_id)
+        owners = self.live = await self.leases.owners(self.mapping_id)
         members = {owner for shard, owner in owners.items() if shard.startswith(MEMBER_PREFIX)} | {self.owner}
         return math.ceil(open_shards / len(members))
 

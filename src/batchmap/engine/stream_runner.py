@@ -99,6 +99,10 @@ class StreamRunner:
         self._halt(await self.leases.renew())
         self._share = await self.leases.fair_share(self._open(shards))
         self._shed()
+        if len(self.leases.held) < self._share and any(s not in self.leases.live for s in self._not_ours):
+            # a shard we were refused has no live lease now (its owner died, stopped or handed it over):
+            # take it at this renewal rather than at the next discovery, up to DISCOVERY_INTERVAL_S later
+            await self._start_ready(shards)
 
     async def _take(self, shards: list[Shard]) -> None:
         self._share = await self.leases.fair_share(self._open(shards))

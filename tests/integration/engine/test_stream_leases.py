@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import engine_handlers as h
+import pytest
 
 from batchmap.config import EventSourceMapping
 from batchmap.config.function import FunctionConfig
+from batchmap.engine import stream_runner
 from batchmap.engine.leases import ShardLeases
 from batchmap.engine.service import Engine
 from batchmap.errors import LeaseLostError
@@ -65,18 +67,26 @@ async def shards_by_engine(store: SqliteCheckpointStore, mapping_id: str) -> Cou
     return Counter(owner for shard, owner in owners.items() if not shard.startswith("member:"))
 
 
-def test_a_second_engine_gets_its_fair_share_of_the_shards(tmp_path: Path) -> None:
+def test_a_second_engine_gets_its_fair_share_of_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shed shards are taken at the next renewal: the takeover delay is the lease's, not the shard discovery's
+    (made far longer than the test here, so only a renewal can hand them over)."""
+    monkeypatch.setattr(stream_runner, "DISCOVERY_INTERVAL_S", 600.0)
     uri = f"sqlite:///{tmp_path}/s.db?stream=balanced"
     admin.create_stream(uri, 4)
     mapping = EventSourceMapping(source=uri, function=FunctionConfig("engine_handlers:record", timeout_s=2),
                                  starting_position="LATEST", uuid="balanced")
     store = SqliteCheckpointStore(uri)
-    first, second = Engine([mapping], invoker="inprocess"), Engine([mapping], invoker="inprocess")
+    # a 3 s lease: renewals, at which the first engine sheds and the second takes what was shed, come every second
+    first, second = (Engine([mapping], invoker="inprocess", shard_lease_s=3.0) for _ in range(2))
 
     async def scenario() -> tuple[Counter[str], Counter[str]]:
         running_first = asyncio.create_task(first.run())
-        await asyncio.sleep(1.5)
-        alone = await shards_by_engine(store, "balanced")
+        alone: Counter[str] = Counter()
+        for _ in range(100):  # it takes the shards one lease at a time, at its first discovery
+            await asyncio.sleep(0.05)
+            alone = await shards_by_engine(store, "balanced")
+            if sum(alone.values()) == 4:
+                break
         running_second = asyncio.create_task(second.run())
         split: Counter[str] = Counter()
         for _ in range(100):  # the first engine sheds at its next renewal; the second takes over
