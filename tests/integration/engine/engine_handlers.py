@@ -117,7 +117,8 @@ def tumbling_count(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"state": state, "batchItemFailures": []}
 
 
-LATENCIES: list[float] = []
+LATENCIES: dict[str, list[float]] = {}
+"""Per queue (its ARN): each message's time from sending to invocation, so runs on two queues can overlap."""
 
 
 def latency(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -125,5 +126,7 @@ def latency(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _seen(event)
     now_ms = time.time() * 1000
     with _lock:
-        LATENCIES.extend((now_ms - int(r["attributes"]["SentTimestamp"])) / 1000 for r in event["Records"])
+        for r in event["Records"]:
+            sent_ms = int(r["attributes"]["SentTimestamp"])
+            LATENCIES.setdefault(r["eventSourceARN"], []).append((now_ms - sent_ms) / 1000)
     return {}

@@ -9,7 +9,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +89,9 @@ def test_the_status_json_counts_records_and_moves(running: Running) -> None:
     mapping = first["mappings"][0]
     assert first["ready"] is True and mapping["state"] == "running" and mapping["source"] == running.uri
     assert mapping["backlog"]["total"] > 0 and mapping["rates"]["SucceededEventCount"] is not None
-    time.sleep(1.5)
-    later = status(running)["mappings"][0]
-    assert later["counters"]["SucceededEventCount"] > mapping["counters"]["SucceededEventCount"]
+    before = mapping["counters"]["SucceededEventCount"]
+    later = until("the counts to move", lambda: (m := status(running)["mappings"][0])["counters"][
+        "SucceededEventCount"] > before and m)  # at the sampler's next round, a second at most
     # record level: a failing order fails once per attempt, while AWS counts its whole batch
     counters = later["counters"]
     assert counters["FailedAttemptEventCount"] * 10 == counters["FailedInvokeEventCount"]
@@ -109,15 +108,23 @@ def test_a_foreign_host_or_origin_is_refused(running: Running) -> None:
 def test_the_status_page_refreshes_live_in_a_browser(running: Running) -> None:
     from tuning_browser import open_page
 
+    # the page's own refreshes (every second) change what it shows: wait for a count, then for it to grow
     probe = """(async () => {
         const read = () => document.querySelector('[data-field="succeeded"]').textContent;
+        const count = () => Number(read().replace(/,/g, "")) || 0;
+        const until = async (done) => {
+            for (let waited = 0; waited < 5000 && !done(); waited += 100) {
+                await new Promise((later) => setTimeout(later, 100));
+            }
+        };
+        await until(() => count() > 0);
         const first = read();
-        await new Promise((done) => setTimeout(done, 3000));
+        await until(() => count() > Number(first.replace(/,/g, "")));
         return {first, later: read(), ready: document.getElementById('ready').textContent,
                 backlog: document.querySelector('[data-field="backlog"]').textContent,
                 source: document.querySelector('[data-field="source"]').textContent};
     })()"""
-    report = open_page(running.url, probe=probe, settle_s=1.5)
+    report = open_page(running.url, probe=probe, settle_s=0.2)
     assert report.errors == []
     seen = report.probe
     assert seen["ready"] == "ready" and seen["source"] == running.uri
@@ -163,7 +170,7 @@ def test_readyz_says_503_with_the_reason_while_the_source_is_in_backoff(tmp_path
     try:
         until("readiness", lambda: get(url + "readyz")[0] == 200, proc)
         db = uri.split("///", 1)[1].split("?", 1)[0]
-        locker = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, db, "4"])
+        locker = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, db], stdin=subprocess.PIPE)
         try:
             code, _, reason = until("the outage to show", lambda: (r := get(url + "readyz"))[0] == 503 and r, proc)
             assert "unavailable for" in reason and "failed calls" in reason and "queue=orders-" in reason
@@ -171,6 +178,8 @@ def test_readyz_says_503_with_the_reason_while_the_source_is_in_backoff(tmp_path
             metrics = get(url + "metrics")[2]
             assert re.search(r"^batchmap_source_in_backoff\{.*\} 1$", metrics, re.M)
         finally:
+            assert locker.stdin is not None
+            locker.stdin.close()  # the outage ends once it has been seen, not after a fixed time
             locker.wait(30)
         until("readiness after the outage", lambda: get(url + "readyz")[0] == 200, proc)
     finally:
@@ -179,9 +188,10 @@ def test_readyz_says_503_with_the_reason_while_the_source_is_in_backoff(tmp_path
 
 
 HOLD_LOCK = """
-import sqlite3, sys, time
+import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
-time.sleep(float(sys.argv[2]))
+sys.stdin.read()  # until the test closes our stdin
 conn.execute("ROLLBACK")
 """
+"""Locks the database (every call of the engine fails after its busy timeout) until the test closes stdin."""

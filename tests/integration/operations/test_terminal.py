@@ -74,15 +74,22 @@ def test_log_lines_print_above_the_progress_line_and_the_summary_leads_with_reco
 
 def test_a_drain_that_waits_for_failed_messages_says_so(tmp_path: Path) -> None:
     uri = queue(tmp_path, 3, attributes={"VisibilityTimeout": "3"})  # no dead-letter queue: they come back forever
-    proc = subprocess.Popen([sys.executable, "-m", "batchmap", "run", "--source", uri, "--function",
-                             "ops_handlers:always_fails", "--timeout", "1", "--until-idle", "--progress",
-                             "--invoker", "inprocess", "--log-level", "ERROR"],
-                            env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.5)
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "w", encoding="utf-8") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "batchmap", "run", "--source", uri, "--function",
+                                 "ops_handlers:always_fails", "--timeout", "1", "--until-idle", "--progress",
+                                 "--invoker", "inprocess", "--log-level", "ERROR"],
+                                env=environment(), stdout=subprocess.PIPE, stderr=stderr, text=True)
+    said = re.compile(r"waiting for a retry: 3 failed message\(s\) hidden, next visible in (\d+\.\d) s")
+    deadline = time.monotonic() + 30
+    while len(said.findall(errors.read_text())) < 2:  # two redraws of the line (every 0.5 s) while it waits
+        assert proc.poll() is None and time.monotonic() < deadline, errors.read_text()[-2000:]
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, _ = proc.communicate(timeout=30)
+    err = errors.read_text()
     assert proc.returncode == 0, err[-2000:]
-    waiting = re.findall(r"waiting for a retry: 3 failed message\(s\) hidden, next visible in (\d+\.\d) s", err)
+    waiting = said.findall(err)
     assert waiting, err[-2000:]
     assert max(float(s) for s in waiting) <= 3.0
     assert "failed attempts" in out and "AWS metrics" in out

@@ -24,7 +24,7 @@ Parameters:
 Globals:
   Function:
     Runtime: python3.12
-    Timeout: 5
+    Timeout: 2
     Environment:
       Variables:
         OUT_FILE: !Ref OutFile
@@ -34,7 +34,7 @@ Resources:
   Orders:
     Type: AWS::SQS::Queue
     Properties:
-      VisibilityTimeout: 5
+      VisibilityTimeout: 2  # the poison order is dead-lettered at its second receive, this long after the first
       RedrivePolicy: {deadLetterTargetArn: !GetAtt Failed.Arn, maxReceiveCount: 1}
   Clicks:
     Type: AWS::Kinesis::Stream
@@ -142,7 +142,7 @@ def test_every_mapping_of_a_template_runs_in_one_engine(tmp_path: Path) -> None:
 
     async def run_until_done() -> RunReport:
         running = asyncio.create_task(engine.run())
-        for _ in range(600):  # the poison order comes back after its 5 s visibility timeout
+        for _ in range(600):  # the poison order comes back after its 2 s visibility timeout
             if dead_letters(app) == 1 and len(lines(out)) == 19:
                 break
             await asyncio.sleep(0.05)

@@ -15,8 +15,9 @@ import pytest
 from emulators import tansu_broker
 
 BATCHMAP = str(Path(sys.executable).parent / "batchmap")
-GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200"
-"""Tansu answers a group join after about half the session timeout: keep it short."""
+GROUP_SETTINGS = "session.timeout.ms=1000&heartbeat.interval.ms=200&fetch.wait.max.ms=100"
+"""Tansu answers a group join after about half the session timeout, and holds a fetch at the end of a partition
+for ``fetch.wait.max.ms`` (500 ms by default), after which the drain learns it is caught up: keep both short."""
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
