@@ -249,8 +249,7 @@ class _Sim:
         count, turn = len(order), 0
         block, at, head = picks.block, picks.at, self.head
         other = self._other_event_at()
-        empty = sum(1 for i in order if not lanes[i].items)  # lanes whose first record may open a window
-        at_once = self.AT_ONCE
+        dealt, look_at = 0, (2 * count if self.AT_ONCE else -1)  # when to look whether the rest can go at once
         while True:
             now = arrivals[head]
             if turns:  # the lane that has waited longest; it waits again at the back of the line
@@ -267,23 +266,19 @@ class _Sim:
                 if lane.opened is None or now > lane.opened + window:
                     lane.opened = now  # an empty window that expired: this record opens a fresh one
                 other = min(other, lane.opened + window)
-                empty -= 1
             items.append(head)
             head += 1
+            dealt += 1
             if len(items) >= size or head >= n or not arrivals[head] < other:
                 break
-            if not empty and at_once:  # nothing moves the next other event now: deal the rest in one step
-                if turns:
-                    head, turn = self._turns_at_once(order, turn, head, other)
-                    lane_no = order[(turn - 1) % count]
-                else:
-                    at_once = min(bisect.bisect_left(arrivals, other, lo=head) - head,
-                                  sum(size - len(lanes[i].items) for i in order) - count + 1) >= picks.AT_ONCE
-                    if not at_once:
-                        continue  # too few for numpy's calls to pay: one at a time, as before
-                    picks.block, picks.at = block, at
-                    head, lane_no = self._random_at_once(order, head, other)
-                    block, at = picks.block, picks.at
+            if dealt == look_at:  # a long run: where every lane holds a record, nothing moves the next other event
+                picks.block, picks.at = block, at
+                done = self._rest_at_once(order, turn, head, other)
+                if done is None:
+                    look_at *= 2  # not yet (a lane's first record may still open a window): look again later
+                    continue
+                head, turn, lane_no = done
+                block, at = picks.block, picks.at
                 items, now = lanes[lane_no].items, arrivals[head - 1]
                 break
         picks.block, picks.at, self.head = block, at, head
@@ -291,6 +286,22 @@ class _Sim:
             self._back_of_the_line([order[k % count] for k in range(max(0, turn - count), turn)])
         if len(items) >= size:
             self._close(lane_no, now)
+
+    def _rest_at_once(self, order: list[int], turn: int, head: int, other: float) -> tuple[int, int, int] | None:
+        """Deal the rest of a run in one step, if every lane of ``order`` holds a record (so no window opens on the
+        way) and, dealing at random, enough records are left for numpy's calls to pay: the new head, the turn and
+        the lane that took the last record; None, and nothing dealt, otherwise."""
+        lanes = self.lanes
+        if not all(lanes[i].items for i in order):
+            return None
+        if self.dealing == "turns":
+            head, turn = self._turns_at_once(order, turn, head, other)
+            return head, turn, order[(turn - 1) % len(order)]
+        left = sum(self.settings.batch_size - len(lanes[i].items) for i in order) - len(order) + 1
+        if min(bisect.bisect_left(self.arrivals, other, lo=head) - head, left) < self.picks.AT_ONCE:
+            return None
+        head, last = self._random_at_once(order, head, other)
+        return head, turn, last
 
     def _turns_at_once(self, order: list[int], turn: int, head: int, other: float) -> tuple[int, int]:
         """Deal records from ``head`` on to ``order`` by turns, ``turn`` turns in, until a batch fills or the
