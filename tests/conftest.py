@@ -21,6 +21,10 @@ if str(SUPPORT) not in sys.path:
 
 COMPUTING = ("tests/unit/", "tests/fuzz/")
 """Tests that compute and never wait on real time (simulations, fuzzing, pure functions)."""
+FIRST = ("tests/integration/tuning/test_tuning_validate.py", "tests/integration/examples/test_examples.py",
+         "tests/integration/tuning/test_tuning_from_metrics.py", "tests/docs/test_docs_run.py")
+"""Modules of the longest single tests (10-17 s each, waiting on a real engine): handed out first, so that none of
+them starts near the end and runs on alone while the other workers have finished."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     xdist hands tests out in collection order, and the folders' alphabetical order put all the
     waiting first (cores half idle) and all the computing last (workers queued for the cores):
-    mixed, both cores stay busy from the start.
+    mixed, both cores stay busy from the start. The modules in ``FIRST`` lead.
     """
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
@@ -40,7 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             folders.setdefault(name.rsplit("/", 1)[0], []).append(tests)
     # one module of each folder in turn: the heavy folders (the tuner's simulations) spread over the run too
     computing = [tests for turn in itertools.zip_longest(*folders.values()) for tests in turn if tests]
-    waiting = [tests for name, tests in modules.items() if not name.startswith(COMPUTING)]
+    waiting = sorted((tests for name, tests in modules.items() if not name.startswith(COMPUTING)), key=_first)
     if not computing or not waiting:
         return
     step = len(waiting) / len(computing)
@@ -55,6 +59,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for module in waiting[taken:]:
         merged.extend(module)
     items[:] = merged
+
+
+def _first(tests: list[pytest.Item]) -> int:
+    """A module's place: those of ``FIRST`` in its order, then the rest as collected (the sort is stable)."""
+    name = tests[0].nodeid.split("::")[0]
+    return FIRST.index(name) if name in FIRST else len(FIRST)
 
 
 @pytest.fixture(autouse=True)
