@@ -249,7 +249,10 @@ class _Sim:
         count, turn = len(order), 0
         block, at, head = picks.block, picks.at, self.head
         other = self._other_event_at()
-        dealt, look_at = 0, (2 * count if self.AT_ONCE else -1)  # when to look whether the rest can go at once
+        # When to look whether the rest of the run can go at once: never where the lanes' batches cannot together
+        # take enough records for it to pay (most runs at small batch sizes), else after two rounds.
+        worth = self.AT_ONCE and count * (size - 1) + 1 >= picks.AT_ONCE
+        dealt, look_at = 0, (2 * count if worth else -1)
         while True:
             now = arrivals[head]
             if turns:  # the lane that has waited longest; it waits again at the back of the line
