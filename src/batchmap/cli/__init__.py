@@ -51,7 +51,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    return run_command(build_parser(args[0] if args else None), args)
+    try:
+        parser = build_parser(args[0] if args else None)  # imports the command's module: the start-up's bulk
+    except KeyboardInterrupt:  # Ctrl-C while starting: the same line as while running, no traceback
+        print("batchmap: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return run_command(parser, args)
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:

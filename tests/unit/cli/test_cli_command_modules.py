@@ -40,3 +40,14 @@ def test_an_unknown_command_is_answered_with_every_command(capsys: pytest.Captur
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert all(command in err for command in COMMAND_MODULES), err
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(command: str | None = None) -> argparse.ArgumentParser:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("batchmap.cli.build_parser", interrupted)
+    assert main(["run", "--help"]) == 130
+    assert capsys.readouterr().err == "batchmap: interrupted\n"
