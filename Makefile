@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 ## test: start any missing local service, then run the whole test suite: on four workers (most tests wait
 ## on real time, brokers and subprocesses; tests/conftest.py spreads the ones that only compute among them
-## and starts the longest first; six were faster, but twice in three runs an SQS contract test on moto
+## and starts the longest first; six were faster, but in one of three runs (and before) an SQS contract test on moto
 ## missed a redelivery under that load),
 ## then the tests that restart a broker (nothing else may meet the broker while it is down) or assert on
 ## timings they measure (speed-ups, fits: busy workers would skew them) on their own.
