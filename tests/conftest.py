@@ -21,8 +21,8 @@ if str(SUPPORT) not in sys.path:
 
 COMPUTING = ("tests/unit/", "tests/fuzz/")
 """Tests that compute and never wait on real time (simulations, fuzzing, pure functions)."""
-FIRST = ("tests/integration/tuning/test_tuning_validate.py", "tests/integration/examples/test_examples.py",
-         "tests/integration/tuning/test_tuning_from_metrics.py", "tests/docs/test_docs_run.py")
+FIRST = ("tests/integration/tuning/test_tuning_validate.py", "tests/integration/tuning/test_tuning_from_metrics.py",
+         "tests/docs/test_docs_run.py")
 """Modules of the longest single tests (10-17 s each, waiting on a real engine): handed out first, so that none of
 them starts near the end and runs on alone while the other workers have finished."""
 
