@@ -153,7 +153,7 @@ class _Picks:
 
 
 class _Sim:
-    AT_ONCE = True
+    DEAL_AT_ONCE = True
     """Deal runs of records in one step where nothing but the dealing can change (``False``: one at a time; the
     results are the same, a test compares them)."""
 
@@ -251,7 +251,7 @@ class _Sim:
         other = self._other_event_at()
         # When to look whether the rest of the run can go at once: never where the lanes' batches cannot together
         # take enough records for it to pay (most runs at small batch sizes), else after two rounds.
-        worth = self.AT_ONCE and count * (size - 1) + 1 >= picks.AT_ONCE
+        worth = self.DEAL_AT_ONCE and count * (size - 1) + 1 >= picks.AT_ONCE
         dealt, look_at = 0, (2 * count if worth else -1)
         while True:
             now = arrivals[head]
@@ -297,21 +297,22 @@ class _Sim:
         lanes = self.lanes
         if not all(lanes[i].items for i in order):
             return None
+        before_other = bisect.bisect_left(self.arrivals, other, lo=head) - head  # records due before ``other``
         if self.dealing == "turns":
-            head, turn = self._turns_at_once(order, turn, head, other)
+            head, turn = self._turns_at_once(order, turn, head, before_other)
             return head, turn, order[(turn - 1) % len(order)]
         left = sum(self.settings.batch_size - len(lanes[i].items) for i in order) - len(order) + 1
-        if min(bisect.bisect_left(self.arrivals, other, lo=head) - head, left) < self.picks.AT_ONCE:
+        if min(before_other, left) < self.picks.AT_ONCE:
             return None
-        head, last = self._random_at_once(order, head, other)
+        head, last = self._random_at_once(order, head, before_other)
         return head, turn, last
 
-    def _turns_at_once(self, order: list[int], turn: int, head: int, other: float) -> tuple[int, int]:
-        """Deal records from ``head`` on to ``order`` by turns, ``turn`` turns in, until a batch fills or the
-        record due at ``other`` (every lane holds a record, so no window opens on the way); the new head and turn.
+    def _turns_at_once(self, order: list[int], turn: int, head: int, limit: int) -> tuple[int, int]:
+        """Deal up to ``limit`` records from ``head`` on to ``order`` by turns, ``turn`` turns in, until a batch
+        fills (every lane holds a record, so no window opens on the way); the new head and turn.
         """
         size, lanes, count = self.settings.batch_size, self.lanes, len(order)
-        take = bisect.bisect_left(self.arrivals, other, lo=head) - head
+        take = limit
         firsts = [(p - turn) % count for p in range(count)]  # each lane's first record from ``head``, counted on
         for first, lane_no in zip(firsts, order, strict=True):
             take = min(take, first + (size - len(lanes[lane_no].items) - 1) * count + 1)
@@ -319,11 +320,10 @@ class _Sim:
             lanes[lane_no].items.extend(range(head + first, head + take, count))
         return head + take, turn + take
 
-    def _random_at_once(self, order: list[int], head: int, other: float) -> tuple[int, int]:
-        """Deal records from ``head`` on to ``order`` at random until a batch fills or the record due at
-        ``other`` (every lane holds a record, so no window opens on the way); the new head and the last lane."""
+    def _random_at_once(self, order: list[int], head: int, limit: int) -> tuple[int, int]:
+        """Deal up to ``limit`` records from ``head`` on to ``order`` at random until a batch fills (every lane
+        holds a record, so no window opens on the way); the new head and the last lane."""
         lanes, size = self.lanes, self.settings.batch_size
-        limit = bisect.bisect_left(self.arrivals, other, lo=head) - head
         got, used = self.picks.deal([size - len(lanes[i].items) for i in order], limit, head)
         last = -1
         for lane_no, records in zip(order, got, strict=True):

@@ -38,9 +38,9 @@ def test_dealing_runs_at_once_gives_what_one_at_a_time_gives(
 ) -> None:
     for rate, size, window, lanes in SETTINGS:
         fast = _run(rate, size, window, lanes, dealing, adaptive)
-        monkeypatch.setattr(_Sim, "AT_ONCE", False)
+        monkeypatch.setattr(_Sim, "DEAL_AT_ONCE", False)
         slow = _run(rate, size, window, lanes, dealing, adaptive)
-        monkeypatch.setattr(_Sim, "AT_ONCE", True)
+        monkeypatch.setattr(_Sim, "DEAL_AT_ONCE", True)
         assert fast.batches == slow.batches, (rate, size, window, lanes)
         np.testing.assert_array_equal(fast.latencies, slow.latencies)
         assert len(fast.batches) >= 5
