@@ -11,6 +11,7 @@ is processed again.
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import pytest
@@ -79,16 +80,27 @@ def test_when_the_engine_owning_the_shards_dies_the_other_takes_them_over(
 
 
 def test_two_engines_on_one_kafka_group_split_the_partitions(kafka_kit: Kit, tmp_path: Path) -> None:
-    target = _fill(kafka_kit)
+    """Records keep coming until both engines have had some (the second one's join and the rebalance take a
+    while, and one engine alone could drain a fixed backlog first); each record is processed once."""
+    target = kafka_kit.create(shards=SHARDS)
     log = tmp_path / "processed.log"
-    engines = start_two(target, log, "--batch-size", str(BATCH), "--timeout", "2", sleep_s=0.2)
+    engines = start_two(target, log, "--batch-size", str(BATCH), "--timeout", "2", sleep_s=0.05)
+    sent: list[str] = []
     try:
-        wait_until(lambda: len(counts(log)) == COUNT, "every record", engines, 120)
+        deadline = time.monotonic() + 90
+        while len(by_pid(log)) < len(engines):
+            assert time.monotonic() < deadline, f"one engine did all the work: {sorted(by_pid(log))}"
+            chunk = messages(2 * BATCH, prefix=f"c{len(sent) // (2 * BATCH):03d}-")
+            target.send(chunk)
+            sent.extend(m["id"] for m in chunk)
+            wait_until(lambda: len(counts(log)) >= len(sent) - 4 * BATCH, "the backlog to shrink", engines)
+        wait_until(lambda: len(counts(log)) == len(sent), "every record", engines, 120)
         stop(*engines)
     finally:
         for engine in engines:
             if engine.poll() is None:
                 engine.kill()
+    assert sorted(counts(log)) == sorted(sent)
     assert set(counts(log).values()) == {1}  # a rebalance hands over committed positions: nothing twice
     assert set(by_pid(log)) == {e.pid for e in engines}
 
