@@ -57,6 +57,8 @@ class QueueRunner:
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._busy = 0
         self._empty_polls = 0
+        self._empty_readings = 0  # backlog readings of zero in a row, with only empty polls between them
+        self._readings_needed = 2 if source.traits.approximate_backlog else 1
         self._idle_wait = settings.idle_poll_s
         self.policy = settings.batch
         self._adaptive = Adaptation(settings) if settings.adaptive else None
@@ -121,6 +123,8 @@ class QueueRunner:
         The queue is only asked once a poll came back empty since the last
         check, so a busy queue is not counted over and over while draining; a
         source in an outage is not idle, and is asked again after a backoff pause.
+        A queue whose counts are approximate (``SourceTraits.approximate_backlog``)
+        must read empty twice, with only empty polls between the readings.
         """
         if self._busy or not self._empty_polls or self.rt.clock.now() < self._next_backlog:
             return False
@@ -134,7 +138,11 @@ class QueueRunner:
             return False
         if self.backoff.active:
             self.backoff.recovered()
-        return backlog.total == 0 and not self._busy
+        if backlog.total or self._busy:
+            self._empty_readings = 0
+            return False
+        self._empty_readings += 1
+        return self._empty_readings >= self._readings_needed
 
     async def _lane(self, lane: int) -> None:
         clock = self.rt.clock
@@ -251,6 +259,8 @@ class QueueRunner:
 
     def _note_poll(self, got: int, wanted: int, now: float) -> None:
         self.rt.hooks.polled(got)
+        if got:
+            self._empty_readings = 0
         if got and got >= wanted:
             self.scaler.saw_backlog(now)
         elif not got:

@@ -107,6 +107,12 @@ class SourceTraits:
     ``wakes_reads``: a stream that can wait for new records instead of being
     polled, so a shard that caught up reads again as soon as a record arrives:
     a ``ChangeWaiter``; ``change_waiter``.
+    ``approximate_backlog``: a queue whose ``backlog`` counts are read one at a
+    time and may miss a message that changes state between them (SQS's
+    ``ApproximateNumberOf...`` attributes: a message whose visibility timeout ends
+    between the two reads is neither visible nor in flight), so an
+    ``--until-idle`` drain ends only on two empty readings with nothing but
+    empty polls between them.
     """
 
     extends_visibility: bool = False
@@ -117,6 +123,7 @@ class SourceTraits:
     own_destinations: bool = False
     event_metadata: bool = False
     wakes_reads: bool = False
+    approximate_backlog: bool = False
 
 
 QueueTraits = SourceTraits

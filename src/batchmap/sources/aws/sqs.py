@@ -99,7 +99,7 @@ class SqsQueue:
     """One SQS queue: receive, delete, release, backlog, send."""
 
     shape: SourceKind = "sqs"
-    traits = SourceTraits(extends_visibility=True, moves_messages=True)
+    traits = SourceTraits(extends_visibility=True, moves_messages=True, approximate_backlog=True)
 
     def __init__(self, client: AwsClient, info: QueueInfo, region: str, *, max_receivers: int = 10) -> None:
         self._client = client
