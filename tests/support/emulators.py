@@ -58,7 +58,7 @@ class Moto:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[Moto]:
-    """A threaded moto server on a free loopback port, with dummy credentials in the environment."""
+    """A threaded moto server on a free loopback port, with dummy credentials in the environment, starting empty."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
@@ -72,8 +72,10 @@ def moto_server() -> Iterator[Moto]:
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    moto = Moto(f"http://{host}:{port}")
+    moto.reset()  # moto's accounts are global to the process: an earlier test's server may have left queues there
     try:
-        yield Moto(f"http://{host}:{port}")
+        yield moto
     finally:
         server.stop()
         for name, value in saved.items():
