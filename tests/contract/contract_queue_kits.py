@@ -39,7 +39,6 @@ class SqliteQueueKit(Kit):
     scheme = "sqlite"
     name = "sqlite-queue"
     keyed = True  # FIFO queues
-    min_visibility_s = 1.0
 
     def _create(self, name: str, *, visibility_timeout_s: float, max_receive_count: int | None, fifo: bool,
                 shards: int) -> Target:

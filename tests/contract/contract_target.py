@@ -137,7 +137,6 @@ class Kit:
     """Queues: whether a receive hands messages out in send order (a standard queue roughly keeps it)."""
     competing_query: str = ""
     """Queues: what the competing-consumers test adds to the URI (a prefetch window that lets two share)."""
-    min_visibility_s: float = 1.0
     kept_visibility_s: float = 1.0
     """Queues: the visibility timeout for a test whose engine keeps what it holds hidden by extending it (at half
     the timeout) and whose restart waits that long for a killed engine's messages: the shortest that is safe."""
