@@ -173,7 +173,8 @@ class _Sim:
         self.head = 0  # the first record no lane has taken
         self.lanes = [_Lane() for _ in range(settings.lanes)]
         self.batches: list[QueueBatch] = []
-        self.running: list[tuple[float, int, QueueBatch]] = []  # finishing invocations
+        self.running: dict[int, QueueBatch] = {}  # each busy lane's invocation
+        self.other_at = math.inf  # when the next finish or window close is due, as of the last ``_next_event``
         self.collecting: list[int] = []  # the lanes that take arrivals, as of the last ``_next_event``
 
     def run(self) -> None:
@@ -200,17 +201,24 @@ class _Sim:
         collecting: list[int] = []
         for i, lane in enumerate(self.lanes):
             if lane.busy:
-                t, kind = lane.free_at, 0
+                t = lane.free_at
+                if t < best_t or (t == best_t and best_kind > 0):
+                    best_t, best_kind, best_lane = t, 0, i
             else:
                 items = lane.items
-                if more and (i < limit or items) and len(items) < size:
-                    collecting.append(i)
-                if not items or lane.opened is None:
-                    continue
-                t, kind = lane.opened + window, 1
-            if t < best_t or (t == best_t and kind < best_kind):
-                best_t, best_kind, best_lane = t, kind, i
+                if not items:
+                    if more and i < limit:
+                        collecting.append(i)
+                else:
+                    if more and len(items) < size:
+                        collecting.append(i)
+                    opened = lane.opened
+                    if opened is not None:
+                        t = opened + window
+                        if t < best_t or (t == best_t and best_kind > 1):
+                            best_t, best_kind, best_lane = t, 1, i
         self.collecting = collecting
+        self.other_at = best_t
         if collecting and self.arrivals[self.head] < best_t:
             return self.arrivals[self.head], 2, -1
         return None if best_kind == 3 else (best_t, best_kind, best_lane)
@@ -248,7 +256,7 @@ class _Sim:
         order = sorted(collecting, key=lambda i: lanes[i].waiting_since) if turns else collecting
         count, turn = len(order), 0
         block, at, head = picks.block, picks.at, self.head
-        other = self._other_event_at()
+        other = self.other_at  # nothing changed since ``_next_event`` found it
         # When to look whether the rest of the run can go at once: never where the lanes' batches cannot together
         # take enough records for it to pay (most runs at small batch sizes), else after two rounds.
         worth = self.DEAL_AT_ONCE and count * (size - 1) + 1 >= picks.AT_ONCE
@@ -338,16 +346,6 @@ class _Sim:
             self.line += 1
             self.lanes[lane_no].waiting_since = self.line
 
-    def _other_event_at(self) -> float:
-        """When the next finish or window close is due."""
-        due = math.inf
-        for lane in self.lanes:
-            if lane.busy:
-                due = min(due, lane.free_at)
-            elif lane.items and lane.opened is not None:
-                due = min(due, lane.opened + self.settings.window_s)
-        return due
-
     def finished_at(self, xp: Any) -> NDArray[np.float64]:
         """When each record's batch finished (NaN where none took it), set in one numpy step at the end."""
         finish: NDArray[np.float64] = xp.full(len(self.arrivals), math.nan)
@@ -360,12 +358,16 @@ class _Sim:
         lane = self.lanes[lane_no]
         lane.busy = False
         lane.items = []
-        self._back_of_the_line([lane_no])
+        self.line += 1  # ``_back_of_the_line``, for one lane
+        lane.waiting_since = self.line
         if lane_no >= self.settings.lanes:
             lane.opened = None
             return
         lane.opened = now
-        waiting = bisect.bisect_right(self.arrivals, now, lo=self.head) - self.head
+        head, arrivals = self.head, self.arrivals
+        if head >= len(arrivals) or arrivals[head] > now:  # nothing waits (most often): no search
+            return
+        waiting = bisect.bisect_right(arrivals, now, lo=head) - head
         take = min(waiting, self.settings.batch_size)
         if take:
             lane.items.extend(range(self.head, self.head + take))
@@ -379,17 +381,16 @@ class _Sim:
         n = len(items)
         first, last = self.arrivals[items[0]], self.arrivals[items[-1]]
         finished = now + self.t0 + self.t1 * n if self.duration is None else now + self.duration(n)
-        mean = math.fsum(map(self.arrivals.__getitem__, items)) / n
+        mean = first if n == 1 else math.fsum(map(self.arrivals.__getitem__, items)) / n
         self.closed.append((items, finished))
         batch = QueueBatch(lane_no, n, now, finished, last, mean, first, self.settings)
         lane.items = []
         lane.busy = True
         lane.free_at = finished
-        self.running.append((finished, lane_no, batch))
+        self.running[lane_no] = batch
 
     def _finished(self, lane_no: int, now: float) -> None:
-        k = next(k for k, (_, lane, _) in enumerate(self.running) if lane == lane_no)
-        batch = self.running.pop(k)[2]
+        batch = self.running.pop(lane_no)
         self.batches.append(batch)
         if self.on_batch is not None:
             update = self.on_batch(batch)
