@@ -187,12 +187,13 @@ def _shared_queue(
     dealing: Dealing = "turns" if workload.platform == "batchmap" else "random"
     run = simulate_queue(arrivals, 0.0, 0.0, QueueSettings(cap, candidate.window_s, lanes), seed=seed,
                          duration=service, dealing=dealing)
+    start, end = _measured_span(arrivals, warmup_s)
     runs_by_lane: list[list[BatchRun]] = [[] for _ in range(lanes)]
     for b in run.batches:
-        reason: CloseReason = full if b.size >= cap else "window"
-        runs_by_lane[b.lane].append(BatchRun(b.lane, b.size, reason, b.closed_at, b.closed_at, b.closed_at,
-                                             b.finished_at, b.oldest_arrival, b.mean_arrival, policy))
-    start, end = _measured_span(arrivals, warmup_s)
+        if keep_runs or start <= b.closed_at <= end:  # only the measured ones are summed
+            reason: CloseReason = full if b.size >= cap else "window"
+            runs_by_lane[b.lane].append(BatchRun(b.lane, b.size, reason, b.closed_at, b.closed_at, b.closed_at,
+                                                 b.finished_at, b.oldest_arrival, b.mean_arrival, policy))
     lat = run.latency(start, end)
     lat = lat[~require("numpy").isnan(lat)]
     return _summarise(runs_by_lane, lat, start, end, profile, workload, candidate, prices, keep_runs)
@@ -344,18 +345,16 @@ def _summarise(
     measured = [r for runs in runs_by_lane for r in runs if start <= r.closed_at <= end]
     if lat_all.size == 0 or not measured:
         raise ConfigError("horizon", end, "a horizon long enough for batches after the warm-up")
-    records = sum(r.size for r in measured)
+    sizes = [r.size for r in measured]
+    records = sum(sizes)
+    durations = [r.finished_at - r.started_at for r in measured]  # ``duration_s``, read once each
     span = max(end - start, 1e-9)
     reasons: dict[str, int] = {}
     for r in measured:
         reasons[r.reason] = reasons.get(r.reason, 0) + 1
     memory, arch = candidate.memory_size, candidate.architecture
-    billed = math.fsum(billed_seconds(r.duration_s) for r in measured)
-    requests = (
-        math.fsum(sqs_batch_requests(r.size, workload.record_bytes, prices.sqs.chunk_bytes) for r in measured)
-        if workload.is_sqs
-        else 0.0
-    )
+    billed = math.fsum(map(billed_seconds, durations))
+    requests = math.fsum(_sqs_requests(sizes, workload, prices)) if workload.is_sqs else 0.0
     cost = Cost(
         lambda_usd=lambda_cost(
             records=records,
@@ -377,7 +376,7 @@ def _summarise(
             t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch, prices=prices
         ),
     )
-    all_runs = tuple(sorted((r for runs in runs_by_lane for r in runs), key=lambda r: r.finished_at))
+    all_runs = tuple(sorted((r for runs in runs_by_lane for r in runs), key=_finished_at)) if keep_runs else ()
     return SimulationResult(
         lanes=len(runs_by_lane),
         records=int(lat_all.size),
@@ -388,11 +387,27 @@ def _summarise(
         p99_latency_s=float(xp.percentile(lat_all, 99)),
         max_latency_s=float(lat_all.max()),
         invocations_per_hour=3600.0 * len(measured) / span,
-        concurrency=math.fsum(r.duration_s for r in measured) / span,
+        concurrency=math.fsum(durations) / span,
         close_reasons=reasons,
         cost=cost,
-        runs=all_runs if keep_runs else (),
+        runs=all_runs,
     )
+
+
+def _finished_at(run: BatchRun) -> float:
+    return run.finished_at
+
+
+def _sqs_requests(sizes: list[int], workload: Workload, prices: Prices) -> list[float]:
+    """Each batch's SQS requests (``sqs_batch_requests``), worked out once per batch size."""
+    known: dict[int, float] = {}
+    out = []
+    for n in sizes:
+        value = known.get(n)
+        if value is None:
+            value = known[n] = sqs_batch_requests(n, workload.record_bytes, prices.sqs.chunk_bytes)
+        out.append(value)
+    return out
 
 
 def adaptive_driver(controller: AdaptiveController) -> OnBatch:
