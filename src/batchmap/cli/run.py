@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchmap.cli.connection import given_connection_flags, refuse_unused, require_embedded
 from batchmap.cli.output import TerminalHandler, configure_logging
@@ -35,9 +35,12 @@ from batchmap.engine.invokers.factory import resolve_kind
 from batchmap.engine.leases import DEFAULT_LEASE_TTL_S
 from batchmap.engine.service import Engine
 from batchmap.errors import ConfigError, MappingFailedError
-from batchmap.observe import Address, EndpointServer, Sampler, Views, parse_address
+from batchmap.observe.sampler import Sampler
 from batchmap.sources.registry import SourceOptions
 from batchmap.templates.command import add_template_arguments
+
+if TYPE_CHECKING:
+    from batchmap.observe.server import Address, EndpointServer
 
 log = logging.getLogger("batchmap.observe")
 
@@ -136,6 +139,8 @@ def _endpoint_address(args: argparse.Namespace) -> Address | None:
             check_host_name(name)
         except ConfigError as exc:
             raise ConfigError("--metrics-allowed-host", name, exc.allowed) from None
+    from batchmap.observe.server import parse_address  # the HTTP server's modules load only when asked for
+
     return parse_address(args.metrics_address, public=args.metrics_public)
 
 
@@ -226,6 +231,8 @@ def _serve(address: Address | None, sampler: Sampler, args: argparse.Namespace) 
     """Start the endpoints (before the sources open: a port in use fails first) and say where they are."""
     if address is None:
         return None
+    from batchmap.observe.server import EndpointServer, Views
+
     views = Views(lambda: sampler.latest, lambda: sampler.sampled_at, sampler.metrics_text)
     server = EndpointServer(address, views, public=args.metrics_public, allowed_hosts=args.metrics_allowed_host)
     server.start()
