@@ -45,6 +45,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--baseline", help="another tree's src folder, run in turns with this one")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs: invalid value {args.runs} (an integer >= 1)")
+    if args.baseline and not (Path(args.baseline) / "batchmap" / "__init__.py").is_file():
+        parser.error(f"--baseline: invalid value {args.baseline!r} (a src folder holding batchmap/)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "app.py").write_text(HANDLER)
