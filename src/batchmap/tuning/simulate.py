@@ -18,6 +18,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from batchmap.config.batch_policy import BatchPolicy
@@ -376,7 +377,8 @@ def _summarise(
             t1_s=profile.times_at(memory)[1], memory_mb=memory, architecture=arch, prices=prices
         ),
     )
-    all_runs = tuple(sorted((r for runs in runs_by_lane for r in runs), key=_finished_at)) if keep_runs else ()
+    everything = (r for runs in runs_by_lane for r in runs)
+    all_runs = tuple(sorted(everything, key=attrgetter("finished_at"))) if keep_runs else ()
     return SimulationResult(
         lanes=len(runs_by_lane),
         records=int(lat_all.size),
@@ -392,10 +394,6 @@ def _summarise(
         cost=cost,
         runs=all_runs,
     )
-
-
-def _finished_at(run: BatchRun) -> float:
-    return run.finished_at
 
 
 def _sqs_requests(sizes: list[int], workload: Workload, prices: Prices) -> list[float]:
