@@ -12,6 +12,7 @@ fails the test, so the list only shrinks.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,9 +73,11 @@ def imports(path: Path) -> Iterator[tuple[str, int]]:
                 yield target, node.lineno
 
 
-def all_imports() -> list[tuple[str, str, int]]:
-    return [(module_name(path), target, line)
-            for path in sorted(SRC.rglob("*.py")) for target, line in imports(path)]
+@functools.cache
+def all_imports() -> tuple[tuple[str, str, int], ...]:
+    """Parsed once per process: four tests read it, and parsing every module of src was most of their time."""
+    return tuple((module_name(path), target, line)
+                 for path in sorted(SRC.rglob("*.py")) for target, line in imports(path))
 
 
 def test_every_package_has_a_layer() -> None:
