@@ -12,6 +12,7 @@ embedded engine).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -44,6 +45,7 @@ def _fewest(rate: float, target: float, dealing: Dealing) -> float:
     horizon = max(60.0, 6000 / rate, 40 * target)
     arrivals = poisson(rate, horizon, np.random.default_rng(11))
 
+    @functools.cache  # each bisection ends by scoring a setting it has already scored
     def score(settings: QueueSettings) -> float:
         return _score(arrivals, settings, horizon, target, dealing)
 
