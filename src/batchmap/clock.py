@@ -8,7 +8,6 @@ take a ``Clock``; only ``SystemClock`` touches the operating system.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -39,6 +38,8 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here, not at the top: a command that runs no event loop should not load it (~50 ms)
+
         await asyncio.sleep(max(0.0, seconds))
 
 
@@ -63,4 +64,6 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
+        import asyncio
+
         await asyncio.sleep(0)

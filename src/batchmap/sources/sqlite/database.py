@@ -15,7 +15,6 @@ already exists keeps the mode it has.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import threading
@@ -167,6 +166,8 @@ class Database:
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call on this database's own thread."""
+        import asyncio  # not at the top: the embedded source's commands (send, inspect, ...) run no event loop
+
         return await asyncio.get_running_loop().run_in_executor(self._thread(), partial(fn, *args))
 
     def submit(self, fn: Callable[[], None]) -> Future[None]:

@@ -12,10 +12,13 @@ commits run on database threads.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class Doorbell:
@@ -27,6 +30,8 @@ class Doorbell:
 
     def listen(self) -> asyncio.Future[None]:
         """A future of the running loop, resolved by the next ring; ``forget`` it when done waiting."""
+        import asyncio  # only a long poll listens: a send from a command runs no event loop
+
         rung: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._listening.append(rung)
