@@ -1,11 +1,13 @@
-"""CPU of a short `batchmap run`: one message on an embedded queue, `--until-idle`, nearly all of it start-up.
+"""CPU of two short commands: `batchmap send` of one message, then `batchmap run --until-idle` on it.
 
     python bench/cli_startup.py [--runs 30] [--baseline SRC]
 
-Each round starts `python -m batchmap run` on a fresh one-message queue and reads the CPU the
-child used (user + system, from ``getrusage``); with ``--baseline`` (another tree's ``src``) the
-two take turns and the ratio is printed. The suite starts hundreds of such processes, and a user
-starts one per command, so this is what every command pays before it does anything.
+Each round sends one message to a fresh embedded queue with `python -m batchmap send` and drains it
+with `python -m batchmap run`, reading the CPU each child used (user + system, from ``getrusage``);
+with ``--baseline`` (another tree's ``src``) the two take turns and the ratios are printed. Both are
+nearly all start-up: the suite starts hundreds of such processes, and a user starts one per
+command, so this is what every command pays before it does anything. Bytecode is written whatever
+``PYTHONDONTWRITEBYTECODE`` says (else a tree without it would be compiled again on every run).
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_run(folder: Path, src: str | None, n: int) -> float:
-    """CPU seconds of one `batchmap run --until-idle` on a queue holding one message."""
+COMMANDS = ("send", "run")
+
+
+def one_run(folder: Path, src: str | None, n: int) -> dict[str, float]:
+    """CPU seconds of `batchmap send` of one message to a new queue and of `batchmap run --until-idle` on it."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, str(folder)) if p))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     uri = f"sqlite:///{folder}/q{n}.db?queue=jobs"
     python = sys.executable
-    subprocess.run([python, "-m", "batchmap", "send", "--source", uri, "{}"],
-                   env=env, check=True, capture_output=True)
-    before = child_cpu()
-    subprocess.run([python, "-m", "batchmap", "run", "--source", uri, "--function", "app:handler", "--until-idle"],
-                   env=env, check=True, capture_output=True)
-    return child_cpu() - before
+    cpu = {}
+    for name, args in (("send", ["send", "--source", uri, "{}"]),
+                       ("run", ["run", "--source", uri, "--function", "app:handler", "--until-idle"])):
+        before = child_cpu()
+        subprocess.run([python, "-m", "batchmap", *args], env=env, check=True, capture_output=True)
+        cpu[name] = child_cpu() - before
+    return cpu
 
 
 def main() -> None:
@@ -53,18 +60,20 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "app.py").write_text(HANDLER)
         sides = {"this checkout": None, **({"baseline": args.baseline} if args.baseline else {})}
-        times: dict[str, list[float]] = {name: [] for name in sides}
+        times: dict[tuple[str, str], list[float]] = {(name, c): [] for name in sides for c in COMMANDS}
         for n in range(args.runs + 2):
-            for name, src in sides.items():
-                cpu = one_run(folder, src, n * len(sides) + len(times[name]))
+            for i, (name, src) in enumerate(sides.items()):
+                cpu = one_run(folder, src, n * len(sides) + i)
                 if n >= 2:  # the first two rounds warm the page cache and the bytecode
-                    times[name].append(cpu)
-    for name, values in times.items():
-        print(f"{name}: median {statistics.median(values) * 1000:.1f} ms CPU per run "
+                    for command in COMMANDS:
+                        times[name, command].append(cpu[command])
+    for (name, command), values in times.items():
+        print(f"{name}, {command}: median {statistics.median(values) * 1000:.1f} ms CPU per run "
               f"({min(values) * 1000:.1f}-{max(values) * 1000:.1f}, {len(values)} runs)")
     if args.baseline:
-        ratio = statistics.median(times["this checkout"]) / statistics.median(times["baseline"])
-        print(f"this checkout / baseline: {ratio:.2f}")
+        for command in COMMANDS:
+            ratio = statistics.median(times["this checkout", command]) / statistics.median(times["baseline", command])
+            print(f"{command}: this checkout / baseline: {ratio:.2f}")
 
 
 if __name__ == "__main__":
