@@ -38,7 +38,7 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
     async def sleep(self, seconds: float) -> None:
-        import asyncio  # here, not at the top: a command that runs no event loop should not load it (~50 ms)
+        import asyncio  # here, not at the top: a command that runs no event loop does not load it (~20 ms)
 
         await asyncio.sleep(max(0.0, seconds))
 
