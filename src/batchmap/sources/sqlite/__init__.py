@@ -78,7 +78,7 @@ _HOME = {
     "PutResult": "stream_records",
     "OutgoingRecord": "stream_store",
 }
-"""Where each name loads from on first use: a queue's run never imports the stream's or the admin's modules."""
+"""Where each name loads from on first use: a queue's run never imports the stream source or the admin commands."""
 __getattr__, __dir__ = lazy_exports(globals(), _HOME, __all__)
 
 
