@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 PRESSURE_EVERY_S = 0.25
 """Memory above the soft threshold counts as a new signal at most this often (each one halves the
-concurrency and runs the garbage collector, which is not free)."""
+concurrency and relieves memory; the garbage collections are paced apart, in ``memory.relieve``)."""
 
 
 class Guard:

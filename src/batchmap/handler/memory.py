@@ -9,7 +9,11 @@ at most every ``check_interval_ms`` between records:
   references batchmap still holds to finished records are dropped (the
   tracebacks of failed records: the first of each type is already formatted),
   then the garbage collector runs; this repeats at most every 0.25 s while
-  memory stays above ``soft``, and records failing meanwhile keep no traceback;
+  memory stays above ``soft``, and records failing meanwhile keep no traceback.
+  The collections are paced for the whole process: one that took *t* seconds
+  is not repeated within the next 9 *t* seconds, so they take at most a tenth
+  of the time however large the heap (back to back, a heap whose collection
+  outlasts the 0.25 s would collect before every record);
 * above ``hard`` no record is started any more: the rest are reported as
   failures, so Lambda delivers them again, instead of the process being killed.
 """
@@ -17,6 +21,7 @@ at most every ``check_interval_ms`` between records:
 from __future__ import annotations
 
 import os
+from time import monotonic
 
 from batchmap.errors import ConfigError
 from batchmap.records.value import Value, set_field
@@ -91,12 +96,28 @@ class MemoryBudget(Value):
         return int(limit * 1024 * 1024)
 
 
+COLLECTION_SHARE = 0.1
+"""The most of the process's time that relief's garbage collections may take."""
+
+
+class _Pace:
+    """When relief may next collect garbage: shared by every batch and thread of the process."""
+
+    next_at = 0.0
+
+
 def relieve(outcomes: list[object]) -> None:
     """Drop what batchmap holds for finished records (tracebacks, the first of each type formatted) and collect
-    garbage."""
-    import gc
-
+    garbage, unless the last collection was too recent for its cost."""
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             outcome.__traceback__ = None
-    gc.collect()
+    started = monotonic()
+    if started >= _Pace.next_at:
+        import gc
+
+        _Pace.next_at = float("inf")  # another thread relieving meanwhile does not collect as well
+        try:
+            gc.collect()
+        finally:
+            _Pace.next_at = started + (monotonic() - started) / COLLECTION_SHARE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import threading
 import time
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 from handler_support import LambdaContext, kinesis_event, reported, sqs_event
 
 from batchmap.errors import ConfigError
-from batchmap.handler import MemoryBudget, process_batch, run_batch
+from batchmap.handler import MemoryBudget, memory, process_batch, run_batch
 from batchmap.handler.memory import resident_bytes
 
 MB = 1024 * 1024
@@ -106,6 +108,34 @@ def test_soft_threshold_lowers_concurrency_and_drops_tracebacks() -> None:
     assert reported(result.response) == ["m0"]
     assert flight["most"] <= 4  # halved at the very first check, before any record started
     assert result.errors[0].__traceback__ is None
+
+
+def _sync_record(record: Any) -> None:
+    time.sleep(0.005)
+
+
+async def _async_record(record: Any) -> None:
+    await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize(("handle", "concurrency"), [(_sync_record, 1), (_sync_record, 4), (_async_record, 4)])
+def test_a_slow_collection_under_lasting_pressure_is_not_repeated_before_every_record(
+        monkeypatch: pytest.MonkeyPatch, handle: Any, concurrency: int) -> None:
+    """A heap whose collection outlasts the 0.25 s between pressure signals would be collected before every
+    record if the pace were per signal; relief collects at most a tenth of the process's time."""
+    collections: list[float] = []
+
+    def slow_collect(generation: int = 2) -> int:
+        collections.append(time.monotonic())
+        time.sleep(0.3)
+        return 0
+
+    monkeypatch.setattr(gc, "collect", slow_collect)
+    monkeypatch.setattr(memory._Pace, "next_at", 0.0)
+    budget = MemoryBudget(limit_mb=100, soft=0.5, hard=0.9, check_interval_ms=0, probe=lambda: 60 * MB)
+    result = run_batch(sqs_event(40), handle, concurrency=concurrency, memory=budget)
+    assert reported(result.response) == []
+    assert len(collections) == 1  # the next one may come 2.7 s after it ended: the batch is over by then
 
 
 @pytest.mark.parametrize(("kwargs", "parameter"), [
