@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -18,53 +17,19 @@ SUPPORT = Path(__file__).parent / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
 
-
-COMPUTING = ("tests/unit/", "tests/fuzz/")
-"""Tests that compute and never wait on real time (simulations, fuzzing, pure functions)."""
-FIRST = ("tests/integration/tuning/test_tuning_validate.py", "tests/integration/tuning/test_tuning_from_metrics.py",
-         "tests/docs/test_docs_run.py")
-"""Modules of the longest single tests (10-17 s each, waiting on a real engine): handed out first, so that none of
-them starts near the end and runs on alone while the other workers have finished."""
+import scheduling  # noqa: E402  (tests/support, just put on the path)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Spread the modules of computing tests evenly among the modules of tests that wait (on brokers,
-    subprocesses, windows); each module's tests stay together, so its fixtures are set up once.
-
-    xdist hands tests out in collection order, and the folders' alphabetical order put all the
-    waiting first (cores half idle) and all the computing last (workers queued for the cores):
-    mixed, both cores stay busy from the start. The modules in ``FIRST`` lead.
-    """
-    modules: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    folders: dict[str, list[list[pytest.Item]]] = {}
-    for name, tests in modules.items():
-        if name.startswith(COMPUTING):
-            folders.setdefault(name.rsplit("/", 1)[0], []).append(tests)
-    # one module of each folder in turn: the heavy folders (the tuner's simulations) spread over the run too
-    computing = [tests for turn in itertools.zip_longest(*folders.values()) for tests in turn if tests]
-    waiting = sorted((tests for name, tests in modules.items() if not name.startswith(COMPUTING)), key=_first)
-    if not computing or not waiting:
-        return
-    step = len(waiting) / len(computing)
-    merged: list[pytest.Item] = []
-    taken = 0
-    for n, tests in enumerate(computing):
-        until = round(n * step)
-        for module in waiting[taken:until]:
-            merged.extend(module)
-        taken = max(taken, until)
-        merged.extend(tests)
-    for module in waiting[taken:]:
-        merged.extend(module)
-    items[:] = merged
+    """Order the tests as tests/support/scheduling.py hands them out: the longest units first."""
+    scheduling.order(items)
 
 
-def _first(tests: list[pytest.Item]) -> int:
-    """A module's place: those of ``FIRST`` in its order, then the rest as collected (the sort is stable)."""
-    name = tests[0].nodeid.split("::")[0]
-    return FIRST.index(name) if name in FIRST else len(FIRST)
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``-n`` (xdist's ``load`` mode), one queue of units that the workers take from as they run low."""
+    return scheduling.make_scheduler(config, log) if config.getvalue("dist") == "load" else None
 
 
 @pytest.fixture(autouse=True)

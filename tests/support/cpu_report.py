@@ -1,6 +1,8 @@
 """Sum the per-test CPU log written under ``BATCHMAP_TEST_CPU=path`` (see tests/conftest.py).
 
-Usage: ``python tests/support/cpu_report.py path [top]``: the top tests and files by CPU (own + children).
+Usage: ``python tests/support/cpu_report.py path [top]``: the top tests and files by CPU (own + children);
+``python tests/support/cpu_report.py path --units [top]``: the longest units by wall time, as
+``tests/support/scheduling.py``'s ``LONGEST`` holds them.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from scheduling import unit_of
+
 
 def main(path: str, top: int = 40) -> None:
     """Print the total, then the ``top`` tests and files by CPU seconds."""
-    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+    rows = _rows(path)
     by_file: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for row in rows:
         sums = by_file[row["test"].split("::")[0]]
@@ -31,5 +35,22 @@ def main(path: str, top: int = 40) -> None:
         print(f"{cpu:7.2f} {wall:7.2f} {count:5.0f}  {name}")
 
 
+def units(path: str, top: int = 30) -> None:
+    """Print the ``top`` units by wall seconds, as lines of ``LONGEST``."""
+    walls: dict[str, float] = defaultdict(float)
+    for row in _rows(path):
+        walls[unit_of(row["test"])] += row["wall"]
+    for unit, wall in sorted(walls.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {json.dumps(unit)}: {round(wall)},")
+
+
+def _rows(path: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 40)
+    if "--units" in sys.argv:
+        rest = [a for a in sys.argv[1:] if a != "--units"]
+        units(rest[0], int(rest[1]) if len(rest) > 1 else 30)
+    else:
+        main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 40)

@@ -7,7 +7,8 @@ batchmap's simulator (SQS's lanes on one queue, as the model predicts them)
 with another seed than the tuner's (7, the tuner uses 0):
 candidates are walked from the cheapest (by the cost model: it is the latency
 the edge is about) and the first whose simulated p99 meets the target is the
-optimum. To keep the run short the brute force screens each candidate with a
+optimum. The walk stops short of the choice's cost / 1.02: a candidate there
+cannot make the choice fail. To keep the run short the brute force screens each candidate with a
 2,000-record run first (at least 50 batches long: 50 windows, or 50 fill times where the batch fills
 sooner) and simulates the full 20,000
 records only where that screen's p99 is within 1.5x of the target; the grid is the default one without
@@ -69,10 +70,12 @@ def test_choice_meets_its_target_and_costs_at_most_2_percent_over_the_brute_forc
     rec = recommend(profile, workload, GRID, objective, PRICES)
     assert rec.chosen is not None
     allowed = sorted((e for e in rec.evaluations if e.allowed), key=lambda e: e.cost_usd)
-    optimum = next(
-        e for e in allowed if target is None or _meets(profile, workload, e.candidate, target)
-    )
-    assert rec.chosen.cost_usd <= 1.02 * optimum.cost_usd, (rec.chosen.candidate, optimum.candidate)
+    # The optimum is the cheapest candidate that meets the target; the choice may cost at most 1.02x it, i.e. no
+    # candidate more than 2 % cheaper than the choice meets the target. Only those are simulated: walking on to
+    # the optimum itself would simulate the choice again (it is most often the optimum).
+    cheaper = [e for e in allowed if 1.02 * e.cost_usd < rec.chosen.cost_usd]
+    optimum = next((e for e in cheaper if target is None or _meets(profile, workload, e.candidate, target)), None)
+    assert optimum is None, (rec.chosen.candidate, optimum.candidate)
     if target is not None:
         assert _p99(profile, workload, rec.chosen.candidate, RECORDS) <= target
 
