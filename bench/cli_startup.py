@@ -13,13 +13,14 @@ command, so this is what every command pays before it does anything. Bytecode is
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from trees import baseline_src, tree_env
 
 HANDLER = "def handler(event, context):\n    return {}\n"
 
@@ -34,8 +35,7 @@ COMMANDS = ("send", "run")
 
 def one_run(folder: Path, src: str | None, n: int) -> dict[str, float]:
     """CPU seconds of `batchmap send` of one message to a new queue and of `batchmap run --until-idle` on it."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, str(folder)) if p))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = tree_env(src, str(folder))
     uri = f"sqlite:///{folder}/q{n}.db?queue=jobs"
     python = sys.executable
     cpu = {}
@@ -50,12 +50,10 @@ def one_run(folder: Path, src: str | None, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--baseline", help="another tree's src folder, run in turns with this one")
+    parser.add_argument("--baseline", type=baseline_src, help="another tree's src folder, run in turns with this one")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error(f"--runs: invalid value {args.runs} (an integer >= 1)")
-    if args.baseline and not (Path(args.baseline) / "batchmap" / "__init__.py").is_file():
-        parser.error(f"--baseline: invalid value {args.baseline!r} (a src folder holding batchmap/)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "app.py").write_text(HANDLER)

@@ -21,7 +21,6 @@ pair. Needs valgrind; a run of 4,000 messages takes about a minute.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -29,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from trees import baseline_src, tree_env
 
 HERE = Path(__file__).parent
 TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
@@ -57,7 +58,7 @@ def instructions(kind: str, folder: Path, src: str, batch_size: int, count: int)
         leftover.unlink()
     fill(f"sqlite:///{db}?queue=bench&synchronous=NORMAL", count)
     out = folder / "callgrind.out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(HERE)])}
+    env = tree_env(src, str(HERE))
     subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no",
          sys.executable, __file__, "--child", kind, str(db), "--batch-size", str(batch_size),
@@ -82,7 +83,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1, help="runs of each; medians are shown")
-    parser.add_argument("--baseline", help="another checkout's src folder: its engine is measured too")
+    parser.add_argument("--baseline", type=baseline_src,
+                        help="another checkout's src folder: its engine is measured too")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

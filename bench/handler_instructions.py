@@ -36,6 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from trees import baseline_src, tree_env
+
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 RECORDS = 1_000
@@ -118,7 +120,7 @@ def instructions(kind: str, case: str, runner: str, src: Path) -> int:
     runs = (1_000, 11_000) if kind == "judge" else (FEW, MANY)
     counts = []
     for batches in runs:
-        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
+        env = tree_env(str(src), PYTHONHASHSEED="0")
         out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                               __file__, "--child", kind, case, runner, str(batches)],
                              capture_output=True, text=True, env=env, check=True)
@@ -131,7 +133,8 @@ def instructions(kind: str, case: str, runner: str, src: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="another checkout's src directory to compare with")
+    parser.add_argument("--baseline", type=lambda value: Path(baseline_src(value)),
+                        help="another checkout's src directory to compare with")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from batchmap.sources.sqlite import SqliteQueue, SqliteStream
+from trees import baseline_src, tree_env
 
 HANDLER = "def handler(event, context):\n    return {}\n"
 
@@ -39,10 +40,7 @@ def idle_run(folder: Path, src: str | None, seconds: float, kind: str = "queue")
     uri = f"sqlite:///{folder / 'idle.db'}?{kind}=idle"
     created = SqliteQueue(uri) if kind == "queue" else SqliteStream(uri)  # empty
     created.db.close()
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = src
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(folder)]))
+    env = tree_env(src if src is not None else os.environ.get("PYTHONPATH"), str(folder))
     command = [sys.executable, "-m", "batchmap", "run", "--source", uri, "--function", "idle_app.handler",
                "--invoker", "inprocess", "--log-level", "WARNING",
                *(["--starting-position", "LATEST"] if kind == "stream" else [])]
@@ -65,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", help="another checkout's src folder, run through PYTHONPATH")
+    parser.add_argument("--baseline", type=baseline_src, help="another checkout's src folder, run through PYTHONPATH")
     parser.add_argument("--source", choices=("queue", "stream"), default="queue")
     args = parser.parse_args()
     sides: dict[str, str | None] = {"this checkout": None}
