@@ -146,25 +146,6 @@ def test_the_broker_dead_letters_after_max_receive_count(queue: str) -> None:
     run(scenario)
 
 
-def test_a_consumer_that_dies_holding_messages_gives_them_back(queue: str) -> None:
-    async def scenario() -> None:
-        dying = await opened(queue)
-        await dying.send(["1", "2", "3"])
-        held = await dying.receive(10, 2)
-        survivor = await opened(queue)
-        assert await survivor.receive(10, 0.3) == []  # held by the other consumer
-        await dying.close()  # its connection goes, as if the process were killed
-        back: list[Any] = []
-        while len(back) < 3 and (got := await survivor.receive(10, 3)):
-            back += got
-        assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
-        assert await survivor.delete(back) == 3
-        await survivor.close()
-
-    run(scenario)
-
-
 @pytest.mark.slow
 @pytest.mark.restarts_broker
 def test_a_broker_restart_mid_run_loses_nothing(queue: str) -> None:

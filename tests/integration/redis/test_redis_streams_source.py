@@ -177,7 +177,10 @@ def test_redelivery_after_the_visibility_timeout_then_dead_letter(stream: str) -
     run(scenario)
 
 
-def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> None:
+def test_a_dead_consumers_messages_are_claimed_only_once_idle_and_then_name_the_claimant(stream: str) -> None:
+    """Redis alone: a dead consumer's entries stay in its pending list until they have been idle for the
+    visibility timeout (XAUTOCLAIM), and the claimed records name the consumer that took them over. (That
+    they come back at all is the contract suite's.)"""
     async def scenario() -> None:
         dying = await opened(stream, "&visibility_timeout=1", consumer="dying")
         await dying.send(["1", "2", "3"])
@@ -187,7 +190,6 @@ def test_a_consumer_that_dies_holding_messages_gives_them_back(stream: str) -> N
         assert await survivor.receive(10, 0) == []
         back = await survivor.receive(10, 3)  # all three went idle together
         assert sorted(d.id for d in back) == sorted(d.id for d in held)
-        assert {d.receive_count for d in back} == {2}
         assert {d.record["attributes"]["RedisConsumer"] for d in back} == {"survivor"}
         assert await survivor.delete(back) == 3
         await survivor.close()
