@@ -63,7 +63,7 @@ class FakeClock:
         self._now += seconds
 
     async def sleep(self, seconds: float) -> None:
-        self.advance(max(0.0, seconds))
         import asyncio
 
+        self.advance(max(0.0, seconds))
         await asyncio.sleep(0)

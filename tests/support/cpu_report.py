@@ -7,8 +7,8 @@ Usage: ``python tests/support/cpu_report.py path [top]``: the top tests and file
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,9 +48,22 @@ def _rows(path: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log", help="the file BATCHMAP_TEST_CPU named")
+    parser.add_argument("top", nargs="?", type=int, default=None, help="how many lines (40 tests, 30 units)")
+    parser.add_argument("--units", action="store_true", help="the longest units by wall time, as LONGEST holds them")
+    args = parser.parse_intermixed_args()
+    if not Path(args.log).is_file():
+        parser.error(f"log: invalid value {args.log!r} (no such file: run the tests with BATCHMAP_TEST_CPU=FILE)")
+    if args.top is not None and args.top < 1:
+        parser.error(f"top: invalid value {args.top} (an integer >= 1)")
+    return args
+
+
 if __name__ == "__main__":
-    if "--units" in sys.argv:
-        rest = [a for a in sys.argv[1:] if a != "--units"]
-        units(rest[0], int(rest[1]) if len(rest) > 1 else 30)
+    arguments = _arguments()
+    if arguments.units:
+        units(arguments.log, arguments.top or 30)
     else:
-        main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 40)
+        main(arguments.log, arguments.top or 40)
