@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ def moto_server() -> Iterator[Moto]:
     os.environ.update(AWS_ENV)
     for name in AWS_UNSET:
         os.environ.pop(name, None)
-    one_receive_at_a_time()
+    atomic_sqs_calls()
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -141,13 +141,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(5)
 
 
-def one_receive_at_a_time() -> None:
-    """Make moto's ReceiveMessage hand a message to one receive only, as SQS does, and cheap to call.
+def atomic_sqs_calls() -> None:
+    """Make moto's SQS calls atomic, as SQS's are, and its receive cheap to call.
 
-    moto scans the queue without a lock, so two concurrent receives (the SQS
-    source runs several) now and then both take the same visible message. The
-    scan is made atomic here; the long poll still waits outside the lock, so
-    concurrent long polls do not block each other.
+    moto changes a queue without a lock: its delete builds the list of messages
+    anew and puts it in place, so two deletes at once (the engine's lanes settle
+    their batches concurrently) now and then undo one another, and the message
+    one of them deleted is back, in flight, with the delete reported done; two
+    concurrent receives now and then both take the same visible message. Every
+    call that reads or changes a queue's messages now holds one lock; the long
+    poll still waits outside it, so concurrent long polls do not block each other.
 
     Its retention check is made cheap, with the same rule: moto built every
     attribute of the queue three times per message received (each a scan of
@@ -165,15 +168,24 @@ def one_receive_at_a_time() -> None:
         return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
 
     SQSBackend.is_message_valid_based_on_retention_period = retained
-    scan = SQSBackend.receive_message
-    lock = threading.Lock()
+    lock = threading.RLock()  # re-entrant: a batch call takes it, then each of its entries again
+
+    def atomic(call: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return call(*args, **kwargs)
+        return locked
+
+    for name in ("send_message", "send_message_batch", "delete_message", "delete_message_batch",
+                 "change_message_visibility", "change_message_visibility_batch", "purge_queue"):
+        setattr(SQSBackend, name, atomic(getattr(SQSBackend, name)))
+    scan = atomic(SQSBackend.receive_message)
 
     def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int,
                         visibility_timeout: int, message_attribute_names: Any = None) -> Any:
         deadline = time.monotonic() + wait_seconds_timeout
         while True:
-            with lock:
-                got = scan(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            got = scan(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
