@@ -15,18 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-## test: start any missing local service, then run the whole test suite: on eight workers (most tests wait
-## on real time, brokers and subprocesses, so eight keep both cores busy), each taking the next unit of work
-## as it runs low, the longest first (tests/support/scheduling.py; a worker that drew the slow end of xdist's
-## own split ran on alone for half a minute), then the tests that restart a broker (nothing else may meet the
-## broker while it is down) or assert on timings they measure (speed-ups, fits: busy workers would skew them)
-## on their own.
+## test: start any missing local service, then run the whole test suite. First, alone, the tests that restart
+## a broker (nothing else may meet the broker while it is down) or assert on timings they measure (speed-ups,
+## fits: busy workers would skew them); this one process also writes the rewritten test modules' bytecode, which
+## the workers then read (in a fresh clone eight workers rewrote them all at once: 13 s more CPU, 6 s of wall).
+## Then the rest on eight workers (most tests wait on real time, brokers and subprocesses, so eight keep both
+## cores busy), each taking the next unit of work as it runs low, the longest first (tests/support/scheduling.py;
+## a worker that drew the slow end of xdist's own split ran on alone for half a minute).
 ## Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: else each of the hundreds of `batchmap`
 ## and `python` processes the suite starts compiles the package again (~0.1 s each), and each worker
 ## rewrites every test module's asserts again (~3 s): about 60 s of CPU in all, a sixth of the suite's CPU.
 test: $(STAMP) services
-	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n 8 -m "not restarts_broker and not measures_time"
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m "restarts_broker or measures_time"
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n 8 -m "not restarts_broker and not measures_time"
 
 ## lint: ruff and mypy --strict, as CI runs them
 lint: $(STAMP)
