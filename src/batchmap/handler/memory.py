@@ -21,6 +21,7 @@ at most every ``check_interval_ms`` between records:
 from __future__ import annotations
 
 import os
+import threading
 from time import monotonic
 
 from batchmap.errors import ConfigError
@@ -104,6 +105,8 @@ class _Pace:
     """When relief may next collect garbage: shared by every batch and thread of the process."""
 
     next_at = 0.0
+    collecting = threading.Lock()
+    """Held by the one thread collecting: another relieving meanwhile does not collect as well."""
 
 
 def relieve(outcomes: list[object]) -> None:
@@ -112,12 +115,14 @@ def relieve(outcomes: list[object]) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             outcome.__traceback__ = None
-    started = monotonic()
-    if started >= _Pace.next_at:
-        import gc
+    if monotonic() < _Pace.next_at or not _Pace.collecting.acquire(blocking=False):
+        return
+    try:
+        started = monotonic()
+        if started >= _Pace.next_at:  # no other thread collected between the look and the lock
+            import gc
 
-        _Pace.next_at = float("inf")  # another thread relieving meanwhile does not collect as well
-        try:
             gc.collect()
-        finally:
             _Pace.next_at = started + (monotonic() - started) / COLLECTION_SHARE
+    finally:
+        _Pace.collecting.release()
