@@ -21,7 +21,7 @@ at most every ``check_interval_ms`` between records:
 from __future__ import annotations
 
 import os
-import threading
+from _thread import allocate_lock  # not threading: the cold-start path imports no threading
 from time import monotonic
 
 from batchmap.errors import ConfigError
@@ -105,7 +105,7 @@ class _Pace:
     """When relief may next collect garbage: shared by every batch and thread of the process."""
 
     next_at = 0.0
-    collecting = threading.Lock()
+    collecting = allocate_lock()
     """Held by the one thread collecting: another relieving meanwhile does not collect as well."""
 
 
